@@ -1,0 +1,1 @@
+"""ctsdsl: billing policy as code for caregiver training services."""

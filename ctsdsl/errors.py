@@ -1,0 +1,118 @@
+"""Errors as values: every problem is a `Diagnostic` with a location and a hint.
+
+Exceptions carry diagnostics rather than bare strings so that the CLI, the test
+runner and an embedding pipeline all render the same located message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .nodes import NO_SPAN, Span
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a policy, a data file or a claim.
+
+    Attributes:
+        code: A stable identifier such as ``syntax`` or ``unknown-field``, for tooling.
+        message: What is wrong, in a sentence.
+        source_name: The file (or ``<string>``) the problem is in.
+        span: Where in that file; ``NO_SPAN`` when the problem has no position.
+        hint: How to fix it, when there is something useful to say.
+        severity: ``error`` stops the policy from compiling; ``warning`` does not.
+        path: For structured input, the JSON path of the offending value (``$.lines[0].units``).
+    """
+
+    code: str
+    message: str
+    source_name: str = "<string>"
+    span: Span = NO_SPAN
+    hint: str = ""
+    severity: str = "error"
+    path: str = ""
+    source_text: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def location(self) -> str:
+        where = self.source_name
+        if self.span.line:
+            where += f":{self.span.line}:{self.span.column}"
+        if self.path:
+            where += f": {self.path}"
+        return where
+
+    def render(self) -> str:
+        """The diagnostic as an analyst reads it: location, message, source line, caret, hint."""
+        out = [f"{self.location}: {self.severity}: {self.message}"]
+        excerpt = _excerpt(self.source_text, self.span)
+        if excerpt:
+            out.append(excerpt)
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _excerpt(text: str | None, span: Span) -> str:
+    if not text or not span.line:
+        return ""
+    lines = text.splitlines()
+    if span.line > len(lines):
+        return ""
+    source_line = lines[span.line - 1].rstrip("\n").expandtabs(1)
+    start = max(span.column, 1)
+    if span.end_line == span.line and span.end_column > start:
+        width = span.end_column - start
+    else:
+        width = 1
+    width = max(1, min(width, len(source_line) - start + 1))
+    gutter = f"{span.line:>5} | "
+    return f"{gutter}{source_line}\n{' ' * (len(gutter) - 2)}| {' ' * (start - 1)}{'^' * width}"
+
+
+class CtsdslError(Exception):
+    """Root of every error ctsdsl raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = Diagnostic("error", diagnostics)
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        super().__init__(self.render())
+
+    def render(self, limit: int = 20) -> str:
+        shown = [d.render() for d in self.diagnostics[:limit]]
+        if len(self.diagnostics) > limit:
+            shown.append(f"... and {len(self.diagnostics) - limit} more")
+        return "\n".join(shown)
+
+
+class PolicySyntaxError(CtsdslError):
+    """The policy text does not follow the grammar."""
+
+
+class PolicySemanticError(CtsdslError):
+    """The policy parses but the checker found errors (types, names, data files...)."""
+
+
+class PolicyNotFoundError(CtsdslError):
+    """No policy matches the name, path, payer or date asked for."""
+
+
+class ClaimError(CtsdslError):
+    """A claim is malformed: it does not match ``schemas/claim.schema.json``."""
+
+    exit_code = 2
+
+
+class EvaluationError(CtsdslError):
+    """A rule could not be evaluated on a claim (a missing value, a missing table row)."""
+
+    exit_code = 3

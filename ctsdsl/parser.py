@@ -1,0 +1,248 @@
+"""Parse policy text into a syntax tree, turning Lark's failures into located diagnostics."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import nodes as n
+from .errors import CtsdslError, Diagnostic, PolicySyntaxError
+from .transformer import span_of, to_nodes, unquote
+
+# Words for the grammar's terminals, so an analyst reads "expected a name", not "NAME".
+_TERMINAL_WORDS = {
+    "NAME": "a name", "STRING": 'a quoted string ("...")', "INT": "a whole number",
+    "DECIMAL": "a decimal number", "MONEY": "an amount such as $32.74", "DATE": "a date (YYYY-MM-DD)",
+    "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
+    "COMMA": "','", "DOT": "'.'", "COLON": "':'", "EQUAL": "'='", "PLUS": "'+'", "MINUS": "'-'",
+    "STAR": "'*'", "SLASH": "'/'", "LESSTHAN": "'<'", "MORETHAN": "'>'", "$END": "the end of the file",
+}
+
+# The keywords that open an entry inside each kind of block, for "did you mean" hints.
+BLOCK_KEYWORDS = {
+    "policy": ("title", "payer", "version", "effective", "extends", "governs", "changes", "note"),
+    "source": ("title", "url", "date", "confidence", "note"),
+    "rule": ("title", "cites", "applies", "when", "deny", "reduce", "warn", "info", "reason", "message", "note"),
+    "fee": ("title", "cites", "applies", "amount", "note"),
+    "top": ("policy", "source", "param", "table", "let", "rule", "fee"),
+}
+
+_HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", start=["start", "expr"],
+                     propagate_positions=True, maybe_placeholders=False)
+
+
+def parse(text: str, source_name: str = "<string>") -> n.Policy:
+    """Parse policy text into a `nodes.Policy`.
+
+    Structural problems that the grammar accepts (an entry given twice) do not
+    raise here: they travel on to the checker, which reports them with the rest.
+
+    Args:
+        text: The policy source.
+        source_name: The file name used in diagnostics.
+
+    Returns:
+        The syntax tree.
+
+    Raises:
+        PolicySyntaxError: the text does not follow the grammar.
+
+    >>> parse('rule r { deny }').of_kind(n.Rule)[0].outcome.kind
+    'deny'
+    """
+    policy, _ = parse_with_problems(text, source_name)
+    return policy
+
+
+def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Policy, list[Diagnostic]]:
+    """Parse, returning also the structural problems the checker must report."""
+    try:
+        tree = _lark().parse(text, start="start")
+    except UnexpectedInput as exc:
+        raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
+
+    def parse_template(token: Token) -> n.Template:
+        return _parse_template(token, text, source_name)
+
+    try:
+        return to_nodes(tree, source_name, parse_template)
+    except VisitError as exc:  # a message hole failed to parse: unwrap Lark's wrapper
+        if isinstance(exc.orig_exc, CtsdslError):
+            raise exc.orig_exc from None
+        raise
+
+
+def parse_expr(text: str, source_name: str = "<expr>") -> n.Expr:
+    """Parse a single expression, e.g. ``line.units > 1``."""
+    try:
+        tree = _lark().parse(text, start="expr")
+    except UnexpectedInput as exc:
+        raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
+    return to_nodes(tree, source_name, lambda t: n.Template((unquote(t),)))[0]
+
+
+def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
+    """Split a message string into text and `{expression}` holes; `{{` and `}}` are braces."""
+    raw = unquote(token)
+    parts: list = []
+    pos = 0
+    for m in _HOLE.finditer(raw):
+        parts.append(raw[pos:m.start()])
+        pos = m.end()
+        if m.group(0) in ("{{", "}}"):
+            parts.append(m.group(0)[0])
+            continue
+        hole = m.group(1)
+        # Offsets inside the token: exact when the string has no escapes before the hole,
+        # which is the case for every message in practice.
+        line = token.line
+        column = token.column + 1 + m.start(1)
+        try:
+            tree = _lark().parse(hole, start="expr")
+        except UnexpectedInput as exc:
+            inner = _syntax_diagnostic(exc, hole, source_name)
+            raise PolicySyntaxError(Diagnostic(
+                "syntax", f"in a message hole {{{hole}}}: {inner.message}", source_name,
+                n.Span(line, column, line, column + len(hole)),
+                "a hole holds one expression, e.g. {line.minutes}; write {{ or }} for a literal brace",
+                source_text=text)) from None
+        expr = _shift(to_nodes(tree, source_name, None)[0], line - 1, column - 1)
+        parts.append(expr)
+    parts.append(raw[pos:])
+    merged: list = []
+    for part in parts:
+        if isinstance(part, str):
+            if not part:
+                continue
+            if merged and isinstance(merged[-1], str):
+                merged[-1] += part
+                continue
+        merged.append(part)
+    return n.Template(tuple(merged), raw=raw, span=span_of(token))
+
+
+def _shift(expr: n.Expr, lines: int, columns: int) -> n.Expr:
+    """Move the spans of an expression parsed out of a message to its place in the file."""
+    import dataclasses
+
+    def move(node):
+        if not isinstance(node, n.Node):
+            return node
+        changes = {}
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, n.Node):
+                changes[f.name] = move(value)
+            elif isinstance(value, tuple):
+                changes[f.name] = tuple(move(v) for v in value)
+        s = node.span
+        changes["span"] = n.Span(s.line + lines, s.column + columns, s.end_line + lines, s.end_column + columns)
+        return dataclasses.replace(node, **changes)
+
+    return move(expr)
+
+
+def _words(expected: set[str]) -> str:
+    names = sorted({_TERMINAL_WORDS.get(t, _keyword_word(t)) for t in expected})
+    if len(names) > 12:
+        names = names[:12] + ["..."]
+    return ", ".join(names)
+
+
+def _keyword_word(terminal: str) -> str:
+    pattern = _lark().get_terminal(terminal).pattern if terminal in _lark_terminal_names() else None
+    if pattern is not None and pattern.type == "str":
+        return f"'{pattern.value}'"
+    return terminal.lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _lark_terminal_names() -> frozenset[str]:
+    return frozenset(t.name for t in _lark().terminals)
+
+
+def _enclosing_block(text: str, pos: int) -> str:
+    """The kind of block (rule, fee, source, policy) open at `pos`, or 'top'."""
+    depth = 0
+    for m in reversed(list(re.finditer(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|[{}]', text[:pos]))):
+        token = m.group(0)
+        if token == "}":
+            depth += 1
+        elif token == "{":
+            if depth == 0:
+                head = re.search(r"(\w+)\s+(?:\"[^\"]*\"|\w+)\s*$", text[:m.start()])
+                return head.group(1) if head and head.group(1) in BLOCK_KEYWORDS else "top"
+            depth -= 1
+    return "top"
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, source_name: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        # Lark gives no position for the end of input: point at the last character.
+        lines = text.rstrip().splitlines() or [""]
+        span = n.Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        expected = getattr(exc, "expected", None) or getattr(exc, "accepts", None) or set()
+        hint = "a block opened with '{' is not closed with '}'" if "RBRACE" in expected else \
+            "the file ends in the middle of an entry"
+        return Diagnostic("syntax", f"unexpected end of file; expected {_words(set(expected))}",
+                          source_name, span, hint, source_text=text)
+
+    line, column = exc.line, exc.column
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = n.Span(line, column, line, column + 1)
+        if char == '"':
+            return Diagnostic("syntax", "unterminated string", source_name, span,
+                              'close the string with " on the same line; long messages may be split into '
+                              'several strings, which are joined', source_text=text)
+        allowed = set(exc.allowed or ())
+        return Diagnostic("syntax", f"unexpected character {char!r}; expected {_words(allowed)}",
+                          source_name, span, _char_hint(char), source_text=text)
+
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    span = span_of(token)
+    expected = set(exc.accepts or exc.expected or ())
+    message = f"unexpected {_describe(token)}; expected {_words(expected)}"
+    hint = ""
+    if token.type == "NAME":
+        block = _enclosing_block(text, token.start_pos)
+        keywords = BLOCK_KEYWORDS.get(block, ())
+        close = difflib.get_close_matches(str(token), keywords, n=1, cutoff=0.6)
+        if close and close[0] != str(token):
+            hint = f"did you mean `{close[0]}`?"
+        elif keywords and not {"NAME", "LPAR"} & expected:
+            where = "at the top level" if block == "top" else f"in a {block} block"
+            hint = f"entries allowed {where}: {', '.join(keywords)}"
+    elif token.type in ("EQUAL",) and "__ANON" not in message:
+        hint = "comparisons use `==`; `=` only gives a parameter its value"
+    return Diagnostic("syntax", message, source_name, span, hint, source_text=text)
+
+
+def _describe(token: Token) -> str:
+    if token.type == "NAME":
+        return f"name `{token}`"
+    if token.type == "STRING":
+        return f"string {token}"
+    return f"`{token}`"
+
+
+def _char_hint(char: str) -> str:
+    if char == "'":
+        return 'strings use double quotes: "..."'
+    if char == "&":
+        return "write `and`"
+    if char == "|":
+        return "write `or`"
+    if char == "!":
+        return "write `not`, or `!=` for not equal"
+    return ""
