@@ -1,1 +1,33 @@
-"""ctsdsl: billing policy as code for caregiver training services."""
+"""ctsdsl: billing policy as code for caregiver training services (CPT 97550, 97551, 97552).
+
+>>> import ctsdsl
+>>> decision = ctsdsl.evaluate({"id": "c1", "payer": "medicare", "date_of_service": "2024-05-01",
+...     "place_of_service": "11", "provider_type": "physician",
+...     "documentation": {"consent": True},
+...     "lines": [{"code": "97550", "units": 1, "minutes": 30}]})
+>>> decision.outcome in ("pay", "partial", "deny")
+True
+"""
+
+from .api import check, compile, evaluate, load_policy
+from .decision import Decision, Finding, LineDecision, PolicyInfo
+from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
+                     PolicySyntaxError)
+from .evaluator import Evaluator
+from .parser import parse
+
+__all__ = [
+    "ClaimError", "CtsdslError", "Decision", "Diagnostic", "EvaluationError", "Evaluator", "Finding",
+    "LineDecision", "PolicyInfo", "PolicyNotFoundError", "PolicySemanticError", "PolicySyntaxError",
+    "check", "compile", "evaluate", "load_policy", "parse",
+]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("ctsdsl")
+        except PackageNotFoundError:  # running from a checkout without installing
+            return "0+unknown"
+    raise AttributeError(f"module 'ctsdsl' has no attribute {name!r}")

@@ -1,0 +1,90 @@
+"""The public Python API: load, check, compile and evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .claims import validate_claim
+from .decision import Decision
+from .errors import Diagnostic, PolicySyntaxError
+from .evaluator import Evaluator
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
+from .registry import bundled
+
+
+def _is_path(path_or_name: str | Path) -> bool:
+    text = str(path_or_name)
+    return isinstance(path_or_name, Path) or text.endswith(POLICY_SUFFIX) or "/" in text or "\\" in text
+
+
+def load_policy(path_or_name: str | Path) -> LoadedPolicy:
+    """Load and check a policy: a `.cts` file, or the name of a bundled policy.
+
+    Args:
+        path_or_name: A path such as ``policies/medicare/2024.cts``, or a name
+            such as ``medicare-cts-2024``.
+
+    Returns:
+        The checked policy.
+
+    Raises:
+        PolicySyntaxError, PolicySemanticError: the policy has errors.
+        PolicyNotFoundError: no bundled policy has that name.
+
+    >>> load_policy("medicare-cts-2024").header.payer
+    'medicare'
+    """
+    if _is_path(path_or_name):
+        return load_file(path_or_name)
+    registry = bundled()
+    return registry.load(registry.by_name(str(path_or_name)).path)
+
+
+def compile(policy: LoadedPolicy | str | Path) -> Evaluator:  # noqa: A001 - the pipeline's verb
+    """Compile a policy into a reusable `Evaluator`.
+
+    Args:
+        policy: A loaded policy, or anything `load_policy` accepts.
+
+    Returns:
+        An evaluator; call ``evaluator.evaluate(claim)`` as often as needed.
+    """
+    if not isinstance(policy, LoadedPolicy):
+        if not _is_path(policy):  # a bundled name: share the registry's compiled copy
+            registry = bundled()
+            return registry.evaluator(registry.by_name(str(policy)).path)
+        policy = load_policy(policy)
+    return Evaluator(policy.checked, policy.info(), str(policy.path))
+
+
+def evaluate(claim: dict, *, policy: LoadedPolicy | Evaluator | str | Path | None = None) -> Decision:
+    """Decide a claim with the bundled policy in force for its payer and date of service.
+
+    Args:
+        claim: A claim as ``schemas/claim.schema.json`` defines it.
+        policy: Use this policy instead of choosing one.
+
+    Returns:
+        The decision.
+
+    Raises:
+        ClaimError: the claim is malformed.
+        PolicyNotFoundError: no bundled policy covers the claim's payer and date.
+    """
+    validate_claim(claim)
+    if policy is None:
+        registry = bundled()
+        evaluator = registry.evaluator(registry.for_claim(claim["payer"], claim["date_of_service"]).path)
+    elif isinstance(policy, Evaluator):
+        evaluator = policy
+    else:
+        evaluator = compile(policy)
+    return evaluator.evaluate(claim, validate=False)
+
+
+def check(path: str | Path) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) for one policy file; empty when it is clean."""
+    try:
+        return load_file(path, raise_on_error=False).diagnostics
+    except PolicySyntaxError as exc:
+        return exc.diagnostics

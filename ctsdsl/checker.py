@@ -1,0 +1,526 @@
+"""Static validation of a parsed policy, before anything runs.
+
+`iter_diagnostics` yields every problem it finds, each located and with a hint;
+nothing stops at the first. The checker also infers the type of every expression,
+which the compiler relies on (a checked policy never meets a type error at run time,
+only absent optional values and missing table rows).
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import nodes as n
+from .errors import Diagnostic
+from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, STRING, catalogue, compatible,
+                     element_type)
+from .functions import FUNCTIONS
+from .tables import TableData
+
+RESERVED = frozenset({"claim", "line", "units_allowed"}) | frozenset(FUNCTIONS)
+_LITERAL_TYPES = {"int": INT, "number": NUMBER, "money": MONEY, "string": STRING, "date": DATE, "bool": BOOL}
+PARAM_TYPES = frozenset(_LITERAL_TYPES) | {"set"}
+CONFIDENCE = ("verified", "likely", "unverified")
+MAX_DEPTH = 64
+
+
+@dataclass
+class CheckedPolicy:
+    """What the checker learned: the types the compiler needs, and the problems found."""
+
+    policy: n.Policy
+    tables: dict[str, TableData]
+    param_types: dict[str, str] = field(default_factory=dict)
+    let_types: dict[str, str] = field(default_factory=dict)
+    let_uses_line: dict[str, bool] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def literal_type(value: n.Literal | n.SetLiteral) -> str:
+    if isinstance(value, n.SetLiteral):
+        kinds = {_LITERAL_TYPES[i.kind] for i in value.items}
+        return "set:" + (kinds.pop() if len(kinds) == 1 else ANY)
+    return _LITERAL_TYPES[value.kind]
+
+
+def valid_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
+class Checker:
+    """Walks a policy once, collecting diagnostics and types."""
+
+    def __init__(self, policy: n.Policy, tables: dict[str, TableData], source_text: str | None = None) -> None:
+        self.result = CheckedPolicy(policy, tables)
+        self.policy = policy
+        self.text = source_text
+        self.params = {p.name: p for p in policy.of_kind(n.Param)}
+        self.lets = {l.name: l for l in policy.of_kind(n.Let)}
+        self.sources = {s.id: s for s in policy.of_kind(n.Source)}
+        self._let_stack: list[str] = []
+
+    # ------------------------------------------------------------ reporting
+
+    def report(self, code: str, message: str, span: n.Span, hint: str = "", severity: str = "error") -> None:
+        self.result.diagnostics.append(Diagnostic(code, message, self.policy.source_name, span, hint, severity,
+                                                  source_text=self.text))
+
+    # ------------------------------------------------------------ items
+
+    def run(self) -> CheckedPolicy:
+        self.check_header()
+        self.check_names()
+        for source in self.policy.of_kind(n.Source):
+            self.check_source(source)
+        for param in self.policy.of_kind(n.Param):
+            self.check_param(param)
+        for table in self.policy.of_kind(n.Table):
+            self.check_cites(table.cites, f"table `{table.name}`", table.span)
+        for let in self.policy.of_kind(n.Let):
+            self.let_type(let.name, let.span)
+        for rule in self.policy.of_kind(n.Rule):
+            self.check_rule(rule)
+        for fee in self.policy.of_kind(n.Fee):
+            self.check_fee(fee)
+        return self.result
+
+    def check_header(self) -> None:
+        headers = self.policy.of_kind(n.PolicyHeader)
+        if not headers:
+            self.report("no-header", "the file has no `policy \"name\" { ... }` header", n.Span(1, 1, 1, 2),
+                        'start the file with: policy "name" { payer "medicare" version "1" effective 2024-01-01 }')
+            return
+        for extra in headers[1:]:
+            self.report("duplicate-header", "a file holds one policy: a second `policy` header", extra.span,
+                        "split it into two files")
+        h = headers[0]
+        for attr, example in (("payer", 'payer "medicare"'), ("version", 'version "2024.1"'),
+                              ("effective_from", "effective 2024-01-01 to 2024-12-31")):
+            if not getattr(h, attr):
+                self.report("missing-entry", f'policy "{h.name}" has no `{attr.split("_")[0]}`', h.span,
+                            f"add `{example}`")
+        for date in (h.effective_from, h.effective_to):
+            if date and not valid_date(date):
+                self.report("bad-date", f"{date} is not a calendar date", h.span)
+        if h.effective_to and h.effective_from and h.effective_to < h.effective_from:
+            self.report("bad-range", f"the policy ends ({h.effective_to}) before it starts ({h.effective_from})",
+                        h.span)
+        if not h.governs:
+            self.report("missing-entry", f'policy "{h.name}" does not say which codes it `governs`', h.span,
+                        'add `governs "97550", "97551", "97552"`; lines with other codes are out of scope')
+
+    def check_names(self) -> None:
+        """Every named item must be unique, and may not hide a built-in name."""
+        seen: dict[str, n.Node] = {}
+        for item in self.policy.items:
+            if isinstance(item, (n.PolicyHeader,)):
+                continue
+            name = getattr(item, "name", None) or getattr(item, "id", None)
+            kind = type(item).__name__.lower()
+            space = "source" if isinstance(item, n.Source) else "rule" if isinstance(item, (n.Rule, n.Fee)) else "value"
+            key = f"{space}:{name}"
+            if key in seen:
+                first = seen[key]
+                self.report("duplicate-name", f"{kind} `{name}` is defined twice (first at line {first.span.line})",
+                            item.span, "names of rules, fees, sources, parameters, tables and lets must be unique")
+            else:
+                seen[key] = item
+            if space == "value" and name in RESERVED:
+                self.report("reserved-name", f"`{name}` is a built-in name and cannot be redefined", item.span,
+                            "choose another name")
+
+    def check_source(self, source: n.Source) -> None:
+        if not source.title:
+            self.report("missing-entry", f"source `{source.id}` has no title", source.span,
+                        'add `title "..."`: the title is shown in every finding that cites it')
+        if not source.url:
+            self.report("missing-entry", f"source `{source.id}` has no url", source.span,
+                        'add `url "https://..."` so a biller can read the source')
+        if source.date and not valid_date(source.date):
+            self.report("bad-date", f"{source.date} is not a calendar date", source.span)
+        if source.confidence and source.confidence not in CONFIDENCE:
+            self.report("bad-value", f"confidence `{source.confidence}` is not one of {', '.join(CONFIDENCE)}",
+                        source.span)
+
+    def check_cites(self, cites: tuple[n.Citation, ...], what: str, span: n.Span) -> None:
+        if not cites:
+            self.report("no-citation", f"{what} cites no source", span,
+                        "add `cites <source>`: every rule, fee, parameter value and table names its source")
+        for c in cites:
+            if c.source not in self.sources:
+                self.report("unknown-source", f"{what} cites `{c.source}`, which is not defined", c.span,
+                            _did_you_mean(c.source, self.sources) or "define it with `source name { ... }`")
+
+    def check_param(self, param: n.Param) -> None:
+        what = f"parameter `{param.name}`"
+        if param.type_name and param.type_name not in PARAM_TYPES:
+            self.report("unknown-type", f"{what} has unknown type `{param.type_name}`", param.span,
+                        f"types: {', '.join(sorted(PARAM_TYPES))}")
+        if param.value is not None:
+            self.check_cites(param.cites, what, param.span)
+            kinds = {literal_type(param.value)}
+        else:
+            kinds = set()
+            for dv in param.dated:
+                self.check_cites(dv.cites, f"{what} from {dv.start}", dv.span)
+                kinds.add(literal_type(dv.value))
+            self.check_dated(param)
+        if len(kinds) > 1:
+            self.report("type", f"{what} mixes values of types {', '.join(sorted(kinds))}", param.span,
+                        "every dated value of a parameter has one type")
+        inferred = kinds.pop() if kinds else ANY
+        declared = param.type_name
+        if declared and declared in PARAM_TYPES and inferred != ANY:
+            base = inferred.split(":")[0]
+            if declared != base and not (declared in (NUMBER, MONEY) and base == INT) \
+                    and not (declared == MONEY and base == NUMBER):
+                self.report("type", f"{what} is declared {declared} but its value is {inferred}", param.span)
+            elif declared != "set":
+                inferred = declared
+        self.result.param_types[param.name] = inferred
+
+    def check_dated(self, param: n.Param) -> None:
+        """Dated values must be real dates, in order, without overlaps or gaps in the policy's span."""
+        values = param.dated
+        for dv in values:
+            for date in (dv.start, dv.end):
+                if date and not valid_date(date):
+                    self.report("bad-date", f"{date} is not a calendar date", dv.span)
+            if dv.end and dv.end < dv.start:
+                self.report("bad-range", f"the value ends ({dv.end}) before it starts ({dv.start})", dv.span)
+        ordered = sorted(values, key=lambda v: v.start)
+        if list(ordered) != list(values):
+            self.report("dated-order", f"dated values of `{param.name}` are not in date order", param.span,
+                        "list them oldest first", severity="warning")
+        for prev, cur in zip(ordered, ordered[1:]):
+            if prev.start == cur.start:
+                self.report("dated-overlap", f"two values of `{param.name}` start on {cur.start}", cur.span)
+            elif prev.end and prev.end >= cur.start:
+                self.report("dated-overlap", f"values of `{param.name}` overlap: one runs to {prev.end}, "
+                            f"the next starts {cur.start}", cur.span, "end the first the day before the next starts")
+            elif prev.end and _next_day(prev.end) != cur.start:
+                self.report("dated-gap", f"`{param.name}` has no value from {_next_day(prev.end)} to the day "
+                            f"before {cur.start}", cur.span, "extend one value or add one for the gap")
+        header = self.policy.header
+        if header and header.effective_from and ordered and ordered[0].start > header.effective_from:
+            self.report("dated-gap", f"`{param.name}` has no value from {header.effective_from} (the policy's "
+                        f"start) to the day before {ordered[0].start}", ordered[0].span,
+                        "start the first value on or before the policy's effective date")
+        if header and header.effective_to and ordered and ordered[-1].end and ordered[-1].end < header.effective_to:
+            self.report("dated-gap", f"`{param.name}` has no value after {ordered[-1].end}, but the policy runs "
+                        f"to {header.effective_to}", ordered[-1].span)
+
+    def check_rule(self, rule: n.Rule) -> None:
+        what = f"rule `{rule.id}`"
+        self.check_cites(rule.cites, what, rule.span)
+        if not rule.title:
+            self.report("missing-entry", f"{what} has no title", rule.span,
+                        'add `title "..."`: it names the rule in reports and docs', severity="warning")
+        if rule.outcome is None:
+            self.report("missing-entry", f"{what} has no outcome", rule.span,
+                        "add one of: deny, reduce units to <expression>, warn, info")
+        if rule.message is None:
+            self.report("missing-entry", f"{what} has no message", rule.span,
+                        'add `message "..."` saying what is wrong and how to fix it; {line.minutes} quotes a value')
+        env = {"claim": CLAIM}
+        if rule.scope == "line":
+            env["line"] = LINE
+        elif rule.outcome and rule.outcome.kind == "reduce":
+            self.report("scope", f"{what} reduces units but applies to the claim", rule.outcome.span,
+                        "units belong to lines: use `applies to line where ...`")
+        if rule.where is not None:
+            self.expect(rule.where, env, BOOL, "the `where` filter")
+        if rule.when is not None:
+            self.expect(rule.when, env, BOOL, "the `when` condition")
+        if rule.outcome and rule.outcome.units is not None:
+            self.expect(rule.outcome.units, env, INT, "the reduced units")
+        if rule.message:
+            for part in rule.message.parts:
+                if not isinstance(part, str):
+                    self.infer(part, env)
+        for reason in rule.reasons:
+            if reason.system not in ("CARC", "RARC", "CO", "PR", "OA", "PI"):
+                self.report("bad-value", f"reason system `{reason.system}` is not CARC, RARC or a group code",
+                            reason.span, "write e.g. `reason CARC 107, RARC N362`")
+
+    def check_fee(self, fee: n.Fee) -> None:
+        what = f"fee `{fee.id}`"
+        self.check_cites(fee.cites, what, fee.span)
+        env = {"claim": CLAIM, "line": LINE, "units_allowed": INT}
+        if fee.where is not None:
+            self.expect(fee.where, env, BOOL, "the `where` filter")
+        if fee.amount is None:
+            self.report("missing-entry", f"{what} has no amount", fee.span,
+                        "add `amount <expression>`, e.g. round(rvu[line.code].total_nf * cf, 2) * units_allowed")
+        else:
+            self.expect(fee.amount, env, MONEY, "the amount")
+
+    # ------------------------------------------------------------ expressions
+
+    def expect(self, expr: n.Expr, env: dict[str, str], want: str, what: str) -> None:
+        got = self.infer(expr, env)
+        if got == ANY or got == want or (want == MONEY and got in NUMERIC) or (want == NUMBER and got == INT):
+            return
+        self.report("type", f"{what} must be {_a(want)}, but this is {_a(got)}", expr.span)
+
+    def let_type(self, name: str, span: n.Span) -> str:
+        if name in self.result.let_types:
+            return self.result.let_types[name]
+        if name in self._let_stack:
+            cycle = " -> ".join(self._let_stack[self._let_stack.index(name):] + [name])
+            self.report("let-cycle", f"`let {name}` refers to itself: {cycle}", span)
+            return ANY
+        let = self.lets[name]
+        self._let_stack.append(name)
+        uses_line = [False]
+        typ = self.infer(let.expr, {"claim": CLAIM, "line": LINE}, uses_line)
+        self._let_stack.pop()
+        self.result.let_types[name] = typ
+        self.result.let_uses_line[name] = uses_line[0]
+        return typ
+
+    def infer(self, expr: n.Expr, env: dict[str, str], uses_line: list[bool] | None = None, depth: int = 0) -> str:
+        if depth > MAX_DEPTH:
+            self.report("too-deep", f"expression nested more than {MAX_DEPTH} levels", expr.span,
+                        "split it with `let`")
+            return ANY
+        rec = lambda e, en=env: self.infer(e, en, uses_line, depth + 1)  # noqa: E731
+        if isinstance(expr, n.Literal):
+            return _LITERAL_TYPES[expr.kind]
+        if isinstance(expr, n.SetLiteral):
+            return literal_type(expr)
+        if isinstance(expr, n.Name):
+            return self.infer_name(expr, env, uses_line)
+        if isinstance(expr, n.Attribute):
+            return self.infer_attribute(expr, rec(expr.obj))
+        if isinstance(expr, n.Index):
+            obj, key = rec(expr.obj), rec(expr.key)
+            if not obj.startswith("table:"):
+                if obj != ANY:
+                    self.report("type", f"only a table can be indexed with [...]; this is {_a(obj)}", expr.span)
+                return ANY
+            if key not in (STRING, ANY):
+                self.report("type", f"a table key is a string, not {_a(key)}", expr.key.span)
+            return "row:" + obj[6:]
+        if isinstance(expr, n.Call):
+            return self.infer_call(expr, [rec(a) for a in expr.args])
+        if isinstance(expr, n.Unary):
+            operand = rec(expr.operand)
+            if expr.op == "not":
+                self._want(operand, BOOL, expr.operand, "`not`")
+                return BOOL
+            if operand not in NUMERIC and operand != ANY:
+                self.report("type", f"`-` needs a number, not {_a(operand)}", expr.span)
+            return operand
+        if isinstance(expr, n.Binary):
+            return self.infer_binary(expr, rec(expr.left), rec(expr.right))
+        if isinstance(expr, n.Conditional):
+            self._want(rec(expr.test), BOOL, expr.test, "`if`")
+            a, b = rec(expr.then), rec(expr.otherwise)
+            if not compatible(a, b):
+                self.report("type", f"the branches of `if` differ: {_a(a)} and {_a(b)}", expr.span)
+            return a if a != ANY else b
+        if isinstance(expr, n.Quantifier):
+            coll = rec(expr.collection)
+            elem = element_type(coll)
+            if elem is None and coll != ANY:
+                self.report("type", f"`{expr.kind}` goes over a list or set, not {_a(coll)}", expr.collection.span)
+            if expr.var in env or expr.var in self.params or expr.var in self.lets:
+                self.report("shadow", f"`{expr.var}` already names something; choose another variable name",
+                            expr.span)
+            inner = {**env, expr.var: elem or ANY}
+            if expr.where is not None:
+                self._want(rec(expr.where, inner), BOOL, expr.where, "`where`")
+            if expr.kind == "count":
+                return INT
+            if expr.kind == "sum":
+                value = rec(expr.value, inner)
+                if value not in NUMERIC and value != ANY:
+                    self.report("type", f"`sum` adds numbers, not {_a(value)}", expr.value.span)
+                return value
+            return BOOL
+        raise TypeError(f"unknown node {expr!r}")  # pragma: no cover - the grammar has no other
+
+    def _want(self, got: str, want: str, expr: n.Expr, what: str) -> None:
+        if got not in (want, ANY):
+            self.report("type", f"{what} needs {_a(want)}, but this is {_a(got)}", expr.span)
+
+    def infer_name(self, expr: n.Name, env: dict[str, str], uses_line: list[bool] | None) -> str:
+        name = expr.name
+        if name in env:
+            if name == "line" and uses_line is not None:
+                uses_line[0] = True
+            return env[name]
+        if name == "line":
+            self.report("scope", "`line` is only available in a rule that `applies to line`", expr.span,
+                        "use `applies to line where ...`, or a quantifier over claim.lines")
+            return ANY
+        if name in self.params:
+            return self.result.param_types.get(name) or ANY
+        if name in self.lets:
+            typ = self.let_type(name, expr.span)
+            if self.result.let_uses_line.get(name):
+                if "line" not in env:
+                    self.report("scope", f"`{name}` reads the current line, and this rule applies to the claim",
+                                expr.span)
+                elif uses_line is not None:
+                    uses_line[0] = True
+            return typ
+        if name in self.result.tables or name in {t.name for t in self.policy.of_kind(n.Table)}:
+            return "table:" + name
+        choices = list(env) + list(self.params) + list(self.lets) + [t.name for t in self.policy.of_kind(n.Table)]
+        self.report("unknown-name", f"unknown name `{name}`", expr.span,
+                    _did_you_mean(name, choices) or "define it with `param`, `let` or `table`")
+        return ANY
+
+    def infer_attribute(self, expr: n.Attribute, obj: str) -> str:
+        if obj == ANY:
+            return ANY
+        if obj.startswith("row:"):
+            table = self.result.tables.get(obj[4:])
+            if table is None:
+                return ANY
+            if expr.name not in table.columns:
+                self.report("unknown-column", f"table `{table.name}` has no column `{expr.name}`", expr.span,
+                            _did_you_mean(expr.name, table.columns) or f"columns: {', '.join(table.columns)}")
+                return ANY
+            return table.columns[expr.name]
+        fields = catalogue().get(obj)
+        if fields is None:
+            self.report("type", f"{_a(obj)} has no fields (`.{expr.name}`)", expr.span)
+            return ANY
+        if expr.name not in fields:
+            self.report("unknown-field", f"{obj} has no field `{expr.name}` in the claim schema", expr.span,
+                        _did_you_mean(expr.name, fields) or f"{obj} fields: {', '.join(sorted(fields))}")
+            return ANY
+        return fields[expr.name].type
+
+    def infer_call(self, expr: n.Call, args: list[str]) -> str:
+        fn = FUNCTIONS.get(expr.func)
+        if fn is None:
+            self.report("unknown-function", f"unknown function `{expr.func}`", expr.span,
+                        _did_you_mean(expr.func, FUNCTIONS) or f"functions: {', '.join(sorted(FUNCTIONS))}")
+            return ANY
+        params = list(fn.params)
+        variadic = params[-1] == "..."
+        if variadic:
+            params.pop()
+        if len(args) < len(params) or (len(args) > len(params) and not variadic):
+            self.report("arity", f"{expr.func}() takes {len(params)}{' or more' if variadic else ''} "
+                        f"arguments, not {len(args)}", expr.span, fn.doc)
+            return ANY
+        for i, (arg, node) in enumerate(zip(args, expr.args)):
+            want = params[min(i, len(params) - 1)]
+            ok = (arg == ANY or want == ANY or arg == want
+                  or (want == "numeric" and arg in NUMERIC)
+                  or (want == "collection" and element_type(arg) is not None)
+                  or (want == NUMBER and arg == INT))
+            if not ok:
+                self.report("type", f"argument {i + 1} of {expr.func}() must be {_a(want)}, not {_a(arg)}",
+                            node.span, fn.doc)
+        return fn.result(args)
+
+    def infer_binary(self, expr: n.Binary, left: str, right: str) -> str:
+        op = expr.op
+        if op in ("and", "or"):
+            self._want(left, BOOL, expr.left, f"`{op}`")
+            self._want(right, BOOL, expr.right, f"`{op}`")
+            return BOOL
+        if op in ("in", "not in"):
+            elem = element_type(right)
+            if right.startswith("table:"):
+                elem = STRING
+            if elem is None and right != ANY:
+                self.report("type", f"`{op}` needs a set, list or table on the right, not {_a(right)}", expr.span)
+            elif elem and not compatible(left, elem):
+                self.report("type", f"{_a(left)} is never in a collection of {elem}", expr.span)
+            return BOOL
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            if not compatible(left, right):
+                self.report("type", f"cannot compare {_a(left)} with {_a(right)}", expr.span,
+                            'quote codes as strings ("97550"); dates are written 2024-01-01')
+            elif op not in ("==", "!=") and left not in NUMERIC | {DATE, ANY}:
+                self.report("type", f"`{op}` orders numbers and dates, not {_a(left)}", expr.span)
+            return BOOL
+        # arithmetic
+        for side, node in ((left, expr.left), (right, expr.right)):
+            if side not in NUMERIC and side != ANY:
+                self.report("type", f"`{op}` needs numbers, not {_a(side)}", node.span)
+                return ANY
+        if ANY in (left, right):
+            return ANY
+        if op in ("+", "-"):
+            return MONEY if MONEY in (left, right) else (INT if left == right == INT else NUMBER)
+        if op == "*":
+            if left == right == MONEY:
+                self.report("type", "money times money has no meaning", expr.span,
+                            "multiply money by a number (RVUs, a factor, units)")
+                return ANY
+            return MONEY if MONEY in (left, right) else (INT if left == right == INT else NUMBER)
+        # division
+        if left == MONEY:
+            return NUMBER if right == MONEY else MONEY
+        if right == MONEY:
+            self.report("type", "a number divided by money has no meaning", expr.span)
+            return ANY
+        return NUMBER
+
+
+def _next_day(date: str) -> str:
+    try:
+        return (datetime.date.fromisoformat(date) + datetime.timedelta(days=1)).isoformat()
+    except ValueError:
+        return date
+
+
+def _a(typ: str) -> str:
+    if typ.startswith("set:"):
+        return f"a set of {typ[4:]}"
+    if typ.startswith("list:"):
+        return f"a list of {typ[5:]}"
+    if typ.startswith("row:"):
+        return f"a row of table `{typ[4:]}`"
+    if typ.startswith("table:"):
+        return f"table `{typ[6:]}`"
+    if typ == ANY:
+        return "a value of unknown type"
+    return ("an " if typ[0] in "aeiou" else "a ") + typ
+
+
+def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | None = None,
+          problems: list[Diagnostic] = ()) -> CheckedPolicy:
+    """Check a parsed policy against its loaded tables.
+
+    Args:
+        policy: The syntax tree.
+        tables: Loaded tables by name (a table that failed to load is absent).
+        source_text: The policy text, for source excerpts in diagnostics.
+        problems: Diagnostics found earlier (parse-time structure, table loading).
+
+    Returns:
+        The `CheckedPolicy`; its `errors` are empty when the policy may be compiled.
+    """
+    checker = Checker(policy, tables, source_text)
+    checker.result.diagnostics.extend(problems)
+    return checker.run()
+
+
+def iter_diagnostics(policy: n.Policy, tables: dict[str, TableData], source_text: str | None = None) -> Iterator[Diagnostic]:
+    """Yield every diagnostic for a policy, in the order found."""
+    yield from check(policy, tables, source_text).diagnostics

@@ -1,0 +1,117 @@
+"""The decision an evaluator returns for a claim, and its JSON form.
+
+Field names here are a public contract (see `schemas/decision.schema.json`):
+they are extended, never renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+CENT = Decimal("0.01")
+
+
+def money_text(amount: Decimal | None) -> str | None:
+    """A Decimal as a two-place string, or None."""
+    if amount is None:
+        return None
+    return str(amount.quantize(CENT))
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    """Which policy decided: enough to reproduce the decision."""
+
+    name: str
+    payer: str
+    version: str
+    effective_from: str
+    effective_to: str | None
+    digest: str
+    file: str = ""
+    title: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "payer": self.payer, "version": self.version, "title": self.title,
+                "effective_from": self.effective_from, "effective_to": self.effective_to,
+                "digest": self.digest, "file": self.file}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A source cited by a finding."""
+
+    id: str
+    title: str
+    url: str
+    date: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "url": self.url, "date": self.date}
+
+    def cite(self) -> str:
+        return f"{self.title} <{self.url}>" if self.url else self.title
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule that fired: what it says, on which line, and on whose authority."""
+
+    id: str
+    rule: str
+    severity: str  # deny, reduce, warn, info
+    line: int | None
+    message: str
+    citation: str
+    reason_codes: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    title: str = ""
+    origin: str = ""  # file:line of the rule that decided
+    reads: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "rule": self.rule, "title": self.title, "severity": self.severity,
+                "line": self.line, "message": self.message, "citation": self.citation,
+                "reason_codes": list(self.reason_codes), "sources": [s.to_dict() for s in self.sources],
+                "origin": self.origin}
+
+
+@dataclass(frozen=True, slots=True)
+class LineDecision:
+    """The decision for one claim line."""
+
+    index: int
+    code: str
+    status: str  # allowed, reduced, denied, out_of_scope
+    units_billed: int
+    units_allowed: int
+    allowed_amount: Decimal | None
+    findings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "code": self.code, "status": self.status,
+                "units_billed": self.units_billed, "units_allowed": self.units_allowed,
+                "allowed_amount": money_text(self.allowed_amount), "findings": list(self.findings)}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The whole decision for a claim."""
+
+    claim_id: str
+    policy: PolicyInfo
+    outcome: str  # pay, partial, deny
+    lines: tuple[LineDecision, ...]
+    findings: tuple[Finding, ...]
+    total_allowed: Decimal
+
+    def to_dict(self) -> dict:
+        """The decision as `schemas/decision.schema.json` defines it."""
+        return {"claim_id": self.claim_id, "policy": self.policy.to_dict(), "outcome": self.outcome,
+                "lines": [line.to_dict() for line in self.lines],
+                "findings": [f.to_dict() for f in self.findings],
+                "total_allowed": money_text(self.total_allowed)}
+
+    def findings_for(self, index: int | None) -> list[Finding]:
+        return [f for f in self.findings if f.line == index]

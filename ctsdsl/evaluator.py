@@ -1,0 +1,231 @@
+"""Run a compiled policy on claims and combine what its rules say into a decision.
+
+Combining semantics (docs/language.md repeats them for analysts):
+
+* Rules run on every line whose code the policy `governs`; other lines are
+  `out_of_scope`, with no amount. Claim rules run when the claim has a governed line.
+* Any `deny` denies the line (a claim rule's deny denies every governed line).
+* Several `reduce` rules: the smallest number of units wins; reduced to 0 is denied.
+* Every rule that fires is reported as a finding, whatever else fired.
+* The amount comes from the first `fee` whose filter matches the line, with the
+  line's final units; a denied line is allowed 0.00; with no matching fee, null.
+* The claim's outcome: `pay` when no governed line is denied or reduced,
+  `deny` when every governed line is denied, else `partial`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from . import nodes as n
+from .checker import CheckedPolicy
+from .compiler import Compiler, DatedLookupError
+from .decision import Decision, Finding, LineDecision, PolicyInfo, Source
+from .errors import Diagnostic, EvaluationError
+
+_EMPTY: dict = {}
+ZERO = Decimal("0.00")
+
+
+class MissingRowError(LookupError):
+    pass
+
+
+def _row(table, key, date):
+    row = table.lookup(key, date)
+    if row is None:
+        raise MissingRowError(f"table `{table.name}` has no row for {key!r} on {date}")
+    return row
+
+
+def _div(a, b):
+    return Decimal(a) / Decimal(b)
+
+
+def _s(value) -> str:
+    """A value as a message quotes it."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return ", ".join(_s(v) for v in items) or "none"
+    return str(value)
+
+
+def _rd(trace: list, label: str, value):
+    trace.append((label, value))
+    return value
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a finding needs to know about the rule that produced it."""
+
+    id: str
+    title: str
+    severity: str
+    citation: str
+    reasons: tuple[str, ...]
+    sources: tuple[Source, ...]
+    origin: str
+    span: n.Span
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One rule (or fee) evaluated on one line, as recorded in tracing mode."""
+
+    rule: str
+    line: int | None
+    applicable: bool
+    fired: bool
+    reads: tuple[tuple[str, object], ...]
+
+
+class Evaluator:
+    """A compiled policy: call `evaluate(claim)` as often as you like; it holds no per-claim state."""
+
+    def __init__(self, checked: CheckedPolicy, info: PolicyInfo, source_file: str = "") -> None:
+        self.info = info
+        self.checked = checked
+        self._source_file = source_file or checked.policy.source_name
+        policy = checked.policy
+        sources = {s.id: Source(s.id, s.title, s.url, s.date) for s in policy.of_kind(n.Source)}
+        self.rules = [self._rule_info(r, sources) for r in policy.of_kind(n.Rule)]
+        self.fees = [self._rule_info(f, sources) for f in policy.of_kind(n.Fee)]
+        self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
+        self._fn = self._build(trace=False)
+        self._traced = None
+
+    def _rule_info(self, rule: n.Rule | n.Fee, sources: dict[str, Source]) -> RuleInfo:
+        cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
+        severity = rule.outcome.kind if isinstance(rule, n.Rule) and rule.outcome else "info"
+        reasons = tuple(f"{r.system} {r.code}" for r in getattr(rule, "reasons", ()))
+        return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
+                        f"{self._source_file}:{rule.span.line}", rule.span)
+
+    def _build(self, trace: bool):
+        generated = Compiler(self.checked, trace=trace).generate()
+        namespace = dict(generated.namespace)
+        namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO)
+        for table in self.checked.tables.values():
+            namespace["T_" + table.name] = table
+        code = compile(generated.source, f"<compiled {self._source_file}>", "exec")
+        exec(code, namespace)  # noqa: S102 - source generated from the checked tree only; see compiler.py
+        self.source = generated.source
+        return namespace["evaluate"]
+
+    def _fail(self, k: int, line: int | None, exc: Exception) -> EvaluationError:
+        info = self.rules[k] if k >= 0 else self.fees[-1 - k]
+        what = "rule" if k >= 0 else "fee"
+        if isinstance(exc, (MissingRowError, DatedLookupError)):
+            reason = str(exc)
+            hint = "add the row or value to the policy's data, or narrow the rule's `where` filter"
+        elif isinstance(exc, TypeError) and "NoneType" in str(exc):
+            reason = "a value it reads is absent on this claim (an optional field such as line.minutes)"
+            hint = "guard it with missing(...) or give a default with coalesce(..., 0)"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+            hint = ""
+        path = f"$.lines[{line}]" if line is not None else "$"
+        return EvaluationError(Diagnostic(
+            "evaluation", f"{what} `{info.id}` could not be evaluated at {path}: {reason}",
+            self._source_file, info.span, hint, path=path))
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, claim: dict, *, validate: bool = True) -> Decision:
+        """Decide one claim.
+
+        Args:
+            claim: A claim as `schemas/claim.schema.json` defines it.
+            validate: Check the claim against the schema first (turn off only for
+                claims you have already validated).
+
+        Returns:
+            The `Decision`.
+
+        Raises:
+            ClaimError: the claim does not match the schema.
+            EvaluationError: a rule could not be evaluated (e.g. a missing table row).
+        """
+        if validate:
+            from .claims import validate_claim
+            validate_claim(claim)
+        return self._decide(claim, self._fn(claim))
+
+    def evaluate_many(self, claims: Iterable[dict], *, validate: bool = True) -> Iterator[Decision]:
+        """Decide claims one after another, lazily: an iterator in, an iterator out."""
+        for claim in claims:
+            yield self.evaluate(claim, validate=validate)
+
+    def trace(self, claim: dict, *, validate: bool = True) -> tuple[Decision, list[Evaluation]]:
+        """Decide a claim and record every rule evaluated, with the values it read."""
+        if validate:
+            from .claims import validate_claim
+            validate_claim(claim)
+        if self._traced is None:
+            self._traced = self._build(trace=True)
+        findings, den, al, gov, amt, ev = self._traced(claim)
+        decision = self._decide(claim, (findings, den, al, gov, amt))
+        evaluations = []
+        for k, line, applicable, fired, reads in ev:
+            info = self.rules[k] if k >= 0 else self.fees[-1 - k]
+            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads)))
+        return decision, evaluations
+
+    def _decide(self, claim: dict, result) -> Decision:
+        raw_findings, den, al, gov, amt = result[:5]
+        lines = claim["lines"]
+        rules = self.rules
+        findings = []
+        on_line: list[list[str]] = [[] for _ in lines]
+        for number, item in enumerate(raw_findings, 1):
+            k, line, message = item[0], item[1], item[2]
+            info = rules[k]
+            fid = f"F{number}"
+            findings.append(Finding(fid, info.id, info.severity, line, message, info.citation, info.reasons,
+                                    info.sources, info.title, info.origin, tuple(item[3]) if len(item) > 3 else ()))
+            if line is None:
+                for i, governed in enumerate(gov):
+                    if governed:
+                        on_line[i].append(fid)
+            else:
+                on_line[line].append(fid)
+        out_lines = []
+        total = ZERO
+        denied = reduced = governed_count = 0
+        for i, ln in enumerate(lines):
+            billed = ln["units"]
+            if not gov[i]:
+                out_lines.append(LineDecision(i, ln["code"], "out_of_scope", billed, billed, None,
+                                              tuple(on_line[i])))
+                continue
+            governed_count += 1
+            units = 0 if den[i] else al[i]
+            if units <= 0:
+                status, units = "denied", 0
+                denied += 1
+            elif units < billed:
+                status = "reduced"
+                reduced += 1
+            else:
+                status = "allowed"
+            amount = amt[i]
+            if amount is not None:
+                amount = Decimal(amount).quantize(Decimal("0.01"))
+                total += amount
+            out_lines.append(LineDecision(i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
+        if governed_count and denied == governed_count:
+            outcome = "deny"
+        elif denied or reduced:
+            outcome = "partial"
+        else:
+            outcome = "pay"
+        return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total)

@@ -1,0 +1,107 @@
+"""Find policies: by path, by name among the bundled ones, or by payer and date of service."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _resources
+from .errors import Diagnostic, PolicyNotFoundError
+from .evaluator import Evaluator
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A policy in a registry: enough of its header to choose it without compiling it."""
+
+    name: str
+    payer: str
+    effective_from: str
+    effective_to: str | None
+    path: Path
+
+    def covers(self, payer: str, date: str) -> bool:
+        return (self.payer == payer and self.effective_from <= date
+                and (self.effective_to is None or date <= self.effective_to))
+
+
+class Registry:
+    """The policies under one folder, loaded and compiled once each, on first use."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._loaded: dict[Path, LoadedPolicy] = {}
+        self._compiled: dict[Path, Evaluator] = {}
+        self._entries: list[Entry] | None = None
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            entries = []
+            for path in sorted(self.root.rglob("*" + POLICY_SUFFIX)):
+                header = self.load(path).header
+                entries.append(Entry(header.name, header.payer, header.effective_from, header.effective_to, path))
+            self._entries = entries
+        return self._entries
+
+    def load(self, path: Path) -> LoadedPolicy:
+        path = Path(path)
+        if path not in self._loaded:
+            self._loaded[path] = load_file(path)
+        return self._loaded[path]
+
+    def evaluator(self, path: Path) -> Evaluator:
+        path = Path(path)
+        if path not in self._compiled:
+            loaded = self.load(path)
+            self._compiled[path] = Evaluator(loaded.checked, loaded.info(), str(path))
+        return self._compiled[path]
+
+    def by_name(self, name: str) -> Entry:
+        for entry in self.entries():
+            if entry.name == name:
+                return entry
+        names = [e.name for e in self.entries()]
+        close = difflib.get_close_matches(name, names, n=1)
+        raise PolicyNotFoundError(Diagnostic(
+            "unknown-policy", f"no policy named {name!r} in {self.root}", str(self.root),
+            hint=f"did you mean {close[0]!r}?" if close else f"policies: {', '.join(names) or 'none'}"))
+
+    def for_claim(self, payer: str, date: str) -> Entry:
+        """The one policy in force for a payer on a date of service."""
+        matches = [e for e in self.entries() if e.covers(payer, date)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise PolicyNotFoundError(Diagnostic(
+                "ambiguous-policy", f"{len(matches)} policies cover payer {payer!r} on {date}: "
+                + ", ".join(e.name for e in matches), str(self.root),
+                hint="effective date ranges of one payer's policies must not overlap"))
+        same_payer = sorted((e for e in self.entries() if e.payer == payer), key=lambda e: e.effective_from)
+        if not same_payer:
+            payers = sorted({e.payer for e in self.entries()})
+            raise PolicyNotFoundError(Diagnostic(
+                "unknown-payer", f"no policy for payer {payer!r}", str(self.root), path="$.payer",
+                hint=f"payers with policies: {', '.join(payers) or 'none'}"))
+        earliest = same_payer[0]
+        if date < earliest.effective_from:
+            message = (f"no {payer} policy covers {date}: the earliest, {earliest.name}, "
+                       f"takes effect {earliest.effective_from}")
+        else:
+            spans = ", ".join(f"{e.effective_from} to {e.effective_to or 'open'}" for e in same_payer)
+            message = f"no {payer} policy covers {date}; {payer} policies cover {spans}"
+        raise PolicyNotFoundError(Diagnostic("no-policy-in-force", message, str(self.root),
+                                             path="$.date_of_service",
+                                             hint="check the claim's date of service, or pass --policy"))
+
+
+_BUNDLED: Registry | None = None
+
+
+def bundled() -> Registry:
+    """The registry of the policies that ship with ctsdsl."""
+    global _BUNDLED
+    if _BUNDLED is None:
+        _BUNDLED = Registry(_resources.policies_dir())
+    return _BUNDLED

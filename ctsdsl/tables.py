@@ -1,0 +1,174 @@
+"""Data tables beside a policy: fee schedules, RVUs, code lists, as CSV or YAML.
+
+A table is read once, its cells typed (numbers become `Decimal`, never float),
+and indexed by its key column. A table with a `dated` column holds several
+versions of a row; a lookup takes the newest whose date is on or before the
+date of service, as dated parameters do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from .errors import Diagnostic
+from .fields import DATE, NUMBER, STRING
+from .nodes import Span
+
+MAX_TABLE_BYTES = 5 * 1024 * 1024
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class TableData:
+    """A loaded table: typed columns and rows indexed by key (newest version first)."""
+
+    name: str
+    path: str
+    key: str
+    dated_by: str | None
+    columns: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
+    row_lines: dict[tuple[str, str], int] = field(default_factory=dict)
+    raw: bytes = b""
+
+    def lookup(self, key: str, date: str | None = None) -> dict | None:
+        versions = self.rows.get(key)
+        if not versions:
+            return None
+        if self.dated_by is None:
+            return versions[0][1]
+        for start, row in versions:
+            if date is None or start <= date:
+                return row
+        return None
+
+    def has(self, key: str, date: str | None = None) -> bool:
+        return self.lookup(key, date) is not None
+
+
+def resolve_data_path(policy_path: Path, relative: str) -> tuple[Path | None, str]:
+    """Resolve a table path against the policy's folder, refusing any that leave it.
+
+    Returns the path, or None and the reason it was refused.
+    """
+    if not relative or os.path.isabs(relative) or relative.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", relative):
+        return None, "a data file path must be relative to the policy's folder"
+    if any(part == ".." for part in re.split(r"[\\/]", relative)):
+        return None, "a data file path may not use `..` to leave the policy's folder"
+    base = policy_path.resolve().parent
+    target = (base / relative).resolve()
+    try:
+        target.relative_to(base)
+    except ValueError:
+        return None, "the data file resolves outside the policy's folder (through a link?)"
+    return target, ""
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        if _NUMBER.match(text):
+            return Decimal(text)
+        return text
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    return str(value)
+
+
+def _column_type(values: list[object]) -> str:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, Decimal) for v in present):
+        return NUMBER
+    if present and all(isinstance(v, str) and _DATE.match(v) for v in present):
+        return DATE
+    return STRING
+
+
+def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span,
+               source_name: str) -> tuple[TableData | None, list[Diagnostic]]:
+    """Read and index one table file; problems come back as diagnostics, not exceptions."""
+    def problem(message: str, hint: str = "", where: Span = span, file: str = source_name) -> Diagnostic:
+        return Diagnostic("table", message, file, where, hint)
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_TABLE_BYTES:
+            return None, [problem(f"data file {path.name} is {size} bytes; the limit is {MAX_TABLE_BYTES}")]
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [problem(f"data file not found: {path}", "the path is relative to the policy's folder")]
+    except OSError as exc:
+        return None, [problem(f"cannot read data file {path}: {exc.strerror}")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, [problem(f"data file {path.name} is not UTF-8 text")]
+
+    records: list[tuple[int, dict]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames:
+            return None, [problem(f"data file {path.name} is empty: it needs a header row")]
+        records = [(reader.line_num, {k: _cell(v) for k, v in row.items() if k is not None}) for row in reader]
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = Span(mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else Span()
+            return None, [problem(f"data file is not valid YAML: {getattr(exc, 'problem', exc)}",
+                                  where=where, file=str(path))]
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            return None, [problem(f"data file {path.name} must be a list of rows (mappings)")]
+        records = [(i + 1, {str(k): _cell(v) for k, v in r.items()}) for i, r in enumerate(data)]
+    else:
+        return None, [problem(f"data file {path.name} must be .csv, .yaml or .yml")]
+
+    table = TableData(name, str(path), key, dated_by, raw=raw)
+    names: list[str] = []
+    for _, row in records:
+        names.extend(k for k in row if k not in names)
+    table.columns = {c: _column_type([r.get(c) for _, r in records]) for c in names}
+    problems: list[Diagnostic] = []
+    for required in (key, dated_by):
+        if required and required not in table.columns:
+            problems.append(problem(f"data file {path.name} has no column `{required}`",
+                                    f"its columns are: {', '.join(names) or 'none'}"))
+    if problems:
+        return None, problems
+    table.columns[key] = STRING
+    for line, row in records:
+        k = row.get(key)
+        if k is None:
+            problems.append(problem(f"row without a `{key}`", where=Span(line, 1, line, 2), file=str(path)))
+            continue
+        k = str(k) if not isinstance(k, Decimal) else format(k, "f")
+        row[key] = k
+        start = str(row.get(dated_by)) if dated_by else ""
+        if dated_by and not (row.get(dated_by) and _DATE.match(start)):
+            problems.append(problem(f"row {k!r} has no valid `{dated_by}` date (YYYY-MM-DD)",
+                                    where=Span(line, 1, line, 2), file=str(path)))
+            continue
+        if (k, start) in table.row_lines:
+            problems.append(problem(f"row {k!r}{' from ' + start if dated_by else ''} appears twice "
+                                    f"(first at line {table.row_lines[(k, start)]})",
+                                    where=Span(line, 1, line, 2), file=str(path)))
+            continue
+        table.row_lines[(k, start)] = line
+        table.rows.setdefault(k, []).append((start, row))
+    for versions in table.rows.values():
+        versions.sort(key=lambda item: item[0], reverse=True)
+    return table, problems

@@ -1,0 +1,379 @@
+# Medicare caregiver training services, calendar year 2024.
+# Every fact here comes from ../shared/reference/cts-billing.md, which gives each
+# its source and confidence; the section of that reference is noted beside a rule.
+
+policy "medicare-cts-2024" {
+  title "Medicare caregiver training services (CPT 97550, 97551, 97552), CY2024"
+  payer "medicare"
+  version "2024.1"
+  effective 2024-01-01 to 2024-12-31
+  governs "97550", "97551", "97552"
+  changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F)."
+}
+
+# ---------------------------------------------------------------- sources
+
+source cms_pfs_2024 {
+  title "CY2024 Medicare Physician Fee Schedule final rule (CMS-1784-F), as summarised by ASHA"
+  url "https://asha.org/practice/reimbursement/coding/SLP-cpt-and-hcpcs-code-changes-for-2024"
+  date 2023-11-16
+  confidence verified
+}
+
+source ngs_cts {
+  title "NGS Medicare: caregiver training services for PT, OT and SLP"
+  url "https://www.ngsmedicare.com/web/ngs/physical-therapy/occupational-therapy/speech-therapy?selectedArticleId=10681602"
+  confidence verified
+}
+
+source webpt_faq {
+  title "WebPT: CY2024 final rule FAQ (training with the patient present is not CTS)"
+  url "http://www.webpt.com./blog/final-countdown-to-2024-launching-into-the-new-year-with-the-cms-final-rule-faq"
+  confidence likely
+}
+
+source telehealth_2024 {
+  title "Givers Health: CMS finalizes caregiver training services in 2024 (not on the telehealth list)"
+  url "https://givershealth.com/post/cms-finalizes-caregiver-training-services-in-2024"
+  confidence verified
+}
+
+source ruralhealth_cts {
+  title "Rural Health Information Hub: caregiver training services (consent, documentation)"
+  url "https://ruralhealthinfo.org/care-management/caregiver-training-services"
+  confidence verified
+}
+
+source medbridge_cts {
+  title "MedBridge: new caregiver training CPT codes (need for CTS, congruent with the treatment plan)"
+  url "https://www.medbridge.com/blog/2024/01/new-caregiver-training-cpt-codes-for-pt-ot-slp-a-care-and-reimbursement-opportunity/"
+  confidence verified
+}
+
+source wps_modifiers {
+  title "WPS Medicare: therapy modifiers GP, GO, GN (sometimes-therapy codes)"
+  url "http://www.wpsmedicare.com/j5macpartb/resources/modifiers/therapymodifiers.shtml"
+  confidence verified
+}
+
+source cms_cqco {
+  title "CMS: CQ/CO modifiers for services furnished in whole or in part by PTAs and OTAs (85% payment)"
+  url "https://cms.gov/medicare/coding-billing/therapy-services/billing-examples-using-cq/co-modifiers-services-furnished-whole-or-part-ptas-and-otas"
+  confidence verified
+}
+
+source cms_ncci_addon {
+  title "CMS: Medicare NCCI add-on code edits"
+  url "https://cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits/medicare-ncci-add-code-edits"
+  confidence verified
+}
+
+source carc_107 {
+  title "CARC 107: the related or qualifying claim/service was not identified on this claim"
+  url "https://denialhelp.com/how-it-works/codes/carc/107"
+  confidence likely
+}
+
+source provider_magazine_time {
+  title "Provider Magazine: 8 insights about caregiver training services (16 minutes; 8 more minutes)"
+  url "https://www.providermagazine.com/Articles/Pages/8-Insights-About-the-Future-of-Caregiver-Training-Services.aspx"
+  confidence verified
+}
+
+source ama_midpoint {
+  title "AMA CPT time rule, as quoted by Premera: a unit is attained when the midpoint is passed"
+  url "https://www.premera.com/wa/provider/news/reminders-updates/billing-for-time/"
+  confidence verified
+}
+
+source codingintel_cts {
+  title "Coding Intel: caregiver training services (97552 is untimed, one per session)"
+  url "https://codingintel.com/caregiver-training-services-cts"
+  confidence verified
+}
+
+source apta_faq_2024 {
+  title "APTA: CMS caregiver training FAQ (group is decided by patients represented)"
+  url "https://www.apta.org/news/2024/03/29/cms-caregiver-faq"
+  date 2024-03-29
+  confidence verified
+}
+
+source ngs_kx_2024 {
+  title "NGS Medicare: 2024 therapy KX modifier thresholds"
+  url "https://ngsmedicare.com/web/ngs/news-article-details?selectedArticleId=10703808"
+  confidence verified
+}
+
+source palmetto_carc_119 {
+  title "Palmetto GBA: CARC 119 for therapy over the KX threshold"
+  url "https://www.palmettogba.com/palmetto/jjb.nsf/DID/8EELMC7556"
+  confidence verified
+}
+
+source cms_pprrvu_2024 {
+  title "CMS PPRRVU 2024 files (RVU24A, RVU24AR, RVU24B, RVU24C), read via github.com/andrewallenbruce/arkrvu"
+  url "https://github.com/andrewallenbruce/arkrvu"
+  confidence verified
+}
+
+source asco_cf_2024 {
+  title "ASCO: 2024 Medicare conversion factor updated (CAA 2024, from 2024-03-09, not retroactive)"
+  url "https://society.asco.org/news-initiatives/policy-news-analysis/2024-medicare-provider-conversion-factor-updated-reflect"
+  confidence verified
+}
+
+source pos_rates {
+  title "Medicare Claims Processing Manual ch. 12 §20.4.2 (facility and non-facility POS), reproduced"
+  url "http://www.whatismedicalinsurancebilling.org/2016/06/pos-comes-under-facility-and-non.html"
+  confidence verified
+}
+
+source telehealth_pos {
+  title "CMS transmittal 12671 / CR 13582: POS 02 and 10, modifiers 95 and 93"
+  url "https://compliancecosmos.org/news-briefs-june-10-2024"
+  confidence verified
+}
+
+source mppr_2024 {
+  title "CMS PPRRVU 2024: MULT PROC indicator 0 for 97550-97552 (no therapy MPPR)"
+  url "https://github.com/andrewallenbruce/arkrvu"
+  confidence verified
+}
+
+# ---------------------------------------------------------------- parameters
+
+param conversion_factor: money {
+  from 2024-01-01 to 2024-03-08 = $32.7442 cites cms_pprrvu_2024
+  # CAA 2024 raised the factor for dates of service from 9 March; it was not retroactive.
+  from 2024-03-09 to 2024-12-31 = $33.2875 cites asco_cf_2024
+}
+
+param assistant_factor: number = 0.85 cites cms_cqco
+
+# PT and SLP share one threshold, OT has its own; both $2,330 in 2024 (reference §1.11).
+param kx_threshold_pt_slp: money = $2330 cites ngs_kx_2024
+param kx_threshold_ot: money = $2330 cites ngs_kx_2024
+
+param facility_pos: set = {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53",
+                          "56", "61"} cites pos_rates
+
+param telehealth_pos: set = {"02", "10"} cites telehealth_pos
+param telehealth_modifiers: set = {"95", "93"} cites telehealth_pos
+param discipline_modifiers: set = {"GP", "GO", "GN"} cites wps_modifiers
+
+param initial_code: string = "97550" cites cms_pfs_2024
+param addon_code: string = "97551" cites cms_pfs_2024
+param group_code: string = "97552" cites cms_pfs_2024
+
+# ---------------------------------------------------------------- data
+
+table rvu from "data/rvu.csv" key code dated effective_from cites cms_pprrvu_2024
+
+# ---------------------------------------------------------------- named expressions
+
+let telehealth = claim.place_of_service in telehealth_pos
+                 or any(m in line.modifiers where m in telehealth_modifiers)
+let facility = claim.place_of_service in facility_pos
+let assistant = "CQ" in line.modifiers or "CO" in line.modifiers
+let therapist = claim.provider_type == "therapist"
+let session_minutes = sum(coalesce(o.minutes, 0) for o in claim.lines
+                          where o.code == initial_code and o.date_of_service == line.date_of_service)
+let disciplines = count(m in line.modifiers where m in discipline_modifiers)
+
+# ---------------------------------------------------------------- rules: what CTS is
+
+rule patient_present {
+  title "CTS is training without the patient present"
+  cites cms_pfs_2024, webpt_faq
+  applies to line
+  when line.patient_present
+  deny
+  reason CARC 16
+  message "{line.code} is defined as training without the patient present; with the patient present, "
+          "bill the treatment code for the activity (for example 97530 or 97535)."
+}
+
+rule telehealth_not_covered {
+  title "CTS was not on the 2024 Medicare telehealth list"
+  cites telehealth_2024
+  applies to line
+  when telehealth
+  deny
+  # CARC 5 for telehealth is unverified in the reference (§7); CMS's own code is an open question.
+  message "{line.code} could not be furnished via telehealth in 2024 (POS {claim.place_of_service}); "
+          "CTS had to be in person. Rebill only if the session was in person."
+}
+
+rule consent_not_documented {
+  title "The patient's consent to CTS must be documented"
+  cites ruralhealth_cts
+  applies to line
+  when not claim.documentation.consent
+  deny
+  reason CARC 16
+  message "Consent of the patient or representative to caregiver training is not documented; "
+          "document it in the record before billing {line.code}."
+}
+
+rule plan_of_care_missing {
+  title "A therapist's plan of care must include CTS"
+  cites ngs_cts, medbridge_cts
+  applies to line
+  when therapist and not claim.documentation.plan_of_care_includes_cts
+  deny
+  reason CARC 16
+  message "The therapy plan of care does not include caregiver training; update the plan of care "
+          "before billing {line.code}."
+}
+
+# ---------------------------------------------------------------- rules: modifiers
+
+rule discipline_modifier {
+  title "A therapist's CTS line needs exactly one of GP, GO, GN"
+  cites wps_modifiers
+  applies to line
+  when therapist and disciplines != 1
+  deny
+  reason CARC 4
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS line needs "
+          "exactly one of GP (PT), GO (OT) or GN (SLP)."
+}
+
+rule assistant_modifier_mismatch {
+  title "CQ goes only with GP, CO only with GO"
+  cites cms_cqco
+  applies to line
+  when ("CQ" in line.modifiers and "GP" not in line.modifiers)
+       or ("CO" in line.modifiers and "GO" not in line.modifiers)
+  deny
+  reason CARC 4
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a PT plan (with GP) "
+          "and CO for OTAs under an OT plan (with GO); SLP has no assistant modifier."
+}
+
+# ---------------------------------------------------------------- rules: add-on and time
+
+rule addon_without_primary {
+  title "97551 is an add-on: it needs 97550 on the same date"
+  cites cms_pfs_2024, cms_ncci_addon, carc_107
+  applies to line where line.code == addon_code
+  when not any(o in claim.lines where o.code == initial_code and o.date_of_service == line.date_of_service)
+  deny
+  reason CARC 107
+  message "97551 on {line.date_of_service} has no 97550 for the same date on this claim; bill 97550 for "
+          "the first 30 minutes, or remove 97551."
+}
+
+rule initial_minutes_missing {
+  title "97550 needs the session's minutes"
+  cites provider_magazine_time
+  applies to line where line.code == initial_code
+  when missing(line.minutes)
+  deny
+  reason CARC 16
+  message "97550 has no minutes; give the total face-to-face minutes of the session on the 97550 line."
+}
+
+rule initial_too_short {
+  title "97550 needs at least 16 minutes (midpoint of 30)"
+  cites provider_magazine_time, ama_midpoint
+  applies to line where line.code == initial_code and not missing(line.minutes)
+  reduce units to min(1, midpoint_units(line.minutes, 30))
+  message "97550 allows {min(1, midpoint_units(line.minutes, 30))} unit(s) for {line.minutes} minutes: "
+          "it needs at least 16 minutes and is reported once per session."
+}
+
+rule addon_units_from_minutes {
+  title "97551 units follow the midpoint rule past the first 30 minutes"
+  cites provider_magazine_time, ama_midpoint
+  applies to line where line.code == addon_code
+  reduce units to midpoint_addon_units(session_minutes, 30, 15)
+  message "{session_minutes} session minutes support {midpoint_addon_units(session_minutes, 30, 15)} unit(s) "
+          "of 97551 (the first at 38 minutes, one more per 15); {line.units} billed."
+}
+
+# ---------------------------------------------------------------- rules: group
+
+rule group_needs_two_patients {
+  title "97552 needs at least two patients represented"
+  cites apta_faq_2024
+  applies to line where line.code == group_code
+  when line.patients_represented < 2
+  deny
+  reason CARC 16
+  message "97552 represents {line.patients_represented} patient; group CTS needs two or more patients "
+          "represented (the number of caregivers does not matter). Bill 97550/97551 instead."
+}
+
+rule group_one_unit_per_session {
+  title "97552 is untimed: one unit per session"
+  cites codingintel_cts
+  applies to line where line.code == group_code
+  reduce units to 1
+  message "97552 is reported once per group session; {line.units} units billed on one line."
+}
+
+rule individual_code_for_group {
+  title "97550 and 97551 are for one patient's caregivers"
+  cites apta_faq_2024, ngs_cts
+  applies to line where line.code in {"97550", "97551"}
+  when line.patients_represented > 1
+  deny
+  reason CARC 16
+  message "{line.code} represents {line.patients_represented} patients; training for several patients' "
+          "caregivers is group CTS, billed with 97552."
+}
+
+# ---------------------------------------------------------------- rules: KX threshold
+# Thresholds are tracked by discipline modifier; that CTS lines count toward them is
+# inferred, not stated by CMS (reference §1.11, "likely").
+
+let pt_slp_claim_fees = sum(round(rvu[o.code].total_nf * conversion_factor, 2) * o.units for o in claim.lines
+                            where o.code in rvu and ("GP" in o.modifiers or "GN" in o.modifiers))
+let ot_claim_fees = sum(round(rvu[o.code].total_nf * conversion_factor, 2) * o.units for o in claim.lines
+                        where o.code in rvu and "GO" in o.modifiers)
+
+rule kx_threshold_pt_slp {
+  title "Over the PT/SLP KX threshold without KX"
+  cites ngs_kx_2024, palmetto_carc_119
+  applies to line where ("GP" in line.modifiers or "GN" in line.modifiers) and "KX" not in line.modifiers
+                        and not missing(claim.therapy_spend_to_date)
+  when claim.therapy_spend_to_date + pt_slp_claim_fees > kx_threshold_pt_slp
+  deny
+  reason CARC 119, PR 119
+  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${pt_slp_claim_fees} passes the "
+          "PT/SLP threshold of ${kx_threshold_pt_slp}; add KX when the services are medically necessary."
+}
+
+rule kx_threshold_ot {
+  title "Over the OT KX threshold without KX"
+  cites ngs_kx_2024, palmetto_carc_119
+  applies to line where "GO" in line.modifiers and "KX" not in line.modifiers
+                        and not missing(claim.therapy_spend_to_date)
+  when claim.therapy_spend_to_date + ot_claim_fees > kx_threshold_ot
+  deny
+  reason CARC 119, PR 119
+  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${ot_claim_fees} passes the "
+          "OT threshold of ${kx_threshold_ot}; add KX when the services are medically necessary."
+}
+
+# ---------------------------------------------------------------- payment
+
+rule no_mppr {
+  title "The therapy multiple procedure payment reduction does not apply to CTS"
+  cites mppr_2024
+  applies to claim
+  info
+  message "CTS lines are paid in full: their MULT PROC indicator is 0, so the therapy MPPR does not reduce them."
+}
+
+let setting_rvu = if facility then rvu[line.code].total_f else rvu[line.code].total_nf
+
+fee physician_fee_schedule {
+  title "RVU total for the setting times the conversion factor; 85% with CQ or CO"
+  cites cms_pprrvu_2024, cms_cqco, pos_rates
+  applies to line where line.code in rvu
+  amount round(round(setting_rvu * conversion_factor, 2) * (if assistant then assistant_factor else 1), 2)
+         * units_allowed
+}
