@@ -1,0 +1,156 @@
+"""The `ctsdsl` command line.
+
+Exit codes: 0 done; 1 a policy has errors (or, for `check`, any error); 2 a claim
+or the command line is malformed; 3 a rule could not be evaluated; 70 an
+internal error. No traceback reaches the user: every error is rendered as a
+located diagnostic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import _resources
+from .api import compile as compile_policy
+from .claims import load_claim_file, validate_claim
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicySyntaxError
+from .loader import POLICY_SUFFIX, load_file
+from .registry import bundled
+from .report import render_decision, render_explain
+
+EXIT_INTERNAL = 70
+
+
+def _evaluator_for(claim: dict, policy: str | None):
+    if policy:
+        return compile_policy(policy)
+    registry = bundled()
+    return registry.evaluator(registry.for_claim(claim["payer"], claim["date_of_service"]).path)
+
+
+def _claims(paths: list[str]):
+    """Every claim in the given files, validated, with where it came from."""
+    for path in paths:
+        for location, raw in load_claim_file(path):
+            yield location, validate_claim(raw, location)
+
+
+def cmd_eval(args) -> int:
+    decisions = []
+    for location, claim in _claims(args.claims):
+        try:
+            decision = _evaluator_for(claim, args.policy).evaluate(claim, validate=False)
+        except CtsdslError as exc:
+            _prefix(exc, location)
+            raise
+        decisions.append(decision)
+        if not args.json:
+            print(render_decision(decision))
+            print()
+    if args.json:
+        body = [d.to_dict() for d in decisions]
+        print(json.dumps(body[0] if len(body) == 1 else body, indent=2))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    for location, claim in _claims([args.claim]):
+        try:
+            decision, evaluations = _evaluator_for(claim, args.policy).trace(claim, validate=False)
+        except CtsdslError as exc:
+            _prefix(exc, location)
+            raise
+        print(render_explain(decision, evaluations, show_all=args.all))
+        print()
+    return 0
+
+
+def _policy_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths or [str(_resources.policies_dir())]:
+        path = Path(p)
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*" + POLICY_SUFFIX)))
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_check(args) -> int:
+    errors = warnings = 0
+    files = _policy_files(args.paths)
+    for path in files:
+        try:
+            diagnostics = load_file(path, raise_on_error=False).diagnostics
+        except CtsdslError as exc:  # syntax errors and unreadable files
+            diagnostics = exc.diagnostics
+        for d in diagnostics:
+            print(d.render(), file=sys.stderr)
+            errors += d.severity == "error"
+            warnings += d.severity == "warning"
+    verdict = "ok" if not errors else "FAILED"
+    print(f"checked {len(files)} policy file(s): {errors} error(s), {warnings} warning(s): {verdict}")
+    return 1 if errors else 0
+
+
+def _prefix(exc: CtsdslError, location: str) -> None:
+    """Name the claim file in errors that arose while deciding it."""
+    exc.diagnostics = [d if d.source_name != "<claim>" else Diagnostic(d.code, d.message, location, d.span, d.hint,
+                                                                     d.severity, d.path) for d in exc.diagnostics]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctsdsl", description="Billing policy as code for caregiver training "
+                                     "services (CPT 97550, 97551, 97552).")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("eval", help="decide claims and print the decisions")
+    p.add_argument("claims", nargs="+", metavar="CLAIM", help="claim files: .json, .yaml or .jsonl")
+    p.add_argument("--policy", help="a policy name or .cts path (default: the bundled policy in force)")
+    p.add_argument("--json", action="store_true", help="print decisions as JSON (schemas/decision.schema.json)")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("explain", help="show which rules fired on which line, the values they read, and why")
+    p.add_argument("claim", metavar="CLAIM")
+    p.add_argument("--policy", help="a policy name or .cts path")
+    p.add_argument("--all", action="store_true", help="also list the rules that did not fire")
+    p.set_defaults(run=cmd_explain)
+
+    p = sub.add_parser("check", help="validate policy files and report every problem")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
+    p.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+        print(f"ctsdsl {__version__}")
+        return 0
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except CtsdslError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
+        print(f"ctsdsl: internal error: {type(exc).__name__}: {exc}\n"
+              "  this is a bug in ctsdsl; please report it with the command and input that caused it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
