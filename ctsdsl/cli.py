@@ -96,6 +96,19 @@ def cmd_check(args) -> int:
     return 1 if errors else 0
 
 
+def cmd_test(args) -> int:
+    from .testing import render_report, run_paths
+    report = run_paths(args.paths or [str(_resources.policies_dir())])
+    print(render_report(report, verbose=args.verbose))
+    if report.failed:
+        return 1
+    if report.coverage_percent < args.min_coverage:
+        print(f"rule coverage {report.coverage_percent:.1f}% is below the required {args.min_coverage:g}%",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _prefix(exc: CtsdslError, location: str) -> None:
     """Name the claim file in errors that arose while deciding it."""
     exc.diagnostics = [d if d.source_name != "<claim>" else Diagnostic(d.code, d.message, location, d.span, d.hint,
@@ -123,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate policy files and report every problem")
     p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
     p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("test", help="run analyst test cases (YAML) and report rule coverage")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="folders with policies and cases/*.yaml, or case files (default: the bundled policies)")
+    p.add_argument("--min-coverage", type=float, default=0.0, metavar="PERCENT",
+                   help="fail when fewer rules than this fired at least once")
+    p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    p.set_defaults(run=cmd_test)
     return parser
 
 

@@ -1,0 +1,352 @@
+"""Analyst test cases: YAML files of claims and the decisions a policy must give them.
+
+A case file names a policy (or lets the claim's payer and date choose one), may give
+`defaults` that every case's claim is merged onto, and lists `cases`:
+
+    policy: medicare-cts-2024
+    defaults:
+      id: case
+      payer: medicare
+      ...
+    cases:
+      - name: 97550 under 16 minutes is denied
+        claim: {lines: [{code: "97550", units: 1, minutes: 15, modifiers: [GP]}]}
+        expect:
+          outcome: deny
+          lines: [{status: denied, units: 0, amount: "0.00"}]
+          fires: [initial_too_short]
+          not_fires: [addon_without_primary]
+
+`run` decides every case with tracing on, so besides pass and fail it measures
+rule coverage: which rules no case made fire, and which never failed to fire.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .claims import _ClaimLoader, _parse_yaml, validate_claim
+from .decision import Decision, money_text
+from .errors import CtsdslError, Diagnostic
+from .loader import POLICY_SUFFIX, LoadedPolicy
+from .nodes import Span
+from .registry import Registry, bundled
+
+CASE_SUFFIXES = (".yaml", ".yml")
+_CASE_KEYS = {"name", "claim", "expect", "policy", "note"}
+_EXPECT_KEYS = {"outcome", "total_allowed", "lines", "fires", "not_fires", "error", "findings"}
+_LINE_KEYS = {"code", "status", "units", "amount", "fires", "not_fires"}
+
+
+@dataclass
+class Case:
+    """One test case: a claim, the policy to decide it, and what must come out."""
+
+    name: str
+    file: str
+    line: int
+    claim: dict
+    expect: dict
+    policy: str | None = None
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    problems: list[str] = field(default_factory=list)
+    policy_path: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class RuleCoverage:
+    """How often a rule fired and how often it was evaluated without firing, across all cases."""
+
+    policy: str
+    rule: str
+    fired: int = 0
+    not_fired: int = 0
+
+
+@dataclass
+class TestReport:
+    results: list[CaseResult]
+    coverage: dict[tuple[str, str], RuleCoverage]
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.passed]
+
+    def never_fired(self) -> list[RuleCoverage]:
+        return [c for c in self.coverage.values() if c.fired == 0]
+
+    def never_failed_to_fire(self) -> list[RuleCoverage]:
+        return [c for c in self.coverage.values() if c.fired and not c.not_fired]
+
+    @property
+    def coverage_percent(self) -> float:
+        if not self.coverage:
+            return 100.0
+        return 100.0 * sum(1 for c in self.coverage.values() if c.fired) / len(self.coverage)
+
+
+def _merge(base: object, override: object) -> object:
+    """Deep-merge mappings; anything else (lists included) is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(override)
+
+
+def _case_problem(message: str, file: str, line: int, hint: str = "") -> CtsdslError:
+    return CtsdslError(Diagnostic("test-case", message, file, Span(line, 1, line, 2), hint))
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    """Read one case file. Raises CtsdslError naming the file and line of a malformed case."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CtsdslError(Diagnostic("test-case", f"cannot read {name}: {exc.strerror}", name)) from None
+    data = _parse_yaml(text, name)
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise _case_problem("a case file is a mapping with a `cases` list", name, 1,
+                            "see docs/testing.md for the format")
+    lines = _case_lines(text)
+    defaults = data.get("defaults") or {}
+    cases = []
+    for i, raw in enumerate(data["cases"]):
+        line = lines[i] if i < len(lines) else 1
+        if not isinstance(raw, dict):
+            raise _case_problem(f"case {i + 1} is not a mapping", name, line)
+        unknown = set(raw) - _CASE_KEYS
+        if unknown:
+            raise _case_problem(f"case {i + 1} has unknown key(s): {', '.join(sorted(unknown))}", name, line,
+                                f"keys: {', '.join(sorted(_CASE_KEYS))}")
+        expect = raw.get("expect") or {}
+        unknown = set(expect) - _EXPECT_KEYS if isinstance(expect, dict) else {"(not a mapping)"}
+        if unknown:
+            raise _case_problem(f"case {i + 1}: unknown expectation(s): {', '.join(sorted(unknown))}", name, line,
+                                f"expectations: {', '.join(sorted(_EXPECT_KEYS))}")
+        for spec in _line_specs(expect):
+            bad = set(spec) - _LINE_KEYS
+            if bad:
+                raise _case_problem(f"case {i + 1}: unknown line expectation(s): {', '.join(sorted(bad))}",
+                                    name, line, f"line expectations: {', '.join(sorted(_LINE_KEYS))}")
+        claim = _merge(defaults, raw.get("claim") or {})
+        if isinstance(claim, dict):
+            claim.setdefault("id", f"{path.stem}-{i + 1}")
+        cases.append(Case(str(raw.get("name") or f"case {i + 1}"), name, line, claim, expect,
+                          raw.get("policy") or data.get("policy")))
+    return cases
+
+
+def _line_specs(expect: dict) -> list[dict]:
+    lines = expect.get("lines") or []
+    if isinstance(lines, dict):
+        return [v for v in lines.values() if isinstance(v, dict)]
+    return [v for v in lines if isinstance(v, dict)]
+
+
+def _case_lines(text: str) -> list[int]:
+    """The 1-based line where each case starts, for messages that point at it."""
+    try:
+        root = yaml.compose(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "cases" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def find_case_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files.extend(f for f in sorted(p.rglob("*")) if f.suffix in CASE_SUFFIXES and "cases" in f.parts)
+        else:
+            files.append(p)
+    return files
+
+
+def find_policy_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Policies whose rules coverage is measured: those under the given folders."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sorted(p.rglob("*" + POLICY_SUFFIX)))
+    return out
+
+
+class Runner:
+    """Runs cases against policies chosen by name, path or claim, and tallies coverage."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry or bundled()
+        self.coverage: dict[tuple[str, str], RuleCoverage] = {}
+
+    def track(self, policies: Iterable[LoadedPolicy]) -> None:
+        for loaded in policies:
+            name = loaded.header.name
+            for rule_id in _rule_ids(loaded):
+                self.coverage.setdefault((name, rule_id), RuleCoverage(name, rule_id))
+
+    def evaluator_for(self, case: Case, claim: dict):
+        registry = self.registry
+        if case.policy:
+            if case.policy.endswith(POLICY_SUFFIX):
+                target = Path(case.file).parent / case.policy
+                return registry.evaluator(target.resolve())
+            return registry.evaluator(registry.by_name(case.policy).path)
+        return registry.evaluator(registry.for_claim(claim["payer"], claim["date_of_service"]).path)
+
+    def run_case(self, case: Case) -> CaseResult:
+        result = CaseResult(case)
+        expected_error = case.expect.get("error")
+        try:
+            claim = validate_claim(case.claim, f"{case.file}:{case.line}")
+            evaluator = self.evaluator_for(case, claim)
+            decision, evaluations = evaluator.trace(claim, validate=False)
+        except CtsdslError as exc:
+            text = exc.render()
+            if expected_error is None:
+                result.problems.append(f"unexpected error: {text}")
+            elif str(expected_error) not in text:
+                result.problems.append(f"expected an error containing {expected_error!r}, got: {text}")
+            return result
+        if expected_error is not None:
+            result.problems.append(f"expected an error containing {expected_error!r}, but the claim was decided "
+                                   f"({decision.outcome})")
+            return result
+        result.policy_path = evaluator.info.file
+        name = evaluator.info.name
+        for ev in evaluations:
+            entry = self.coverage.setdefault((name, ev.rule), RuleCoverage(name, ev.rule))
+            if ev.fired:
+                entry.fired += 1
+            elif ev.applicable:
+                entry.not_fired += 1
+        result.problems.extend(compare(decision, case.expect))
+        return result
+
+    def run(self, cases: Iterable[Case]) -> TestReport:
+        results = [self.run_case(c) for c in cases]
+        return TestReport(results, self.coverage)
+
+
+def _rule_ids(loaded: LoadedPolicy) -> list[str]:
+    from . import nodes as n
+    return [r.id for r in loaded.policy.of_kind(n.Rule)] + [f.id for f in loaded.policy.of_kind(n.Fee)]
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def compare(decision: Decision, expect: dict) -> list[str]:
+    """Every way the decision differs from the expectation, as 'expected X, got Y' lines."""
+    problems: list[str] = []
+
+    def check(what: str, expected, actual) -> None:
+        if expected != actual:
+            problems.append(f"{what}: expected {expected!r}, got {actual!r}")
+
+    if "outcome" in expect:
+        check("outcome", expect["outcome"], decision.outcome)
+    if "total_allowed" in expect:
+        check("total_allowed", _money(expect["total_allowed"]), money_text(decision.total_allowed))
+    fired_anywhere = {f.rule for f in decision.findings}
+    for rule in _as_list(expect.get("fires")):
+        if rule not in fired_anywhere:
+            problems.append(f"expected rule {rule} to fire; fired: {', '.join(sorted(fired_anywhere)) or 'none'}")
+    for rule in _as_list(expect.get("not_fires")):
+        if rule in fired_anywhere:
+            problems.append(f"expected rule {rule} not to fire, but it did")
+    if "findings" in expect:
+        check("number of findings", expect["findings"], len(decision.findings))
+    specs = expect.get("lines")
+    if isinstance(specs, list):
+        items = list(enumerate(specs))
+        if len(specs) != len(decision.lines):
+            problems.append(f"lines: expected {len(specs)}, the decision has {len(decision.lines)}")
+    elif isinstance(specs, dict):
+        items = [(int(k), v) for k, v in specs.items()]
+    else:
+        items = []
+    for index, spec in items:
+        if index >= len(decision.lines) or not isinstance(spec, dict):
+            continue
+        line = decision.lines[index]
+        where = f"line #{index} ({line.code})"
+        if "code" in spec:
+            check(f"{where} code", str(spec["code"]), line.code)
+        if "status" in spec:
+            check(f"{where} status", spec["status"], line.status)
+        if "units" in spec:
+            check(f"{where} units allowed", spec["units"], line.units_allowed)
+        if "amount" in spec:
+            check(f"{where} amount", _money(spec["amount"]), money_text(line.allowed_amount))
+        on_line = {f.rule for f in decision.findings if f.line == index or (f.line is None and f.id in line.findings)}
+        for rule in _as_list(spec.get("fires")):
+            if rule not in on_line:
+                problems.append(f"{where}: expected rule {rule} to fire; fired: {', '.join(sorted(on_line)) or 'none'}")
+        for rule in _as_list(spec.get("not_fires")):
+            if rule in on_line:
+                problems.append(f"{where}: expected rule {rule} not to fire, but it did")
+    return problems
+
+
+def _money(value) -> str | None:
+    if value is None:
+        return None
+    from decimal import Decimal
+    return money_text(Decimal(str(value)))
+
+
+def run_paths(paths: list[str | Path], registry: Registry | None = None) -> TestReport:
+    """Run every case file under `paths`, measuring coverage of the policies under them."""
+    runner = Runner(registry)
+    runner.track(runner.registry.load(p) for p in find_policy_files(paths))
+    cases = [c for f in find_case_files(paths) for c in load_cases(f)]
+    return runner.run(cases)
+
+
+def render_report(report: TestReport, *, verbose: bool = False) -> str:
+    out = []
+    for r in report.results:
+        if r.passed:
+            if verbose:
+                out.append(f"ok   {r.case.file}:{r.case.line}: {r.case.name}")
+            continue
+        out.append(f"FAIL {r.case.file}:{r.case.line}: {r.case.name}")
+        out.extend(f"       {p}" for p in r.problems)
+    passed = len(report.results) - len(report.failed)
+    out.append(f"{passed} passed, {len(report.failed)} failed")
+    out.append(f"rule coverage: {report.coverage_percent:.1f}% of {len(report.coverage)} rules fired at least once")
+    for c in sorted(report.never_fired(), key=lambda c: (c.policy, c.rule)):
+        out.append(f"  never fired: {c.policy} {c.rule}")
+    always = report.never_failed_to_fire()
+    if always:
+        out.append(f"  {len(always)} rule(s) never failed to fire (no case where they applied and stayed silent):")
+        for c in sorted(always, key=lambda c: (c.policy, c.rule)):
+            out.append(f"    {c.policy} {c.rule}")
+    return "\n".join(out)
