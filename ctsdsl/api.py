@@ -54,7 +54,7 @@ def compile(policy: LoadedPolicy | str | Path) -> Evaluator:  # noqa: A001 - the
             registry = bundled()
             return registry.evaluator(registry.by_name(str(policy)).path)
         policy = load_policy(policy)
-    return Evaluator(policy.checked, policy.info(), str(policy.path))
+    return policy.evaluator()
 
 
 def evaluate(claim: dict, *, policy: LoadedPolicy | Evaluator | str | Path | None = None) -> Decision:

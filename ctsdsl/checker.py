@@ -66,10 +66,13 @@ def _did_you_mean(name: str, choices) -> str:
 class Checker:
     """Walks a policy once, collecting diagnostics and types."""
 
-    def __init__(self, policy: n.Policy, tables: dict[str, TableData], source_text: str | None = None) -> None:
+    def __init__(self, policy: n.Policy, tables: dict[str, TableData],
+                 source_text: str | dict[str, str] | None = None) -> None:
         self.result = CheckedPolicy(policy, tables)
         self.policy = policy
-        self.text = source_text
+        # An overlay's merged tree mixes items from several files: report each in its own.
+        self.texts = source_text if isinstance(source_text, dict) else {policy.source_name: source_text}
+        self.current = policy.source_name
         self.params = {p.name: p for p in policy.of_kind(n.Param)}
         self.lets = {l.name: l for l in policy.of_kind(n.Let)}
         self.sources = {s.id: s for s in policy.of_kind(n.Source)}
@@ -78,26 +81,42 @@ class Checker:
     # ------------------------------------------------------------ reporting
 
     def report(self, code: str, message: str, span: n.Span, hint: str = "", severity: str = "error") -> None:
-        self.result.diagnostics.append(Diagnostic(code, message, self.policy.source_name, span, hint, severity,
-                                                  source_text=self.text))
+        self.result.diagnostics.append(Diagnostic(code, message, self.current, span, hint, severity,
+                                                  source_text=self.texts.get(self.current)))
+
+    def at(self, item: n.Node) -> None:
+        """Report what follows in the file `item` came from."""
+        self.current = getattr(item, "origin", "") or self.policy.source_name
 
     # ------------------------------------------------------------ items
 
     def run(self) -> CheckedPolicy:
         self.check_header()
         self.check_names()
-        for source in self.policy.of_kind(n.Source):
-            self.check_source(source)
-        for param in self.policy.of_kind(n.Param):
-            self.check_param(param)
-        for table in self.policy.of_kind(n.Table):
-            self.check_cites(table.cites, f"table `{table.name}`", table.span)
-        for let in self.policy.of_kind(n.Let):
-            self.let_type(let.name, let.span)
-        for rule in self.policy.of_kind(n.Rule):
-            self.check_rule(rule)
-        for fee in self.policy.of_kind(n.Fee):
-            self.check_fee(fee)
+        header = self.policy.header
+        for item in self.policy.items:
+            self.at(item)
+            if getattr(item, "override", False) and not (header and header.extends):
+                self.report("override-without-parent", f"`override {type(item).__name__.lower()}` in a policy "
+                            "that extends nothing", item.span, 'add `extends "<parent policy>"` to the header, '
+                            "or drop `override`")
+            if isinstance(item, n.Source):
+                self.check_source(item)
+            elif isinstance(item, n.Param):
+                self.check_param(item)
+            elif isinstance(item, n.Table):
+                self.check_cites(item.cites, f"table `{item.name}`", item.span)
+            elif isinstance(item, n.Let):
+                self.let_type(item.name, item.span)
+            elif isinstance(item, n.Rule):
+                self.check_rule(item)
+            elif isinstance(item, n.Fee):
+                self.check_fee(item)
+            elif isinstance(item, n.Disable):
+                self.check_cites(item.cites, f"`disable {item.rule}`", item.span)
+                if not item.reason.strip():
+                    self.report("missing-entry", f"`disable {item.rule}` gives no reason", item.span)
+        self.current = self.policy.source_name
         return self.result
 
     def check_header(self) -> None:
@@ -129,7 +148,7 @@ class Checker:
         """Every named item must be unique, and may not hide a built-in name."""
         seen: dict[str, n.Node] = {}
         for item in self.policy.items:
-            if isinstance(item, (n.PolicyHeader,)):
+            if isinstance(item, (n.PolicyHeader, n.Disable)):
                 continue
             name = getattr(item, "name", None) or getattr(item, "id", None)
             kind = type(item).__name__.lower()
@@ -289,7 +308,10 @@ class Checker:
         let = self.lets[name]
         self._let_stack.append(name)
         uses_line = [False]
+        reporting_in = self.current
+        self.at(let)
         typ = self.infer(let.expr, {"claim": CLAIM, "line": LINE}, uses_line)
+        self.current = reporting_in
         self._let_stack.pop()
         self.result.let_types[name] = typ
         self.result.let_uses_line[name] = uses_line[0]
@@ -503,14 +525,14 @@ def _a(typ: str) -> str:
     return ("an " if typ[0] in "aeiou" else "a ") + typ
 
 
-def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | None = None,
+def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | dict[str, str] | None = None,
           problems: list[Diagnostic] = ()) -> CheckedPolicy:
     """Check a parsed policy against its loaded tables.
 
     Args:
         policy: The syntax tree.
         tables: Loaded tables by name (a table that failed to load is absent).
-        source_text: The policy text, for source excerpts in diagnostics.
+        source_text: The policy text (or, for an overlay, each file's text by name), for excerpts.
         problems: Diagnostics found earlier (parse-time structure, table loading).
 
     Returns:

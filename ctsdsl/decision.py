@@ -55,6 +55,22 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """The layer that decided a finding: which policy, which file, which line."""
+
+    policy: str
+    version: str
+    file: str
+    line: int
+
+    def to_dict(self) -> dict:
+        return {"policy": self.policy, "version": self.version, "file": self.file, "line": self.line}
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.version} ({self.file}:{self.line})"
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One rule that fired: what it says, on which line, and on whose authority."""
 
@@ -67,14 +83,14 @@ class Finding:
     reason_codes: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()
     title: str = ""
-    origin: str = ""  # file:line of the rule that decided
+    origin: Origin | None = None
     reads: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "rule": self.rule, "title": self.title, "severity": self.severity,
                 "line": self.line, "message": self.message, "citation": self.citation,
                 "reason_codes": list(self.reason_codes), "sources": [s.to_dict() for s in self.sources],
-                "origin": self.origin}
+                "origin": self.origin.to_dict() if self.origin else None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from . import nodes as n
 from .checker import CheckedPolicy
 from .compiler import Compiler, DatedLookupError
-from .decision import Decision, Finding, LineDecision, PolicyInfo, Source
+from .decision import Decision, Finding, LineDecision, Origin, PolicyInfo, Source
 from .errors import Diagnostic, EvaluationError
 
 _EMPTY: dict = {}
@@ -73,8 +73,9 @@ class RuleInfo:
     citation: str
     reasons: tuple[str, ...]
     sources: tuple[Source, ...]
-    origin: str
+    origin: Origin
     span: n.Span
+    file: str
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,20 @@ class Evaluation:
 class Evaluator:
     """A compiled policy: call `evaluate(claim)` as often as you like; it holds no per-claim state."""
 
-    def __init__(self, checked: CheckedPolicy, info: PolicyInfo, source_file: str = "") -> None:
+    def __init__(self, checked: CheckedPolicy, info: PolicyInfo, source_file: str = "",
+                 layers: dict[str, tuple[str, str]] | None = None) -> None:
+        """Compile a checked policy.
+
+        Args:
+            checked: The checked policy (see `ctsdsl.loader`).
+            info: What decisions report about the policy.
+            source_file: The policy's file, for locations.
+            layers: For an overlay, each file's (policy name, version), so findings name their layer.
+        """
         self.info = info
         self.checked = checked
         self._source_file = source_file or checked.policy.source_name
+        self._layers = layers or {}
         policy = checked.policy
         sources = {s.id: Source(s.id, s.title, s.url, s.date) for s in policy.of_kind(n.Source)}
         self.rules = [self._rule_info(r, sources) for r in policy.of_kind(n.Rule)]
@@ -107,8 +118,10 @@ class Evaluator:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
         severity = rule.outcome.kind if isinstance(rule, n.Rule) and rule.outcome else "info"
         reasons = tuple(f"{r.system} {r.code}" for r in getattr(rule, "reasons", ()))
+        file = rule.origin or self._source_file
+        name, version = self._layers.get(file, (self.info.name, self.info.version))
         return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
-                        f"{self._source_file}:{rule.span.line}", rule.span)
+                        Origin(name, version, file, rule.span.line), rule.span, file)
 
     def _build(self, trace: bool):
         generated = Compiler(self.checked, trace=trace).generate()
@@ -136,7 +149,7 @@ class Evaluator:
         path = f"$.lines[{line}]" if line is not None else "$"
         return EvaluationError(Diagnostic(
             "evaluation", f"{what} `{info.id}` could not be evaluated at {path}: {reason}",
-            self._source_file, info.span, hint, path=path))
+            info.file, info.span, hint, path=path))
 
     # ------------------------------------------------------------ evaluation
 

@@ -7,13 +7,14 @@ Everything a policy reads comes through here, so the rules on what it may read
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nodes as n
 from .checker import CheckedPolicy, check
 from .decision import PolicyInfo
-from .errors import Diagnostic, PolicySemanticError, PolicySyntaxError
+from .errors import CtsdslError, Diagnostic, PolicySemanticError, PolicySyntaxError
+from .overlay import Layer, resolve
 from .parser import parse_with_problems
 from .tables import TableData, load_table, resolve_data_path
 
@@ -29,6 +30,7 @@ class LoadedPolicy:
     text: str
     checked: CheckedPolicy
     digest: str
+    layers: list[Layer] = field(default_factory=list)
 
     @property
     def policy(self) -> n.Policy:
@@ -41,6 +43,15 @@ class LoadedPolicy:
     @property
     def diagnostics(self) -> list[Diagnostic]:
         return self.checked.diagnostics
+
+    def layer_names(self) -> dict[str, tuple[str, str]]:
+        """Each file of the overlay chain: (policy name, version)."""
+        return {str(l.path): (l.header.name, l.header.version) for l in self.layers if l.header is not None}
+
+    def evaluator(self):
+        """Compile this policy into an `Evaluator`."""
+        from .evaluator import Evaluator
+        return Evaluator(self.checked, self.info(), str(self.path), self.layer_names())
 
     def info(self) -> PolicyInfo:
         h = self.header
@@ -79,31 +90,91 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
         PolicySyntaxError: the text does not parse.
         PolicySemanticError: the checker found errors (only when `raise_on_error`).
     """
-    name = str(path)
-    try:
-        policy, problems = parse_with_problems(text, name)
-    except PolicySyntaxError as exc:
-        # Attach the text so the diagnostic can show the offending line.
-        raise PolicySyntaxError([_with_text(d, text) for d in exc.diagnostics]) from None
-    problems = [_with_text(d, text) for d in problems]
+    own, problems = _parse(text, path)
+    resolved = resolve(own, path, text, find_parent, _read_parent)
+    policy = resolved.policy
+    problems = problems + resolved.problems
+    texts = {str(layer.path): layer.text for layer in resolved.layers}
     tables: dict[str, TableData] = {}
-    digest = hashlib.sha256(text.encode("utf-8"))
+    digest = hashlib.sha256()
+    for layer in resolved.layers:
+        digest.update(layer.text.encode("utf-8") + b"\0")
     for decl in policy.of_kind(n.Table):
-        target, why = resolve_data_path(path, decl.path)
+        declared_in = Path(decl.origin) if decl.origin else path
+        where = str(declared_in)
+        target, why = resolve_data_path(declared_in, decl.path)
         if target is None:
-            problems.append(Diagnostic("data-path", f"table `{decl.name}`: {why}", name, decl.span,
-                                       f'write a path such as "data/{Path(decl.path).name}"', source_text=text))
+            problems.append(Diagnostic("data-path", f"table `{decl.name}`: {why}", where, decl.span,
+                                       f'write a path such as "data/{Path(decl.path).name}"',
+                                       source_text=texts.get(where)))
             continue
-        table, table_problems = load_table(decl.name, target, decl.key, decl.dated_by, decl.span, name)
-        problems.extend(_with_text(d, text) if d.source_name == name else d for d in table_problems)
+        table, table_problems = load_table(decl.name, target, decl.key, decl.dated_by, decl.span, where)
+        problems.extend(_with_text(d, texts[where]) if d.source_name in texts else d for d in table_problems)
         if table is not None:
             tables[decl.name] = table
             digest.update(b"\0" + decl.name.encode() + b"\0" + table.raw)
-    checked = check(policy, tables, text, problems)
-    loaded = LoadedPolicy(path, text, checked, "sha256:" + digest.hexdigest())
+    checked = check(policy, tables, texts, problems)
+    loaded = LoadedPolicy(path, text, checked, "sha256:" + digest.hexdigest(), resolved.layers)
     if raise_on_error and checked.errors:
         raise PolicySemanticError(checked.errors)
     return loaded
+
+
+def _parse(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
+    try:
+        policy, problems = parse_with_problems(text, str(path))
+    except PolicySyntaxError as exc:
+        # Attach the text so the diagnostic can show the offending line.
+        raise PolicySyntaxError([_with_text(d, text) for d in exc.diagnostics]) from None
+    return policy, [_with_text(d, text) for d in problems]
+
+
+def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
+    text = read_policy_text(path)
+    policy, problems = _parse(text, path)
+    return policy, text, problems
+
+
+_HEADERS: dict[tuple[Path, float], str | None] = {}
+
+
+def _policy_name(path: Path) -> str | None:
+    """The name in a policy file's header, cached by modification time."""
+    try:
+        key = (path.resolve(), path.stat().st_mtime)
+    except OSError:
+        return None
+    if key not in _HEADERS:
+        try:
+            header = parse_with_problems(read_policy_text(path), str(path))[0].header
+        except CtsdslError:
+            header = None
+        _HEADERS[key] = header.name if header else None
+    return _HEADERS[key]
+
+
+def find_parent(reference: str, child: Path) -> Path | None:
+    """The file a policy `extends`: a path relative to the child, or a policy name.
+
+    Names are looked up among the policies of the child's tree (the nearest folder
+    named `policies`, else the child's own folder), then among the bundled ones.
+    """
+    if reference.endswith(POLICY_SUFFIX):
+        target = (child.parent / reference).resolve()
+        return target if target.is_file() else None
+    child = child.resolve()
+    root = next((p for p in child.parents if p.name == "policies"), child.parent)
+    roots = [root]
+    try:
+        from ._resources import policies_dir
+        roots.append(policies_dir())
+    except CtsdslError:
+        pass
+    for folder in roots:
+        for candidate in sorted(folder.rglob("*" + POLICY_SUFFIX)):
+            if candidate.resolve() != child and _policy_name(candidate) == reference:
+                return candidate
+    return None
 
 
 def load_file(path: str | Path, *, raise_on_error: bool = True) -> LoadedPolicy:

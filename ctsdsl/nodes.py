@@ -212,6 +212,8 @@ class Param(Node):
     value: Literal | SetLiteral | None
     dated: tuple[DatedValue, ...] = ()
     cites: tuple[Citation, ...] = ()
+    override: bool = False
+    origin: str = field(default="", compare=False)
     span: Span = _span()
 
 
@@ -222,6 +224,8 @@ class Table(Node):
     key: str
     dated_by: str | None = None
     cites: tuple[Citation, ...] = ()
+    override: bool = False
+    origin: str = field(default="", compare=False)
     span: Span = _span()
 
 
@@ -229,6 +233,8 @@ class Table(Node):
 class Let(Node):
     name: str
     expr: Expr
+    override: bool = False
+    origin: str = field(default="", compare=False)
     span: Span = _span()
 
 
@@ -260,6 +266,9 @@ class Rule(Node):
     reasons: tuple[ReasonCode, ...] = ()
     message: Template | None = None
     note: str = ""
+    override: bool = False
+    origin: str = field(default="", compare=False)
+    given: tuple[str, ...] = field(default=(), compare=False)
     span: Span = _span()
 
 
@@ -271,10 +280,24 @@ class Fee(Node):
     where: Expr | None = None
     amount: Expr | None = None
     note: str = ""
+    override: bool = False
+    origin: str = field(default="", compare=False)
+    given: tuple[str, ...] = field(default=(), compare=False)
     span: Span = _span()
 
 
-Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee]
+@dataclass(frozen=True, slots=True)
+class Disable(Node):
+    """In an overlay: switch off a rule of the parent, saying why and on whose authority."""
+
+    rule: str
+    reason: str
+    cites: tuple[Citation, ...] = ()
+    origin: str = field(default="", compare=False)
+    span: Span = _span()
+
+
+Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable]
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,7 @@ class Registry:
         path = Path(path)
         if path not in self._compiled:
             loaded = self.load(path)
-            self._compiled[path] = Evaluator(loaded.checked, loaded.info(), str(path))
+            self._compiled[path] = loaded.evaluator()
         return self._compiled[path]
 
     def by_name(self, name: str) -> Entry:

@@ -9,6 +9,7 @@ rather than raised, so the checker can report them all together.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -276,7 +277,8 @@ class TreeToNodes(Transformer):
         return n.Rule(
             name, title=f.get("title", ""), cites=f.get("cites", ()), scope=scope, where=where,
             when=f.get("when"), outcome=outcomes[0].value if outcomes else None,
-            reasons=f.get("reason", ()), message=f.get("message"), note=f.get("note", ""), span=span)
+            reasons=f.get("reason", ()), message=f.get("message"), note=f.get("note", ""), span=span,
+            given=tuple(sorted(set(f) | ({"outcome"} if outcomes else set()))))
 
     @v_args(meta=True)
     def fee(self, meta, c):
@@ -284,7 +286,16 @@ class TreeToNodes(Transformer):
         f = self._fold(f"fee `{name}`", entries)
         scope, where = f.get("applies", ("line", None))
         return n.Fee(name, title=f.get("title", ""), cites=f.get("cites", ()), where=where,
-                     amount=f.get("amount"), note=f.get("note", ""), span=span_of(meta))
+                     amount=f.get("amount"), note=f.get("note", ""), span=span_of(meta), given=tuple(sorted(f)))
+
+    def override(self, c):
+        return dataclasses.replace(c[0], override=True)
+
+    @v_args(meta=True)
+    def disable(self, meta, c):
+        name, rest = str(c[0]), c[1:]
+        cites = rest.pop().value
+        return n.Disable(name, "".join(unquote(t) for t in rest), cites, span=span_of(meta))
 
     # ------------------------------------------------------------ expressions
 

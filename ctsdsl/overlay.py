@@ -1,0 +1,197 @@
+"""Resolve a policy that `extends` another into one merged syntax tree.
+
+Nothing is copied between files: an overlay names its parent, and the parent is
+read afresh, so a change to the parent reaches every overlay. The merged tree
+keeps, on every item, the file it came from (`origin`), so each finding can say
+which layer decided it.
+
+Merging, in order: the parent's items (themselves resolved), with each
+`override` replacing its parent item in place (a rule or fee keeps the entries it
+does not restate, and `inherited` in a restated expression stands for the
+parent's), each `disable` removing a parent rule, and the overlay's new items
+appended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import nodes as n
+from .errors import Diagnostic
+
+MAX_CHAIN = 16
+INHERITED = "inherited"
+_OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
+
+
+@dataclass
+class Layer:
+    """One file of an overlay chain, child first."""
+
+    path: Path
+    text: str
+    header: n.PolicyHeader | None
+
+
+@dataclass
+class Resolved:
+    policy: n.Policy
+    layers: list[Layer] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+def _key(item: n.Node) -> tuple[str, str] | None:
+    if isinstance(item, (n.Rule, n.Fee)):
+        return ("rule", item.id)
+    if isinstance(item, n.Source):
+        return ("source", item.id)
+    if isinstance(item, (n.Param, n.Table, n.Let)):
+        return ("value", item.name)
+    return None
+
+
+def _kind(item: n.Node) -> str:
+    return type(item).__name__.lower()
+
+
+def _stamp(policy: n.Policy, origin: str) -> list[n.Node]:
+    """The policy's items with their file recorded (items already stamped keep theirs)."""
+    out = []
+    for item in policy.items:
+        if hasattr(item, "origin") and not item.origin:
+            item = dataclasses.replace(item, origin=origin)
+        out.append(item)
+    return out
+
+
+def substitute_inherited(expr, parent_expr):
+    """`expr` with every `inherited` name replaced by the parent's expression."""
+    if expr is None or not isinstance(expr, n.Node):
+        return expr
+    if isinstance(expr, n.Name) and expr.name == INHERITED and parent_expr is not None:
+        return parent_expr
+    changes = {}
+    for f in dataclasses.fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, n.Node):
+            changes[f.name] = substitute_inherited(value, parent_expr)
+        elif isinstance(value, tuple) and any(isinstance(v, n.Node) for v in value):
+            changes[f.name] = tuple(substitute_inherited(v, parent_expr) for v in value)
+    return dataclasses.replace(expr, **changes) if changes else expr
+
+
+_RULE_FIELDS = {"title": ("title",), "cites": ("cites",), "applies": ("scope", "where"), "when": ("when",),
+                "outcome": ("outcome",), "reason": ("reasons",), "message": ("message",), "note": ("note",),
+                "amount": ("amount",)}
+
+
+def _merge_item(parent: n.Node, child: n.Node) -> n.Node:
+    """The child override applied to its parent item."""
+    if not isinstance(child, (n.Rule, n.Fee)):
+        if isinstance(child, n.Let) and isinstance(parent, n.Let):
+            return dataclasses.replace(child, expr=substitute_inherited(child.expr, parent.expr))
+        return child
+    changes: dict = {"override": True, "origin": child.origin, "span": child.span, "given": child.given}
+    for entry in child.given:
+        for attr in _RULE_FIELDS.get(entry, ()):
+            value = getattr(child, attr)
+            if attr in ("where", "when", "amount"):
+                value = substitute_inherited(value, getattr(parent, attr))
+            elif attr == "outcome" and value is not None and value.units is not None and parent.outcome is not None:
+                value = dataclasses.replace(value, units=substitute_inherited(value.units, parent.outcome.units))
+            changes[attr] = value
+    return dataclasses.replace(parent, **changes)
+
+
+def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str, Path], Path | None],
+            read: Callable[[Path], tuple[n.Policy, str, list[Diagnostic]]],
+            _stack: tuple[Path, ...] = ()) -> Resolved:
+    """Merge a policy with the chain of parents it extends.
+
+    Args:
+        policy: The overlay's own syntax tree.
+        path: Its file.
+        text: Its text.
+        find_parent: Finds a parent file by the name or path given in `extends`.
+        read: Reads and parses a parent file: (tree, text, structural problems).
+
+    Returns:
+        The merged tree, the layers (child first) and any problems found in merging.
+    """
+    header = policy.header
+    origin = str(path)
+    own = _stamp(policy, origin)
+    layer = Layer(path, text, header)
+    if header is None or not header.extends:
+        return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer])
+    problems: list[Diagnostic] = []
+
+    def problem(code: str, message: str, span: n.Span, hint: str = "") -> None:
+        problems.append(Diagnostic(code, message, origin, span, hint, source_text=text))
+
+    stack = (*_stack, path.resolve())
+    parent_path = find_parent(header.extends, path)
+    if parent_path is None:
+        problem("unknown-parent", f'policy "{header.name}" extends "{header.extends}", which cannot be found',
+                header.span, "give the parent's policy name (as in its header) or a path to its .cts file")
+        return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
+    if parent_path.resolve() in stack or len(stack) > MAX_CHAIN:
+        chain = " -> ".join(p.name for p in (*stack, parent_path))
+        problem("extends-cycle", f"policies extend each other in a cycle: {chain}", header.span,
+                "a policy may not extend itself, directly or through others")
+        return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
+
+    parent_tree, parent_text, parent_problems = read(parent_path)
+    parent = resolve(parent_tree, parent_path, parent_text, find_parent, read, stack)
+    problems.extend(parent_problems)
+    problems.extend(parent.problems)
+    parent_header = parent.policy.header
+    parent_name = parent_header.name if parent_header else str(parent_path)
+
+    merged: list[n.Node] = [i for i in parent.policy.items if not isinstance(i, n.PolicyHeader)]
+    index = {_key(item): i for i, item in enumerate(merged) if _key(item) is not None}
+    removed: set[int] = set()
+    appended: list[n.Node] = []
+    for item in own:
+        if isinstance(item, n.PolicyHeader):
+            continue
+        if isinstance(item, n.Disable):
+            at = index.get(("rule", item.rule))
+            if at is None or not isinstance(merged[at], n.Rule):
+                problem("unknown-override", f"`disable {item.rule}`: parent policy {parent_name} has no such rule",
+                        item.span, _close(item.rule, [k[1] for k in index if k[0] == "rule"]))
+            else:
+                removed.add(at)
+            appended.append(item)
+            continue
+        key = _key(item)
+        overriding = getattr(item, "override", False)
+        at = index.get(key)
+        if overriding:
+            if at is None or type(merged[at]) is not type(item):
+                names = [k[1] for k, i in index.items() if type(merged[i]) is type(item)]
+                problem("unknown-override", f"`override {_kind(item)} {key[1]}`: parent policy {parent_name} has "
+                        f"no {_kind(item)} of that name", item.span, _close(key[1], names))
+                continue
+            merged[at] = _merge_item(merged[at], item)
+        elif at is not None:
+            where = merged[at].origin or parent_name
+            problem("already-defined", f"{_kind(item)} `{key[1]}` is already defined by the parent ({where})",
+                    item.span, f"to replace it write `override {_kind(item)} {key[1]} ...`; or choose another name")
+        else:
+            appended.append(item)
+    items = [i for k, i in enumerate(merged) if k not in removed]
+    own_header = header
+    if parent_header is not None and not own_header.governs:
+        own_header = dataclasses.replace(own_header, governs=parent_header.governs)
+    result = dataclasses.replace(policy, items=(own_header, *items, *appended))
+    return Resolved(result, [layer, *parent.layers], problems)
+
+
+def _close(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean `{close[0]}`?" if close else ""
