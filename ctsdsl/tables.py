@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from .errors import Diagnostic
-from .fields import DATE, NUMBER, STRING
+from .fields import DATE, INT, NUMBER, STRING
 from .nodes import Span
 
 MAX_TABLE_BYTES = 5 * 1024 * 1024
@@ -78,19 +78,24 @@ def _cell(value: object) -> object:
         text = value.strip()
         if text == "":
             return None
-        if _NUMBER.match(text):
-            return Decimal(text)
+        if _NUMBER.match(text) and not re.match(r"^-?0\d", text):  # "02" is a code, not a number
+            # "2" is a count (a whole number); "1.00" is a measure, kept exact as Decimal.
+            return int(text) if "." not in text else Decimal(text)
         return text
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
         return Decimal(str(value))
     return str(value)
 
 
 def _column_type(values: list[object]) -> str:
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, Decimal) for v in present):
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return INT
+    if present and all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in present):
         return NUMBER
     if present and all(isinstance(v, str) and _DATE.match(v) for v in present):
         return DATE
@@ -150,12 +155,19 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
     if problems:
         return None, problems
     table.columns[key] = STRING
+    # A column that is not numbers throughout is text throughout: "97550" next to "G0539" stays a code.
+    textual = [c for c, t in table.columns.items() if t not in (INT, NUMBER)]
+    for _, row in records:
+        for c in textual:
+            value = row.get(c)
+            if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+                row[c] = format(value, "f") if isinstance(value, Decimal) else str(value)
     for line, row in records:
         k = row.get(key)
         if k is None:
             problems.append(problem(f"row without a `{key}`", where=Span(line, 1, line, 2), file=str(path)))
             continue
-        k = str(k) if not isinstance(k, Decimal) else format(k, "f")
+        k = format(k, "f") if isinstance(k, Decimal) else str(k)
         row[key] = k
         start = str(row.get(dated_by)) if dated_by else ""
         if dated_by and not (row.get(dated_by) and _DATE.match(start)):

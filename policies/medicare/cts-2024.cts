@@ -141,6 +141,42 @@ source mppr_2024 {
   confidence verified
 }
 
+source remington_need {
+  title "Remington Report: CMS on payment to train caregivers (need identified and documented)"
+  url "https://remingtonreport.com/intelligence-resources/remington-report/cms-proposes-payment-to-physicians-to-train-caregivers"
+  confidence verified
+}
+
+source givers_2024 {
+  title "Givers Health: no quantity limit; each occurrence reasonable and necessary"
+  url "https://givershealth.com/post/cms-finalizes-caregiver-training-services-in-2024"
+  confidence likely
+}
+
+source assistant_slp {
+  title "No assistant payment differential for SLP assistants"
+  url "https://biologyinsights.com/what-is-modifier-97-for-therapy-assistants"
+  confidence likely
+}
+
+source mue_g0540 {
+  title "HCPCS lookup: G0540 MUE 2 (practitioner and outpatient hospital)"
+  url "https://hcpcslookup.com/codes/g0540"
+  confidence verified
+}
+
+source mue_mai {
+  title "NGS Medicare: MUE claim lines deny when units exceed the MUE; CARC 96 with RARC N362 (Noridian)"
+  url "https://med.noridianmedicare.com/web/jfb/topics/claim-submission/reason-code-guidance/mue-service-exceeds-max"
+  confidence verified
+}
+
+source page_003_bundling {
+  title "medpayiq.com/cpt/97552 (page 003): claims CTS bundles with 97110/97112/97116; unverified"
+  url "https://medpayiq.com/cpt/97552"
+  confidence unverified
+}
+
 # ---------------------------------------------------------------- parameters
 
 param conversion_factor: money {
@@ -158,16 +194,19 @@ param kx_threshold_ot: money = $2330 cites ngs_kx_2024
 param facility_pos: set = {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53",
                           "56", "61"} cites pos_rates
 
+# Unverified bundling claim (reference §8.9): used only for a warning.
+param bundling_codes_unverified: set = {"97110", "97112", "97116"} cites page_003_bundling
+
 param telehealth_pos: set = {"02", "10"} cites telehealth_pos
 param telehealth_modifiers: set = {"95", "93"} cites telehealth_pos
 param discipline_modifiers: set = {"GP", "GO", "GN"} cites wps_modifiers
 
-param initial_code: string = "97550" cites cms_pfs_2024
-param addon_code: string = "97551" cites cms_pfs_2024
-param group_code: string = "97552" cites cms_pfs_2024
-
 # ---------------------------------------------------------------- data
+# codes.csv gives each code's role (initial, addon, group), an add-on's primary code,
+# its time unit and MUE; rvu.csv the RVUs. Both are dated: a row applies from its
+# effective_from, so later years add rows rather than edit these.
 
+table codes from "data/codes.csv" key code dated effective_from cites cms_pfs_2024, cms_pprrvu_2024
 table rvu from "data/rvu.csv" key code dated effective_from cites cms_pprrvu_2024
 
 # ---------------------------------------------------------------- named expressions
@@ -177,8 +216,12 @@ let telehealth = claim.place_of_service in telehealth_pos
 let facility = claim.place_of_service in facility_pos
 let assistant = "CQ" in line.modifiers or "CO" in line.modifiers
 let therapist = claim.provider_type == "therapist"
+let coded = line.code in codes
+let role = if coded then codes[line.code].role else "none"
+let primary_code = if role == "addon" then codes[line.code].primary else line.code
+# The session's minutes are given on the initial code's line (97550, G0539, G0541).
 let session_minutes = sum(coalesce(o.minutes, 0) for o in claim.lines
-                          where o.code == initial_code and o.date_of_service == line.date_of_service)
+                          where o.code == primary_code and o.date_of_service == line.date_of_service)
 let disciplines = count(m in line.modifiers where m in discipline_modifiers)
 
 # ---------------------------------------------------------------- rules: what CTS is
@@ -200,10 +243,12 @@ rule telehealth_not_covered {
   applies to line
   when telehealth
   deny
-  # CARC 5 for telehealth is unverified in the reference (§7); CMS's own code is an open question.
-  message "{line.code} could not be furnished via telehealth in 2024 (POS {claim.place_of_service}); "
-          "CTS had to be in person. Rebill only if the session was in person."
+  # CARC 5 for telehealth is unverified in the reference (§7): no reason code is given.
+  message "{line.code} could not be furnished via telehealth in 2024 (POS {claim.place_of_service}, modifiers "
+          "[{line.modifiers}]); CTS had to be in person. Rebill only if the session was in person."
 }
+
+# ---------------------------------------------------------------- rules: consent and documentation
 
 rule consent_not_documented {
   title "The patient's consent to CTS must be documented"
@@ -227,6 +272,75 @@ rule plan_of_care_missing {
           "before billing {line.code}."
 }
 
+# The reference (§1.5) requires the need for CTS to be identified and documented, the
+# training to be congruent with the plan and aimed at the patient's outcomes, and each
+# occurrence to be reasonable and necessary ("likely"). It does not list the record's
+# elements one by one; the five below are how the engine issue breaks that down.
+
+rule reason_without_patient_missing {
+  title "Document why the training is done without the patient"
+  cites medbridge_cts, remington_need
+  applies to line
+  when not claim.documentation.reason_without_patient
+  deny
+  reason CARC 16
+  message "{line.code} is not billable until the record says why the caregiver is trained without the "
+          "patient present: add that reason to the note."
+}
+
+rule need_for_occurrence_missing {
+  title "Document the need for this occurrence of CTS"
+  cites medbridge_cts, givers_2024
+  applies to line
+  when not claim.documentation.need_for_occurrence
+  deny
+  reason CARC 16
+  message "{line.code} is not billable until the record shows why this session was reasonable and "
+          "necessary: document the need for this occurrence."
+}
+
+rule training_not_described {
+  title "Document what the caregiver was trained in"
+  cites medbridge_cts
+  applies to line
+  when not claim.documentation.training_described
+  deny
+  reason CARC 16
+  message "{line.code} is not billable until the record describes the strategies and techniques trained."
+}
+
+rule caregiver_response_missing {
+  title "Document the caregiver's response to training"
+  cites medbridge_cts
+  applies to line
+  when not claim.documentation.caregiver_response
+  deny
+  reason CARC 16
+  message "{line.code} is not billable until the record documents the caregiver's response to the training."
+}
+
+rule impact_on_goals_missing {
+  title "Document how the training serves the patient's goals"
+  cites medbridge_cts, remington_need
+  applies to line
+  when not claim.documentation.impact_on_goals
+  deny
+  reason CARC 16
+  message "{line.code} is not billable until the record ties the training to the patient's treatment "
+          "goals (the training must be congruent with the plan and aimed at the patient's outcomes)."
+}
+
+rule group_details_missing {
+  title "Document the group session's details"
+  cites ngs_cts, apta_faq_2024
+  applies to line where role == "group"
+  when not claim.documentation.group_details
+  deny
+  reason CARC 16
+  message "{line.code} is not billable until the record documents the group: the patients represented "
+          "and the caregivers trained."
+}
+
 # ---------------------------------------------------------------- rules: modifiers
 
 rule discipline_modifier {
@@ -242,97 +356,139 @@ rule discipline_modifier {
 
 rule assistant_modifier_mismatch {
   title "CQ goes only with GP, CO only with GO"
-  cites cms_cqco
+  cites cms_cqco, assistant_slp
   applies to line
   when ("CQ" in line.modifiers and "GP" not in line.modifiers)
        or ("CO" in line.modifiers and "GO" not in line.modifiers)
   deny
   reason CARC 4
-  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a PT plan (with GP) "
-          "and CO for OTAs under an OT plan (with GO); SLP has no assistant modifier."
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a PT plan "
+          "(with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant modifier."
 }
 
 # ---------------------------------------------------------------- rules: add-on and time
 
 rule addon_without_primary {
-  title "97551 is an add-on: it needs 97550 on the same date"
+  title "An add-on code needs its primary code on the same date"
   cites cms_pfs_2024, cms_ncci_addon, carc_107
-  applies to line where line.code == addon_code
-  when not any(o in claim.lines where o.code == initial_code and o.date_of_service == line.date_of_service)
+  applies to line where role == "addon"
+  when not any(o in claim.lines where o.code == primary_code and o.date_of_service == line.date_of_service)
   deny
   reason CARC 107
-  message "97551 on {line.date_of_service} has no 97550 for the same date on this claim; bill 97550 for "
-          "the first 30 minutes, or remove 97551."
+  message "{line.code} on {line.date_of_service} has no {primary_code} for the same date on this claim; "
+          "bill {primary_code} for the first 30 minutes, or remove {line.code}."
 }
 
 rule initial_minutes_missing {
-  title "97550 needs the session's minutes"
+  title "An initial code needs the session's minutes"
   cites provider_magazine_time
-  applies to line where line.code == initial_code
+  applies to line where role == "initial"
   when missing(line.minutes)
   deny
   reason CARC 16
-  message "97550 has no minutes; give the total face-to-face minutes of the session on the 97550 line."
+  message "{line.code} has no minutes; give the total face-to-face minutes of the session on the "
+          "{line.code} line."
 }
 
 rule initial_too_short {
-  title "97550 needs at least 16 minutes (midpoint of 30)"
+  title "An initial 30-minute code needs at least 16 minutes (the midpoint rule)"
   cites provider_magazine_time, ama_midpoint
-  applies to line where line.code == initial_code and not missing(line.minutes)
-  reduce units to min(1, midpoint_units(line.minutes, 30))
-  message "97550 allows {min(1, midpoint_units(line.minutes, 30))} unit(s) for {line.minutes} minutes: "
-          "it needs at least 16 minutes and is reported once per session."
+  applies to line where role == "initial" and not missing(line.minutes)
+  reduce units to min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))
+  message "{line.code} allows {min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))} unit for "
+          "{line.minutes} minutes: it needs at least 16 minutes and is reported once per session."
 }
 
 rule addon_units_from_minutes {
-  title "97551 units follow the midpoint rule past the first 30 minutes"
+  title "Add-on units follow the midpoint rule past the first 30 minutes"
   cites provider_magazine_time, ama_midpoint
-  applies to line where line.code == addon_code
-  reduce units to midpoint_addon_units(session_minutes, 30, 15)
-  message "{session_minutes} session minutes support {midpoint_addon_units(session_minutes, 30, 15)} unit(s) "
-          "of 97551 (the first at 38 minutes, one more per 15); {line.units} billed."
+  applies to line where role == "addon" and primary_code in codes
+  reduce units to midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes,
+                                       codes[line.code].unit_minutes)
+  message "{session_minutes} session minutes support "
+          "{midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)}"
+          " unit(s) of {line.code} (the first at 38 minutes, one more per 15); {line.units} billed."
+}
+
+rule mue_exceeded {
+  title "Units over the code's medically unlikely edit (MUE) deny the line"
+  cites mue_g0540, mue_mai
+  applies to line where coded and not missing(codes[line.code].mue)
+  when line.units > codes[line.code].mue
+  deny
+  reason CARC 96, RARC N362
+  message "{line.units} units of {line.code} exceed its MUE of {codes[line.code].mue} per day; "
+          "the line is denied and cannot be billed to the beneficiary."
 }
 
 # ---------------------------------------------------------------- rules: group
 
 rule group_needs_two_patients {
-  title "97552 needs at least two patients represented"
-  cites apta_faq_2024
-  applies to line where line.code == group_code
+  title "Group CTS needs at least two patients represented"
+  cites apta_faq_2024, provider_magazine_time
+  applies to line where role == "group"
   when line.patients_represented < 2
   deny
   reason CARC 16
-  message "97552 represents {line.patients_represented} patient; group CTS needs two or more patients "
-          "represented (the number of caregivers does not matter). Bill 97550/97551 instead."
+  message "{line.code} represents {line.patients_represented} patient; group CTS needs two or more patients "
+          "represented (the number of caregivers does not matter). Bill the individual codes instead."
 }
 
 rule group_one_unit_per_session {
-  title "97552 is untimed: one unit per session"
+  title "Group CTS is untimed: one unit per session"
   cites codingintel_cts
-  applies to line where line.code == group_code
+  applies to line where role == "group"
   reduce units to 1
-  message "97552 is reported once per group session; {line.units} units billed on one line."
+  message "{line.code} is reported once per group session; {line.units} units billed on one line."
 }
 
 rule individual_code_for_group {
-  title "97550 and 97551 are for one patient's caregivers"
+  title "The individual codes are for one patient's caregivers"
   cites apta_faq_2024, ngs_cts
-  applies to line where line.code in {"97550", "97551"}
+  applies to line where role == "initial" or role == "addon"
   when line.patients_represented > 1
   deny
   reason CARC 16
   message "{line.code} represents {line.patients_represented} patients; training for several patients' "
-          "caregivers is group CTS, billed with 97552."
+          "caregivers is group CTS, billed with the group code."
+}
+
+# ---------------------------------------------------------------- rules: warnings of low confidence
+
+# "Likely" only (reference §1.6, §10.2): no CMS source says 97552 may not be billed the
+# same day as 97550, and no NCCI pair was found. A warning for review, never a denial.
+rule same_day_individual_and_group {
+  title "Individual and group CTS on the same date (unconfirmed edit)"
+  cites codingintel_cts
+  applies to line where role == "group"
+  when any(o in claim.lines where o.code in codes and o.date_of_service == line.date_of_service
+                                  and o.code != line.code and codes[o.code].role == "initial")
+  warn
+  message "{line.code} is billed on the same date as an individual CTS code; no CMS edit confirms whether "
+          "both are payable the same day. Check that they were separate sessions."
+}
+
+# "Unverified" (reference §8.9, page 003): a bundling edit with 97110/97112/97116 is claimed
+# by one vendor page only; CTS is by definition without the patient. A warning at most.
+rule possible_bundling_with_therapy {
+  title "CTS with 97110, 97112 or 97116 on the same date (unverified bundling claim)"
+  cites page_003_bundling
+  applies to line
+  when any(o in claim.lines where o.code in bundling_codes_unverified and o.date_of_service == line.date_of_service)
+  warn
+  message "{line.code} is billed with 97110/97112/97116 on the same date. One unverified source says these "
+          "bundle; no NCCI pair was confirmed. No action is required unless your contractor denies it."
 }
 
 # ---------------------------------------------------------------- rules: KX threshold
 # Thresholds are tracked by discipline modifier; that CTS lines count toward them is
 # inferred, not stated by CMS (reference §1.11, "likely").
 
-let pt_slp_claim_fees = sum(round(rvu[o.code].total_nf * conversion_factor, 2) * o.units for o in claim.lines
-                            where o.code in rvu and ("GP" in o.modifiers or "GN" in o.modifiers))
-let ot_claim_fees = sum(round(rvu[o.code].total_nf * conversion_factor, 2) * o.units for o in claim.lines
-                        where o.code in rvu and "GO" in o.modifiers)
+let pt_slp_claim_fees = sum(round(rvu[o.code].total_nf * fee_conversion_factor, 2) * o.units for o in claim.lines
+                            where o.code in rvu and not missing(rvu[o.code].total_nf)
+                                  and ("GP" in o.modifiers or "GN" in o.modifiers))
+let ot_claim_fees = sum(round(rvu[o.code].total_nf * fee_conversion_factor, 2) * o.units for o in claim.lines
+                        where o.code in rvu and not missing(rvu[o.code].total_nf) and "GO" in o.modifiers)
 
 rule kx_threshold_pt_slp {
   title "Over the PT/SLP KX threshold without KX"
@@ -365,15 +521,30 @@ rule no_mppr {
   cites mppr_2024
   applies to claim
   info
-  message "CTS lines are paid in full: their MULT PROC indicator is 0, so the therapy MPPR does not reduce them."
+  message "CTS lines are paid in full: their MULT PROC indicator is 0, so the therapy MPPR does not "
+          "reduce them."
 }
 
 let setting_rvu = if facility then rvu[line.code].total_f else rvu[line.code].total_nf
+let setting_name = if facility then "facility" else "non-facility"
+let fee_known = line.code in rvu and not missing(setting_rvu)
+# The conversion factor a fee uses; an overlay may choose among several (2026 has two).
+let fee_conversion_factor = conversion_factor
+
+rule fee_unknown {
+  title "No fee figure for this code and setting"
+  cites cms_pprrvu_2024
+  applies to line
+  when not fee_known
+  info
+  message "No {setting_name} RVU total for {line.code} on "
+          "{line.date_of_service} is in the policy's data; the allowed amount is unknown (null), not zero."
+}
 
 fee physician_fee_schedule {
   title "RVU total for the setting times the conversion factor; 85% with CQ or CO"
   cites cms_pprrvu_2024, cms_cqco, pos_rates
-  applies to line where line.code in rvu
-  amount round(round(setting_rvu * conversion_factor, 2) * (if assistant then assistant_factor else 1), 2)
+  applies to line where fee_known
+  amount round(round(setting_rvu * fee_conversion_factor, 2) * (if assistant then assistant_factor else 1), 2)
          * units_allowed
 }
