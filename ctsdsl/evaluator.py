@@ -87,6 +87,7 @@ class Evaluation:
     applicable: bool
     fired: bool
     reads: tuple[tuple[str, object], ...]
+    file: str = ""  # where the rule is defined: an overlay's inherited rules keep their parent's file
 
 
 class Evaluator:
@@ -190,7 +191,7 @@ class Evaluator:
         evaluations = []
         for k, line, applicable, fired, reads in ev:
             info = self.rules[k] if k >= 0 else self.fees[-1 - k]
-            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads)))
+            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file))
         return decision, evaluations
 
     def _decide(self, claim: dict, result) -> Decision:

@@ -21,6 +21,7 @@ class Entry:
     effective_from: str
     effective_to: str | None
     path: Path
+    changes: str = ""
 
     def covers(self, payer: str, date: str) -> bool:
         return (self.payer == payer and self.effective_from <= date
@@ -41,7 +42,8 @@ class Registry:
             entries = []
             for path in sorted(self.root.rglob("*" + POLICY_SUFFIX)):
                 header = self.load(path).header
-                entries.append(Entry(header.name, header.payer, header.effective_from, header.effective_to, path))
+                entries.append(Entry(header.name, header.payer, header.effective_from, header.effective_to, path,
+                                     header.changes))
             self._entries = entries
         return self._entries
 
@@ -88,6 +90,8 @@ class Registry:
         if date < earliest.effective_from:
             message = (f"no {payer} policy covers {date}: the earliest, {earliest.name}, "
                        f"takes effect {earliest.effective_from}")
+            if earliest.changes:
+                message += f" ({earliest.changes.rstrip('.')})"
         else:
             spans = ", ".join(f"{e.effective_from} to {e.effective_to or 'open'}" for e in same_payer)
             message = f"no {payer} policy covers {date}; {payer} policies cover {spans}"

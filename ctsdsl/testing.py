@@ -68,9 +68,13 @@ class CaseResult:
 
 @dataclass
 class RuleCoverage:
-    """How often a rule fired and how often it was evaluated without firing, across all cases."""
+    """How often a rule definition fired, and was evaluated without firing, across all cases.
 
-    policy: str
+    A rule is counted where it is defined: a rule that 2025 inherits from 2024 is
+    2024's rule, covered by a case of either year.
+    """
+
+    policy: str  # the file that defines the rule
     rule: str
     fired: int = 0
     not_fired: int = 0
@@ -204,9 +208,8 @@ class Runner:
 
     def track(self, policies: Iterable[LoadedPolicy]) -> None:
         for loaded in policies:
-            name = loaded.header.name
-            for rule_id in _rule_ids(loaded):
-                self.coverage.setdefault((name, rule_id), RuleCoverage(name, rule_id))
+            for file, rule_id in _rule_definitions(loaded):
+                self.coverage.setdefault((file, rule_id), RuleCoverage(file, rule_id))
 
     def evaluator_for(self, case: Case, claim: dict):
         registry = self.registry
@@ -236,9 +239,9 @@ class Runner:
                                    f"({decision.outcome})")
             return result
         result.policy_path = evaluator.info.file
-        name = evaluator.info.name
         for ev in evaluations:
-            entry = self.coverage.setdefault((name, ev.rule), RuleCoverage(name, ev.rule))
+            file = _display(ev.file)
+            entry = self.coverage.setdefault((file, ev.rule), RuleCoverage(file, ev.rule))
             if ev.fired:
                 entry.fired += 1
             elif ev.applicable:
@@ -251,9 +254,19 @@ class Runner:
         return TestReport(results, self.coverage)
 
 
-def _rule_ids(loaded: LoadedPolicy) -> list[str]:
+def _rule_definitions(loaded: LoadedPolicy) -> list[tuple[str, str]]:
+    """(defining file, id) of every rule and fee in the policy, inherited ones included."""
     from . import nodes as n
-    return [r.id for r in loaded.policy.of_kind(n.Rule)] + [f.id for f in loaded.policy.of_kind(n.Fee)]
+    items = loaded.policy.of_kind(n.Rule) + loaded.policy.of_kind(n.Fee)
+    return [(_display(i.origin or str(loaded.path)), i.id) for i in items]
+
+
+def _display(path: str) -> str:
+    """A path as reports show it: relative to the working folder when it is below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _as_list(value) -> list[str]:
