@@ -109,6 +109,26 @@ def cmd_test(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    from .docgen import generate
+    files = _policy_files(args.paths)
+    root = Path(args.paths[0]).resolve().parent if args.paths else _resources.policies_dir().parent
+    pages = generate([load_file(f) for f in files], root)
+    out = Path(args.output)
+    stale = [name for name, text in pages.items()
+             if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+    if args.check:
+        for name in stale:
+            print(f"{out / name} is out of date", file=sys.stderr)
+        print(f"{len(pages)} page(s), {len(stale)} out of date")
+        return 1 if stale else 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (out / name).write_text(pages[name], encoding="utf-8")
+    print(f"wrote {len(stale)} of {len(pages)} page(s) to {out}")
+    return 0
+
+
 def _prefix(exc: CtsdslError, location: str) -> None:
     """Name the claim file in errors that arose while deciding it."""
     exc.diagnostics = [d if d.source_name != "<claim>" else Diagnostic(d.code, d.message, location, d.span, d.hint,
@@ -144,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail when fewer rules than this fired at least once")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     p.set_defaults(run=cmd_test)
+
+    p = sub.add_parser("docs", help="write a Markdown page per policy, generated from the policy files")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
+    p.add_argument("-o", "--output", default="docs/policies", help="folder for the pages (default: docs/policies)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any page is out of date")
+    p.set_defaults(run=cmd_docs)
     return parser
 
 

@@ -1,0 +1,40 @@
+"""The policy pages in docs/policies are generated from the policy files and must not drift."""
+
+from pathlib import Path
+
+from ctsdsl import _resources
+from ctsdsl.cli import main
+from ctsdsl.docgen import generate
+from ctsdsl.loader import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pages():
+    files = sorted(_resources.policies_dir().rglob("*.cts"))
+    return generate([load_file(f) for f in files], _resources.policies_dir().parent)
+
+
+def test_the_committed_policy_pages_match_the_policy_files():
+    for name, text in _pages().items():
+        committed = ROOT / "docs" / "policies" / name
+        assert committed.is_file(), f"{committed} is missing: run `ctsdsl docs`"
+        assert committed.read_text(encoding="utf-8") == text, f"{committed} is stale: run `ctsdsl docs`"
+
+
+def test_each_year_page_lists_every_rule_with_its_sources():
+    pages = _pages()
+    page_2025 = pages["medicare-cts-2025.md"]
+    assert "`addon_without_primary` (from policies/medicare/cts-2024.cts)" in page_2025
+    assert "`telehealth_not_covered` (overridden here)" in page_2025
+    assert "https://asha.org/news/2024/medicare-issues-2025-final-payment-policies-for-outpatient-services" in page_2025
+    assert "$32.3465" in page_2025
+
+
+def test_docs_check_fails_when_a_page_is_stale(tmp_path, capsys):
+    out = tmp_path / "pages"
+    assert main(["docs", "-o", str(out)]) == 0
+    assert main(["docs", "--check", "-o", str(out)]) == 0
+    (out / "medicare-cts-2024.md").write_text("edited by hand\n", encoding="utf-8")
+    assert main(["docs", "--check", "-o", str(out)]) == 1
+    assert "out of date" in capsys.readouterr().err
