@@ -1,0 +1,71 @@
+"""Where the bundled schemas and policies live, installed or in a checkout.
+
+A wheel carries them inside the package under ``ctsdsl/_data`` (see the
+``force-include`` table in pyproject.toml); a source checkout or an editable
+install keeps them at the top of the repository, where reviewers find them.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+from .errors import CtsdslError, Diagnostic
+
+
+def _data_dir(name: str) -> Path:
+    """The directory of bundled ``name`` files (``schemas`` or ``policies``)."""
+    candidates: list[Path] = []
+    try:
+        packaged = importlib.resources.files("ctsdsl") / "_data" / name
+        # Only a real directory is usable: callers open files by path.
+        candidates.append(Path(str(packaged)))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - exotic loaders
+        pass
+    candidates.append(Path(__file__).resolve().parent.parent / name)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise CtsdslError(
+        Diagnostic(
+            code="missing-resource",
+            message=f"cannot find the bundled {name} directory",
+            source_name="ctsdsl",
+            hint="looked in " + " and ".join(str(c) for c in candidates)
+            + "; reinstall ctsdsl or run from a full source checkout",
+        )
+    )
+
+
+def schema_path(name: str) -> Path:
+    """Return the path of a bundled JSON Schema file.
+
+    Args:
+        name: The file name, e.g. ``claim.schema.json``.
+
+    Returns:
+        The absolute path of the schema file.
+
+    Raises:
+        CtsdslError: If the schemas directory or the file cannot be found.
+    """
+    path = _data_dir("schemas") / name
+    if not path.is_file():
+        raise CtsdslError(
+            Diagnostic(
+                code="missing-resource",
+                message=f"the bundled schema {name!r} is missing",
+                source_name=str(path),
+                hint="reinstall ctsdsl or run from a full source checkout",
+            )
+        )
+    return path
+
+
+def policies_dir() -> Path:
+    """Return the directory of bundled policies.
+
+    Raises:
+        CtsdslError: If neither the packaged nor the checkout directory exists.
+    """
+    return _data_dir("policies")

@@ -1,0 +1,454 @@
+"""Reading claim files and checking claims against ``schemas/claim.schema.json``.
+
+Every problem, from a missing file to a line with zero units, surfaces as a
+`ClaimError` whose diagnostics say where (file, line, JSON path) and what to do.
+Valid claims take a hand-written fast path; jsonschema only runs to explain a
+failure, and stays the authority on what is valid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import json
+import json.decoder
+import json.scanner
+import re
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, relevance
+
+from . import _resources
+from .errors import ClaimError, Diagnostic
+from .nodes import NO_SPAN, Span
+
+_KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
+_DUPLICATE_HINT = "a field may appear only once in an object; remove or merge the repeats"
+_LIST_HINT = "a claim file holds one claim object or a list of them; a .jsonl file, one claim per line"
+
+
+def _fail(code: str, message: str, source: str, span: Span = NO_SPAN, hint: str = "", text: str | None = None):
+    return ClaimError(Diagnostic(code, message, source, span, hint, source_text=text))
+
+
+def _span_at(text: str | bytes, offset: int, first_line: int = 1) -> Span:
+    newline = "\n" if isinstance(text, str) else b"\n"
+    column = offset - text.rfind(newline, 0, offset)
+    return Span(text.count(newline, 0, offset) + first_line, column, 0, 0)
+
+
+def _kind(path: Path) -> str:
+    if path.suffix.lower() not in _KINDS:
+        raise _fail("claim-file-type", f"cannot tell the format of {path}", str(path),
+                    hint="name claim files .json, .jsonl, .yaml or .yml")
+    return _KINDS[path.suffix.lower()]
+
+
+def _unreadable(path: Path, exc: OSError) -> ClaimError:
+    if isinstance(exc, FileNotFoundError):
+        return _fail("claim-file-not-found", f"no such claim file: {path}", str(path))
+    return _fail("claim-file-unreadable", f"cannot read {path}: {exc.strerror or exc}", str(path))
+
+
+def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError | None, first_line: int = 1) -> ClaimError:
+    if exc is None:
+        return _fail("claim-encoding", f"{name} is not a text file (it holds NUL bytes)", name,
+                     hint="claims are UTF-8 JSON, JSON Lines or YAML")
+    # Columns count bytes here: undecodable text has no better measure.
+    return _fail("claim-encoding", f"invalid UTF-8 (byte 0x{data[exc.start]:02x})", name,
+                 _span_at(data, exc.start, first_line), "save the file as UTF-8")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    if b"\0" in data:
+        raise _not_utf8(str(path), data, None)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(str(path), data, exc) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # only then pay for finding which key repeats
+        raise _DuplicateKey(next(key for key, n in Counter(key for key, _ in pairs).items() if n > 1))
+    return obj
+
+
+def _duplicate_offset(text: str) -> int:
+    # The C scanner cannot say where a hook failed, so re-parse with the slow
+    # pure-Python one, which lets us see each object's start: only on the error path.
+    found: list[int] = []
+
+    def parse_object(s_and_end, strict, scan_once, *rest):
+        try:
+            return json.decoder.JSONObject(s_and_end, strict, scan_once, *rest)
+        except _DuplicateKey:  # the innermost object fails first: walk its members to the repeat
+            s, pos, seen, ws = *s_and_end, set(), json.decoder.WHITESPACE.match
+            while not found:
+                pos = ws(s, pos).end()
+                key, end = json.decoder.scanstring(s, pos + 1, strict)
+                if key in seen:
+                    found.append(pos)
+                seen.add(key)
+                pos = ws(s, scan_once(s, ws(s, ws(s, end).end() + 1).end())[1]).end() + 1
+            raise
+
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+    decoder.parse_object = parse_object
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    with contextlib.suppress(_DuplicateKey):
+        decoder.decode(text)
+    return found[0] if found else 0
+
+
+def _parse_json(text: str, name: str, first_line: int = 1) -> object:
+    shown = text if first_line == 1 else None  # one .jsonl record: the excerpt's line numbers would be wrong
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except json.JSONDecodeError as exc:
+        hint = _LIST_HINT if exc.msg == "Extra data" else "JSON wants double-quoted names and no trailing commas"
+        raise _fail("claim-syntax", f"invalid JSON: {exc.msg}", name, _span_at(text, exc.pos, first_line),
+                    hint, shown) from None
+    except _DuplicateKey as exc:
+        raise _fail("claim-duplicate-key", f"duplicate key {_show(exc.args[0])}", name,
+                    _span_at(text, _duplicate_offset(text), first_line), _DUPLICATE_HINT, shown) from None
+    except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit, deep nesting
+        raise _fail("claim-syntax", f"invalid JSON: {exc or 'nested too deeply'}", name, Span(first_line, 1)) from None
+
+
+class _YamlDuplicateKey(yaml.constructor.ConstructorError):
+    pass
+
+
+class _ClaimLoader(yaml.SafeLoader):
+    """Safe YAML that rejects repeated keys and, like JSON, keeps dates as strings."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with << may be overridden, by design
+                key = self.construct_object(key_node, deep=deep)
+                with contextlib.suppress(TypeError):  # an unhashable key: the base class reports it
+                    if key in seen:
+                        raise _YamlDuplicateKey("while constructing a mapping", node.start_mark,
+                                                f"found duplicate key {key!r}", key_node.start_mark)
+                    seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+# An unquoted 2024-03-15 must stay the string the schema asks for, not become a
+# datetime.date that fails "type: string" with a baffling message.
+_ClaimLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _parse_yaml(text: str, name: str) -> object:
+    try:
+        return yaml.load(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(mark.line + 1, mark.column + 1) if mark else NO_SPAN
+        if isinstance(exc, _YamlDuplicateKey):
+            raise _fail("claim-duplicate-key", f"duplicate key: {exc.problem}", name, span, _DUPLICATE_HINT,
+                        text) from None
+        raise _fail("claim-syntax", f"invalid YAML: {exc.problem or exc.context}", name, span,
+                    "check the indentation; quote values holding ': ' or starting with a special character",
+                    text) from None
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
+        raise _fail("claim-syntax", f"invalid YAML: {exc or 'nested too deeply'}", name) from None
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
+    """Yield (location, raw object or ClaimError) per non-blank line, one line in memory at a time."""
+    name, records = str(path), 0
+    try:
+        with open(path, "rb") as fh:
+            if b"\0" in fh.peek(8192):
+                raise _not_utf8(name, b"", None)
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                records += 1
+                try:
+                    # the line's own newline would put an "unexpected end" error on the next line
+                    text = raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8")
+                    item = _parse_json(text, name, lineno)
+                except UnicodeDecodeError as exc:
+                    item = _not_utf8(name, raw, exc, lineno)
+                except ClaimError as exc:
+                    item = exc
+                yield f"{name}:{lineno}", item
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    if not records:
+        raise _fail("claim-empty", f"{name} holds no claims", name, hint=_LIST_HINT)
+
+
+def load_claim_file(path: str | Path) -> list[tuple[str, object]]:
+    """Read the claims in a .json, .jsonl, .yaml or .yml file, without validating them.
+
+    A JSON or YAML file holds one claim object or a list of them; a .jsonl file
+    holds one claim per line, and blank lines are skipped.
+
+    Args:
+        path: The claim file.
+
+    Returns:
+        ``(location, raw_object)`` pairs; the location is the path, ``path[i]``
+        (0-based) for an item of a list, or ``path:line`` for a .jsonl record.
+
+    Raises:
+        ClaimError: If the file is missing, unreadable, not UTF-8 text, empty,
+            not valid JSON/YAML, or repeats a key. For .jsonl the error holds
+            one diagnostic per bad line.
+    """
+    path, name = Path(path), str(path)
+    if _kind(path) == "jsonl":
+        records = list(_iter_jsonl(path))
+        bad = [d for _, item in records if isinstance(item, ClaimError) for d in item.diagnostics]
+        if bad:
+            raise ClaimError(bad)
+        return records
+    text = _read_text(path)
+    doc = None if not text.strip() else _parse_json(text, name) if _kind(path) == "json" else _parse_yaml(text, name)
+    if doc is None or doc == []:  # YAML gives None for a file of comments only
+        raise _fail("claim-empty", f"{name} holds no claims", name, hint=_LIST_HINT)
+    if isinstance(doc, list):
+        return [(f"{name}[{i}]", item) for i, item in enumerate(doc)]
+    return [(name, doc)]
+
+
+def iter_claims(path: str | Path) -> Iterator[tuple[str, dict | ClaimError]]:
+    """Yield each claim of a file, validated, carrying on past bad records.
+
+    A .jsonl file is streamed a line at a time, in constant memory; JSON and YAML are read whole.
+
+    Args:
+        path: The claim file.
+
+    Yields:
+        ``(location, claim)`` for a valid record, ``(location, ClaimError)`` for
+        one that does not parse or does not match the schema.
+
+    Raises:
+        ClaimError: For problems with the file as a whole (missing, binary,
+            empty; for JSON and YAML also a syntax error or a repeated key).
+    """
+    path = Path(path)
+    records = _iter_jsonl(path) if _kind(path) == "jsonl" else iter(load_claim_file(path))
+    for location, item in records:
+        if not isinstance(item, ClaimError):
+            try:
+                item = validate_claim(item, location)
+            except ClaimError as exc:
+                item = exc
+        yield location, item
+
+
+@functools.lru_cache(maxsize=None)
+def claim_schema() -> dict:
+    """Return the claim JSON Schema, read once. Callers must not modify it."""
+    with open(_resources.schema_path("claim.schema.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@functools.lru_cache(maxsize=None)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(claim_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+# The fast checker mirrors the schema keyword for keyword, with jsonschema's
+# Python semantics: bool is not a number, 3.0 is an integer, and patterns use
+# re.search, so "$" also matches before a final newline ("11\n" passes).
+_POS_CODE = re.compile(r"^[0-9]{2}$").search
+_CPT_CODE = re.compile(r"^[A-Z0-9]{5}$").search
+_MODIFIER = re.compile(r"^[A-Z0-9]{2}$").search
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # the date format check uses fullmatch
+_REQUIRED = ("id", "payer", "date_of_service", "place_of_service", "lines")
+_DOC_FIELDS = frozenset(("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
+                         "training_described", "caregiver_response", "impact_on_goals", "group_details"))
+
+
+def _int_in(value: object, low: int, high: int) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (isinstance(value, int) or value.is_integer()) and low <= value <= high
+
+
+def _is_date(value: object) -> bool:
+    try:
+        return isinstance(value, str) and bool(_DATE(value)) and bool(date.fromisoformat(value))
+    except ValueError:  # a real-looking date that is not on the calendar: 2024-02-30
+        return False
+
+
+def _all_fields(obj: dict, checks: dict) -> bool:
+    # A key with no check is an unknown field: additionalProperties is false everywhere.
+    return all((check := checks.get(key)) is not None and check(value) for key, value in obj.items())
+
+
+_LINE_CHECKS = {
+    "code": lambda v: isinstance(v, str) and bool(_CPT_CODE(v)),
+    "units": lambda v: _int_in(v, 1, 999),
+    "minutes": lambda v: _int_in(v, 0, 1440),
+    "modifiers": lambda v: isinstance(v, list) and len(v) <= 4 and all(isinstance(m, str) and _MODIFIER(m) for m in v),
+    "patients_represented": lambda v: _int_in(v, 1, 1000),
+    "caregivers": lambda v: _int_in(v, 1, 1000),
+    "patient_present": lambda v: isinstance(v, bool),
+    "date_of_service": _is_date,
+}
+_CLAIM_CHECKS = {
+    "id": lambda v: isinstance(v, str) and 1 <= len(v) <= 200,
+    "payer": lambda v: isinstance(v, str) and 1 <= len(v) <= 100,
+    "date_of_service": _is_date,
+    "place_of_service": lambda v: isinstance(v, str) and bool(_POS_CODE(v)),
+    "provider_type": lambda v: isinstance(v, str) and v in ("therapist", "physician", "npp"),
+    # Other number types (Decimal...) are left to jsonschema; `not v < 0` lets NaN through, as jsonschema does.
+    "therapy_spend_to_date": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not v < 0,
+    "apm_qualifying": lambda v: isinstance(v, bool),
+    "documentation": lambda v: isinstance(v, dict) and v.keys() <= _DOC_FIELDS
+    and all(isinstance(flag, bool) for flag in v.values()),
+    "lines": lambda v: isinstance(v, list) and 1 <= len(v) <= 1000 and all(
+        isinstance(line, dict) and "code" in line and "units" in line and _all_fields(line, _LINE_CHECKS)
+        for line in v),
+}
+
+
+def _fast_valid(obj: object) -> bool:
+    """Whether ``obj`` matches the claim schema, decided without jsonschema."""
+    return isinstance(obj, dict) and all(k in obj for k in _REQUIRED) and _all_fields(obj, _CLAIM_CHECKS)
+
+
+def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
+    """Check a claim against ``schemas/claim.schema.json``.
+
+    Args:
+        obj: A claim as parsed from JSON or YAML.
+        source_name: Where the claim came from, for the diagnostics.
+
+    Returns:
+        ``obj`` itself, unchanged: defaults are not filled in.
+
+    Raises:
+        ClaimError: With one ``claim-invalid`` diagnostic per problem, sorted by
+            JSON path, each naming the path (``$.lines[0].units``).
+    """
+    if _fast_valid(obj):
+        return obj  # type: ignore[return-value]
+    # Sorted by path (indexes numerically), then by best_match's preference at one path.
+    errors = sorted(_validator().iter_errors(obj), key=lambda e: (
+        [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
+        [not part for part in relevance(e)[2:]]))
+    diagnostics: list[Diagnostic] = []
+    for error in errors:
+        diagnostics += [d for d in _explain(error, source_name) if d not in diagnostics]
+    if diagnostics:
+        raise ClaimError(diagnostics)
+    return obj  # type: ignore[return-value] # jsonschema is the authority: the fast checker was too strict
+
+
+def _show(value: object) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _did_you_mean(value: object, options: list) -> str:
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, options, n=1) or [o for o in options if o.lower() == value.lower()]
+    return f'did you mean "{close[0]}"? ' if close else ""
+
+
+_DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_PATTERNS = {
+    "^[0-9]{2}$": ("a two-digit place-of-service code", "11"),
+    "^[A-Z0-9]{5}$": ("a five-character CPT or HCPCS code", "97550"),
+    "^[A-Z0-9]{2}$": ("a two-character modifier", "GP"),
+    _DATE_PATTERN: ("a date written YYYY-MM-DD", "2024-03-15"),
+}
+_LIMITS = {
+    "minimum": "{value} is less than the minimum of {limit}",
+    "maximum": "{value} is greater than the maximum of {limit}",
+    "minItems": "needs at least {limit} item{s}, got {size}",
+    "maxItems": "has {size} items, more than the maximum of {limit}",
+    "minLength": "must be at least {limit} characters long",
+    "maxLength": "is {size} characters long, more than the maximum of {limit}",
+}
+_LIMIT_HINTS = {("minItems", "$.lines"): "a claim bills at least one line",
+                ("maxItems", "$.lines"): "split it into several claims"}
+_TYPE_HINTS = {("integer", bool): "true and false are not numbers here; write a number such as 1",
+               ("integer", str): "numbers go without quotes", ("number", str): "numbers go without quotes",
+               ("integer", float): "write a whole number", ("boolean", str): "write true or false without quotes",
+               ("string", int): "put it in quotes: unquoted, JSON and YAML read it as a number"}
+# Codes are where a number sneaks in: a POS of 02 written bare even loses its zero.
+_CODE_FIELDS = ("place_of_service", "code", "modifiers")
+_CODE_HINT = 'put codes in quotes, e.g. "02": unquoted, YAML reads them as numbers and drops the leading zero'
+_ARTICLES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+             "object": "an object", "array": "an array"}
+
+
+def _explain(error: ValidationError, source_name: str) -> list[Diagnostic]:
+    """Turn one jsonschema error into plain-words diagnostics."""
+    path, kind, value, limit = error.json_path, error.validator, error.instance, error.validator_value
+
+    def say(message: str, hint: str = "", at: str = path) -> Diagnostic:
+        return Diagnostic("claim-invalid", message, source_name, hint=hint, path=at)  # location shows the path
+
+    if kind == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        return [say(f"unknown field {_show(key)}", f"{_did_you_mean(key, allowed)}allowed fields: {', '.join(allowed)}",
+                    f"{path}.{key}" if str(key).isidentifier() else f"{path}[{_show(key)}]")
+                for key in value if key not in allowed]
+    if kind == "required":  # one error per missing field, but each explains them all: the caller dedupes
+        return [say(f'the required field "{key}" is missing', "required here: " + ", ".join(limit))
+                for key in limit if key not in value]
+    if kind == "type":
+        return [say(f"expected {_ARTICLES.get(limit, limit)}, got {_show(value)}",
+                    _CODE_HINT if (limit, type(value)) == ("string", int) and any(
+                        f in path for f in _CODE_FIELDS) else _TYPE_HINTS.get((limit, type(value)), ""))]
+    if kind == "pattern":
+        what, example = _PATTERNS.get(limit, (f"matching {limit}", ""))
+        hint = f'use capital letters: "{value.upper()}"' if re.search(limit, value.upper()) else (
+            f'for example "{example}"' if example else "")
+        return [say(f"{_show(value)} is not {what}", hint)]
+    if kind == "format" and limit == "date":
+        if not re.search(_DATE_PATTERN, value):
+            return []  # the pattern error already says it is not YYYY-MM-DD
+        reason = "write the date as YYYY-MM-DD, with nothing before or after it"
+        if _DATE(value):
+            try:
+                date.fromisoformat(value)
+            except ValueError as exc:
+                reason = str(exc)  # e.g. "day is out of range for month"
+        return [say(f"{_show(value)} is not a valid calendar date", reason)]
+    if kind in _LIMITS:
+        size = len(value) if isinstance(value, (str, list)) else 0
+        message = _LIMITS[kind].format(value=_show(value), limit=limit, size=size, s="s" * (limit != 1))
+        return [say("must not be empty" if (kind, limit) == ("minLength", 1) else message,
+                    _LIMIT_HINTS.get((kind, path), ""))]
+    if kind == "enum":
+        return [say(f"{_show(value)} is not one of " + ", ".join(_show(o) for o in limit),
+                    _did_you_mean(value, limit).strip())]
+    return [say(error.message)]
