@@ -180,6 +180,8 @@ class PolicyHeader(Node):
     governs: tuple[str, ...] = ()
     changes: str = ""
     note: str = ""
+    # Where each entry of the block stood, for the formatter to keep comments beside them.
+    entry_spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
     span: Span = _span()
 
 
@@ -191,6 +193,8 @@ class Source(Node):
     date: str | None = None
     confidence: str | None = None
     note: str = ""
+    # Where each entry of the block stood, for the formatter to keep comments beside them.
+    entry_spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
     span: Span = _span()
 
 
@@ -269,6 +273,8 @@ class Rule(Node):
     override: bool = False
     origin: str = field(default="", compare=False)
     given: tuple[str, ...] = field(default=(), compare=False)
+    # Where each entry of the block stood, for the formatter to keep comments beside them.
+    entry_spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
     span: Span = _span()
 
 
@@ -283,6 +289,8 @@ class Fee(Node):
     override: bool = False
     origin: str = field(default="", compare=False)
     given: tuple[str, ...] = field(default=(), compare=False)
+    # Where each entry of the block stood, for the formatter to keep comments beside them.
+    entry_spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
     span: Span = _span()
 
 

@@ -48,6 +48,10 @@ def _binary(op: str):
     return v_args(meta=True)(build)
 
 
+def _entry_spans(entries: list) -> tuple:
+    return tuple((e.key, e.span) for e in entries if isinstance(e, _Entry))
+
+
 class _Entry:
     """One `keyword value` line of a block, before it is folded into its node."""
 
@@ -209,14 +213,15 @@ class TreeToNodes(Transformer):
             name, title=f.get("title", ""), payer=f.get("payer", ""), version=f.get("version", ""),
             effective_from=start, effective_to=end, extends=f.get("extends"),
             governs=f.get("governs", ()), changes=f.get("changes", ""), note=f.get("note", ""),
-            span=span_of(meta))
+            span=span_of(meta), entry_spans=_entry_spans(entries))
 
     @v_args(meta=True)
     def source(self, meta, c):
         name, entries = str(c[0]), c[1:]
         f = self._fold(f"source `{name}`", entries)
         return n.Source(name, title=f.get("title", ""), url=f.get("url", ""), date=f.get("date"),
-                        confidence=f.get("confidence"), note=f.get("note", ""), span=span_of(meta))
+                        confidence=f.get("confidence"), note=f.get("note", ""), span=span_of(meta),
+                        entry_spans=_entry_spans(entries))
 
     def type_ann(self, c):
         return str(c[0])
@@ -278,7 +283,7 @@ class TreeToNodes(Transformer):
             name, title=f.get("title", ""), cites=f.get("cites", ()), scope=scope, where=where,
             when=f.get("when"), outcome=outcomes[0].value if outcomes else None,
             reasons=f.get("reason", ()), message=f.get("message"), note=f.get("note", ""), span=span,
-            given=tuple(sorted(set(f) | ({"outcome"} if outcomes else set()))))
+            given=tuple(sorted(set(f) | ({"outcome"} if outcomes else set()))), entry_spans=_entry_spans(entries))
 
     @v_args(meta=True)
     def fee(self, meta, c):
@@ -286,7 +291,8 @@ class TreeToNodes(Transformer):
         f = self._fold(f"fee `{name}`", entries)
         scope, where = f.get("applies", ("line", None))
         return n.Fee(name, title=f.get("title", ""), cites=f.get("cites", ()), where=where,
-                     amount=f.get("amount"), note=f.get("note", ""), span=span_of(meta), given=tuple(sorted(f)))
+                     amount=f.get("amount"), note=f.get("note", ""), span=span_of(meta), given=tuple(sorted(f)),
+                     entry_spans=_entry_spans(entries))
 
     def override(self, c):
         return dataclasses.replace(c[0], override=True)
