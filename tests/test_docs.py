@@ -149,3 +149,15 @@ def test_the_index_links_only_to_pages_that_exist():
         if "://" not in link:
             assert (DOCS / link).exists(), f"docs/index.md links to {link}, which does not exist"
 
+
+
+@pytest.mark.parametrize(("call", "ranges"), [
+    # The minute ranges docs/language.md gives for each time rule: (first minute, last minute, units).
+    (lambda m: FUNCTIONS["midpoint_units"].impl(m, 30), [(0, 15, 0), (16, 45, 1), (46, 75, 2)]),
+    (lambda m: FUNCTIONS["midpoint_units"].impl(m, 15), [(0, 7, 0), (8, 22, 1), (23, 37, 2)]),
+    (lambda m: FUNCTIONS["midpoint_addon_units"].impl(m, 30, 15), [(0, 37, 0), (38, 52, 1), (53, 67, 2), (68, 82, 3)]),
+    (lambda m: FUNCTIONS["eight_minute_units"].impl(m), [(0, 7, 0), (8, 22, 1), (23, 37, 2), (38, 52, 3)]),
+], ids=["midpoint-30", "midpoint-15", "midpoint-addon-30-15", "eight-minute"])
+def test_the_documented_minute_ranges_of_the_time_rules_hold(call, ranges):
+    for first, last, units in ranges:
+        assert [call(m) for m in range(first, last + 1)] == [units] * (last - first + 1)
