@@ -10,17 +10,35 @@ identifier in it is either fixed here or a policy name that matched the
 grammar's NAME pattern and is prefixed (`v_`), and every literal is written
 with `repr` or hoisted into the namespace as a constant; no policy text is ever
 pasted into the code.
+
+The plain mode (`trace=False`) does what a careful person would do by hand,
+without changing what any rule means:
+
+* each claim and line field is read once into a local;
+* each `let`, each table row looked up by a key that does not depend on a
+  quantifier's variable, and each dated parameter is computed at most once per
+  line, per claim, or per *period* (a stretch of dates over which no dated
+  value or table row changes), on first use, so short-circuits still guard it;
+* a quantifier over `claim.lines` whose `where` starts with equalities
+  (`o.code == primary_code and o.date_of_service == line.date_of_service`)
+  looks in an index of the lines built once per claim, instead of scanning
+  every line for every line;
+* fees are computed in the rules' loop, reusing what the rules computed.
+
+The trace mode keeps one expression per rule, so each rule records every value
+it reads.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 
 from . import nodes as n
 from .checker import CheckedPolicy
-from .fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from .fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
 from .functions import FUNCTIONS
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,15 +61,36 @@ class Generated:
 
 
 class _Scope:
-    """Variables visible to an expression: language name -> (python dict var, python index var, type)."""
+    """Variables visible to an expression: language name -> (python dict var, python index var, type).
 
-    def __init__(self, vars_: dict[str, tuple[str, str | None, str]], date_var: str) -> None:
+    `date_var` and `period_var` name the date that dated lookups use (the line's or
+    the claim's) and its period; `memo` is False inside a comprehension's iterable,
+    where Python forbids the `:=` that memo slots need.
+    """
+
+    def __init__(self, vars_: dict[str, tuple[str, str | None, str]], date_var: str, period_var: str = "cp",
+                 memo: bool = True) -> None:
         self.vars = vars_
         self.date_var = date_var
+        self.period_var = period_var
+        self.memo = memo
 
     def bind(self, name: str, typ: str) -> _Scope:
         py = safe_ident("v_", name)
-        return _Scope({**self.vars, name: (py, py + "_i" if typ == LINE else None, typ)}, self.date_var)
+        return _Scope({**self.vars, name: (py, py + "_i" if typ == LINE else None, typ)}, self.date_var,
+                      self.period_var, self.memo)
+
+    def without_memo(self) -> _Scope:
+        return _Scope(self.vars, self.date_var, self.period_var, memo=False)
+
+
+# What an expression depends on (see `Compiler.deps`): the current line, the date of
+# dated lookups, or a quantifier's variable ("v:" + its name).
+_LINE, _DATE = "line", "date"
+# Field types whose values hash consistently with `==`, so lines can be indexed by them.
+_KEY_TYPES = frozenset({STRING, DATE, INT, BOOL})
+# Built-ins that cannot raise on any value of the right type.
+_TOTAL_FUNCTIONS = frozenset({"missing", "coalesce"})
 
 
 class Compiler:
@@ -61,12 +100,21 @@ class Compiler:
         self.checked = checked
         self.policy = checked.policy
         self.trace = trace
+        self.fast = not trace
         self.consts: dict[object, str] = {}
         self.namespace: dict = {"Decimal": Decimal}
         self.lines: list[str] = []
         self.params = {p.name: p for p in self.policy.of_kind(n.Param)}
         self.lets = {l.name: l for l in self.policy.of_kind(n.Let)}
         self.tables = {t.name for t in self.policy.of_kind(n.Table)}
+        # Plain mode only: locals read once, memo slots, line indexes.
+        self.claim_fields: dict[str, str] = {}  # local -> code reading it
+        self.line_fields: dict[str, str] = {}
+        self.slots: dict[tuple, tuple[str, str]] = {}  # what is memoized -> (variable, level)
+        self.indexes: dict[str, int] = {}  # key function source -> index number
+        self.buckets = 0
+        self._deps: dict[str, frozenset] = {}
+        self._safe: dict[str, bool] = {}
 
     # ------------------------------------------------------------ output helpers
 
@@ -80,6 +128,86 @@ class Compiler:
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
+
+    # ------------------------------------------------------------ what expressions depend on
+
+    def deps(self, e: n.Expr | None) -> frozenset:
+        """The line, date and quantifier variables an expression depends on (see `_LINE`, `_DATE`)."""
+        if e is None or isinstance(e, (n.Literal, n.SetLiteral)):
+            return frozenset()
+        if isinstance(e, n.Name):
+            if e.name == "line":
+                return frozenset({_LINE})
+            if e.name == "claim" or e.name in self.tables:
+                return frozenset()
+            if e.name in self.params:
+                return frozenset({_DATE}) if self.params[e.name].dated else frozenset()
+            if e.name in self.lets:
+                if e.name not in self._deps:
+                    self._deps[e.name] = frozenset()  # the checker has rejected cycles; this only stops recursion
+                    self._deps[e.name] = self.deps(self.lets[e.name].expr)
+                return self._deps[e.name]
+            return frozenset({"v:" + e.name})
+        if isinstance(e, n.Attribute):
+            return self.deps(e.obj)
+        if isinstance(e, n.Index):
+            return self.deps(e.obj) | self.deps(e.key) | {_DATE}
+        if isinstance(e, n.Call):
+            return frozenset().union(*(self.deps(a) for a in e.args))
+        if isinstance(e, n.Unary):
+            return self.deps(e.operand)
+        if isinstance(e, n.Binary):
+            out = self.deps(e.left) | self.deps(e.right)
+            if e.op in ("in", "not in") and isinstance(e.right, n.Name) and e.right.name in self.tables:
+                out |= {_DATE}
+            return out
+        if isinstance(e, n.Conditional):
+            return self.deps(e.test) | self.deps(e.then) | self.deps(e.otherwise)
+        if isinstance(e, n.Quantifier):
+            inner = self.deps(e.where) | self.deps(e.value)
+            return self.deps(e.collection) | (inner - {"v:" + e.var})
+        raise TypeError(f"unknown node {e!r}")  # pragma: no cover - the grammar has no other
+
+    def safe(self, e: n.Expr) -> bool:
+        """Whether evaluating `e` on a valid claim can never raise (so it may be skipped or moved)."""
+        if isinstance(e, (n.Literal, n.SetLiteral)):
+            return True
+        if isinstance(e, n.Name):
+            if e.name in self.params:
+                return not self.params[e.name].dated
+            if e.name in self.lets:
+                if e.name not in self._safe:
+                    self._safe[e.name] = False
+                    self._safe[e.name] = self.safe(self.lets[e.name].expr)
+                return self._safe[e.name]
+            return True
+        if isinstance(e, n.Attribute):
+            return not isinstance(e.obj, n.Index) and self.safe(e.obj)
+        if isinstance(e, n.Call):
+            return e.func in _TOTAL_FUNCTIONS and all(self.safe(a) for a in e.args)
+        if isinstance(e, n.Unary):
+            return e.op == "not" and self.safe(e.operand)
+        if isinstance(e, n.Binary):
+            return e.op in ("and", "or", "==", "!=", "in", "not in") and self.safe(e.left) and self.safe(e.right)
+        if isinstance(e, n.Conditional):
+            return self.safe(e.test) and self.safe(e.then) and self.safe(e.otherwise)
+        return False
+
+    def memo(self, key: tuple, e_deps: frozenset, scope: _Scope, compute) -> str:
+        """`compute()`'s code, evaluated at most once per line, claim or period (by `e_deps`)."""
+        if not (self.fast and scope.memo) or any(d.startswith("v:") for d in e_deps):
+            return compute()
+        level = "line" if _LINE in e_deps else "period" if _DATE in e_deps else "claim"
+        if level == "period":
+            key = (*key, scope.date_var)
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = (f"{'D' if level == 'period' else 'M'}{len(self.slots)}", level)
+        var = slot[0]
+        if level == "period":
+            p = scope.period_var
+            return f"({var}[{p}] if {p} in {var} else {var}.setdefault({p}, {compute()}))"
+        return f"({var} if {var} is not _U else ({var} := {compute()}))"
 
     # ------------------------------------------------------------ expressions
 
@@ -107,10 +235,12 @@ class Compiler:
         if name in self.params:
             param = self.params[name]
             if param.dated:
-                return self.read(name, f"{safe_ident('P_', name)}({scope.date_var})")
+                return self.read(name, self.memo(("param", name), frozenset({_DATE}), scope,
+                                                 lambda: f"{safe_ident('P_', name)}({scope.date_var})"))
             return self.read(name, safe_ident("P_", name))
         if name in self.lets:
-            return self.read(name, f"({self.expr(self.lets[name].expr, scope)})")
+            return self.read(name, self.memo(("let", name), self.deps(e), scope,
+                                             lambda: f"({self.expr(self.lets[name].expr, scope)})"))
         if name in self.tables:
             return safe_ident("T_", name)
         raise ValueError(f"unresolved name {name}")  # the checker rejects this first
@@ -145,18 +275,38 @@ class Compiler:
                 return self.read(label, "dos")
             if f.default is not None:
                 default = f.default if not isinstance(f.default, list) else tuple(f.default)
-                return self.read(label, f"{py}.get({e.name!r}, {default!r})")
-            if f.optional:
-                return self.read(label, f"{py}.get({e.name!r})")
-            return self.read(label, f"{py}[{e.name!r}]")
+                code = f"{py}.get({e.name!r}, {default!r})"
+            elif f.optional:
+                code = f"{py}.get({e.name!r})"
+            else:
+                code = f"{py}[{e.name!r}]"
+            if f.type == NUMBER:  # JSON gives 800.5 as a float; money arithmetic needs Decimal
+                code = f"_num({code})"
+            if self.fast and py in ("c", "doc", "ln"):
+                local = safe_ident({"c": "c_", "doc": "d_", "ln": "l_"}[py], e.name)
+                (self.line_fields if py == "ln" else self.claim_fields)[local] = code
+                return local
+            return self.read(label, code)
         # a table row: obj is Index(table, key)
         return self.read(label, f"{self.expr(e.obj, scope)}[{e.name!r}]")
 
+    def lookup(self, table: str, key_expr: n.Expr, scope: _Scope) -> str:
+        """The memoized row (or None) of `table` for `key_expr` on the scope's date."""
+        key = self.expr(key_expr, scope)
+        return self.memo(("row", table, key), self.deps(key_expr) | {_DATE}, scope,
+                         lambda: f"{table}.lookup({key}, {scope.date_var})")
+
     def expr_index(self, e: n.Index, scope: _Scope) -> str:
         table = self.expr(e.obj, scope)
+        if self.fast and scope.memo and not any(d.startswith("v:") for d in self.deps(e.key)):
+            row = self.lookup(table, e.key, scope)
+            # The second read of the slot is a hit; a missing row raises as `_row` does.
+            return f"({row} if {row} is not None else _row({table}, {self.expr(e.key, scope)}, {scope.date_var}))"
         return f"_row({table}, {self.expr(e.key, scope)}, {scope.date_var})"
 
     def expr_call(self, e: n.Call, scope: _Scope) -> str:
+        if self.fast and e.func == "missing":
+            return f"({self.expr(e.args[0], scope)} is None)"
         fn = FUNCTIONS[e.func]
         name = safe_ident("F_", fn.name)
         self.namespace[name] = fn.impl
@@ -167,10 +317,14 @@ class Compiler:
         return f"({op}{self.expr(e.operand, scope)})"
 
     def expr_binary(self, e: n.Binary, scope: _Scope) -> str:
-        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op in ("in", "not in") and isinstance(e.right, n.Name) and e.right.name in self.tables:
-            test = f"{right}.has({left}, {scope.date_var})"
+            right = self.expr(e.right, scope)
+            if self.fast and scope.memo and not any(d.startswith("v:") for d in self.deps(e.left)):
+                test = f"({self.lookup(right, e.left, scope)} is not None)"
+            else:
+                test = f"{right}.has({self.expr(e.left, scope)}, {scope.date_var})"
             return test if e.op == "in" else f"(not {test})"
+        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op == "/":
             return f"_div({left}, {right})"
         return f"({left} {e.op} {right})"
@@ -179,22 +333,66 @@ class Compiler:
         return f"({self.expr(e.then, scope)} if {self.expr(e.test, scope)} else {self.expr(e.otherwise, scope)})"
 
     def expr_quantifier(self, e: n.Quantifier, scope: _Scope) -> str:
-        collection = self.expr(e.collection, scope)
+        collection = self.expr(e.collection, scope.without_memo())
         elem_type = "line" if collection == "lines" else "value"
         inner = scope.bind(e.var, LINE if elem_type == "line" else "value")
         py, idx, _ = inner.vars[e.var]
+        if collection == "lines" and self.fast and scope.memo and e.kind != "all" and e.where is not None:
+            indexed = self.indexed_quantifier(e, scope, inner)
+            if indexed is not None:
+                return indexed
         loop = f"for {idx}, {py} in enumerate({collection})" if idx else f"for {py} in {collection}"
         cond = f" if {self.expr(e.where, inner)}" if e.where is not None else ""
-        if e.kind == "any":
-            return f"any(True {loop}{cond})"
-        if e.kind == "none":
-            return f"(not any(True {loop}{cond}))"
-        if e.kind == "all":
-            where = self.expr(e.where, inner)
-            return f"all({where} {loop})"
-        if e.kind == "count":
-            return f"sum(1 {loop}{cond})"
-        return f"sum(({self.expr(e.value, inner)} {loop}{cond}), 0)"
+        return _quantify(e.kind, loop, cond, lambda: self.expr(e.where, inner), lambda: self.expr(e.value, inner))
+
+    def indexed_quantifier(self, e: n.Quantifier, scope: _Scope, inner: _Scope) -> str | None:
+        """`e` looking only at the lines its leading equalities select, from an index built once per claim.
+
+        An equality `o.f == E` may serve as a key when nothing skipped by moving it
+        first could have raised: it is the first test, or every test before it is a
+        key or safe, and E itself is safe.
+        """
+        conjuncts = _conjuncts(e.where)
+        keys: list[tuple[n.Expr, n.Expr]] = []
+        rest: list[n.Expr] = []
+        blocked = False
+        for j, test in enumerate(conjuncts):
+            key = None if blocked else self.key_equality(test, e.var)
+            if key is not None and (j == 0 or (self.safe(key[1]) and all(self.safe(t) for t in rest))):
+                keys.append(key)
+                continue
+            rest.append(test)
+            blocked = blocked or not self.safe(test)
+        if not keys:
+            return None
+        py, idx, _ = inner.vars[e.var]
+        fields = [self.expr(f, inner) for f, _ in keys]
+        key_code = fields[0] if len(fields) == 1 else "(" + ", ".join(fields) + ")"
+        source = f"def IXK{{}}({py}, dos):\n    return {key_code}\n"
+        number = self.indexes.setdefault(source, len(self.indexes))
+        wanted = [self.expr(value, scope) for _, value in keys]
+        wanted_code = wanted[0] if len(wanted) == 1 else "(" + ", ".join(wanted) + ")"
+        bucket = f"B{self.buckets}"
+        self.buckets += 1
+        loop = f"for {idx}, {py} in {bucket}"
+        where = _conjoin(rest)
+        cond = f" if {self.expr(where, inner)}" if where is not None else ""
+        body = _quantify(e.kind, loop, cond, None, lambda: self.expr(e.value, inner))
+        empty = {"any": "False", "none": "True", "count": "0", "sum": "0"}[e.kind]
+        return f"({body} if ({bucket} := _bucket(IX, {number}, IXK{number}, lines, dos, {wanted_code})) else {empty})"
+
+    def key_equality(self, test: n.Expr, var: str) -> tuple[n.Expr, n.Expr] | None:
+        """(`o.f`, E) when `test` is `o.f == E` or `E == o.f` with E free of quantifier variables."""
+        if not (isinstance(test, n.Binary) and test.op == "=="):
+            return None
+        for field_side, other in ((test.left, test.right), (test.right, test.left)):
+            if isinstance(field_side, n.Attribute) and isinstance(field_side.obj, n.Name) \
+                    and field_side.obj.name == var and field_side.name != "index":
+                f = catalogue()[LINE].get(field_side.name)
+                if f is not None and f.type in _KEY_TYPES \
+                        and not any(d.startswith("v:") for d in self.deps(other)):
+                    return field_side, other
+        return None
 
     def template(self, t: n.Template | None, scope: _Scope) -> str:
         if t is None:
@@ -215,6 +413,8 @@ class Compiler:
                 self.namespace[safe_ident("P_", p.name)] = _dated_lookup(p.name, tuple(entries))
             else:
                 self.namespace[safe_ident("P_", p.name)] = _literal_value(p.value)
+        if self.fast:
+            return self.generate_fast(rules, fees)
 
         claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos")
         line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos")
@@ -228,8 +428,7 @@ class Compiler:
         self.emit(1, "den = [False] * n")
         self.emit(1, "al = [ln['units'] for ln in lines]")
         self.emit(1, "gov = [ln['code'] in GOVERNED for ln in lines]")
-        if self.trace:
-            self.emit(1, "EV = []")
+        self.emit(1, "EV = []")
         claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
         line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
         if claim_rules:
@@ -244,8 +443,85 @@ class Compiler:
         for k, rule in line_rules:
             self.rule_body(2, k, rule, line_scope)
         self.fee_body(fees, line_scope)
-        self.emit(1, "return F, den, al, gov, amt" + (", EV" if self.trace else ""))
+        self.emit(1, "return F, den, al, gov, amt, EV")
         return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
+
+    def generate_fast(self, rules: list[n.Rule], fees: list[n.Fee]) -> Generated:
+        """One loop over the lines: the rules, then the line's fee; see the module's docstring."""
+        claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos", "cp")
+        line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos", "lp")
+        claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
+        line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
+        # The bodies first: they decide which locals and slots the prologues set up.
+        self.lines = []
+        for k, rule in claim_rules:
+            self.rule_body(2, k, rule, claim_scope)
+        claim_body = self.lines
+        self.lines = []
+        for k, rule in line_rules:
+            self.rule_body(2, k, rule, line_scope)
+        self.fee_body_fast(fees, line_scope)
+        line_body = self.lines
+        self.lines = []
+        for source, number in self.indexes.items():
+            self.lines.extend(source.format(number).splitlines())
+            self.lines.append("")
+        bounds = self.period_bounds()
+        self.namespace["_period"] = lambda date, _b=bounds: bisect_right(_b, date)
+        self.emit(0, "def evaluate(c):")
+        self.emit(1, "lines = c['lines']")
+        self.emit(1, "dos = c['date_of_service']")
+        self.emit(1, "doc = c.get('documentation') or EMPTY")
+        self.emit(1, "n = len(lines)")
+        self.emit(1, "F = []")
+        self.emit(1, "den = [False] * n")
+        self.emit(1, "al = [ln['units'] for ln in lines]")
+        self.emit(1, "gov = [ln['code'] in GOVERNED for ln in lines]")
+        self.emit(1, "amt = [None] * n")
+        self.emit(1, "cp = _period(dos)")
+        for local, code in self.claim_fields.items():
+            self.emit(1, f"{local} = {code}")
+        for var, level in self.slots.values():
+            if level == "claim":
+                self.emit(1, f"{var} = _U")
+            elif level == "period":
+                self.emit(1, f"{var} = {{}}")
+        if self.indexes:
+            self.emit(1, f"IX = [None] * {len(self.indexes)}")
+        if claim_rules:
+            self.emit(1, "if any(gov):")
+            self.emit(2, "i = None")
+            self.lines.extend(claim_body)
+        self.emit(1, "for i, ln in enumerate(lines):")
+        self.emit(2, "if not gov[i]:")
+        self.emit(3, "continue")
+        self.emit(2, "ldos = ln.get('date_of_service', dos)")
+        self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
+        for local, code in self.line_fields.items():
+            self.emit(2, f"{local} = {code}")
+        for var, level in self.slots.values():
+            if level == "line":
+                self.emit(2, f"{var} = _U")
+        self.lines.extend(line_body)
+        self.emit(1, "return F, den, al, gov, amt")
+        return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
+
+    def period_bounds(self) -> tuple[str, ...]:
+        """Dates where some dated value or table row may change: a period lies between two of them.
+
+        A date at or after a bound is in the next period. A value that ends on E
+        changes after E: the bound is E + "\\0", which sorts after E and before E's next day.
+        """
+        bounds = set()
+        for p in self.params.values():
+            for d in p.dated or ():
+                bounds.add(d.start)
+                if d.end is not None:
+                    bounds.add(d.end + "\0")
+        for table in self.checked.tables.values():
+            if table.dated_by:
+                bounds.update(start for versions in table.rows.values() for start, _ in versions)
+        return tuple(sorted(bounds))
 
     def rule_body(self, depth: int, k: int, rule: n.Rule, scope: _Scope) -> None:
         if rule.outcome is None:
@@ -262,12 +538,15 @@ class Compiler:
             self.emit(d, f"ap = {applies}")
             self.emit(d, f"fired = bool(ap and {when})")
             cond = "fired"
+        elif rule.where is not None:
+            cond = f"({applies}) and ({when})" if rule.when is not None else applies
         else:
-            cond = f"({applies}) and ({when})" if rule.where is not None else when
+            cond = when
         if kind == "reduce":
+            billed = self.expr(n.Attribute(n.Name("line"), "units"), scope) if self.fast else "ln['units']"
             self.emit(d, f"if {cond}:")
             self.emit(d + 1, f"u = max(0, {self.expr(rule.outcome.units, scope)})")
-            self.emit(d + 1, "if u < ln['units']:")
+            self.emit(d + 1, f"if u < {billed}:")
             self.emit(d + 2, f"F.append(({k}, i, {message}{', TR' if self.trace else ''}))")
             self.emit(d + 2, "if u < al[i]:")
             self.emit(d + 3, "al[i] = u")
@@ -314,6 +593,54 @@ class Compiler:
             self.emit(4, "continue")
             self.emit(2, "except Exception as exc:")
             self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
+
+    def fee_body_fast(self, fees: list[n.Fee], scope: _Scope) -> None:
+        # A line's rules have all run by now, and no other line's rules touch its units, so
+        # the fee sees final units; it reuses the line's locals and memo slots.
+        self.emit(2, "if den[i] or al[i] <= 0:")
+        self.emit(3, "amt[i] = ZERO")
+        self.emit(3, "continue")
+        self.emit(2, "units_allowed = al[i]")
+        fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var,
+                           scope.period_var)
+        self.namespace["ZERO"] = Decimal("0.00")
+        for j, fee in enumerate(fees):
+            if fee.amount is None:
+                continue
+            self.emit(2, "try:")
+            applies = self.expr(fee.where, fee_scope) if fee.where is not None else "True"
+            self.emit(3, f"if {applies}:")
+            self.emit(4, f"amt[i] = {self.expr(fee.amount, fee_scope)}")
+            self.emit(4, "continue")
+            self.emit(2, "except Exception as exc:")
+            self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
+
+
+def _conjuncts(e: n.Expr) -> list[n.Expr]:
+    """`a and b and c` as [a, b, c], in evaluation order."""
+    if isinstance(e, n.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _conjoin(tests: list[n.Expr]) -> n.Expr | None:
+    out = None
+    for t in tests:
+        out = t if out is None else n.Binary("and", out, t)
+    return out
+
+
+def _quantify(kind: str, loop: str, cond: str, where, value) -> str:
+    """A quantifier as a Python expression over `loop`, filtered by `cond`."""
+    if kind == "any":
+        return f"any(True {loop}{cond})"
+    if kind == "none":
+        return f"(not any(True {loop}{cond}))"
+    if kind == "all":
+        return f"all({where()} {loop})"
+    if kind == "count":
+        return f"sum(1 {loop}{cond})"
+    return f"sum(({value()} {loop}{cond}), 0)"
 
 
 def _label(e: n.Expr) -> str:

@@ -40,6 +40,28 @@ def _row(table, key, date):
     return row
 
 
+def _num(value):
+    """A claim's number as the language computes with it: JSON floats become exact Decimals (800.5, not 800.4999...)."""
+    return Decimal(repr(value)) if type(value) is float else value
+
+
+def _bucket(cache: list, number: int, key_of, lines: list, dos: str, key) -> list:
+    """The (index, line) pairs whose key is `key`, from index `number`, built on first use for this claim."""
+    index = cache[number]
+    if index is None:
+        index = cache[number] = {}
+        for pair in enumerate(lines):
+            k = key_of(pair[1], dos)
+            if k in index:
+                index[k].append(pair)
+            else:
+                index[k] = [pair]
+    return index.get(key, ())
+
+
+_UNSET = object()  # a memo slot not yet computed
+
+
 def _div(a, b):
     return Decimal(a) / Decimal(b)
 
@@ -127,7 +149,8 @@ class Evaluator:
     def _build(self, trace: bool):
         generated = Compiler(self.checked, trace=trace).generate()
         namespace = dict(generated.namespace)
-        namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO)
+        namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO,
+                         _num=_num, _bucket=_bucket, _U=_UNSET)
         for table in self.checked.tables.values():
             namespace["T_" + table.name] = table
         code = compile(generated.source, f"<compiled {self._source_file}>", "exec")
