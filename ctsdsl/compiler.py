@@ -41,11 +41,14 @@ from .checker import CheckedPolicy
 from .fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
 from .functions import FUNCTIONS
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: `$` would let a final newline through
+# The only operators that reach the generated code; the transformer's tables hold no others.
+_BINARY_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "not in", "+", "-", "*", "and", "or"})
+_QUANTIFIERS = frozenset({"any", "all", "none", "count", "sum"})
 
 
 def safe_ident(prefix: str, name: str) -> str:
-    if not _IDENT.match(name):  # the grammar guarantees this; the compiler does not trust it
+    if not _IDENT.fullmatch(name):  # the grammar guarantees this; the compiler does not trust it
         raise ValueError(f"not an identifier: {name!r}")
     return f"{prefix}{name}"
 
@@ -77,7 +80,9 @@ class _Scope:
 
     def bind(self, name: str, typ: str) -> _Scope:
         py = safe_ident("v_", name)
-        return _Scope({**self.vars, name: (py, py + "_i" if typ == LINE else None, typ)}, self.date_var,
+        # "vi_": with `py + "_i"`, a variable `o`'s index would be a variable named `o_i`.
+        index = safe_ident("vi_", name) if typ == LINE else None
+        return _Scope({**self.vars, name: (py, index, typ)}, self.date_var,
                       self.period_var, self.memo)
 
     def without_memo(self) -> _Scope:
@@ -313,7 +318,7 @@ class Compiler:
         return f"{name}({', '.join(self.expr(a, scope) for a in e.args)})"
 
     def expr_unary(self, e: n.Unary, scope: _Scope) -> str:
-        op = "not " if e.op == "not" else "-"
+        op = "not " if e.op == "not" else "-"  # nothing else reaches the code, whatever e.op holds
         return f"({op}{self.expr(e.operand, scope)})"
 
     def expr_binary(self, e: n.Binary, scope: _Scope) -> str:
@@ -327,12 +332,16 @@ class Compiler:
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op == "/":
             return f"_div({left}, {right})"
+        if e.op not in _BINARY_OPS:
+            raise ValueError(f"unknown operator {e.op!r}")
         return f"({left} {e.op} {right})"
 
     def expr_conditional(self, e: n.Conditional, scope: _Scope) -> str:
         return f"({self.expr(e.then, scope)} if {self.expr(e.test, scope)} else {self.expr(e.otherwise, scope)})"
 
     def expr_quantifier(self, e: n.Quantifier, scope: _Scope) -> str:
+        if e.kind not in _QUANTIFIERS:
+            raise ValueError(f"unknown quantifier {e.kind!r}")
         collection = self.expr(e.collection, scope.without_memo())
         elem_type = "line" if collection == "lines" else "value"
         inner = scope.bind(e.var, LINE if elem_type == "line" else "value")
@@ -464,7 +473,7 @@ class Compiler:
         line_body = self.lines
         self.lines = []
         for source, number in self.indexes.items():
-            self.lines.extend(source.format(number).splitlines())
+            self.lines.extend(source.replace("IXK{}", f"IXK{number}").splitlines())
             self.lines.append("")
         bounds = self.period_bounds()
         self.namespace["_period"] = lambda date, _b=bounds: bisect_right(_b, date)

@@ -14,11 +14,11 @@ from . import nodes as n
 from .checker import CheckedPolicy, check
 from .decision import PolicyInfo
 from .errors import CtsdslError, Diagnostic, PolicySemanticError, PolicySyntaxError
+from .limits import MAX_POLICY_BYTES, expansion_problems
 from .overlay import Layer, resolve
 from .parser import parse_with_problems
 from .tables import TableData, load_table, resolve_data_path
 
-MAX_POLICY_BYTES = 1024 * 1024
 POLICY_SUFFIX = ".cts"
 
 
@@ -71,6 +71,8 @@ def read_policy_text(path: Path) -> str:
     if path.is_dir():
         raise PolicySemanticError(Diagnostic("not-a-file", f"{name} is a directory", name,
                                              hint=f"name a {POLICY_SUFFIX} file inside it"))
+    if not path.is_file():  # a FIFO or a device would block the read, or never end
+        raise PolicySemanticError(Diagnostic("not-a-file", f"{name} is not a regular file", name))
     if size > MAX_POLICY_BYTES:
         raise PolicySemanticError(Diagnostic("too-large", f"{name} is {size} bytes; the limit is {MAX_POLICY_BYTES}",
                                              name))
@@ -113,6 +115,9 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
         if table is not None:
             tables[decl.name] = table
             digest.update(b"\0" + decl.name.encode() + b"\0" + table.raw)
+    # The compiler writes each let out where it is used: refuse what would blow up there.
+    problems.extend(_with_text(d, texts[d.source_name]) if d.source_name in texts else d
+                    for d in expansion_problems(policy, str(path)))
     checked = check(policy, tables, texts, problems)
     loaded = LoadedPolicy(path, text, checked, "sha256:" + digest.hexdigest(), resolved.layers)
     if raise_on_error and checked.errors:
@@ -159,11 +164,12 @@ def find_parent(reference: str, child: Path) -> Path | None:
     Names are looked up among the policies of the child's tree (the nearest folder
     named `policies`, else the child's own folder), then among the bundled ones.
     """
-    if reference.endswith(POLICY_SUFFIX):
-        target = (child.parent / reference).resolve()
-        return target if target.is_file() else None
     child = child.resolve()
     root = next((p for p in child.parents if p.name == "policies"), child.parent)
+    if reference.endswith(POLICY_SUFFIX):
+        # A path may not leave the child's tree: a policy reads no file outside it.
+        target = (child.parent / reference).resolve()
+        return target if target.is_file() and target.is_relative_to(root) else None
     roots = [root]
     try:
         from ._resources import policies_dir
@@ -172,7 +178,8 @@ def find_parent(reference: str, child: Path) -> Path | None:
         pass
     for folder in roots:
         for candidate in sorted(folder.rglob("*" + POLICY_SUFFIX)):
-            if candidate.resolve() != child and _policy_name(candidate) == reference:
+            real = candidate.resolve()
+            if real != child and real.is_relative_to(folder.resolve()) and _policy_name(candidate) == reference:
                 return candidate
     return None
 

@@ -11,6 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .errors import CtsdslError, Diagnostic, PolicySyntaxError
+from .limits import check_parse_tree
 from .transformer import span_of, to_nodes, unquote
 
 # Words for the grammar's terminals, so an analyst reads "expected a name", not "NAME".
@@ -69,6 +70,7 @@ def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Pol
         tree = _lark().parse(text, start="start")
     except UnexpectedInput as exc:
         raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
+    check_parse_tree(tree, text, source_name)  # before the recursive passes: depth and size limits
 
     def parse_template(token: Token) -> n.Template:
         return _parse_template(token, text, source_name)
@@ -87,6 +89,7 @@ def parse_expr(text: str, source_name: str = "<expr>") -> n.Expr:
         tree = _lark().parse(text, start="expr")
     except UnexpectedInput as exc:
         raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
+    check_parse_tree(tree, text, source_name)
     return to_nodes(tree, source_name, lambda t: n.Template((unquote(t),)))[0]
 
 
@@ -115,6 +118,7 @@ def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
                 n.Span(line, column, line, column + len(hole)),
                 "a hole holds one expression, e.g. {line.minutes}; write {{ or }} for a literal brace",
                 source_text=text)) from None
+        check_parse_tree(tree, text, source_name, line, column)
         expr = _shift(to_nodes(tree, source_name, None)[0], line - 1, column - 1)
         parts.append(expr)
     parts.append(raw[pos:])

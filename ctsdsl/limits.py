@@ -1,0 +1,204 @@
+"""Resource limits on what ctsdsl reads: policies, their data files, and claims.
+
+Policy files and claims may come from people ctsdsl should not trust with the
+machine's memory or time. Every bound lives here, so a deployer can read them in
+one place (docs/security.md lists them) and every reader enforces the same ones.
+Each limit is far above anything a real policy or claim needs; exceeding one
+gives a located diagnostic, never a crash or a hang.
+"""
+
+from __future__ import annotations
+
+from lark import Token, Tree
+
+from . import nodes as n
+from .errors import Diagnostic, PolicySyntaxError
+
+# ---------------------------------------------------------------- policy files
+
+#: Bytes in one policy file.
+MAX_POLICY_BYTES = 1024 * 1024
+#: Characters in one string literal of a policy (titles, messages, notes, codes).
+MAX_STRING_CHARS = 10_000
+#: Digits in one number literal: Python refuses to convert integers past 4300 digits.
+MAX_NUMBER_DIGITS = 100
+#: Levels of the parse tree: a file's blocks take four or five, the rest is expression nesting.
+#: The generated Python nests a parenthesis per level, and CPython's parser stops at 200.
+MAX_SYNTAX_DEPTH = 48
+#: Rules, fees, lets, parameters, tables and sources in one file, together.
+MAX_DEFINITIONS = 5_000
+#: An expression with every `let` it names written out in place, as the compiler does:
+#: depth (nesting) and size (nodes). `let b = a + a`, `let c = b + b`, ... doubles each time.
+MAX_EXPANDED_DEPTH = 60
+MAX_EXPANDED_NODES = 20_000
+
+# ---------------------------------------------------------------- data files (tables)
+
+#: Bytes in one data file (CSV or YAML).
+MAX_TABLE_BYTES = 5 * 1024 * 1024
+#: Rows in one data file.
+MAX_TABLE_ROWS = 100_000
+
+# ---------------------------------------------------------------- claims and YAML
+
+#: Bytes in one .json or .yaml claim file (read whole); .jsonl is streamed, a line at a time.
+MAX_CLAIM_FILE_BYTES = 64 * 1024 * 1024
+#: Bytes in one .jsonl record.
+MAX_JSONL_LINE_BYTES = 16 * 1024 * 1024
+#: Values in one YAML document, counting an alias once per use: stops "billion laughs".
+MAX_YAML_NODES = 1_000_000
+
+
+def check_parse_tree(tree: Tree, text: str, source_name: str, first_line: int = 1, first_column: int = 1) -> None:
+    """Refuse a parse tree that is too deep, or has an over-long string or number, before it is transformed.
+
+    The transformer, checker and compiler recurse over the tree; walking it here
+    iteratively first keeps a hostile file from exhausting Python's stack.
+
+    Args:
+        tree: What Lark parsed.
+        text: The policy file's text, for the excerpt.
+        source_name: The file, for the diagnostic.
+        first_line, first_column: Where the parsed text starts in the file (a message hole's start).
+
+    Raises:
+        PolicySyntaxError: naming the line and column where a limit is passed.
+    """
+    definitions = 0
+    stack: list[tuple[Tree | Token, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Token):
+            problem = _token_problem(node)
+            if problem:
+                _raise(problem[0], problem[1], node.line, node.column, text, source_name, first_line,
+                       first_column)
+            continue
+        if depth > MAX_SYNTAX_DEPTH:
+            line, column = _tree_position(node)
+            _raise("too-deep", f"expression nested more than {MAX_SYNTAX_DEPTH} levels deep", line, column, text,
+                   source_name, first_line, first_column,
+                   "split it into named parts with `let`")
+        if depth <= 3 and node.data in ("rule", "fee", "let", "param_plain", "param_dated", "table", "source"):
+            definitions += 1
+            if definitions > MAX_DEFINITIONS:
+                line, column = _tree_position(node)
+                _raise("too-many", f"more than {MAX_DEFINITIONS} definitions in one file", line, column, text,
+                       source_name, first_line, first_column, "split the policy into a parent and overlays")
+        stack.extend((child, depth + 1) for child in node.children)
+
+
+def _token_problem(token: Token) -> tuple[str, str] | None:
+    if token.type == "STRING" and len(token) - 2 > MAX_STRING_CHARS:
+        return "too-long", f"string of {len(token) - 2} characters; the limit is {MAX_STRING_CHARS}"
+    if token.type in ("INT", "DECIMAL", "MONEY") and sum(ch.isdigit() for ch in token) > MAX_NUMBER_DIGITS:
+        return "too-long", f"number of more than {MAX_NUMBER_DIGITS} digits"
+    return None
+
+
+def _tree_position(node: Tree) -> tuple[int, int]:
+    meta = node.meta
+    if not getattr(meta, "empty", True):
+        return meta.line, meta.column
+    for token in node.scan_values(lambda v: isinstance(v, Token)):
+        return token.line, token.column
+    return 0, 0
+
+
+def _raise(code: str, message: str, line: int | None, column: int | None, text: str, source_name: str,
+           first_line: int, first_column: int, hint: str = "") -> None:
+    line, column = line or 0, column or 0
+    if line:  # inside a message hole, positions count from the hole: shift them into the file
+        column = column + first_column - 1 if line == 1 else column
+        line = line + first_line - 1
+    span = n.Span(line, column, line, column + 1) if line else n.NO_SPAN
+    raise PolicySyntaxError(Diagnostic(code, message, source_name, span, hint, source_text=text))
+
+
+def expansion_problems(policy: n.Policy, source_name: str) -> list[Diagnostic]:
+    """Diagnostics for lets, rules and fees whose expressions, with lets written out, pass the limits.
+
+    Each let is measured once, after the lets it names, so this costs time linear
+    in the policy even when the expansion itself would be exponential, and its
+    recursion is bounded by one expression's depth, not by the length of a chain of lets.
+    """
+    lets = {let.name: let for let in policy.of_kind(n.Let)}
+    measured: dict[str, tuple[int, int]] = {}
+
+    def measure(e: n.Node) -> tuple[int, int]:
+        depth, size = 1, 1
+        for child in e.children():
+            d, s = measure(child)
+            depth, size = max(depth, d + 1), size + s
+        if isinstance(e, n.Name) and e.name in measured:
+            d, s = measured[e.name]
+            depth, size = max(depth, d + 1), size + s
+        return depth, min(size, MAX_EXPANDED_NODES + 1)
+
+    # Lets in dependency order, without recursion; a cycle (which the checker reports) counts as a leaf.
+    state: dict[str, int] = {}  # 1: on the stack, 2: measured
+    for root in lets:
+        stack = [(root, False)]
+        while stack:
+            name, ready = stack.pop()
+            if ready:
+                measured[name] = measure(lets[name].expr)
+                state[name] = 2
+                continue
+            if state.get(name):
+                continue
+            state[name] = 1
+            stack.append((name, True))
+            stack.extend((m.name, False) for m in lets[name].expr.find_all(n.Name)
+                         if m.name in lets and not state.get(m.name))
+
+    problems = []
+    for item in policy.items:
+        if not isinstance(item, (n.Let, n.Rule, n.Fee)):
+            continue
+        depth, size = measured[item.name] if isinstance(item, n.Let) else measure(item)
+        if depth > MAX_EXPANDED_DEPTH or size > MAX_EXPANDED_NODES:
+            what = f"nests {depth} levels deep" if depth > MAX_EXPANDED_DEPTH else f"has more than {size - 1} parts"
+            kind = type(item).__name__.lower()
+            name = item.name if isinstance(item, n.Let) else item.id
+            problems.append(Diagnostic(
+                "too-complex", f"{kind} `{name}` {what} once the lets it uses are written out "
+                f"(limits: {MAX_EXPANDED_DEPTH} levels, {MAX_EXPANDED_NODES} parts)",
+                item.origin or source_name, item.span,
+                "a let used in another let is copied into it; compute fewer layers of lets"))
+    return problems
+
+
+def yaml_problem(root: object) -> tuple[str, object] | None:
+    """Why a composed YAML node graph may not be constructed (too many values, or a loop), and where.
+
+    Aliases let a few lines stand for billions of values ("billion laughs"), which
+    the readers downstream would walk one by one; a node that contains itself
+    never ends. Each node is measured once, so this runs in time linear in the text.
+
+    Returns:
+        None, or (the problem, the node whose mark locates it).
+    """
+    sizes: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        value = getattr(node, "value", None)
+        children = [] if not isinstance(value, list) else \
+            [part for item in value for part in (item if isinstance(item, tuple) else (item,))]
+        if finished:
+            ancestors.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+            if sizes[key] > MAX_YAML_NODES:
+                return f"the document holds more than {MAX_YAML_NODES} values once its aliases are expanded", node
+            continue
+        if key in sizes:
+            continue
+        if key in ancestors:
+            return "an alias refers to a value that contains it", node
+        ancestors.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children)
+    return None
