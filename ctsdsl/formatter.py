@@ -25,8 +25,8 @@ def format_literal(lit: n.Literal) -> str:
         return format_string(lit.value)
     if lit.kind == "bool":
         return "true" if lit.value else "false"
-    if lit.kind == "money":
-        return f"${lit.value}"
+    if lit.kind == "money":  # a negative parameter value is written -$2.50, as the grammar reads it
+        return f"-${-lit.value}" if lit.value < 0 else f"${lit.value}"
     return str(lit.value)
 
 

@@ -318,6 +318,18 @@ class TreeToNodes(Transformer):
         return n.Literal(Decimal(str(c[0])[1:]), "money", span=span_of(meta))
 
     @v_args(meta=True)
+    def neg_int_lit(self, meta, c):
+        return n.Literal(-int(c[0]), "int", span=span_of(meta))
+
+    @v_args(meta=True)
+    def neg_number_lit(self, meta, c):
+        return n.Literal(-Decimal(str(c[0])), "number", span=span_of(meta))
+
+    @v_args(meta=True)
+    def neg_money_lit(self, meta, c):
+        return n.Literal(-Decimal(str(c[0])[1:]), "money", span=span_of(meta))
+
+    @v_args(meta=True)
     def string_lit(self, meta, c):
         return n.Literal(unquote(c[0]), "string", span=span_of(meta))
 
