@@ -13,6 +13,7 @@ import difflib
 import functools
 import json
 import json.decoder
+import math
 import json.scanner
 import re
 from collections import Counter
@@ -26,6 +27,7 @@ from jsonschema.exceptions import ValidationError, relevance
 
 from . import _resources
 from .errors import ClaimError, Diagnostic
+from .limits import MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, yaml_problem
 from .nodes import NO_SPAN, Span
 
 _KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
@@ -67,6 +69,11 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError | None, first_line
 
 def _read_text(path: Path) -> str:
     try:
+        if path.stat().st_size > MAX_CLAIM_FILE_BYTES:
+            raise _fail("claim-too-large", f"{path} is larger than {MAX_CLAIM_FILE_BYTES} bytes", str(path),
+                        hint="split it, or write it as .jsonl, which is read a line at a time")
+        if not path.is_file():  # a FIFO or a device: the read might never end
+            raise _fail("claim-file-unreadable", f"{path} is not a regular file", str(path))
         data = path.read_bytes()
     except OSError as exc:
         raise _unreadable(path, exc) from None
@@ -136,7 +143,13 @@ class _YamlDuplicateKey(yaml.constructor.ConstructorError):
 
 
 class _ClaimLoader(yaml.SafeLoader):
-    """Safe YAML that rejects repeated keys and, like JSON, keeps dates as strings."""
+    """Safe YAML that rejects repeated keys, alias bombs and loops and, like JSON, keeps dates as strings."""
+
+    def construct_document(self, node):
+        problem = yaml_problem(node)
+        if problem:
+            raise yaml.constructor.ConstructorError(None, None, problem[0], problem[1].start_mark)
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -188,6 +201,10 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
                 if not raw.strip():
                     continue
                 records += 1
+                if len(raw) > MAX_JSONL_LINE_BYTES:
+                    yield f"{name}:{lineno}", _fail("claim-too-large", f"a record of {len(raw)} bytes; the limit "
+                                                    f"is {MAX_JSONL_LINE_BYTES}", name, Span(lineno, 1))
+                    continue
                 try:
                     # the line's own newline would put an "unexpected end" error on the next line
                     text = raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8")
@@ -322,7 +339,8 @@ _CLAIM_CHECKS = {
     "date_of_service": _is_date,
     "place_of_service": lambda v: isinstance(v, str) and bool(_POS_CODE(v)),
     "provider_type": lambda v: isinstance(v, str) and v in ("therapist", "physician", "npp"),
-    # Other number types (Decimal...) are left to jsonschema; `not v < 0` lets NaN through, as jsonschema does.
+    # Other number types (Decimal...) are left to jsonschema; `not v < 0` lets NaN through, as jsonschema does
+    # (validate_claim refuses NaN and infinity itself).
     "therapy_spend_to_date": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not v < 0,
     "apm_qualifying": lambda v: isinstance(v, bool),
     "documentation": lambda v: isinstance(v, dict) and v.keys() <= _DOC_FIELDS
@@ -336,6 +354,11 @@ _CLAIM_CHECKS = {
 def _fast_valid(obj: object) -> bool:
     """Whether ``obj`` matches the claim schema, decided without jsonschema."""
     return isinstance(obj, dict) and all(k in obj for k in _REQUIRED) and _all_fields(obj, _CLAIM_CHECKS)
+
+
+def _finite_spend(obj: object) -> bool:
+    spend = obj.get("therapy_spend_to_date") if isinstance(obj, dict) else None
+    return not isinstance(spend, float) or math.isfinite(spend)
 
 
 def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
@@ -352,7 +375,7 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
         ClaimError: With one ``claim-invalid`` diagnostic per problem, sorted by
             JSON path, each naming the path (``$.lines[0].units``).
     """
-    if _fast_valid(obj):
+    if _fast_valid(obj) and _finite_spend(obj):
         return obj  # type: ignore[return-value]
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
     errors = sorted(_validator().iter_errors(obj), key=lambda e: (
@@ -361,6 +384,11 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
     diagnostics: list[Diagnostic] = []
     for error in errors:
         diagnostics += [d for d in _explain(error, source_name) if d not in diagnostics]
+    if not _finite_spend(obj):  # the schema cannot say "finite"; an amount of money must be
+        diagnostics.append(Diagnostic("claim-invalid", f"expected a finite number, got {obj['therapy_spend_to_date']}",
+                                      source_name,
+                                      hint="NaN, Infinity and numbers past 1e308 are not amounts",
+                                      path="$.therapy_spend_to_date"))
     if diagnostics:
         raise ClaimError(diagnostics)
     return obj  # type: ignore[return-value] # jsonschema is the authority: the fast checker was too strict

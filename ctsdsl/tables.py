@@ -18,11 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from .claims import _ClaimLoader
 from .errors import Diagnostic
 from .fields import DATE, INT, NUMBER, STRING
+from .limits import MAX_TABLE_BYTES, MAX_TABLE_ROWS
 from .nodes import Span
-
-MAX_TABLE_BYTES = 5 * 1024 * 1024
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -110,6 +110,8 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
 
     try:
         size = path.stat().st_size
+        if not path.is_file():  # a folder, a FIFO or a device: nothing to read, or a read that never ends
+            return None, [problem(f"data file {path.name} is not a regular file")]
         if size > MAX_TABLE_BYTES:
             return None, [problem(f"data file {path.name} is {size} bytes; the limit is {MAX_TABLE_BYTES}")]
         raw = path.read_bytes()
@@ -125,12 +127,26 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
     records: list[tuple[int, dict]] = []
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            return None, [problem(f"data file {path.name} is empty: it needs a header row")]
-        records = [(reader.line_num, {k: _cell(v) for k, v in row.items() if k is not None}) for row in reader]
+        try:
+            if not reader.fieldnames:
+                return None, [problem(f"data file {path.name} is empty: it needs a header row")]
+            repeated = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+            if repeated:  # DictReader would silently keep the last of them
+                return None, [problem(f"column `{repeated[0]}` appears twice in the header", where=Span(1, 1, 1, 2),
+                                      file=str(path))]
+            for row in reader:
+                records.append((reader.line_num, {k: _cell(v) for k, v in row.items() if k is not None}))
+                if len(records) > MAX_TABLE_ROWS:
+                    break
+        except csv.Error as exc:  # a field past csv's size limit, a NUL byte
+            line = reader.line_num or 1
+            return None, [problem(f"data file is not valid CSV: {exc}", where=Span(line, 1, line, 2), file=str(path))]
     elif path.suffix.lower() in (".yaml", ".yml"):
         try:
-            data = yaml.safe_load(text)
+            # Safe YAML that also refuses repeated keys, alias bombs and loops, like a claim's.
+            data = yaml.load(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
+        except RecursionError:
+            return None, [problem("data file is nested too deeply", file=str(path))]
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = Span(mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2) if mark else Span()
@@ -138,9 +154,11 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
                                   where=where, file=str(path))]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             return None, [problem(f"data file {path.name} must be a list of rows (mappings)")]
-        records = [(i + 1, {str(k): _cell(v) for k, v in r.items()}) for i, r in enumerate(data)]
+        records = [(i + 1, {str(k): _cell(v) for k, v in r.items()}) for i, r in enumerate(data[:MAX_TABLE_ROWS + 1])]
     else:
         return None, [problem(f"data file {path.name} must be .csv, .yaml or .yml")]
+    if len(records) > MAX_TABLE_ROWS:
+        return None, [problem(f"data file {path.name} has more than {MAX_TABLE_ROWS} rows")]
 
     table = TableData(name, str(path), key, dated_by, raw=raw)
     names: list[str] = []
