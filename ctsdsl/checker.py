@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ _LITERAL_TYPES = {"int": INT, "number": NUMBER, "money": MONEY, "string": STRING
 PARAM_TYPES = frozenset(_LITERAL_TYPES) | {"set"}
 CONFIDENCE = ("verified", "likely", "unverified")
 MAX_DEPTH = 64
+_REASON_CODE = re.compile(r"[A-Z0-9]+")
 
 
 @dataclass
@@ -177,6 +179,13 @@ class Checker:
             self.report("bad-value", f"confidence `{source.confidence}` is not one of {', '.join(CONFIDENCE)}",
                         source.span)
 
+    def check_literal_dates(self, value: n.Literal | n.SetLiteral) -> None:
+        """A date literal must be a calendar date: the grammar accepts any digits, 2024-13-45 included."""
+        for lit in value.items if isinstance(value, n.SetLiteral) else (value,):
+            if lit.kind == "date" and not valid_date(lit.value):
+                self.report("bad-date", f"{lit.value} is not a calendar date", lit.span,
+                            "write a real date as YYYY-MM-DD: months 01-12, days that exist in the month")
+
     def check_cites(self, cites: tuple[n.Citation, ...], what: str, span: n.Span) -> None:
         if not cites:
             self.report("no-citation", f"{what} cites no source", span,
@@ -191,6 +200,9 @@ class Checker:
         if param.type_name and param.type_name not in PARAM_TYPES:
             self.report("unknown-type", f"{what} has unknown type `{param.type_name}`", param.span,
                         f"types: {', '.join(sorted(PARAM_TYPES))}")
+        for value in (param.value, *(dv.value for dv in param.dated)):
+            if value is not None:
+                self.check_literal_dates(value)
         if param.value is not None:
             self.check_cites(param.cites, what, param.span)
             kinds = {literal_type(param.value)}
@@ -277,6 +289,11 @@ class Checker:
             if reason.system not in ("CARC", "RARC", "CO", "PR", "OA", "PI"):
                 self.report("bad-value", f"reason system `{reason.system}` is not CARC, RARC or a group code",
                             reason.span, "write e.g. `reason CARC 107, RARC N362`")
+            # Decisions carry the code as "CARC 107": schemas/decision.schema.json allows [A-Z0-9]+ only.
+            if not _REASON_CODE.fullmatch(reason.code):
+                self.report("bad-value", f"reason code `{reason.system} {reason.code}` is not a code: "
+                            "codes are capital letters and digits", reason.span,
+                            "write e.g. `reason CARC 16` or `reason RARC N362`")
 
     def check_fee(self, fee: n.Fee) -> None:
         what = f"fee `{fee.id}`"
@@ -323,9 +340,8 @@ class Checker:
                         "split it with `let`")
             return ANY
         rec = lambda e, en=env: self.infer(e, en, uses_line, depth + 1)  # noqa: E731
-        if isinstance(expr, n.Literal):
-            return _LITERAL_TYPES[expr.kind]
-        if isinstance(expr, n.SetLiteral):
+        if isinstance(expr, (n.Literal, n.SetLiteral)):
+            self.check_literal_dates(expr)
             return literal_type(expr)
         if isinstance(expr, n.Name):
             return self.infer_name(expr, env, uses_line)

@@ -20,7 +20,7 @@ import yaml
 
 from .claims import _ClaimLoader
 from .errors import Diagnostic
-from .fields import DATE, INT, NUMBER, STRING
+from .fields import BOOL, DATE, INT, NUMBER, STRING
 from .limits import MAX_TABLE_BYTES, MAX_TABLE_ROWS
 from .nodes import Span
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -97,6 +97,8 @@ def _column_type(values: list[object]) -> str:
         return INT
     if present and all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in present):
         return NUMBER
+    if present and all(isinstance(v, bool) for v in present):  # YAML's true/false
+        return BOOL
     if present and all(isinstance(v, str) and _DATE.match(v) for v in present):
         return DATE
     return STRING
@@ -174,11 +176,14 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
         return None, problems
     table.columns[key] = STRING
     # A column that is not numbers throughout is text throughout: "97550" next to "G0539" stays a code.
-    textual = [c for c, t in table.columns.items() if t not in (INT, NUMBER)]
+    # So is a column mixing true/false with other values: a cell's value always has its column's type.
+    textual = [c for c, t in table.columns.items() if t not in (INT, NUMBER, BOOL)]
     for _, row in records:
         for c in textual:
             value = row.get(c)
-            if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            if isinstance(value, bool):
+                row[c] = "true" if value else "false"
+            elif isinstance(value, (int, Decimal)):
                 row[c] = format(value, "f") if isinstance(value, Decimal) else str(value)
     for line, row in records:
         k = row.get(key)

@@ -1,0 +1,188 @@
+"""The checker: every problem it must catch, located, with a hint and the line underlined.
+
+Each file in tests/fixtures/errors/ is a small policy broken in exactly one way; the table
+below says what the checker must say about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ctsdsl
+from ctsdsl.fields import BOOL, STRING
+
+from conftest import FIXTURES
+
+ERRORS = FIXTURES / "errors"
+
+# fixture, code, line, column, words the message must contain, words the hint must contain
+CASES = [
+    ("syntax_error", "syntax", 16, 19, "unexpected `=`; expected '!='", "comparisons use `==`"),
+    ("unknown_field", "unknown-field", 16, 8, "line has no field `minuts`", "did you mean `minutes`?"),
+    ("type_error", "type", 16, 8, "cannot compare a string with an int", 'quote codes as strings ("97550")'),
+    ("unknown_parameter", "unknown-name", 16, 21, "unknown name `max_unit`", "define it with `param`"),
+    ("unknown_table", "unknown-name", 16, 8, "unknown name `rvu`", "`table`"),
+    ("undefined_source", "unknown-source", 15, 12, "cites `cms_manual`, which is not defined",
+     "define it with `source"),
+    ("no_citation", "no-citation", 13, 1, "rule `r` cites no source", "add `cites <source>`"),
+    ("duplicate_rule_id", "duplicate-name", 20, 1, "rule `r` is defined twice (first at line 13)", "must be unique"),
+    ("missing_data_file", "table", 13, 1, "data file not found", "relative to the policy's folder"),
+    ("dated_overlap", "dated-overlap", 15, 3, "one runs to 2024-06-30, the next starts 2024-06-01",
+     "end the first the day before"),
+    ("dated_gap", "dated-gap", 15, 3, "no value from 2024-06-01 to the day before 2024-07-01", "add one for the gap"),
+    ("path_escape", "data-path", 13, 1, "may not use `..` to leave the policy's folder", 'such as "data/rvu.csv"'),
+    ("bad_date_literal", "bad-date", 16, 31, "2024-13-45 is not a calendar date", "months 01-12"),
+    ("bad_reason_code", "bad-value", 18, 10, "reason code `CARC abc` is not a code", "`reason CARC 16`"),
+]
+
+
+def errors_of(path: Path):
+    return [d for d in ctsdsl.check(path) if d.severity == "error"]
+
+
+def test_every_fixture_is_in_the_table():
+    assert sorted(p.stem for p in ERRORS.glob("*.cts")) == sorted(c[0] for c in CASES)
+
+
+@pytest.mark.parametrize(("fixture", "code", "line", "column", "message", "hint"), CASES, ids=[c[0] for c in CASES])
+def test_each_broken_policy_gets_one_located_diagnostic_with_a_hint(fixture, code, line, column, message, hint):
+    path = ERRORS / f"{fixture}.cts"
+    (d,) = errors_of(path)
+    assert (d.code, d.span.line, d.span.column) == (code, line, column)
+    assert d.source_name == str(path)
+    assert message in d.message
+    assert hint in d.hint
+
+
+@pytest.mark.parametrize(("fixture", "line", "column"), [(c[0], c[2], c[3]) for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_each_diagnostic_renders_the_source_line_with_a_caret_under_the_problem(fixture, line, column):
+    path = ERRORS / f"{fixture}.cts"
+    (d,) = errors_of(path)
+    rendered = d.render().splitlines()
+    source_line = path.read_text(encoding="utf-8").splitlines()[line - 1]
+    assert rendered[0].startswith(f"{path}:{line}:{column}: error: ")
+    assert rendered[1] == f"{line:>5} | {source_line}"
+    assert rendered[2].startswith("      | " + " " * (column - 1) + "^")
+    assert rendered[3].startswith("  hint: ")
+
+
+def test_the_bundled_policies_are_clean():
+    for path in sorted(ctsdsl._resources.policies_dir().rglob("*.cts")):
+        assert errors_of(path) == [], path
+
+
+# ------------------------------------------------------------------ more problems, written inline
+
+
+def codes(make_policy, body: str) -> list[tuple[str, str]]:
+    loaded = make_policy(body, raise_on_error=False)
+    return [(d.code, d.message) for d in loaded.diagnostics if d.severity == "error"]
+
+
+RULE = 'rule r {{ title "R" cites s {} message "m" }}'
+
+
+@pytest.mark.parametrize(("body", "code", "words"), [
+    (RULE.format("when lines > 1 deny"), "unknown-name", "unknown name `lines`"),
+    (RULE.format("when nosuch(line.units) deny"), "unknown-function", "unknown function `nosuch`"),
+    (RULE.format("when round(line.units) > 1 deny"), "arity", "round() takes 2 arguments, not 1"),
+    (RULE.format("when line.units deny"), "type", "the `when` condition must be a bool, but this is an int"),
+    (RULE.format('reduce units to "two"'), "type", "the reduced units must be an int"),
+    (RULE.format("applies to claim when line.units > 1 deny"), "scope", "`line` is only available"),
+    (RULE.format("applies to claim reduce units to 1"), "scope", "reduces units but applies to the claim"),
+    (RULE.format("when any(claim in claim.lines where claim.units > 1) deny"), "shadow", "already names"),
+    (RULE.format('when "x" and true deny'), "type", "`and` needs a bool"),
+    (RULE.format("when line.units + line.modifiers > 1 deny"), "type", "`+` needs numbers"),
+    ('rule r { title "R" cites s deny }', "missing-entry", "has no message"),
+    ('rule r { title "R" cites s message "m" }', "missing-entry", "has no outcome"),
+    ("let a = b\nlet b = a", "let-cycle", "refers to itself"),
+    ("param line = 1 cites s", "reserved-name", "`line` is a built-in name"),
+    ("param x: colour = 1 cites s", "unknown-type", "unknown type `colour`"),
+    ("param x: string = 1 cites s", "type", "declared string but its value is int"),
+    ("param x { from 2024-01-01 to 2023-12-31 = 1 cites s }", "bad-range", "ends (2023-12-31) before it starts"),
+    ('param p: set = {2024-02-30} cites s', "bad-date", "2024-02-30 is not a calendar date"),
+    ("param d = 2024-04-31 cites s", "bad-date", "2024-04-31 is not a calendar date"),
+    ('fee f { title "F" cites s amount $1 * $2 }', "type", "money times money"),
+    ('fee f { title "F" cites s }', "missing-entry", "has no amount"),
+    ('rule r { title "R" cites s deny reason XYZ 1 message "m" }', "bad-value", "reason system `XYZ`"),
+    ('rule r { title "R" cites s deny reason RARC n362 message "m" }', "bad-value", "`RARC n362` is not a code"),
+])
+def test_the_checker_reports(make_policy, body, code, words):
+    found = codes(make_policy, body)
+    assert any(c == code and words in m for c, m in found), found
+
+
+def test_a_rule_without_a_title_is_only_a_warning(make_policy):
+    loaded = make_policy('rule r { cites s deny message "m" }')
+    assert [(d.code, d.severity) for d in loaded.diagnostics] == [("missing-entry", "warning")]
+
+
+def test_dated_values_out_of_order_are_a_warning(make_policy):
+    loaded = make_policy("param x {\n  from 2024-07-01 = 2 cites s\n  from 2024-01-01 to 2024-06-30 = 1 cites s\n}")
+    assert [(d.code, d.severity) for d in loaded.diagnostics] == [("dated-order", "warning")]
+
+
+def test_a_dated_parameter_must_start_by_the_policy_effective_date(make_policy):
+    found = codes(make_policy, "param x { from 2024-02-01 = 1 cites s }")
+    assert found == [("dated-gap", "`x` has no value from 2024-01-01 (the policy's start) to the day before "
+                                   "2024-02-01")]
+
+
+def test_a_date_in_a_message_hole_is_checked_too(make_policy):
+    found = codes(make_policy, RULE.format('when line.units > 1 deny') .replace('"m"', '"{2024-00-01}"'))
+    assert found == [("bad-date", "2024-00-01 is not a calendar date")]
+
+
+def test_every_problem_is_reported_in_one_run(make_policy):
+    found = codes(make_policy, 'rule r { title "R" cites nowhere when line.minuts > 1 deny }')
+    assert [c for c, _ in found] == ["unknown-source", "missing-entry", "unknown-field"]
+
+
+def test_a_negative_parameter_is_a_number_like_any_other(make_policy):
+    loaded = make_policy("param offset: int = -1 cites s\nparam rate: money = -$0.50 cites s")
+    assert loaded.checked.param_types == {"offset": "int", "rate": "money"}
+
+
+# ------------------------------------------------------------------ data tables
+
+
+def table_policy(tmp_path: Path, data_name: str, data: str, make_policy, column: str):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / data_name).write_text(data, encoding="utf-8")
+    return make_policy(f'table t from "data/{data_name}" key code cites s\n'
+                       f'let flag = t[line.code].{column}\n', raise_on_error=False)
+
+
+def test_a_yaml_column_of_true_and_false_is_a_boolean_column(tmp_path, make_policy):
+    loaded = table_policy(tmp_path, "t.yaml", "- {code: '97550', timed: true}\n- {code: '97552', timed: false}\n",
+                          make_policy, "timed")
+    table = loaded.checked.tables["t"]
+    assert table.columns["timed"] == BOOL
+    assert table.lookup("97552")["timed"] is False
+    assert loaded.checked.let_types["flag"] == BOOL
+
+
+def test_a_boolean_column_may_drive_a_condition(tmp_path, make_policy):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t.yaml").write_text("- {code: '97550', timed: true}\n", encoding="utf-8")
+    loaded = make_policy('table t from "data/t.yaml" key code cites s\n'
+                         + RULE.format("when t[line.code].timed deny"), raise_on_error=False)
+    assert loaded.checked.errors == []
+
+
+def test_a_yaml_column_mixing_booleans_and_text_is_text_throughout(tmp_path, make_policy):
+    loaded = table_policy(tmp_path, "t.yaml", "- {code: '97550', note: true}\n- {code: '97552', note: maybe}\n",
+                          make_policy, "note")
+    table = loaded.checked.tables["t"]
+    assert table.columns["note"] == STRING
+    assert table.lookup("97550")["note"] == "true"
+
+
+def test_an_unknown_table_column_is_located_with_the_columns_it_has(tmp_path, make_policy):
+    loaded = table_policy(tmp_path, "t.csv", "code,total\n97550,1.59\n", make_policy, "totl")
+    (d,) = loaded.checked.errors
+    assert (d.code, d.message) == ("unknown-column", "table `t` has no column `totl`")
+    assert d.hint == "did you mean `total`?"
