@@ -39,6 +39,8 @@ class CheckedPolicy:
     let_types: dict[str, str] = field(default_factory=dict)
     let_uses_line: dict[str, bool] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Each file's text by name, so errors found later (at evaluation) can show the offending line.
+    texts: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -74,6 +76,7 @@ class Checker:
         self.policy = policy
         # An overlay's merged tree mixes items from several files: report each in its own.
         self.texts = source_text if isinstance(source_text, dict) else {policy.source_name: source_text}
+        self.result.texts = self.texts
         self.current = policy.source_name
         self.params = {p.name: p for p in policy.of_kind(n.Param)}
         self.lets = {l.name: l for l in policy.of_kind(n.Let)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from . import nodes as n
 from .checker import CheckedPolicy
@@ -27,6 +27,7 @@ from .errors import Diagnostic, EvaluationError
 
 _EMPTY: dict = {}
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 
 
 class MissingRowError(LookupError):
@@ -173,7 +174,7 @@ class Evaluator:
         path = f"$.lines[{line}]" if line is not None else "$"
         return EvaluationError(Diagnostic(
             "evaluation", f"{what} `{info.id}` could not be evaluated at {path}: {reason}",
-            info.file, info.span, hint, path=path))
+            info.file, info.span, hint, path=path, source_text=self.checked.texts.get(info.file)))
 
     # ------------------------------------------------------------ evaluation
 
@@ -256,7 +257,8 @@ class Evaluator:
                 status = "allowed"
             amount = amt[i]
             if amount is not None:
-                amount = Decimal(amount).quantize(Decimal("0.01"))
+                # Half up, as `round()` in a policy and as fee schedules round: $0.125 is $0.13.
+                amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
                 total += amount
             out_lines.append(LineDecision(i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
         if governed_count and denied == governed_count:
