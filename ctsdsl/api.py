@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .claims import validate_claim
 from .decision import Decision
-from .errors import Diagnostic, PolicySyntaxError
+from .errors import CtsdslError, Diagnostic
 from .evaluator import Evaluator
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
 from .registry import bundled
@@ -83,8 +83,15 @@ def evaluate(claim: dict, *, policy: LoadedPolicy | Evaluator | str | Path | Non
 
 
 def check(path: str | Path) -> list[Diagnostic]:
-    """Every diagnostic (errors and warnings) for one policy file; empty when it is clean."""
+    """Every diagnostic (errors and warnings) for one policy file; empty when it is clean.
+
+    Never raises for a problem with the file: a syntax error, or a file that is missing
+    or cannot be read, comes back as a diagnostic like any other.
+
+    >>> [d.code for d in check("no/such/policy.cts")]
+    ['missing-file']
+    """
     try:
         return load_file(path, raise_on_error=False).diagnostics
-    except PolicySyntaxError as exc:
+    except CtsdslError as exc:
         return exc.diagnostics

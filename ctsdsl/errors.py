@@ -103,7 +103,12 @@ class PolicySemanticError(CtsdslError):
 
 
 class PolicyNotFoundError(CtsdslError):
-    """No policy matches the name, path, payer or date asked for."""
+    """No policy matches the name, path, payer or date asked for.
+
+    A problem with the claim (its payer or date) or the command line, not with a policy.
+    """
+
+    exit_code = 2
 
 
 class ClaimError(CtsdslError):

@@ -15,9 +15,11 @@ Combining semantics (docs/language.md repeats them for analysts):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from . import nodes as n
 from .checker import CheckedPolicy
@@ -65,6 +67,16 @@ _UNSET = object()  # a memo slot not yet computed
 
 def _div(a, b):
     return Decimal(a) / Decimal(b)
+
+
+def shown_path(file: str) -> str:
+    """A policy file as decisions name it: relative to the nearest folder named `policies`
+    above it (``medicare/cts-2024.cts``), else to its own folder; not an absolute path."""
+    if not file or file.startswith("<"):  # <string>: a policy that never was a file
+        return file
+    path = Path(file).resolve()
+    root = next((p for p in path.parents if p.name == "policies"), path.parent)
+    return path.relative_to(root).as_posix()
 
 
 def _s(value) -> str:
@@ -126,7 +138,8 @@ class Evaluator:
             source_file: The policy's file, for locations.
             layers: For an overlay, each file's (policy name, version), so findings name their layer.
         """
-        self.info = info
+        # Decisions name files relative to the policies root, so they read the same on every machine.
+        self.info = dataclasses.replace(info, file=shown_path(info.file)) if info.file else info
         self.checked = checked
         self._source_file = source_file or checked.policy.source_name
         self._layers = layers or {}
@@ -145,7 +158,7 @@ class Evaluator:
         file = rule.origin or self._source_file
         name, version = self._layers.get(file, (self.info.name, self.info.version))
         return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
-                        Origin(name, version, file, rule.span.line), rule.span, file)
+                        Origin(name, version, shown_path(file), rule.span.line), rule.span, file)
 
     def _build(self, trace: bool):
         generated = Compiler(self.checked, trace=trace).generate()

@@ -1,0 +1,200 @@
+"""The public Python API: load, check, compile, evaluate, and the decision's JSON form."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+
+import ctsdsl
+from ctsdsl import _resources
+from ctsdsl.errors import ClaimError, PolicyNotFoundError, PolicySemanticError
+
+from conftest import ROOT, medicare_claim, policy_text
+
+
+@pytest.fixture(scope="module")
+def decision_schema():
+    schema = json.loads(_resources.schema_path("decision.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+# ------------------------------------------------------------------ the package surface
+
+
+def test_the_public_names_are_few_explicit_and_all_importable():
+    core = {"load_policy", "compile", "evaluate", "check", "parse", "Decision", "Evaluator", "CtsdslError",
+            "ClaimError", "EvaluationError", "PolicyNotFoundError", "PolicySemanticError", "PolicySyntaxError",
+            "Diagnostic"}
+    assert core <= set(ctsdsl.__all__)
+    assert len(ctsdsl.__all__) < 30
+    assert all(not name.startswith("_") and hasattr(ctsdsl, name) for name in ctsdsl.__all__)
+
+
+def test_the_version_comes_from_the_installed_package():
+    assert isinstance(ctsdsl.__version__, str) and ctsdsl.__version__
+
+
+# ------------------------------------------------------------------ loading and compiling
+
+
+def test_a_bundled_policy_loads_by_name_or_by_path():
+    by_name = ctsdsl.load_policy("medicare-cts-2024")
+    by_path = ctsdsl.load_policy(_resources.policies_dir() / "medicare" / "cts-2024.cts")
+    assert by_name.header.payer == by_path.header.payer == "medicare"
+    assert by_name.digest == by_path.digest
+
+
+def test_an_unknown_policy_name_suggests_the_closest_one():
+    with pytest.raises(PolicyNotFoundError) as info:
+        ctsdsl.load_policy("medicare-cts-2042")
+    (d,) = info.value.diagnostics
+    assert d.code == "unknown-policy"
+    assert "did you mean 'medicare-cts-20" in d.hint
+
+
+def test_loading_a_broken_policy_raises_with_every_error(tmp_path):
+    path = tmp_path / "bad.cts"
+    path.write_text(policy_text('rule r { title "R" cites nowhere when line.minuts > 1 deny message "m" }'))
+    with pytest.raises(PolicySemanticError) as info:
+        ctsdsl.load_policy(path)
+    assert [d.code for d in info.value.diagnostics] == ["unknown-source", "unknown-field"]
+    assert info.value.exit_code == 1
+
+
+def test_compile_returns_an_evaluator_that_decides_many_claims():
+    evaluator = ctsdsl.compile("medicare-cts-2024")
+    assert isinstance(evaluator, ctsdsl.Evaluator)
+    first = evaluator.evaluate(medicare_claim())
+    second = evaluator.evaluate(medicare_claim(id="m-2"))
+    assert (first.outcome, second.outcome, second.claim_id) == ("pay", "pay", "m-2")
+
+
+def test_compiling_a_bundled_name_twice_shares_one_evaluator():
+    assert ctsdsl.compile("medicare-cts-2024") is ctsdsl.compile("medicare-cts-2024")
+
+
+def test_compile_accepts_a_loaded_policy_or_a_path(tmp_path):
+    path = tmp_path / "p.cts"
+    path.write_text(policy_text('rule r { title "R" cites s deny message "m" }'))
+    for policy in (path, str(path), ctsdsl.load_policy(path)):
+        assert ctsdsl.compile(policy).info.name == "test-policy"
+
+
+# ------------------------------------------------------------------ choosing the policy by payer and date
+
+
+@pytest.mark.parametrize(("date", "name"), [
+    ("2024-01-01", "medicare-cts-2024"), ("2024-12-31", "medicare-cts-2024"),
+    ("2025-06-30", "medicare-cts-2025"), ("2026-02-01", "medicare-cts-2026"),
+])
+def test_evaluate_chooses_the_bundled_policy_in_force_on_the_date_of_service(date, name):
+    assert ctsdsl.evaluate(medicare_claim(date_of_service=date)).policy.name == name
+
+
+def test_a_payer_without_a_policy_is_a_claim_problem():
+    with pytest.raises(PolicyNotFoundError) as info:
+        ctsdsl.evaluate(medicare_claim(payer="acme"))
+    (d,) = info.value.diagnostics
+    assert (d.code, d.path) == ("unknown-payer", "$.payer")
+    assert "medicare" in d.hint
+    assert info.value.exit_code == 2
+
+
+def test_a_date_no_policy_covers_is_a_clear_error_not_a_guess():
+    with pytest.raises(PolicyNotFoundError) as info:
+        ctsdsl.evaluate(medicare_claim(date_of_service="2023-12-31"))
+    (d,) = info.value.diagnostics
+    assert (d.code, d.path) == ("no-policy-in-force", "$.date_of_service")
+    assert "takes effect 2024-01-01" in d.message
+    assert info.value.exit_code == 2
+
+
+def test_evaluate_may_be_given_the_policy(tmp_path):
+    path = tmp_path / "p.cts"
+    path.write_text(policy_text('rule r { title "R" cites s deny message "m" }'))
+    claim = medicare_claim()
+    for policy in (path, ctsdsl.load_policy(path), ctsdsl.compile(path)):
+        assert ctsdsl.evaluate(claim, policy=policy).outcome == "deny"
+
+
+def test_a_malformed_claim_is_refused_before_any_rule_runs():
+    with pytest.raises(ClaimError) as info:
+        ctsdsl.evaluate(medicare_claim(lines=[]))
+    assert info.value.exit_code == 2
+    assert info.value.diagnostics[0].path == "$.lines"
+
+
+# ------------------------------------------------------------------ the decision's JSON form
+
+
+DECIDED = [
+    medicare_claim(),
+    medicare_claim(lines=[{"code": "97550", "units": 1, "minutes": 70, "modifiers": ["GP"]},
+                          {"code": "97551", "units": 4, "modifiers": ["GP"]}, {"code": "99213", "units": 1}]),
+    medicare_claim(documentation={}),
+    medicare_claim(date_of_service="2026-03-01", lines=[{"code": "97552", "units": 1, "modifiers": ["GN"],
+                                                         "patients_represented": 3}]),
+]
+
+
+@pytest.mark.parametrize("claim", DECIDED)
+def test_a_decision_as_json_matches_the_decision_schema(decision_schema, claim):
+    body = ctsdsl.evaluate(claim).to_dict()
+    errors = [f"{e.json_path}: {e.message}" for e in decision_schema.iter_errors(body)]
+    assert errors == []
+    assert json.loads(json.dumps(body)) == body
+
+
+def test_a_decision_names_the_policy_file_relative_to_the_policies_root():
+    decision = ctsdsl.evaluate(medicare_claim(documentation={}))
+    assert decision.policy.file == "medicare/cts-2024.cts"
+    assert {f.origin.file for f in decision.findings} == {"medicare/cts-2024.cts"}
+
+
+def test_an_overlay_finding_names_the_layer_file_it_came_from():
+    decision = ctsdsl.evaluate(medicare_claim(date_of_service="2025-05-01", documentation={}))
+    assert decision.policy.file == "medicare/cts-2025.cts"
+    assert "medicare/cts-2024.cts" in {f.origin.file for f in decision.findings}
+
+
+def test_a_policy_outside_a_policies_folder_is_named_by_its_file_name(tmp_path):
+    folder = tmp_path / "policies" / "acme"
+    folder.mkdir(parents=True)
+    for path, shown in ((tmp_path / "p.cts", "p.cts"), (folder / "p.cts", "acme/p.cts")):
+        path.write_text(policy_text('rule r { title "R" cites s deny message "m" }'))
+        decision = ctsdsl.evaluate(medicare_claim(), policy=path)
+        assert decision.policy.file == shown
+        assert decision.findings[0].origin.file == shown
+
+
+# ------------------------------------------------------------------ check
+
+
+def test_check_returns_nothing_for_a_clean_policy():
+    assert [d for d in ctsdsl.check(_resources.policies_dir() / "medicare" / "cts-2024.cts")
+            if d.severity == "error"] == []
+
+
+def test_check_returns_a_syntax_error_as_a_diagnostic(tmp_path):
+    path = tmp_path / "bad.cts"
+    path.write_text("rule r {")
+    (d,) = ctsdsl.check(path)
+    assert (d.code, d.source_name) == ("syntax", str(path))
+
+
+@pytest.mark.parametrize(("make", "code"), [
+    (lambda tmp: tmp / "missing.cts", "missing-file"),
+    (lambda tmp: tmp, "not-a-file"),
+])
+def test_check_returns_an_unreadable_file_as_a_diagnostic_instead_of_raising(tmp_path, make, code):
+    path = make(tmp_path)
+    (d,) = ctsdsl.check(path)
+    assert d.code == code
+    assert str(path) in d.message
+
+
+def test_the_example_claim_in_the_readme_is_decided():
+    claim = json.loads((ROOT / "examples" / "claims" / "typical.json").read_text(encoding="utf-8"))
+    assert ctsdsl.evaluate(claim).outcome == "pay"
