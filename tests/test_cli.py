@@ -1,0 +1,215 @@
+"""The command line: exit codes 0/1/2/3, JSON that matches the schema, and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from ctsdsl import _resources, cli
+
+from conftest import FIXTURES, ROOT, medicare_claim, policy_text
+
+TYPICAL = str(ROOT / "examples" / "claims" / "typical.json")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run `ctsdsl argv...` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def write_claim(tmp_path, claim: dict, name: str = "claim.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(claim), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def decision_validator():
+    body = json.loads(_resources.schema_path("decision.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(body, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+# ------------------------------------------------------------------ eval
+
+
+def test_eval_prints_the_decision_and_exits_0(capsys):
+    code, out, _ = run(capsys, "eval", TYPICAL)
+    assert code == 0
+    assert "claim example-typical-2024: PAY" in out
+    assert "policy medicare-cts-2024" in out
+
+
+def test_eval_json_prints_a_decision_that_matches_the_schema(capsys, decision_validator):
+    code, out, _ = run(capsys, "eval", TYPICAL, "--json")
+    assert code == 0
+    body = json.loads(out)
+    assert list(decision_validator.iter_errors(body)) == []
+    assert body["policy"]["file"] == "medicare/cts-2024.cts"
+
+
+def test_eval_json_of_several_claims_prints_a_list(capsys, tmp_path, decision_validator):
+    lines = "\n".join(json.dumps(medicare_claim(id=f"m-{i}")) for i in range(3))
+    (tmp_path / "claims.jsonl").write_text(lines, encoding="utf-8")
+    code, out, _ = run(capsys, "eval", str(tmp_path / "claims.jsonl"), "--json")
+    assert code == 0
+    body = json.loads(out)
+    assert [d["claim_id"] for d in body] == ["m-0", "m-1", "m-2"]
+    assert all(decision_validator.is_valid(d) for d in body)
+
+
+def test_eval_reads_yaml_claims(capsys, tmp_path):
+    (tmp_path / "claim.yaml").write_text(
+        "id: y-1\npayer: medicare\ndate_of_service: '2024-05-01'\nplace_of_service: '11'\n"
+        "lines:\n  - {code: '97550', units: 1}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "eval", str(tmp_path / "claim.yaml"))
+    assert code == 0 and "claim y-1" in out
+
+
+def test_a_malformed_claim_exits_2_naming_the_file_and_json_path(capsys, tmp_path):
+    path = write_claim(tmp_path, medicare_claim(lines=[{"code": "97550", "units": 0}]))
+    code, out, err = run(capsys, "eval", path)
+    assert code == 2 and out == ""
+    assert path in err and "$.lines[0].units" in err
+
+
+def test_a_claim_file_that_is_not_json_exits_2(capsys, tmp_path):
+    (tmp_path / "broken.json").write_text('{"id": ', encoding="utf-8")
+    code, _, err = run(capsys, "eval", str(tmp_path / "broken.json"))
+    assert code == 2 and "broken.json" in err
+
+
+def test_a_claim_for_a_payer_without_a_policy_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "eval", write_claim(tmp_path, medicare_claim(payer="acme")))
+    assert code == 2
+    assert "no policy for payer 'acme'" in err and "$.payer" in err
+
+
+def test_a_claim_dated_before_every_policy_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "eval", write_claim(tmp_path, medicare_claim(date_of_service="2023-06-01")))
+    assert code == 2 and "no medicare policy covers 2023-06-01" in err
+
+
+def test_an_unknown_policy_name_exits_2(capsys):
+    code, _, err = run(capsys, "eval", TYPICAL, "--policy", "medicare-cts-1999")
+    assert code == 2 and "no policy named 'medicare-cts-1999'" in err
+
+
+def test_a_policy_with_errors_exits_1(capsys):
+    code, _, err = run(capsys, "eval", TYPICAL, "--policy", str(FIXTURES / "errors" / "unknown_field.cts"))
+    assert code == 1
+    assert "unknown_field.cts:16:8: error: line has no field `minuts`" in err
+    assert "^^^" in err
+
+
+def test_a_rule_that_cannot_be_evaluated_exits_3_showing_the_rule(capsys, tmp_path):
+    policy = tmp_path / "p.cts"
+    policy.write_text(policy_text('rule long {\n  title "L"\n  cites s\n  when line.minutes > 60\n  deny\n'
+                                  '  message "m"\n}\n'), encoding="utf-8")
+    claim = medicare_claim(lines=[{"code": "97550", "units": 1}])
+    code, _, err = run(capsys, "eval", write_claim(tmp_path, claim), "--policy", str(policy))
+    assert code == 3
+    assert "rule `long` could not be evaluated at $.lines[0]" in err
+    assert "| rule long {" in err and "| ^" in err
+
+
+# ------------------------------------------------------------------ explain
+
+
+def test_explain_shows_the_rules_that_fired_with_their_values_and_citations(capsys, tmp_path):
+    claim = medicare_claim(lines=[{"code": "97550", "units": 1, "minutes": 12, "modifiers": ["GP"]}])
+    code, out, _ = run(capsys, "explain", write_claim(tmp_path, claim))
+    assert code == 0
+    assert "initial_too_short" in out
+    assert "read line.minutes = 12" in out
+    assert "AMA CPT time rule" in out
+
+
+def test_explain_all_also_lists_rules_that_did_not_fire(capsys):
+    _, quiet, _ = run(capsys, "explain", TYPICAL)
+    code, everything, _ = run(capsys, "explain", TYPICAL, "--all")
+    assert code == 0
+    assert "patient_present" in everything and "patient_present" not in quiet
+
+
+def test_explain_of_a_malformed_claim_exits_2(capsys, tmp_path):
+    code, _, _ = run(capsys, "explain", write_claim(tmp_path, {"id": "x"}))
+    assert code == 2
+
+
+# ------------------------------------------------------------------ check
+
+
+def test_check_of_the_bundled_policies_exits_0(capsys):
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert out.strip().endswith(": ok")
+
+
+def test_check_reports_every_broken_policy_and_exits_1(capsys):
+    folder = FIXTURES / "errors"
+    code, out, err = run(capsys, "check", str(folder))
+    files = sorted(folder.glob("*.cts"))
+    assert code == 1
+    assert f"checked {len(files)} policy file(s): {len(files)} error(s)" in out
+    for path in files:
+        assert f"{path}:" in err
+
+
+def test_check_of_a_missing_file_exits_1_naming_it(capsys, tmp_path):
+    code, _, err = run(capsys, "check", str(tmp_path / "nosuch.cts"))
+    assert code == 1 and "policy file not found" in err and "nosuch.cts" in err
+
+
+# ------------------------------------------------------------------ the command line itself
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    code, out, _ = run(capsys)
+    assert code == 2 and "eval" in out and "check" in out
+
+
+def test_an_unknown_option_exits_2(capsys):
+    code, _, err = run(capsys, "eval", TYPICAL, "--no-such-option")
+    assert code == 2 and "unrecognized arguments" in err
+
+
+def test_every_command_in_the_readme_exists(capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = {line.split()[1] for line in readme.splitlines() if line.startswith("ctsdsl ")}
+    commands = set(cli.build_parser()._subparsers._group_actions[0].choices)
+    assert commands <= listed, f"not in the README: {commands - listed}"
+    assert listed <= commands, f"in the README but not a command: {listed - commands}"
+
+
+def test_an_internal_error_exits_70_without_a_traceback(capsys, monkeypatch):
+    def boom(args):
+        raise RuntimeError("unexpected")
+    monkeypatch.setattr(cli, "cmd_check", boom)
+    code, _, err = run(capsys, "check")
+    assert code == 70
+    assert "internal error: RuntimeError: unexpected" in err
+
+
+def test_python_dash_m_ctsdsl_runs_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "ctsdsl", "eval", TYPICAL, "--json"], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT.parent)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "pay"
+
+
+def test_the_installed_script_reports_a_bad_claim_with_exit_2_and_no_traceback(tmp_path):
+    path = write_claim(tmp_path, {"id": "x", "payer": "medicare"})
+    done = subprocess.run([sys.executable, "-m", "ctsdsl", "eval", path], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and 'the required field "date_of_service" is missing' in done.stderr
