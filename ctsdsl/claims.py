@@ -27,7 +27,7 @@ from jsonschema.exceptions import ValidationError, relevance
 
 from . import _resources
 from .errors import ClaimError, Diagnostic
-from .limits import MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, yaml_problem
+from .limits import MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_YAML_DEPTH, yaml_problem
 from .nodes import NO_SPAN, Span
 
 _KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
@@ -134,8 +134,12 @@ def _parse_json(text: str, name: str, first_line: int = 1) -> object:
     except _DuplicateKey as exc:
         raise _fail("claim-duplicate-key", f"duplicate key {_show(exc.args[0])}", name,
                     _span_at(text, _duplicate_offset(text), first_line), _DUPLICATE_HINT, shown) from None
-    except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit, deep nesting
-        raise _fail("claim-syntax", f"invalid JSON: {exc or 'nested too deeply'}", name, Span(first_line, 1)) from None
+    except RecursionError:
+        raise _fail("claim-syntax", "invalid JSON: nested too deeply", name, Span(first_line, 1),
+                    "a claim is an object of fields, lines and flags, a few levels deep") from None
+    except ValueError as exc:  # an integer past Python's 4300-digit limit
+        raise _fail("claim-syntax", "invalid JSON: a number with more than 4300 digits" if "digits" in str(exc)
+                    else f"invalid JSON: {exc}", name, Span(first_line, 1)) from None
 
 
 class _YamlDuplicateKey(yaml.constructor.ConstructorError):
@@ -144,6 +148,19 @@ class _YamlDuplicateKey(yaml.constructor.ConstructorError):
 
 class _ClaimLoader(yaml.SafeLoader):
     """Safe YAML that rejects repeated keys, alias bombs and loops and, like JSON, keeps dates as strings."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        # Stop deep nesting early: the scanner's cost grows with the square of the depth.
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_document(self, node):
         problem = yaml_problem(node)
@@ -186,8 +203,11 @@ def _parse_yaml(text: str, name: str) -> object:
         raise _fail("claim-syntax", f"invalid YAML: {exc.problem or exc.context}", name, span,
                     "check the indentation; quote values holding ': ' or starting with a special character",
                     text) from None
-    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
-        raise _fail("claim-syntax", f"invalid YAML: {exc or 'nested too deeply'}", name) from None
+    except RecursionError:
+        raise _fail("claim-syntax", "invalid YAML: nested too deeply", name,
+                    hint="a claim is a mapping of fields, lines and flags, a few levels deep") from None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise _fail("claim-syntax", f"invalid YAML: {exc}", name) from None
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:

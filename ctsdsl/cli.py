@@ -16,7 +16,7 @@ from pathlib import Path
 from . import _resources
 from .api import compile as compile_policy
 from .claims import load_claim_file, validate_claim
-from .errors import ClaimError, CtsdslError, Diagnostic, PolicySyntaxError
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError
 from .loader import POLICY_SUFFIX, load_file
 from .registry import bundled
 from .report import render_decision, render_explain
@@ -130,8 +130,9 @@ def cmd_docs(args) -> int:
 
 
 def _prefix(exc: CtsdslError, location: str) -> None:
-    """Name the claim file in errors that arose while deciding it."""
-    exc.diagnostics = [d if d.source_name != "<claim>" else Diagnostic(d.code, d.message, location, d.span, d.hint,
+    """Name the claim file in errors that arose while deciding it, or choosing its policy (a path into the claim)."""
+    exc.diagnostics = [d if d.source_name != "<claim>" and not (isinstance(exc, PolicyNotFoundError) and d.path)
+                       else Diagnostic(d.code, d.message, location, d.span, d.hint,
                                                                      d.severity, d.path) for d in exc.diagnostics]
 
 

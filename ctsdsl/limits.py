@@ -26,7 +26,7 @@ MAX_NUMBER_DIGITS = 100
 #: The generated Python nests a parenthesis per level, and CPython's parser stops at 200.
 MAX_SYNTAX_DEPTH = 48
 #: Rules, fees, lets, parameters, tables and sources in one file, together.
-MAX_DEFINITIONS = 5_000
+MAX_DEFINITIONS = 2_000
 #: An expression with every `let` it names written out in place, as the compiler does:
 #: depth (nesting) and size (nodes). `let b = a + a`, `let c = b + b`, ... doubles each time.
 MAX_EXPANDED_DEPTH = 60
@@ -45,6 +45,8 @@ MAX_TABLE_ROWS = 100_000
 MAX_CLAIM_FILE_BYTES = 64 * 1024 * 1024
 #: Bytes in one .jsonl record.
 MAX_JSONL_LINE_BYTES = 16 * 1024 * 1024
+#: Levels of nesting in one YAML document: PyYAML's scanner slows quadratically with depth.
+MAX_YAML_DEPTH = 64
 #: Values in one YAML document, counting an alias once per use: stops "billion laughs".
 MAX_YAML_NODES = 1_000_000
 

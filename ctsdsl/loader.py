@@ -82,7 +82,10 @@ def read_policy_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PolicySemanticError(Diagnostic("encoding", f"{name} is not UTF-8 (byte {exc.start})", name)) from None
+        line, column = raw.count(b"\n", 0, exc.start) + 1, exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise PolicySemanticError(Diagnostic("encoding", f"{name} is not UTF-8 (byte 0x{raw[exc.start]:02x})", name,
+                                             n.Span(line, column, line, column + 1),
+                                             "save the file as UTF-8")) from None
 
 
 def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPolicy:

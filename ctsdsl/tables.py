@@ -121,10 +121,14 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
         return None, [problem(f"data file not found: {path}", "the path is relative to the policy's folder")]
     except OSError as exc:
         return None, [problem(f"cannot read data file {path}: {exc.strerror}")]
+    if b"\x00" in raw:  # as for policy files: NUL bytes mean binary, and csv would keep them in a cell
+        return None, [problem(f"data file {path.name} is not a text file (it holds NUL bytes)")]
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, [problem(f"data file {path.name} is not UTF-8 text")]
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return None, [problem(f"data file {path.name} is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                              where=Span(line, exc.start - raw.rfind(b"\n", 0, exc.start), line, 0), file=str(path))]
 
     records: list[tuple[int, dict]] = []
     if path.suffix.lower() == ".csv":

@@ -1,0 +1,21 @@
+﻿policy "corpus" {
+  title "Corpus policy"
+  payer "corpus"
+  version "1"
+  effective 2024-01-01
+  governs "97550"
+}
+
+source s {
+  title "A source"
+  url "https://example.org"
+}
+
+rule short {
+  title "Short sessions"
+  cites s
+  when coalesce(line.minutes, 0) < 16
+  deny
+  reason CARC 16
+  message "{line.code} needs 16 minutes."
+}
