@@ -274,3 +274,45 @@ def test_the_typical_example_claim_is_paid():
     d = ctsdsl.evaluate(json.loads((ROOT / "examples/claims/typical.json").read_text(encoding="utf-8")))
     assert d.outcome == "pay"
     assert [line.status for line in d.lines] == ["allowed", "allowed"]
+
+
+def test_an_inherited_rule_that_fails_points_into_the_parent_file(tmp_path):
+    from conftest import policy_text
+    (tmp_path / "parent.cts").write_text(policy_text(rule("long", "when line.minutes > 60 deny")), encoding="utf-8")
+    (tmp_path / "child.cts").write_text('policy "child" {\n  payer "test"\n  version "2"\n'
+                                        '  effective 2024-01-01 to 2024-12-31\n  extends "parent.cts"\n}\n',
+                                        encoding="utf-8")
+    with pytest.raises(EvaluationError) as info:
+        ctsdsl.evaluate(claim({"code": "97550", "units": 1}), policy=tmp_path / "child.cts")
+    (d,) = info.value.diagnostics
+    assert d.source_name == str(tmp_path / "parent.cts")
+    assert "| rule long {" in str(info.value)
+
+
+_SPEND_FEE = None
+
+
+def _spend_fee_evaluator(folder):
+    global _SPEND_FEE
+    if _SPEND_FEE is None:
+        from conftest import load
+        _SPEND_FEE = load('fee f { title "F" cites s amount claim.therapy_spend_to_date * units_allowed }\n',
+                          folder).evaluator()
+    return _SPEND_FEE
+
+
+def test_any_amount_is_rounded_to_the_nearest_cent_with_halves_going_up(tmp_path_factory):
+    from decimal import ROUND_HALF_UP
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    evaluator = _spend_fee_evaluator(tmp_path_factory.mktemp("spend"))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.decimals(min_value=0, max_value=100000, places=3), st.integers(min_value=1, max_value=9))
+    def check(spend, units):
+        d = evaluator.evaluate(claim({"code": "97550", "units": units}, therapy_spend_to_date=float(spend)))
+        assert d.lines[0].allowed_amount == (spend * units).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    check()
