@@ -6,10 +6,27 @@ they are extended, never renamed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 CENT = Decimal("0.01")
+
+
+def claim_digest(claim: object) -> str:
+    """The SHA-256 of a claim's canonical JSON, as ``"sha256:..."``.
+
+    Canonical: keys sorted, no whitespace, non-ASCII written as ``\\uXXXX`` (so
+    any string, even a lone surrogate, encodes), values as parsed. The same claim
+    read from JSON or YAML, with its keys in any order, has one digest; together
+    with the policy's digest it identifies what a decision was made from.
+
+    >>> claim_digest({"b": 1, "a": "x"}) == claim_digest({"a": "x", "b": 1})
+    True
+    """
+    text = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def money_text(amount: Decimal | None) -> str | None:
@@ -121,10 +138,12 @@ class Decision:
     lines: tuple[LineDecision, ...]
     findings: tuple[Finding, ...]
     total_allowed: Decimal
+    claim_digest: str = ""  # see `claim_digest`: with policy.digest, what the decision was made from
 
     def to_dict(self) -> dict:
         """The decision as `schemas/decision.schema.json` defines it."""
-        return {"claim_id": self.claim_id, "policy": self.policy.to_dict(), "outcome": self.outcome,
+        return {"claim_id": self.claim_id, "claim_digest": self.claim_digest, "policy": self.policy.to_dict(),
+                "outcome": self.outcome,
                 "lines": [line.to_dict() for line in self.lines],
                 "findings": [f.to_dict() for f in self.findings],
                 "total_allowed": money_text(self.total_allowed)}

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import nodes as n
 from .checker import CheckedPolicy
 from .compiler import Compiler, DatedLookupError
-from .decision import Decision, Finding, LineDecision, Origin, PolicyInfo, Source
+from .decision import Decision, Finding, LineDecision, Origin, PolicyInfo, Source, claim_digest
 from .errors import Diagnostic, EvaluationError
 
 _EMPTY: dict = {}
@@ -280,4 +280,5 @@ class Evaluator:
             outcome = "partial"
         else:
             outcome = "pay"
-        return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total)
+        return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total,
+                        claim_digest(claim))
