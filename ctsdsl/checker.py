@@ -562,6 +562,7 @@ def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | dic
     return checker.run()
 
 
-def iter_diagnostics(policy: n.Policy, tables: dict[str, TableData], source_text: str | None = None) -> Iterator[Diagnostic]:
+def iter_diagnostics(policy: n.Policy, tables: dict[str, TableData],
+                     source_text: str | None = None) -> Iterator[Diagnostic]:
     """Yield every diagnostic for a policy, in the order found."""
     yield from check(policy, tables, source_text).diagnostics

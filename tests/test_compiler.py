@@ -62,6 +62,7 @@ def test_a_json_float_is_read_as_the_decimal_it_was_written_as(decide):
 
 
 def test_policy_names_that_are_python_builtins_do_not_clash_with_them(decide):
-    body = 'param eval = 1 cites s\nlet list = line.units\nrule exec { title "R" cites s when list > eval deny message "m" }'
+    body = ('param eval = 1 cites s\nlet list = line.units\n'
+            'rule exec { title "R" cites s when list > eval deny message "m" }')
     d = decide(body, claim({"code": "97550", "units": 1}, {"code": "97550", "units": 2}))
     assert [line.status for line in d.lines] == ["allowed", "denied"]

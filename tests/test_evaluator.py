@@ -186,7 +186,8 @@ def test_a_message_quotes_claim_values(decide):
 
 
 def test_a_message_quotes_money_exactly(decide):
-    d = decide("param cf: money = $33.2875 cites s\n" + rule("say", "info", "cf ${cf}, spend ${claim.therapy_spend_to_date}"),
+    message = "cf ${cf}, spend ${claim.therapy_spend_to_date}"
+    d = decide("param cf: money = $33.2875 cites s\n" + rule("say", "info", message),
                claim(therapy_spend_to_date=800.5))
     assert d.findings[0].message == "cf $33.2875, spend $800.5"
 
