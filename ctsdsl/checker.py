@@ -351,6 +351,15 @@ class Checker:
         if isinstance(expr, n.Attribute):
             return self.infer_attribute(expr, rec(expr.obj))
         if isinstance(expr, n.Index):
+            if isinstance(expr.obj, n.Name) and not self.known(expr.obj.name, env):
+                # `rvu[line.code]` with no `table rvu`: say how to declare the table, not a parameter.
+                tables = [t.name for t in self.policy.of_kind(n.Table)]
+                self.report("unknown-name", f"unknown table `{expr.obj.name}`", expr.obj.span,
+                            _did_you_mean(expr.obj.name, tables)
+                            or f'declare it with `table {expr.obj.name} from "data/{expr.obj.name}.csv" key code '
+                            'cites <source>`')
+                rec(expr.key)
+                return ANY
             obj, key = rec(expr.obj), rec(expr.key)
             if not obj.startswith("table:"):
                 if obj != ANY:
@@ -401,6 +410,10 @@ class Checker:
     def _want(self, got: str, want: str, expr: n.Expr, what: str) -> None:
         if got not in (want, ANY):
             self.report("type", f"{what} needs {_a(want)}, but this is {_a(got)}", expr.span)
+
+    def known(self, name: str, env: dict[str, str]) -> bool:
+        return (name in env or name in RESERVED or name in self.params or name in self.lets or name in self.result.tables
+                or any(t.name == name for t in self.policy.of_kind(n.Table)))
 
     def infer_name(self, expr: n.Name, env: dict[str, str], uses_line: list[bool] | None) -> str:
         name = expr.name

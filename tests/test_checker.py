@@ -23,7 +23,7 @@ CASES = [
     ("unknown_field", "unknown-field", 16, 8, "line has no field `minuts`", "did you mean `minutes`?"),
     ("type_error", "type", 16, 8, "cannot compare a string with an int", 'quote codes as strings ("97550")'),
     ("unknown_parameter", "unknown-name", 16, 21, "unknown name `max_unit`", "define it with `param`"),
-    ("unknown_table", "unknown-name", 16, 8, "unknown name `rvu`", "`table`"),
+    ("unknown_table", "unknown-name", 16, 8, "unknown table `rvu`", 'declare it with `table rvu from "data/rvu.csv"'),
     ("undefined_source", "unknown-source", 15, 12, "cites `cms_manual`, which is not defined",
      "define it with `source"),
     ("no_citation", "no-citation", 13, 1, "rule `r` cites no source", "add `cites <source>`"),

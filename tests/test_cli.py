@@ -213,3 +213,24 @@ def test_the_installed_script_reports_a_bad_claim_with_exit_2_and_no_traceback(t
                           timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and 'the required field "date_of_service" is missing' in done.stderr
+
+
+# ------------------------------------------------------------------ test
+
+
+def test_the_bundled_test_cases_pass(capsys):
+    code, out, _ = run(capsys, "test")
+    assert code == 0 and "FAIL" not in out
+
+
+def test_a_failing_test_case_exits_1_saying_what_differed(capsys, tmp_path):
+    (tmp_path / "cases.yaml").write_text(
+        "policy: medicare-cts-2024\ncases:\n  - name: wrongly expects a denial\n    claim:\n"
+        "      {id: t, payer: medicare, date_of_service: '2024-05-01', place_of_service: '11',\n"
+        "       provider_type: physician, documentation: {consent: true, reason_without_patient: true,\n"
+        "       need_for_occurrence: true, training_described: true, caregiver_response: true,\n"
+        "       impact_on_goals: true}, lines: [{code: '97550', units: 1, minutes: 30}]}\n"
+        "    expect: {outcome: deny}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "test", str(tmp_path / "cases.yaml"))
+    assert code == 1
+    assert "FAIL" in out and "wrongly expects a denial" in out
