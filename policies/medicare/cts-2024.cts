@@ -8,7 +8,7 @@ policy "medicare-cts-2024" {
   version "2024.1"
   effective 2024-01-01 to 2024-12-31
   governs "97550", "97551", "97552"
-  changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F)."
+  changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F); before 2024-01-01 the codes did not exist."
 }
 
 # ---------------------------------------------------------------- sources
