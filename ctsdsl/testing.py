@@ -24,6 +24,7 @@ rule coverage: which rules no case made fire, and which never failed to fire.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +34,13 @@ import yaml
 from .claims import _ClaimLoader, _parse_yaml, validate_claim
 from .decision import Decision, money_text
 from .errors import CtsdslError, Diagnostic
-from .loader import POLICY_SUFFIX, LoadedPolicy
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_text
 from .nodes import Span
 from .registry import Registry, bundled
 
 CASE_SUFFIXES = (".yaml", ".yml")
-_CASE_KEYS = {"name", "claim", "expect", "policy", "note"}
-_EXPECT_KEYS = {"outcome", "total_allowed", "lines", "fires", "not_fires", "error", "findings"}
+_CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params"}
+_EXPECT_KEYS = {"policy", "outcome", "total_allowed", "lines", "fires", "not_fires", "error", "findings"}
 _LINE_KEYS = {"code", "status", "units", "amount", "fires", "not_fires"}
 
 
@@ -53,6 +54,7 @@ class Case:
     claim: dict
     expect: dict
     policy: str | None = None
+    params: dict = field(default_factory=dict)  # what-if values for the policy's parameters
 
 
 @dataclass
@@ -149,11 +151,14 @@ def load_cases(path: str | Path) -> list[Case]:
             if bad:
                 raise _case_problem(f"case {i + 1}: unknown line expectation(s): {', '.join(sorted(bad))}",
                                     name, line, f"line expectations: {', '.join(sorted(_LINE_KEYS))}")
+        params = raw.get("params") or {}
+        if not isinstance(params, dict):
+            raise _case_problem(f"case {i + 1}: `params` maps parameter names to values", name, line)
         claim = _merge(defaults, raw.get("claim") or {})
         if isinstance(claim, dict):
             claim.setdefault("id", f"{path.stem}-{i + 1}")
         cases.append(Case(str(raw.get("name") or f"case {i + 1}"), name, line, claim, expect,
-                          raw.get("policy") or data.get("policy")))
+                          raw.get("policy") or data.get("policy"), params))
     return cases
 
 
@@ -205,6 +210,7 @@ class Runner:
     def __init__(self, registry: Registry | None = None) -> None:
         self.registry = registry or bundled()
         self.coverage: dict[tuple[str, str], RuleCoverage] = {}
+        self._what_ifs: dict[tuple, object] = {}
 
     def track(self, policies: Iterable[LoadedPolicy]) -> None:
         for loaded in policies:
@@ -215,10 +221,23 @@ class Runner:
         registry = self.registry
         if case.policy:
             if case.policy.endswith(POLICY_SUFFIX):
-                target = Path(case.file).parent / case.policy
-                return registry.evaluator(target.resolve())
-            return registry.evaluator(registry.by_name(case.policy).path)
-        return registry.evaluator(registry.for_claim(claim["payer"], claim["date_of_service"]).path)
+                path = (Path(case.file).parent / case.policy).resolve()
+            else:
+                path = registry.by_name(case.policy).path
+        else:
+            path = registry.for_claim(claim["payer"], claim["date_of_service"]).path
+        if case.params:
+            return self._what_if(registry.load(path), case)
+        return registry.evaluator(path)
+
+    def _what_if(self, loaded: LoadedPolicy, case: Case):
+        """The policy with some parameters set otherwise: an overlay written for this case only."""
+        key = (str(loaded.path), tuple(sorted((k, repr(v)) for k, v in case.params.items())))
+        if key not in self._what_ifs:
+            text = what_if_text(loaded, case.params, f"{case.file}:{case.line}")
+            # The overlay "lives" beside its parent, so `extends` finds the parent by name.
+            self._what_ifs[key] = load_text(text, loaded.path.with_name(".what-if" + POLICY_SUFFIX)).evaluator()
+        return self._what_ifs[key]
 
     def run_case(self, case: Case) -> CaseResult:
         result = CaseResult(case)
@@ -254,6 +273,69 @@ class Runner:
         return TestReport(results, self.coverage)
 
 
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9 ._:/+-]{0,100}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
+    """Policy text for an overlay of `loaded` that sets `params` (a case's what-if values).
+
+    Only parameters the policy declares may be set, and each value is written as a
+    literal of the parameter's type, checked here: nothing from the case file reaches
+    the policy text except names matched against the policy and values re-rendered.
+
+    Raises:
+        CtsdslError: an unknown parameter, or a value that is not of its type.
+    """
+    from . import nodes as n
+    declared = {p.name: p for p in loaded.policy.of_kind(n.Param)}
+    header = loaded.header
+    lines = [f'policy "{header.name} what-if" {{',
+             '  title "what-if overlay of a test case"',
+             f'  payer "{header.payer}"',
+             '  version "what-if"',
+             f"  effective {header.effective_from}" + (f" to {header.effective_to}" if header.effective_to else ""),
+             f'  extends "{header.name}"',
+             "}",
+             'source what_if { title "an analyst\'s what-if in a test case, not a billing source" '
+             'url "docs/testing.md" confidence unverified }']
+    for name, value in params.items():
+        param = declared.get(str(name)) if _IDENTIFIER.fullmatch(str(name)) else None
+        if param is None:
+            raise CtsdslError(Diagnostic("test-case", f"params: {header.name} has no parameter {name!r}", where,
+                                         hint=f"parameters: {', '.join(sorted(declared))}"))
+        literal = _literal(param, value)
+        if literal is None:
+            raise CtsdslError(Diagnostic("test-case", f"params: {value!r} is not a {param.type_name or 'value'} "
+                                         f"for {name}", where))
+        lines.append(f"override param {name}: {param.type_name} = {literal} cites what_if")
+    return "\n".join(lines) + "\n"
+
+
+def _literal(param, value) -> str | None:
+    from decimal import Decimal, InvalidOperation
+    kind = param.type_name
+    if kind == "bool":
+        return ("true" if value else "false") if isinstance(value, bool) else None
+    if kind == "set":
+        items = value if isinstance(value, list) else None
+        if items is None or not all(isinstance(v, str) and _SAFE_TEXT.fullmatch(v) for v in items):
+            return None
+        return "{" + ", ".join(f'"{v}"' for v in items) + "}"
+    if kind == "string":
+        return f'"{value}"' if isinstance(value, str) and _SAFE_TEXT.fullmatch(value) else None
+    if kind in ("int", "number", "money") and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            return None
+        if not number.is_finite() or (kind == "int" and number != number.to_integral_value()):
+            return None
+        sign, digits = ("-" if number < 0 else ""), format(abs(number), "f")
+        return f"{sign}${digits}" if kind == "money" else f"{sign}{digits}"
+    return None
+
+
 def _rule_definitions(loaded: LoadedPolicy) -> list[tuple[str, str]]:
     """(defining file, id) of every rule and fee in the policy, inherited ones included."""
     from . import nodes as n
@@ -283,6 +365,8 @@ def compare(decision: Decision, expect: dict) -> list[str]:
         if expected != actual:
             problems.append(f"{what}: expected {expected!r}, got {actual!r}")
 
+    if "policy" in expect:
+        check("policy", expect["policy"], decision.policy.name)
     if "outcome" in expect:
         check("outcome", expect["outcome"], decision.outcome)
     if "total_allowed" in expect:
