@@ -26,6 +26,7 @@ from .checker import CheckedPolicy
 from .compiler import Compiler, DatedLookupError
 from .decision import Decision, Finding, LineDecision, Origin, PolicyInfo, Source, claim_digest
 from .errors import Diagnostic, EvaluationError
+from .limits import MAX_TRACE_READS
 
 _EMPTY: dict = {}
 ZERO = Decimal("0.00")
@@ -94,7 +95,11 @@ def _s(value) -> str:
 
 
 def _rd(trace: list, label: str, value):
-    trace.append((label, value))
+    # A quantifier over 1000 lines on each of 1000 lines reads millions of values: keep the first few.
+    if len(trace) < MAX_TRACE_READS:
+        trace.append((label, value))
+    elif len(trace) == MAX_TRACE_READS:
+        trace.append(("...", f"more than {MAX_TRACE_READS} values read; the rest are not recorded"))
     return value
 
 

@@ -32,6 +32,10 @@ MAX_DEFINITIONS = 2_000
 MAX_EXPANDED_DEPTH = 60
 MAX_EXPANDED_NODES = 20_000
 
+#: Values one rule records reading on one line when traced (explain, test coverage): a
+#: quantifier over a long claim on each of its lines would otherwise record millions.
+MAX_TRACE_READS = 1_000
+
 # ---------------------------------------------------------------- data files (tables)
 
 #: Bytes in one data file (CSV or YAML).
