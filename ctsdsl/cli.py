@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="folders with policies and cases/*.yaml, or case files (default: the bundled policies)")
     p.add_argument("--min-coverage", type=float, default=0.0, metavar="PERCENT",
-                   help="fail when fewer rules than this fired at least once")
+                   help="fail when fewer rules than this are covered (fired in some case and, "
+                        "if they have a condition, silent in another)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     p.set_defaults(run=cmd_test)
 

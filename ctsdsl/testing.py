@@ -73,13 +73,17 @@ class RuleCoverage:
     """How often a rule definition fired, and was evaluated without firing, across all cases.
 
     A rule is counted where it is defined: a rule that 2025 inherits from 2024 is
-    2024's rule, covered by a case of either year.
+    2024's rule, covered by a case of either year. A partial override that restates
+    neither `applies to` nor `when` (only a citation or a message, say) keeps its
+    parent's condition, so the parent's silent cases count for it too (`condition`).
     """
 
     policy: str  # the file that defines the rule
     rule: str
     fired: int = 0
     not_fired: int = 0
+    conditional: bool = True  # False: no `applies to ... where` and no `when`, so it fires whenever it runs
+    condition: tuple[str, str] | None = None  # (file, rule) whose condition this definition inherits
 
 
 @dataclass
@@ -94,14 +98,35 @@ class TestReport:
     def never_fired(self) -> list[RuleCoverage]:
         return [c for c in self.coverage.values() if c.fired == 0]
 
+    def _silenced(self, c: RuleCoverage) -> bool:
+        home = self.coverage.get(c.condition) if c.condition else None
+        return bool(c.not_fired or (home is not None and home.not_fired))
+
     def never_failed_to_fire(self) -> list[RuleCoverage]:
-        return [c for c in self.coverage.values() if c.fired and not c.not_fired]
+        """Rules with a condition that fired in every case where they applied: their condition
+        was never seen false, so nothing shows the rule stays quiet when it should."""
+        return [c for c in self.coverage.values() if c.fired and c.conditional and not self._silenced(c)]
+
+    def unconditional(self) -> list[RuleCoverage]:
+        """Rules without any condition (e.g. an info on every claim): they cannot fail to fire."""
+        return [c for c in self.coverage.values() if not c.conditional]
 
     @property
-    def coverage_percent(self) -> float:
+    def fired_percent(self) -> float:
+        """Share of rules that fired in at least one case."""
         if not self.coverage:
             return 100.0
         return 100.0 * sum(1 for c in self.coverage.values() if c.fired) / len(self.coverage)
+
+    @property
+    def coverage_percent(self) -> float:
+        """Share of rules fully covered: fired in some case and, if they have a condition,
+        applied without firing in some case."""
+        if not self.coverage:
+            return 100.0
+        silent_needed = {id(c) for c in self.never_failed_to_fire()}
+        covered = sum(1 for c in self.coverage.values() if c.fired and id(c) not in silent_needed)
+        return 100.0 * covered / len(self.coverage)
 
 
 def _merge(base: object, override: object) -> object:
@@ -213,9 +238,24 @@ class Runner:
         self._what_ifs: dict[tuple, object] = {}
 
     def track(self, policies: Iterable[LoadedPolicy]) -> None:
+        """Count coverage of every rule these policies define, fired or not."""
         for loaded in policies:
-            for file, rule_id in _rule_definitions(loaded):
-                self.coverage.setdefault((file, rule_id), RuleCoverage(file, rule_id))
+            for item in _rule_items(loaded):
+                file = _display(item.origin or str(loaded.path))
+                entry = self.coverage.setdefault((file, item.id), RuleCoverage(file, item.id))
+                entry.conditional = item.where is not None or getattr(item, "when", None) is not None
+                home = self._condition_home(loaded, item)
+                entry.condition = home if home != (file, item.id) else None
+
+    def _condition_home(self, loaded: LoadedPolicy, item) -> tuple[str, str]:
+        """(file, rule) where the rule's condition is written: up the overlay chain while
+        overrides restate neither `applies to` nor `when`."""
+        file = _display(item.origin or str(loaded.path))
+        if not item.override or {"applies", "when"} & set(item.given) or len(loaded.layers) < 2:
+            return file, item.id
+        parent = self.registry.load(loaded.layers[1].path)
+        same = next((i for i in _rule_items(parent) if i.id == item.id), None)
+        return self._condition_home(parent, same) if same is not None else (file, item.id)
 
     def evaluator_for(self, case: Case, claim: dict):
         registry = self.registry
@@ -259,14 +299,31 @@ class Runner:
             return result
         result.policy_path = evaluator.info.file
         for ev in evaluations:
-            file = _display(ev.file)
-            entry = self.coverage.setdefault((file, ev.rule), RuleCoverage(file, ev.rule))
+            entry = self._entry(ev.file, ev.rule)
             if ev.fired:
                 entry.fired += 1
             elif ev.applicable:
                 entry.not_fired += 1
+        self._count_silent_fees(evaluator, decision, evaluations)
         result.problems.extend(compare(decision, case.expect))
         return result
+
+    def _entry(self, file: str, rule: str) -> RuleCoverage:
+        file = _display(file)
+        return self.coverage.setdefault((file, rule), RuleCoverage(file, rule))
+
+    def _count_silent_fees(self, evaluator, decision: Decision, evaluations) -> None:
+        """A fee is traced only when it sets an amount; on a payable line where it did not
+        (its filter was false, so an earlier fee or none set the amount) it applied and stayed silent."""
+        fees = [(f.id, f.file) for f in evaluator.fees]
+        fired = {(ev.rule, ev.line) for ev in evaluations if ev.fired}
+        for line in decision.lines:
+            if line.status not in ("allowed", "reduced"):
+                continue  # out of scope, or denied: no fee runs
+            for fee_id, file in fees:
+                if (fee_id, line.index) in fired:
+                    break
+                self._entry(file, fee_id).not_fired += 1
 
     def run(self, cases: Iterable[Case]) -> TestReport:
         results = [self.run_case(c) for c in cases]
@@ -336,11 +393,10 @@ def _literal(param, value) -> str | None:
     return None
 
 
-def _rule_definitions(loaded: LoadedPolicy) -> list[tuple[str, str]]:
-    """(defining file, id) of every rule and fee in the policy, inherited ones included."""
+def _rule_items(loaded: LoadedPolicy) -> list:
+    """Every rule and fee in the policy, inherited ones included."""
     from . import nodes as n
-    items = loaded.policy.of_kind(n.Rule) + loaded.policy.of_kind(n.Fee)
-    return [(_display(i.origin or str(loaded.path)), i.id) for i in items]
+    return loaded.policy.of_kind(n.Rule) + loaded.policy.of_kind(n.Fee)
 
 
 def _display(path: str) -> str:
@@ -438,7 +494,10 @@ def render_report(report: TestReport, *, verbose: bool = False) -> str:
         out.extend(f"       {p}" for p in r.problems)
     passed = len(report.results) - len(report.failed)
     out.append(f"{passed} passed, {len(report.failed)} failed")
-    out.append(f"rule coverage: {report.coverage_percent:.1f}% of {len(report.coverage)} rules fired at least once")
+    total = len(report.coverage)
+    out.append(f"rule coverage: {report.coverage_percent:.1f}% of {total} rules "
+               f"(fired in some case: {report.fired_percent:.1f}%; a rule with a condition must also "
+               "stay silent in some case where it applies)")
     for c in sorted(report.never_fired(), key=lambda c: (c.policy, c.rule)):
         out.append(f"  never fired: {c.policy} {c.rule}")
     always = report.never_failed_to_fire()
@@ -446,4 +505,6 @@ def render_report(report: TestReport, *, verbose: bool = False) -> str:
         out.append(f"  {len(always)} rule(s) never failed to fire (no case where they applied and stayed silent):")
         for c in sorted(always, key=lambda c: (c.policy, c.rule)):
             out.append(f"    {c.policy} {c.rule}")
+    for c in sorted(report.unconditional(), key=lambda c: (c.policy, c.rule)):
+        out.append(f"  no condition, so it fires whenever it runs: {c.policy} {c.rule}")
     return "\n".join(out)
