@@ -228,6 +228,8 @@ class Compiler:
     def expr_literal(self, e: n.Literal, scope: _Scope) -> str:
         if isinstance(e.value, Decimal):
             return self.const(e.value)
+        if e.value is not None and type(e.value) not in (bool, int, str):  # types whose repr is a Python literal
+            raise TypeError(f"unexpected literal {e.value!r}")
         return repr(e.value)
 
     def expr_setliteral(self, e: n.SetLiteral, scope: _Scope) -> str:

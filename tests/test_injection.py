@@ -328,3 +328,29 @@ def test_a_policy_with_a_syntax_error_in_a_payload_names_its_place(tmp_path):
     with pytest.raises(PolicySyntaxError) as info:
         load_file(path)
     assert (info.value.diagnostics[0].span.line, info.value.diagnostics[0].message) == (2, "unterminated string")
+
+
+def test_the_compiler_refuses_a_hand_built_tree_with_foreign_operators_literals_or_names(tmp_path):
+    # The grammar never produces these; the compiler checks anyway, so a bug upstream cannot become code.
+    from ctsdsl import nodes as n
+    from ctsdsl.compiler import Compiler, _Scope, safe_ident
+    path = _policy_with_body(tmp_path, "")
+    compiler = Compiler(load_file(path).checked)
+    scope = _Scope({"claim": ("c", None, "claim")}, "dos")
+    one = n.Literal(1, "int")
+    with pytest.raises(ValueError, match="unknown operator"):
+        compiler.expr(n.Binary("+ __import__('os') +", one, one), scope)
+    with pytest.raises(TypeError, match="unexpected literal"):
+        compiler.expr(n.Literal(Path("/etc/passwd"), "string"), scope)
+    with pytest.raises(ValueError, match="unknown quantifier"):
+        compiler.expr(n.Quantifier("__import__", "o", n.Name("claim"), None, None), scope)
+    for name in ("x\n", "os.system", "a b", "", "1x", "x;y"):
+        with pytest.raises(ValueError, match="not an identifier"):
+            safe_ident("v_", name)
+
+
+def _policy_with_body(folder: Path, body: str) -> Path:
+    path = folder / "p.cts"
+    path.write_text('policy "p" { payer "test" version "1" effective 2024-01-01 governs "97550" }\n'
+                    'source s { title "t" url "u" }\n' + body, encoding="utf-8")
+    return path
