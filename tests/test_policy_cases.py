@@ -1,0 +1,123 @@
+"""The bundled analysts' cases, run by pytest: one test per case, and 100% rule coverage.
+
+`ctsdsl test` and this module run the same case files (policies/*/cases/*.yaml), so a
+case that fails in CI fails here too, under its own name.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ctsdsl import _resources
+from ctsdsl.errors import CtsdslError
+from ctsdsl.loader import load_text
+from ctsdsl.registry import bundled
+from ctsdsl.testing import Case, Runner, find_case_files, load_cases, run_paths, what_if_text
+
+POLICIES = _resources.policies_dir()
+CASES = [case for path in find_case_files([POLICIES]) for case in load_cases(path)]
+
+
+def _case_id(case: Case) -> str:
+    return f"{Path(case.file).stem}: {case.name}"
+
+
+@pytest.fixture(scope="module")
+def report():
+    return run_paths([POLICIES])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_bundled_case(case: Case, report) -> None:
+    result = next(r for r in report.results if r.case.file == case.file and r.case.line == case.line)
+    assert result.passed, "\n".join(result.problems)
+
+
+def test_every_bundled_rule_fires_in_some_case_and_stays_silent_in_another(report) -> None:
+    never_fired = [f"{c.policy} {c.rule}" for c in report.never_fired()]
+    never_silent = [f"{c.policy} {c.rule}" for c in report.never_failed_to_fire()]
+    assert (never_fired, never_silent) == ([], [])
+    assert report.coverage_percent == 100.0
+
+
+def test_each_year_has_case_files_of_its_own() -> None:
+    years = {Path(c.file).name[:4] for c in CASES}
+    assert {"2024", "2025", "2026"} <= years
+
+
+# ---------------------------------------------------------------- what-if parameters
+
+def test_a_what_if_sets_a_parameter_through_a_checked_overlay() -> None:
+    loaded = bundled().load(bundled().by_name("medicare-cts-2025").path)
+    text = what_if_text(loaded, {"therapist_telehealth_allowed": False, "kx_threshold_ot": 2500,
+                                 "telehealth_pos": ["02", "10"]}, "here")
+    assert "override param therapist_telehealth_allowed: bool = false cites what_if" in text
+    assert "override param kx_threshold_ot: money = $2500 cites what_if" in text
+    assert 'override param telehealth_pos: set = {"02", "10"} cites what_if' in text
+    assert load_text(text, loaded.path.with_name(".what-if.cts")).header.extends == "medicare-cts-2025"
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"no_such_param": 1}, "has no parameter 'no_such_param'"),
+    ({"kx_threshold_ot": "a lot"}, "is not a money"),
+    ({"therapist_telehealth_allowed": "yes"}, "is not a bool"),
+    ({"telehealth_pos": ['02"} rule x {']}, "is not a set"),
+    ({"kx_threshold_ot": float("nan")}, "is not a money"),
+])
+def test_a_what_if_refuses_unknown_parameters_and_values_of_the_wrong_type(params, message) -> None:
+    loaded = bundled().load(bundled().by_name("medicare-cts-2025").path)
+    with pytest.raises(CtsdslError, match=message):
+        what_if_text(loaded, params, "cases.yaml:3")
+
+
+def test_a_case_with_a_bad_what_if_fails_with_the_reason(tmp_path: Path) -> None:
+    cases = tmp_path / "cases" / "what-if.yaml"
+    cases.parent.mkdir()
+    cases.write_text("policy: medicare-cts-2025\n"
+                     "cases:\n"
+                     "  - name: unknown parameter\n"
+                     "    params: {waivers: false}\n"
+                     "    claim: {id: c, payer: medicare, date_of_service: '2025-02-03', place_of_service: '11',\n"
+                     "            lines: [{code: '97550', units: 1, minutes: 30}]}\n"
+                     "    expect: {outcome: pay}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    assert "has no parameter 'waivers'" in result.problems[0]
+
+
+# ---------------------------------------------------------------- 2026's two conversion factors
+# The reference has no 2026 RVU totals, so no 2026 case can show a factor in an amount. An
+# overlay that prices every line at exactly 1 RVU shows which factor the fee uses.
+
+def _one_rvu_2026(*, all_claims_qualifying: bool = False):
+    parent = bundled().by_name("medicare-cts-2026").path
+    text = ('policy "one-rvu" {\n  title "t"\n  payer "medicare"\n  version "t"\n'
+            '  effective 2026-01-01 to 2026-12-31\n  extends "medicare-cts-2026"\n}\n'
+            'source t { title "a test" url "tests/test_policy_cases.py" }\n'
+            "override let setting_rvu = 1\n"
+            "override let fee_known = true\n")
+    if all_claims_qualifying:
+        text += "override param all_claims_qualifying_apm: bool = true cites t\n"
+    return load_text(text, parent.with_name(".one-rvu.cts")).evaluator()
+
+
+def _claim_2026(**extra) -> dict:
+    documentation = dict.fromkeys(["plan_of_care_includes_cts", "consent", "reason_without_patient",
+                                   "need_for_occurrence", "training_described", "caregiver_response",
+                                   "impact_on_goals"], True)
+    return {"id": "cf-2026", "payer": "medicare", "date_of_service": "2026-04-01", "place_of_service": "11",
+            "documentation": documentation, "lines": [{"code": "97550", "units": 1, "minutes": 30,
+                                                       "modifiers": ["GP"]}], **extra}
+
+
+def test_2026_pays_the_non_qualifying_factor_by_default_and_the_qualifying_one_on_request() -> None:
+    evaluator = _one_rvu_2026()
+    assert evaluator.evaluate(_claim_2026()).lines[0].allowed_amount == Decimal("33.40")  # $33.4009
+    assert evaluator.evaluate(_claim_2026(apm_qualifying=True)).lines[0].allowed_amount == Decimal("33.57")
+
+
+def test_a_payer_wide_switch_chooses_the_qualifying_factor_for_every_2026_claim() -> None:
+    evaluator = _one_rvu_2026(all_claims_qualifying=True)
+    assert evaluator.evaluate(_claim_2026()).lines[0].allowed_amount == Decimal("33.57")  # $33.5675
