@@ -6,6 +6,7 @@ case that fails in CI fails here too, under its own name.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,6 +47,37 @@ def test_every_bundled_rule_fires_in_some_case_and_stays_silent_in_another(repor
 def test_each_year_has_case_files_of_its_own() -> None:
     years = {Path(c.file).name[:4] for c in CASES}
     assert {"2024", "2025", "2026"} <= years
+
+
+# ---------------------------------------------------------------- example claims
+# Each figure worked out by hand from the reference (cts-billing.md §2.5, §3.1, §3.2, §4, §1.11):
+#   typical: 2024-05-01 POS 11, 53 min -> 97550 + 2 x 97551 at CF 33.2875: 52.93 + 2 x 26.30 = 105.53
+#   30-line: 15 dates of 97550 (45 min) + 97551; 6 before 2024-03-09 at CF 32.7442 (52.06 + 25.87)
+#            and 9 from it at CF 33.2875 (52.93 + 26.30): 6 x 77.93 + 9 x 79.23 = 1180.65
+#   group: 97552, 3 patients, 2024-10-02 POS 11: 0.67 x 33.2875 = 22.30
+#   telehealth-2025: POS 10 (non-facility), 53 min: 52.08 + 2 x 25.55 = 103.18
+#   kx-over-threshold: 2300 + 52.93 + 26.30 = 2379.23 > 2330 without KX: both lines denied
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "claims"
+
+
+@pytest.mark.parametrize(("name", "policy", "outcome", "total"), [
+    ("typical.json", "medicare-cts-2024", "pay", "105.53"),
+    ("30-line.json", "medicare-cts-2024", "pay", "1180.65"),
+    ("group.json", "medicare-cts-2024", "pay", "22.30"),
+    ("telehealth-2025.json", "medicare-cts-2025", "pay", "103.18"),
+    ("kx-over-threshold.json", "medicare-cts-2024", "deny", "0.00"),
+])
+def test_example_claims_get_the_amounts_the_reference_computes(name, policy, outcome, total) -> None:
+    import ctsdsl
+    decision = ctsdsl.evaluate(json.loads((EXAMPLES / name).read_text(encoding="utf-8")))
+    assert (decision.policy.name, decision.outcome, decision.total_allowed) == (policy, outcome, Decimal(total))
+
+
+def test_the_example_claim_before_2024_says_the_codes_did_not_exist() -> None:
+    import ctsdsl
+    with pytest.raises(CtsdslError, match="before 2024-01-01 the codes did not exist"):
+        ctsdsl.evaluate(json.loads((EXAMPLES / "before-2024.json").read_text(encoding="utf-8")))
 
 
 # ---------------------------------------------------------------- what-if parameters
