@@ -31,6 +31,9 @@ MAX_DEFINITIONS = 2_000
 #: depth (nesting) and size (nodes). `let b = a + a`, `let c = b + b`, ... doubles each time.
 MAX_EXPANDED_DEPTH = 60
 MAX_EXPANDED_NODES = 20_000
+#: Quantifiers (`any`, `all`, `none`, `count`, `sum`) inside one another, lets written out. A line
+#: rule runs once per line and each quantifier walks every line: two levels cost lines cubed.
+MAX_QUANTIFIER_NESTING = 2
 
 #: Values one rule records reading on one line when traced (explain, test coverage): a
 #: quantifier over a long claim on each of its lines would otherwise record millions.
@@ -129,17 +132,17 @@ def expansion_problems(policy: n.Policy, source_name: str) -> list[Diagnostic]:
     recursion is bounded by one expression's depth, not by the length of a chain of lets.
     """
     lets = {let.name: let for let in policy.of_kind(n.Let)}
-    measured: dict[str, tuple[int, int]] = {}
+    measured: dict[str, tuple[int, int, int]] = {}
 
-    def measure(e: n.Node) -> tuple[int, int]:
-        depth, size = 1, 1
-        for child in e.children():
-            d, s = measure(child)
-            depth, size = max(depth, d + 1), size + s
+    def measure(e: n.Node) -> tuple[int, int, int]:
+        """(depth, size, quantifier nesting) of `e` with the lets it names written out."""
+        depth, size, nesting = 1, 1, 0
+        parts = [measure(child) for child in e.children()]
         if isinstance(e, n.Name) and e.name in measured:
-            d, s = measured[e.name]
-            depth, size = max(depth, d + 1), size + s
-        return depth, min(size, MAX_EXPANDED_NODES + 1)
+            parts.append(measured[e.name])
+        for d, s, q in parts:
+            depth, size, nesting = max(depth, d + 1), size + s, max(nesting, q)
+        return depth, min(size, MAX_EXPANDED_NODES + 1), nesting + isinstance(e, n.Quantifier)
 
     # Lets in dependency order, without recursion; a cycle (which the checker reports) counts as a leaf.
     state: dict[str, int] = {}  # 1: on the stack, 2: measured
@@ -162,16 +165,21 @@ def expansion_problems(policy: n.Policy, source_name: str) -> list[Diagnostic]:
     for item in policy.items:
         if not isinstance(item, (n.Let, n.Rule, n.Fee)):
             continue
-        depth, size = measured[item.name] if isinstance(item, n.Let) else measure(item)
+        depth, size, nesting = measured[item.name] if isinstance(item, n.Let) else measure(item)
+        kind = type(item).__name__.lower()
+        name = item.name if isinstance(item, n.Let) else item.id
+        where = item.origin or source_name
         if depth > MAX_EXPANDED_DEPTH or size > MAX_EXPANDED_NODES:
             what = f"nests {depth} levels deep" if depth > MAX_EXPANDED_DEPTH else f"has more than {size - 1} parts"
-            kind = type(item).__name__.lower()
-            name = item.name if isinstance(item, n.Let) else item.id
             problems.append(Diagnostic(
                 "too-complex", f"{kind} `{name}` {what} once the lets it uses are written out "
-                f"(limits: {MAX_EXPANDED_DEPTH} levels, {MAX_EXPANDED_NODES} parts)",
-                item.origin or source_name, item.span,
+                f"(limits: {MAX_EXPANDED_DEPTH} levels, {MAX_EXPANDED_NODES} parts)", where, item.span,
                 "a let used in another let is copied into it; compute fewer layers of lets"))
+        elif nesting > MAX_QUANTIFIER_NESTING:
+            problems.append(Diagnostic(
+                "too-complex", f"{kind} `{name}` nests {nesting} quantifiers inside one another (with its lets "
+                f"written out); the limit is {MAX_QUANTIFIER_NESTING}", where, item.span,
+                "each level walks every line of the claim again: 1000 lines, three levels, a billion steps"))
     return problems
 
 
