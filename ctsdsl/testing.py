@@ -236,6 +236,7 @@ class Runner:
         self.registry = registry or bundled()
         self.coverage: dict[tuple[str, str], RuleCoverage] = {}
         self._what_ifs: dict[tuple, object] = {}
+        self._tracked: set[Path] = set()
 
     def track(self, policies: Iterable[LoadedPolicy]) -> None:
         """Count coverage of every rule these policies define, fired or not."""
@@ -266,6 +267,10 @@ class Runner:
                 path = registry.by_name(case.policy).path
         else:
             path = registry.for_claim(claim["payer"], claim["date_of_service"]).path
+        if path not in self._tracked:
+            # Coverage covers every rule of a policy a case used, even if no case reached it.
+            self._tracked.add(path)
+            self.track([registry.load(path)])
         if case.params:
             return self._what_if(registry.load(path), case)
         return registry.evaluator(path)

@@ -153,3 +153,24 @@ def test_2026_pays_the_non_qualifying_factor_by_default_and_the_qualifying_one_o
 def test_a_payer_wide_switch_chooses_the_qualifying_factor_for_every_2026_claim() -> None:
     evaluator = _one_rvu_2026(all_claims_qualifying=True)
     assert evaluator.evaluate(_claim_2026()).lines[0].allowed_amount == Decimal("33.57")  # $33.5675
+
+
+# ---------------------------------------------------------------- how coverage is counted
+
+def test_a_rule_without_a_condition_is_listed_apart_and_a_fee_counts_silent_only_where_it_priced_nothing() -> None:
+    report = run_paths([POLICIES / "medicare" / "cases" / "2024-time.yaml"])  # every line there has a fee
+    never_silent = {c.rule for c in report.never_failed_to_fire()}
+    assert "physician_fee_schedule" in never_silent
+    assert "no_mppr" not in never_silent
+    assert "no_mppr" in {c.rule for c in report.unconditional()}
+    fees = run_paths([POLICIES / "medicare" / "cases" / "2025-fees.yaml"])  # 97551 has no 2025 facility figure
+    assert "physician_fee_schedule" not in {c.rule for c in fees.never_failed_to_fire()}
+
+
+def test_a_partial_override_that_keeps_the_condition_shares_its_parents_silent_cases() -> None:
+    # 2026 restates only fee_unknown's citation, and every 2026 fee is unknown; 2024 cases show it silent.
+    report = run_paths([POLICIES / "medicare" / "cases" / "2026-fees.yaml",
+                        POLICIES / "medicare" / "cases" / "2024-time.yaml"])
+    entry = next(c for c in report.coverage.values() if c.rule == "fee_unknown" and "2026" in c.policy)
+    assert entry.condition is not None and "cts-2024" in entry.condition[0]
+    assert entry not in report.never_failed_to_fire()
