@@ -125,7 +125,8 @@ def _raise(code: str, message: str, line: int | None, column: int | None, text: 
 
 
 def expansion_problems(policy: n.Policy, source_name: str) -> list[Diagnostic]:
-    """Diagnostics for lets, rules and fees whose expressions, with lets written out, pass the limits.
+    """Diagnostics for lets, rules and fees whose expressions, with lets written out, pass the limits
+    on depth, size and quantifier nesting.
 
     Each let is measured once, after the lets it names, so this costs time linear
     in the policy even when the expansion itself would be exponential, and its

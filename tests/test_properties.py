@@ -233,7 +233,7 @@ def test_a_valid_claim_gets_a_schema_valid_repeatable_decision_within_its_billed
     check_claim(claim)
 
 
-@settings(FAST, max_examples=60)
+@settings(FAST, max_examples=30)
 @given(valid_claims())
 def test_the_claim_strategy_makes_only_valid_claims(claim):
     ctsdsl.claims.validate_claim(claim)
