@@ -57,6 +57,9 @@ class Diagnostic:
         return self.render()
 
 
+_EXCERPT_WIDTH = 120  # characters of a long source line shown around the caret
+
+
 def _excerpt(text: str | None, span: Span) -> str:
     if not text or not span.line:
         return ""
@@ -69,6 +72,14 @@ def _excerpt(text: str | None, span: Span) -> str:
         width = span.end_column - start
     else:
         width = 1
+    if len(source_line) > _EXCERPT_WIDTH:
+        # A minified JSON claim is one long line: show the part around the caret, not megabytes.
+        left = min(max(0, start - 1 - _EXCERPT_WIDTH // 2), len(source_line) - _EXCERPT_WIDTH)
+        prefix = "..." if left else ""
+        suffix = "..." if left + _EXCERPT_WIDTH < len(source_line) else ""
+        source_line = prefix + source_line[left:left + _EXCERPT_WIDTH] + suffix
+        start += len(prefix) - left
+        width = min(width, len(source_line) - len(suffix) - start + 1)
     width = max(1, min(width, len(source_line) - start + 1))
     gutter = f"{span.line:>5} | "
     return f"{gutter}{source_line}\n{' ' * (len(gutter) - 2)}| {' ' * (start - 1)}{'^' * width}"

@@ -130,3 +130,16 @@ def test_tracing_a_long_claim_records_a_bounded_number_of_reads_per_rule(tmp_pat
     for evaluation in evaluations:
         assert len(evaluation.reads) == 6
         assert evaluation.reads[-1] == ("...", "more than 5 values read; the rest are not recorded")
+
+
+def test_an_error_deep_in_a_minified_claim_shows_a_short_excerpt_around_the_place(tmp_path, capsys):
+    import json
+    claims = [{"id": f"c{i}", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+               "lines": [{"code": "97550", "units": 1}]} for i in range(300)]
+    text = json.dumps(claims)[:-4] + ', "units": 2}]}]'  # the last line repeats `units`, 15 000 characters in
+    path = tmp_path / "minified.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["eval", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"minified.json:1:{len(text) - 13}: error: duplicate key" in err
+    assert len(err) < 1000 and '"units": 1, "units": 2}]}]' in err and " | ..." in err
