@@ -27,7 +27,8 @@ from jsonschema.exceptions import ValidationError, relevance
 
 from . import _resources
 from .errors import ClaimError, Diagnostic
-from .limits import MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_YAML_DEPTH, yaml_problem
+from .limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_YAML_CLAIM_CHARS, MAX_YAML_DEPTH,
+                     yaml_problem)
 from .nodes import NO_SPAN, Span
 
 _KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
@@ -192,6 +193,9 @@ _ClaimLoader.yaml_implicit_resolvers = {
 
 
 def _parse_yaml(text: str, name: str) -> object:
+    if len(text) > MAX_YAML_CLAIM_CHARS:  # PyYAML reads about 300 KB a second
+        raise _fail("claim-too-large", f"{name} is larger than {MAX_YAML_CLAIM_CHARS} characters of YAML", name,
+                    hint="write large batches as .jsonl (or .json), which is read a hundred times faster")
     try:
         return yaml.load(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

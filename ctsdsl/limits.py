@@ -50,6 +50,8 @@ MAX_TABLE_ROWS = 100_000
 
 #: Bytes in one .json or .yaml claim file (read whole); .jsonl is streamed, a line at a time.
 MAX_CLAIM_FILE_BYTES = 64 * 1024 * 1024
+#: Characters in one .yaml claim (or case) file: PyYAML is pure Python, about 300 KB a second.
+MAX_YAML_CLAIM_CHARS = 2 * 1024 * 1024
 #: Bytes in one .jsonl record.
 MAX_JSONL_LINE_BYTES = 16 * 1024 * 1024
 #: Levels of nesting in one YAML document: PyYAML's scanner slows quadratically with depth.

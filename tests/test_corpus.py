@@ -143,3 +143,11 @@ def test_an_error_deep_in_a_minified_claim_shows_a_short_excerpt_around_the_plac
     err = capsys.readouterr().err
     assert f"minified.json:1:{len(text) - 13}: error: duplicate key" in err
     assert len(err) < 1000 and '"units": 1, "units": 2}]}]' in err and " | ..." in err
+
+
+def test_a_yaml_claim_file_over_its_own_limit_is_refused_before_parsing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("ctsdsl.claims.MAX_YAML_CLAIM_CHARS", 50)
+    path = tmp_path / "big.yaml"
+    path.write_text("id: " + "x" * 100 + "\n", encoding="utf-8")
+    assert main(["eval", str(path)]) == 2
+    assert "larger than 50 characters of YAML" in capsys.readouterr().err
