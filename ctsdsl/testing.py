@@ -62,6 +62,8 @@ class CaseResult:
     case: Case
     problems: list[str] = field(default_factory=list)
     policy_path: str | None = None
+    policy_name: str | None = None  # of the policy that decided (a what-if: the policy it overlays)
+    fired: frozenset[str] = frozenset()  # ids of the rules and fees that fired on the claim
 
     @property
     def passed(self) -> bool:
@@ -303,6 +305,8 @@ class Runner:
                                    f"({decision.outcome})")
             return result
         result.policy_path = evaluator.info.file
+        result.policy_name = evaluator.info.name.removesuffix(" what-if")
+        result.fired = frozenset(ev.rule for ev in evaluations if ev.fired)
         for ev in evaluations:
             entry = self._entry(ev.file, ev.rule)
             if ev.fired:

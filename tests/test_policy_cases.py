@@ -174,3 +174,20 @@ def test_a_partial_override_that_keeps_the_condition_shares_its_parents_silent_c
     entry = next(c for c in report.coverage.values() if c.rule == "fee_unknown" and "2026" in c.policy)
     assert entry.condition is not None and "cts-2024" in entry.condition[0]
     assert entry not in report.never_failed_to_fire()
+
+
+# ---------------------------------------------------------------- one case per rule per year
+
+# Rules that no claim of a year can make fire, because the reference has no figure for it:
+# no 2024 code has an MUE (the only confirmed CTS MUE is G0540's, a 2025 code), and there
+# are no 2026 RVU totals, so the fee never prices a 2026 line.
+CANNOT_FIRE = {"medicare-cts-2024": {"mue_exceeded"}, "medicare-cts-2026": {"physician_fee_schedule"}}
+
+
+@pytest.mark.parametrize("name", ["medicare-cts-2024", "medicare-cts-2025", "medicare-cts-2026"])
+def test_each_years_policy_has_a_case_that_fires_each_of_its_rules(name, report) -> None:
+    from ctsdsl import nodes as n
+    loaded = bundled().load(bundled().by_name(name).path)
+    rules = {i.id for i in loaded.policy.of_kind(n.Rule) + loaded.policy.of_kind(n.Fee)}
+    fired = set().union(*(r.fired for r in report.results if r.policy_name == name))
+    assert rules - fired == CANNOT_FIRE.get(name, set())
