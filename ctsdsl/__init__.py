@@ -10,6 +10,7 @@ True
 """
 
 from .api import check, compile, evaluate, load_policy
+from .batch import RecordError, evaluate_all
 from .decision import Decision, Finding, LineDecision, PolicyInfo
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
@@ -19,7 +20,7 @@ from .parser import parse
 __all__ = [
     "ClaimError", "CtsdslError", "Decision", "Diagnostic", "EvaluationError", "Evaluator", "Finding",
     "LineDecision", "PolicyInfo", "PolicyNotFoundError", "PolicySemanticError", "PolicySyntaxError",
-    "check", "compile", "evaluate", "load_policy", "parse",
+    "RecordError", "check", "compile", "evaluate", "evaluate_all", "load_policy", "parse",
 ]
 
 

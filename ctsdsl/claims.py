@@ -214,6 +214,23 @@ def _parse_yaml(text: str, name: str) -> object:
         raise _fail("claim-syntax", f"invalid YAML: {exc}", name) from None
 
 
+def parse_jsonl_record(raw: bytes, name: str, lineno: int) -> object:
+    """One non-blank line of a .jsonl file, parsed but not validated: the object, or the `ClaimError` saying why not.
+
+    The batch evaluator calls this in worker processes, on lines the main process read.
+    """
+    if len(raw) > MAX_JSONL_LINE_BYTES:
+        return _fail("claim-too-large", f"a record of {len(raw)} bytes; the limit is {MAX_JSONL_LINE_BYTES}",
+                     name, Span(lineno, 1))
+    try:
+        # the line's own newline would put an "unexpected end" error on the next line
+        return _parse_json(raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8"), name, lineno)
+    except UnicodeDecodeError as exc:
+        return _not_utf8(name, raw, exc, lineno)
+    except ClaimError as exc:
+        return exc
+
+
 def _iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
     """Yield (location, raw object or ClaimError) per non-blank line, one line in memory at a time."""
     name, records = str(path), 0
@@ -225,19 +242,7 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
                 if not raw.strip():
                     continue
                 records += 1
-                if len(raw) > MAX_JSONL_LINE_BYTES:
-                    yield f"{name}:{lineno}", _fail("claim-too-large", f"a record of {len(raw)} bytes; the limit "
-                                                    f"is {MAX_JSONL_LINE_BYTES}", name, Span(lineno, 1))
-                    continue
-                try:
-                    # the line's own newline would put an "unexpected end" error on the next line
-                    text = raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8")
-                    item = _parse_json(text, name, lineno)
-                except UnicodeDecodeError as exc:
-                    item = _not_utf8(name, raw, exc, lineno)
-                except ClaimError as exc:
-                    item = exc
-                yield f"{name}:{lineno}", item
+                yield f"{name}:{lineno}", parse_jsonl_record(raw, name, lineno)
     except OSError as exc:
         raise _unreadable(path, exc) from None
     if not records:

@@ -68,6 +68,32 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_batch(args) -> int:
+    from .batch import run_batch
+    shown = 0
+
+    def report(error) -> None:  # the first few on stderr; all of them in --errors
+        nonlocal shown
+        shown += 1
+        if shown <= 20:
+            print(error.render(), file=sys.stderr)
+        elif shown == 21:
+            print("... more bad records" + (f": see {args.errors}" if args.errors else "; pass --errors FILE"),
+                  file=sys.stderr)
+
+    summary = run_batch(args.claims, output=args.output, errors=args.errors, jobs=args.jobs, policy=args.policy,
+                        on_error=report, progress=False if args.quiet else None)
+    if not args.quiet:
+        print(summary.render(), file=sys.stderr)
+    return summary.exit_code
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1, not {text!r}")
+    return int(text)
+
+
 def _policy_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for p in paths or [str(_resources.policies_dir())]:
@@ -147,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="a policy name or .cts path (default: the bundled policy in force)")
     p.add_argument("--json", action="store_true", help="print decisions as JSON (schemas/decision.schema.json)")
     p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("batch", help="decide a file of claims (.jsonl streamed), one decision per line, in order")
+    p.add_argument("claims", metavar="CLAIMS", help="a claim file: .jsonl (streamed), .json or .yaml")
+    p.add_argument("-o", "--output", metavar="FILE", help="write decisions here (default: stdout)")
+    p.add_argument("--errors", metavar="FILE", help="write each bad record here, as JSON with its line number")
+    p.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--policy", help="a policy name or .cts path for every claim (default: the bundled one in force)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(run=cmd_batch)
 
     p = sub.add_parser("explain", help="show which rules fired on which line, the values they read, and why")
     p.add_argument("claim", metavar="CLAIM")

@@ -1,0 +1,495 @@
+"""Batch evaluation: decide a stream of claims, in constant memory, on one core or several.
+
+Two layers. `evaluate_all` is the developer's API: an iterable of claims in, an
+iterator of `Decision` or `RecordError` out, never stopping at a bad record.
+`run_batch` is what ``ctsdsl batch`` runs on a .jsonl file: it reads raw lines in
+chunks, has each chunk parsed, validated, decided and encoded (in this process or
+in worker processes), and writes the results back in input order to temporary files
+that replace the targets only when the whole input has been read.
+
+Parsing and encoding run in the workers, not only evaluation: on this workload
+they cost as much as deciding the claim, and the main process would otherwise be
+the bottleneck at two jobs and more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _quote
+from pathlib import Path
+
+from .claims import iter_claims, parse_jsonl_record, validate_claim
+from .decision import Decision
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
+from .evaluator import Evaluator
+
+CHUNK_LINES = 2000  # a chunk is one task for a worker: large enough that pickling stays a small share
+ZERO = Decimal("0.00")
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """A record that could not be decided: it does not parse, does not match the schema,
+    has no policy in force, or a rule could not be evaluated on it.
+
+    Attributes:
+        index: The record's position in the input, from 0.
+        location: Where it came from: ``claims.jsonl:12`` for line 12 of a file.
+        error: The `CtsdslError`, with located diagnostics.
+        record: The record's text as read, when it came from a file (else empty).
+    """
+
+    index: int
+    location: str
+    error: CtsdslError
+    record: str = ""
+
+    @property
+    def line(self) -> int | None:
+        """The line number in the input file, when the record came from one."""
+        tail = self.location.rpartition(":")[2]
+        return int(tail) if tail.isdigit() else None
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code
+
+    def to_dict(self) -> dict:
+        """The error as ``ctsdsl batch --errors`` writes it: one JSON object per bad record."""
+        return {"line": self.line, "location": self.location, "kind": type(self.error).__name__,
+                "diagnostics": [_diagnostic_dict(d, self.line) for d in self.error.diagnostics], "record": self.record}
+
+    def render(self) -> str:
+        return self.error.render(limit=3)
+
+
+def _bare(exc: CtsdslError) -> CtsdslError:
+    """The error without its traceback and chained errors: their frames would hold the whole chunk
+    of records in a reference cycle until the next full garbage collection (memory grew with the file)."""
+    exc.__traceback__ = exc.__context__ = exc.__cause__ = None
+    return exc
+
+
+def _diagnostic_dict(d: Diagnostic, line: int | None) -> dict:
+    return {"code": d.code, "message": d.message, "source": d.source_name, "line": d.span.line or line,
+            "column": d.span.column or None, "path": d.path or None, "hint": d.hint or None}
+
+
+@dataclass
+class Summary:
+    """What a batch did: counted as it goes, merged across workers, printed at the end."""
+
+    claims: int = 0
+    errors: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    lines: Counter = field(default_factory=Counter)  # allowed, reduced, denied, out_of_scope
+    total_allowed: Decimal = ZERO
+    rules: Counter = field(default_factory=Counter)  # rule id -> findings
+    exit_code: int = 0  # the worst record's exit code (2 malformed, 3 not evaluable)
+
+    def add(self, decision: Decision) -> None:
+        self.claims += 1
+        self.outcomes[decision.outcome] += 1
+        for line in decision.lines:
+            self.lines[line.status] += 1
+        self.total_allowed += decision.total_allowed
+        for finding in decision.findings:
+            self.rules[finding.rule] += 1
+
+    def add_error(self, error: RecordError) -> None:
+        self.errors += 1
+        self.exit_code = max(self.exit_code, error.exit_code)
+
+    def merge(self, other: Summary) -> None:
+        self.claims += other.claims
+        self.errors += other.errors
+        self.outcomes.update(other.outcomes)
+        self.lines.update(other.lines)
+        self.total_allowed += other.total_allowed
+        self.rules.update(other.rules)
+        self.exit_code = max(self.exit_code, other.exit_code)
+
+    def render(self, top: int = 5) -> str:
+        lines = self.lines
+        out = [f"claims: {self.claims:,} decided, {self.errors:,} not decided",
+               "outcomes: " + ", ".join(f"{k} {self.outcomes[k]:,}" for k in ("pay", "partial", "deny")),
+               f"lines: {lines['allowed']:,} allowed, {lines['reduced']:,} reduced, {lines['denied']:,} denied, "
+               f"{lines['out_of_scope']:,} out of scope",
+               f"total allowed: ${self.total_allowed:,.2f}"]
+        if self.rules:
+            # ties broken by name, so the summary is the same at any --jobs
+            ranked = sorted(self.rules.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+            out.append("top rules fired: " + ", ".join(f"{rule} {count:,}" for rule, count in ranked))
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------- choosing policies
+
+
+class _Policies:
+    """The evaluator for each claim: one given policy, or the bundled one in force for its payer and date.
+
+    Each process builds its own, so each compiles a policy once, on first use.
+    """
+
+    def __init__(self, policy: Evaluator | str | Path | None) -> None:
+        if policy is None or isinstance(policy, Evaluator):
+            self._fixed = policy
+        else:
+            from .api import compile as compile_policy
+            self._fixed = compile_policy(policy)
+        self._by_key: dict[tuple[str, str], Evaluator] = {}
+
+    def __call__(self, claim: dict) -> Evaluator:
+        if self._fixed is not None:
+            return self._fixed
+        key = (claim["payer"], claim["date_of_service"])
+        evaluator = self._by_key.get(key)
+        if evaluator is None:
+            from .registry import bundled
+            registry = bundled()
+            evaluator = self._by_key[key] = registry.evaluator(registry.for_claim(*key).path)
+        return evaluator
+
+
+def _decide(claim: object, location: str, choose: _Policies) -> Decision:
+    claim = validate_claim(claim, location)
+    try:
+        return choose(claim).evaluate(claim, validate=False)
+    except CtsdslError as exc:
+        # Errors about the claim itself (its payer, its date) should name where it came from.
+        exc.diagnostics = [Diagnostic(d.code, d.message, location, d.span, d.hint, d.severity, d.path)
+                           if d.source_name == "<claim>" or (isinstance(exc, PolicyNotFoundError) and d.path)
+                           else d for d in exc.diagnostics]
+        raise
+
+
+def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | None = None
+                 ) -> Iterator[Decision | RecordError]:
+    """Decide claims one after another, lazily, carrying on past bad ones.
+
+    Unlike `Evaluator.evaluate_many`, a claim that is malformed, has no policy in
+    force or cannot be evaluated does not stop the iteration: it comes out as a
+    `RecordError` in its place, so the output lines up with the input.
+
+    Args:
+        claims: Claims as parsed from JSON or YAML (dicts), any iterable, read one at a
+            time. An item may also be a `ClaimError` (as `ctsdsl.claims.iter_claims`
+            yields for a record that does not parse): it is passed through as an error.
+        policy: A policy name, a `.cts` path or an `Evaluator`; by default the bundled
+            policy in force for each claim's payer and date of service.
+
+    Yields:
+        For each claim, in order, its `Decision` or a `RecordError`.
+
+    Raises:
+        CtsdslError: Only for the `policy` argument itself (unknown name, errors in the file).
+
+    >>> import ctsdsl
+    >>> good = {"id": "c1", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+    ...         "lines": [{"code": "97550", "units": 1, "minutes": 30}]}
+    >>> [type(r).__name__ for r in ctsdsl.evaluate_all([good, {"id": "c2"}])]
+    ['Decision', 'RecordError']
+    """
+    choose = _Policies(policy)
+    for index, claim in enumerate(claims):
+        location = f"<claim {index}>"
+        if isinstance(claim, CtsdslError):
+            yield RecordError(index, location, claim)
+            continue
+        try:
+            yield _decide(claim, location, choose)
+        except CtsdslError as exc:
+            yield RecordError(index, location, _bare(exc))
+
+
+# ---------------------------------------------------------------- encoding decisions
+
+
+class DecisionEncoder:
+    """Encode decisions as compact JSON, byte for byte what
+    ``json.dumps(decision.to_dict(), separators=(",", ":"))`` writes, several times faster.
+
+    Most of a decision's text is the same on every claim (the policy, each rule's
+    title, citation, sources and origin): it is encoded once per rule and reused.
+    """
+
+    def __init__(self) -> None:
+        self._dumps = json.JSONEncoder(separators=(",", ":")).encode
+        self._policies: dict[int, tuple[object, str]] = {}
+        self._rules: dict[tuple, tuple] = {}
+
+    def _policy(self, info) -> str:
+        cached = self._policies.get(id(info))
+        if cached is None or cached[0] is not info:
+            cached = self._policies[id(info)] = (info, self._dumps(info.to_dict()))
+        return cached[1]
+
+    def _finding(self, f) -> str:
+        key = (f.rule, id(f.sources), id(f.origin), f.severity)
+        cached = self._rules.get(key)
+        if (cached is None or cached[0] is not f.sources or cached[1] is not f.origin or cached[2] != f.title
+                or cached[3] != f.citation or cached[4] != f.reason_codes):
+            whole = f.to_dict()
+            head = self._dumps({k: whole[k] for k in ("rule", "title", "severity")})[1:-1]
+            tail = self._dumps({k: whole[k] for k in ("citation", "reason_codes", "sources", "origin")})[1:-1]
+            cached = self._rules[key] = (f.sources, f.origin, f.title, f.citation, f.reason_codes, head, tail)
+        line = "null" if f.line is None else self._number(f.line)
+        return f'{{"id":{_quote(f.id)},{cached[5]},"line":{line},"message":{_quote(f.message)},{cached[6]}}}'
+
+    def _number(self, value) -> str:
+        return str(value) if type(value) is int else self._dumps(value)
+
+    def encode(self, d: Decision) -> str:
+        """The decision's JSON text, without a newline."""
+        number = self._number
+        lines = ",".join(
+            f'{{"index":{ln.index},"code":{_quote(ln.code)},"status":"{ln.status}",'
+            f'"units_billed":{number(ln.units_billed)},"units_allowed":{number(ln.units_allowed)},'
+            f'"allowed_amount":{"null" if ln.allowed_amount is None else _quote(str(ln.allowed_amount.quantize(ZERO)))},'
+            f'"findings":[{",".join(map(_quote, ln.findings))}]}}' for ln in d.lines)
+        findings = ",".join(map(self._finding, d.findings))
+        return (f'{{"claim_id":{_quote(d.claim_id)},"claim_digest":{_quote(d.claim_digest)},'
+                f'"policy":{self._policy(d.policy)},"outcome":{_quote(d.outcome)},"lines":[{lines}],'
+                f'"findings":[{findings}],"total_allowed":{_quote(str(d.total_allowed.quantize(ZERO)))}}}')
+
+
+# ---------------------------------------------------------------- files
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """One chunk, decided: encoded decisions and errors in input order, and the chunk's summary."""
+
+    decisions: list[str]
+    errors: list[RecordError]
+    summary: Summary
+
+
+class _Worker:
+    """What one process needs to decide chunks: its policies and its encoder, built once."""
+
+    def __init__(self, name: str, policy: str | None) -> None:
+        self.name = name
+        self.choose = _Policies(policy)
+        self.encode = DecisionEncoder().encode
+
+    def chunk(self, lines: list[tuple[int, bytes]]) -> ChunkResult:
+        decisions, errors, summary = [], [], Summary()
+        name, choose, encode = self.name, self.choose, self.encode
+        for lineno, raw in lines:
+            location = f"{name}:{lineno}"
+            item = parse_jsonl_record(raw, name, lineno)
+            try:
+                if isinstance(item, CtsdslError):
+                    raise item
+                decision = _decide(item, location, choose)
+            except CtsdslError as exc:
+                error = RecordError(lineno - 1, location, _bare(exc),
+                                    raw.decode("utf-8", "replace").rstrip("\r\n"))
+                errors.append(error)
+                summary.add_error(error)
+                continue
+            decisions.append(encode(decision))
+            summary.add(decision)
+        return ChunkResult(decisions, errors, summary)
+
+
+_WORKER: _Worker | None = None  # one per worker process
+
+
+def _init_worker(name: str, policy: str | None) -> None:
+    global _WORKER
+    _WORKER = _Worker(name, policy)
+
+
+def _run_chunk(lines: list[tuple[int, bytes]]) -> ChunkResult:
+    return _WORKER.chunk(lines)  # type: ignore[union-attr]
+
+
+def _chunks(fh, size: int) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for lineno, raw in enumerate(fh, 1):
+        if raw.strip():
+            chunk.append((lineno, raw))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _decided_in_order(chunks: Iterator[list], worker: _Worker | None, jobs: int, init: tuple
+                      ) -> Iterator[ChunkResult]:
+    """Each chunk's result, in input order; with jobs > 1, at most 2 x jobs chunks in flight (flat memory)."""
+    if jobs <= 1:
+        for chunk in chunks:
+            yield worker.chunk(chunk)  # type: ignore[union-attr]
+        return
+    import multiprocessing
+    # Pool.imap would read the whole input ahead of the workers; a bounded queue of futures does not.
+    with multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=init) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_run_chunk, (chunk,)))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+class _AtomicFile:
+    """A text file written beside its target and moved over it only on `commit`: never half-written."""
+
+    def __init__(self, target: str | Path | None) -> None:
+        self.target = Path(target) if target else None
+        if self.target is None:
+            self.fh = sys.stdout
+            return
+        fd, self.temp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
+                                         dir=self.target.parent if str(self.target.parent) else ".")
+        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def commit(self) -> None:
+        if self.target is not None:
+            self.fh.close()
+            os.replace(self.temp, self.target)
+        else:
+            self.fh.flush()
+
+    def abandon(self) -> None:
+        if self.target is not None:
+            self.fh.close()
+            Path(self.temp).unlink(missing_ok=True)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, by bytes read; silent unless stderr is a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.start, self.shown = max(total, 1), enabled, time.monotonic(), 0.0
+
+    def update(self, done: int, claims: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.shown < 0.2:
+            return
+        self.shown = now
+        share = min(done / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        rate = claims / max(now - self.start, 1e-9)
+        sys.stderr.write(f"\r[{bar:<30}] {share:6.1%} {claims:,} claims {rate:,.0f}/s ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+def _open_input(path: Path):
+    """Open a claim file for streaming, refusing what cannot be streamed; errors located like `iter_claims`."""
+    try:
+        if not path.is_file():
+            if path.exists():
+                raise ClaimError(Diagnostic("claim-file-unreadable", f"{path} is not a regular file", str(path)))
+            raise ClaimError(Diagnostic("claim-file-not-found", f"no such claim file: {path}", str(path)))
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise ClaimError(Diagnostic("claim-file-unreadable", f"cannot read {path}: {exc.strerror or exc}",
+                                    str(path))) from None
+    if b"\0" in fh.peek(8192):
+        fh.close()
+        raise ClaimError(Diagnostic("claim-encoding", f"{path} is not a text file (it holds NUL bytes)", str(path),
+                                    hint="claims are UTF-8 JSON Lines, one claim per line"))
+    return fh
+
+
+def run_batch(claims_path: str | Path, *, output: str | Path | None = None, errors: str | Path | None = None,
+              jobs: int = 1, policy: str | None = None, progress: bool | None = None,
+              on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES) -> Summary:
+    """Decide every claim of a file and write one decision per line, in input order.
+
+    A .jsonl file is streamed in chunks of lines; a .json or .yaml file is read whole
+    (and decided in this process). Decisions go to ``output`` (stdout when None) and
+    bad records to ``errors`` (one JSON object each; not written when None), both via
+    temporary files that replace the targets only once every record is done.
+
+    Args:
+        claims_path: The claim file.
+        output: The decisions file (JSON Lines), or None for stdout.
+        errors: The file for bad records (JSON Lines), or None.
+        jobs: Worker processes; 1 decides in this process.
+        policy: A policy name or path for every claim; by default the bundled one in force.
+        progress: Show a progress bar on stderr; by default only when stderr is a terminal.
+        on_error: Called with each bad record as it is found, in input order.
+        chunk_lines: Records per task.
+
+    Returns:
+        The `Summary`; its ``exit_code`` is 0 when every record was decided.
+
+    Raises:
+        CtsdslError: For the file as a whole (missing, binary, empty) or the policy;
+            nothing is written then.
+    """
+    path = Path(claims_path)
+    if policy is not None:
+        _Policies(policy)  # a broken --policy fails here, once, not in every worker
+    out, err = _AtomicFile(output), _AtomicFile(errors) if errors else None
+    summary = Summary()
+    try:
+        if path.suffix.lower() == ".jsonl":
+            fh = _open_input(path)
+            with fh:
+                bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
+                worker = _Worker(str(path), policy) if jobs <= 1 else None
+                records = 0
+                for result in _decided_in_order(_chunks(fh, chunk_lines), worker, jobs, (str(path), policy)):
+                    _write(result, out, err, on_error)
+                    summary.merge(result.summary)
+                    records += len(result.decisions) + len(result.errors)
+                    bar.update(fh.tell(), records)
+                bar.close()
+            if not records:
+                raise ClaimError(Diagnostic("claim-empty", f"{path} holds no claims", str(path),
+                                            hint="a .jsonl file holds one claim per line"))
+        else:
+            encoder = DecisionEncoder()
+            pairs = list(iter_claims(path))
+            for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy)):
+                if isinstance(result, RecordError):
+                    result = RecordError(index, pairs[index][0], result.error)
+                    _write(ChunkResult([], [result], Summary()), out, err, on_error)
+                    summary.add_error(result)
+                else:
+                    out.fh.write(encoder.encode(result) + "\n")
+                    summary.add(result)
+    except BaseException:
+        out.abandon()
+        if err:
+            err.abandon()
+        raise
+    out.commit()
+    if err:
+        err.commit()
+    return summary
+
+
+def _write(result: ChunkResult, out: _AtomicFile, err: _AtomicFile | None, on_error) -> None:
+    if result.decisions:
+        out.fh.write("\n".join(result.decisions) + "\n")
+    for error in result.errors:
+        if err:
+            err.fh.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+        if on_error:
+            on_error(error)

@@ -1,0 +1,157 @@
+"""Batch evaluation: every good record decided, every bad one reported by line, order kept, output never half-written."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+
+import pytest
+
+import ctsdsl
+from ctsdsl import batch, cli
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from gen_claims import generate  # noqa: E402
+
+GOOD = {"id": "c-1", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+        "provider_type": "therapist",
+        "documentation": {"plan_of_care_includes_cts": True, "consent": True, "reason_without_patient": True,
+                          "need_for_occurrence": True, "training_described": True, "caregiver_response": True,
+                          "impact_on_goals": True},
+        "lines": [{"code": "97550", "units": 1, "minutes": 53, "modifiers": ["GP"]},
+                  {"code": "97551", "units": 2, "modifiers": ["GP"]}]}
+
+
+def good(n: int) -> str:
+    return json.dumps(dict(GOOD, id=f"c-{n}"))
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """Ten records: good ones, and bad ones on lines 3 (broken JSON), 6 (invalid units) and 9 (no policy in force)."""
+    rows = [good(n) for n in range(1, 11)]
+    rows[2] = '{"id": "c-3", "payer": '
+    rows[5] = json.dumps(dict(GOOD, id="c-6", lines=[{"code": "97550", "units": "one"}]))
+    rows[8] = json.dumps(dict(GOOD, id="c-9", date_of_service="2019-05-01"))
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_every_good_record_is_decided_in_order_and_every_bad_one_reported_with_its_line(capsys, tmp_path, mixed):
+    out, errors = tmp_path / "decisions.jsonl", tmp_path / "errors.jsonl"
+    code, _, err = run(capsys, "batch", str(mixed), "-o", str(out), "--errors", str(errors))
+    assert code == 2
+    decided = [json.loads(line)["claim_id"] for line in out.read_text().splitlines()]
+    assert decided == ["c-1", "c-2", "c-4", "c-5", "c-7", "c-8", "c-10"]
+    bad = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [b["line"] for b in bad] == [3, 6, 9]
+    assert bad[0]["diagnostics"][0]["code"] == "claim-syntax"
+    assert bad[1]["diagnostics"][0]["path"] == "$.lines[0].units"
+    assert bad[2]["kind"] == "PolicyNotFoundError"
+    assert bad[1]["record"] == mixed.read_text().splitlines()[5]
+    assert f"{mixed}:3:" in err and f"{mixed}:6: $.lines[0].units" in err and f"{mixed}:9: $.date_of_service" in err
+
+
+def test_the_summary_counts_claims_lines_amounts_and_rules(capsys, mixed, tmp_path):
+    _, _, err = run(capsys, "batch", str(mixed), "-o", str(tmp_path / "d.jsonl"))
+    assert "claims: 7 decided, 3 not decided" in err
+    assert "lines: 14 allowed, 0 reduced, 0 denied, 0 out of scope" in err
+    assert "total allowed: $738.71" in err  # 7 x 105.53, the example claim's amount
+    assert "top rules fired: no_mppr 7" in err
+
+
+def test_two_jobs_write_byte_identical_output_to_one_job(tmp_path):
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text("\n".join(generate(600, seed=5, bad=0.05)) + "\n", encoding="utf-8")
+    results = []
+    for jobs in (1, 2):
+        out, errors = tmp_path / f"d{jobs}.jsonl", tmp_path / f"e{jobs}.jsonl"
+        summary = batch.run_batch(claims, output=out, errors=errors, jobs=jobs, chunk_lines=50)
+        results.append((out.read_bytes(), errors.read_bytes(), summary.render(), summary.exit_code))
+    assert results[0] == results[1]
+    assert results[0][1]  # some records were bad
+
+
+def test_a_failure_midway_leaves_no_half_written_output(tmp_path, monkeypatch):
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text("\n".join(good(n) for n in range(10)) + "\n", encoding="utf-8")
+    out = tmp_path / "decisions.jsonl"
+    out.write_text("the previous run\n", encoding="utf-8")
+    calls = []
+
+    def broken(self, decision):  # the disk fills up, say, on the sixth claim
+        calls.append(1)
+        if len(calls) > 5:
+            raise OSError("No space left on device")
+        return "{}"
+
+    monkeypatch.setattr(batch.DecisionEncoder, "encode", broken)
+    with pytest.raises(OSError):
+        batch.run_batch(claims, output=out, chunk_lines=2)
+    assert out.read_text() == "the previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.jsonl", "decisions.jsonl"]  # no temp file left
+
+
+def test_a_missing_or_empty_file_is_a_located_error_and_writes_nothing(capsys, tmp_path):
+    out = tmp_path / "d.jsonl"
+    code, _, err = run(capsys, "batch", str(tmp_path / "nope.jsonl"), "-o", str(out))
+    assert code == 2 and "no such claim file" in err and not out.exists()
+    (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
+    code, _, err = run(capsys, "batch", str(tmp_path / "empty.jsonl"), "-o", str(out))
+    assert code == 2 and "holds no claims" in err and not out.exists()
+    code, _, err = run(capsys, "batch", str(tmp_path / "empty.jsonl"), "--jobs", "0")
+    assert code == 2 and "--jobs: must be a whole number of processes, at least 1" in err
+
+
+def test_batch_decides_json_and_yaml_files_too(capsys, tmp_path):
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps([GOOD, {"id": "c-2"}]), encoding="utf-8")
+    code, out, err = run(capsys, "batch", str(path), "-q")
+    assert code == 2
+    assert [json.loads(line)["claim_id"] for line in out.splitlines()] == ["c-1"]
+    assert f"{path}[1]" in err and err.count("error") >= 1
+
+
+def test_the_fast_encoder_writes_exactly_what_json_dumps_writes():
+    encode = batch.DecisionEncoder().encode
+    claims = [json.loads(text) for text in generate(300, seed=11)]
+    claims.append(dict(GOOD, id="ünïcode \u2028 \"quoted\"", lines=[{"code": "97550", "units": 3.0, "minutes": 90}]))
+    decisions = [d for d in ctsdsl.evaluate_all(claims) if isinstance(d, ctsdsl.Decision)]
+    assert len(decisions) == len(claims)
+    for decision in decisions:
+        assert encode(decision) == json.dumps(decision.to_dict(), separators=(",", ":"))
+
+
+def test_evaluate_all_yields_a_decision_or_an_error_per_claim_in_order():
+    claims = [GOOD, {"id": "bad"}, dict(GOOD, id="c-3"), dict(GOOD, id="c-4", payer="acme")]
+    results = list(ctsdsl.evaluate_all(iter(claims)))
+    assert [type(r).__name__ for r in results] == ["Decision", "RecordError", "Decision", "RecordError"]
+    assert results[1].index == 1 and results[1].location == "<claim 1>"
+    assert results[3].error.diagnostics[0].code == "unknown-payer"
+    assert results[2].claim_id == "c-3" and results[2].total_allowed == Decimal("105.53")
+
+
+def test_evaluate_all_with_a_named_policy_decides_every_claim_with_it():
+    results = list(ctsdsl.evaluate_all([dict(GOOD, date_of_service="2025-05-01"), GOOD], policy="medicare-cts-2025"))
+    assert results[0].policy.name == "medicare-cts-2025"
+    # the 2025 policy has no 2024 conversion factor: that claim cannot be evaluated, and says why
+    assert results[1].exit_code == 3 and "conversion_factor" in results[1].render()
+
+
+def test_the_generator_is_deterministic():
+    assert list(generate(50, seed=3)) == list(generate(50, seed=3))
+    assert list(generate(50, seed=3)) != list(generate(50, seed=4))
