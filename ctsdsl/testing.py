@@ -356,6 +356,9 @@ def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
     from . import nodes as n
     declared = {p.name: p for p in loaded.policy.of_kind(n.Param)}
     header = loaded.header
+    if not (_SAFE_TEXT.fullmatch(header.name) and _SAFE_TEXT.fullmatch(header.payer)):
+        raise CtsdslError(Diagnostic("test-case", f"params: cannot write a what-if overlay of {header.name!r} "
+                                     "(its name or payer has characters an overlay header cannot repeat)", where))
     lines = [f'policy "{header.name} what-if" {{',
              '  title "what-if overlay of a test case"',
              f'  payer "{header.payer}"',
