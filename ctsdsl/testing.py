@@ -17,8 +17,12 @@ A case file names a policy (or lets the claim's payer and date choose one), may 
           fires: [initial_too_short]
           not_fires: [addon_without_primary]
 
+A case may also set `params`, what-if values for the policy's parameters: it is then
+decided by an overlay that overrides just those (see `what_if_text`).
+
 `run` decides every case with tracing on, so besides pass and fail it measures
 rule coverage: which rules no case made fire, and which never failed to fire.
+docs/testing.md is the analyst's guide to all of this.
 """
 
 from __future__ import annotations
