@@ -143,7 +143,8 @@ class _Policies:
     Each process builds its own, so each compiles a policy once, on first use.
     """
 
-    def __init__(self, policy: Evaluator | str | Path | None) -> None:
+    def __init__(self, policy: Evaluator | str | Path | None, registry=None) -> None:
+        self._registry = registry  # where to choose by payer and date: by default the bundled policies
         if policy is None or isinstance(policy, Evaluator):
             self._fixed = policy
         else:
@@ -158,7 +159,7 @@ class _Policies:
         evaluator = self._by_key.get(key)
         if evaluator is None:
             from .registry import bundled
-            registry = bundled()
+            registry = self._registry or bundled()
             evaluator = self._by_key[key] = registry.evaluator(registry.for_claim(*key).path)
         return evaluator
 
