@@ -31,6 +31,9 @@ MAX_DEFINITIONS = 2_000
 #: depth (nesting) and size (nodes). `let b = a + a`, `let c = b + b`, ... doubles each time.
 MAX_EXPANDED_DEPTH = 60
 MAX_EXPANDED_NODES = 20_000
+#: The same, summed over every rule and fee of a policy: the size of the generated code
+#: (the bundled policies have about 1 200 parts, 31 000 characters of Python).
+MAX_EXPANDED_TOTAL = 100_000
 #: Quantifiers (`any`, `all`, `none`, `count`, `sum`) inside one another, lets written out. A line
 #: rule runs once per line and each quantifier walks every line: two levels cost lines cubed.
 MAX_QUANTIFIER_NESTING = 2
@@ -165,10 +168,18 @@ def expansion_problems(policy: n.Policy, source_name: str) -> list[Diagnostic]:
                          if m.name in lets and not state.get(m.name))
 
     problems = []
+    total = 0
     for item in policy.items:
         if not isinstance(item, (n.Let, n.Rule, n.Fee)):
             continue
         depth, size, nesting = measured[item.name] if isinstance(item, n.Let) else measure(item)
+        if not isinstance(item, n.Let):
+            total += size
+            if total > MAX_EXPANDED_TOTAL and total - size <= MAX_EXPANDED_TOTAL:  # report the first only
+                problems.append(Diagnostic(
+                    "too-complex", f"the rules and fees up to `{item.id}` have more than {MAX_EXPANDED_TOTAL} parts "
+                    "once the lets they use are written out", item.origin or source_name, item.span,
+                    "a let is copied into every rule that uses it; split the policy, or simplify the largest lets"))
         kind = type(item).__name__.lower()
         name = item.name if isinstance(item, n.Let) else item.id
         where = item.origin or source_name
