@@ -6,7 +6,10 @@ Everything a policy reads comes through here, so the rules on what it may read
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,8 +136,32 @@ def _parse(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
         policy, problems = parse_with_problems(text, str(path))
     except PolicySyntaxError as exc:
         # Attach the text so the diagnostic can show the offending line.
-        raise PolicySyntaxError([_with_text(d, text) for d in exc.diagnostics]) from None
+        raise PolicySyntaxError([_with_text(_lookalike_hint(d, text), text) for d in exc.diagnostics]) from None
     return policy, [_with_text(d, text) for d in problems]
+
+
+_STRING_OR_COMMENT = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')
+
+
+def _lookalike_hint(d: Diagnostic, text: str) -> Diagnostic:
+    """Name the invisible or look-alike character that broke a syntax error's line, if there is one.
+
+    A Cyrillic `е` in `rule` or a zero-width space in `cites` gives "unexpected name `rul`",
+    which no one can see the reason for; names and keywords are ASCII, so any other
+    character outside a string or comment is the likely culprit.
+    """
+    lines = text.splitlines()
+    if d.code != "syntax" or not 0 < d.span.line <= len(lines):
+        return d
+    code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), lines[d.span.line - 1])
+    found = next(((i, ch) for i, ch in enumerate(code) if ord(ch) > 127), None)
+    if found is None:
+        return d
+    column, ch = found[0] + 1, found[1]
+    what = f"U+{ord(ch):04X} {unicodedata.name(ch, 'an unnamed character')}"
+    hint = f"column {column} holds {what}, which may look like a letter or nothing at all: names and keywords " \
+           "are plain ASCII"
+    return dataclasses.replace(d, hint=f"{hint}; {d.hint}" if d.hint else hint)
 
 
 def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
