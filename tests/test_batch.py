@@ -155,3 +155,11 @@ def test_evaluate_all_with_a_named_policy_decides_every_claim_with_it():
 def test_the_generator_is_deterministic():
     assert list(generate(50, seed=3)) == list(generate(50, seed=3))
     assert list(generate(50, seed=3)) != list(generate(50, seed=4))
+
+
+def test_the_python_example_in_the_batch_guide_prints_what_it_shows(capsys):
+    text = (ROOT / "docs" / "batch.md").read_text(encoding="utf-8")
+    source = text.split("```python\n", 1)[1].split("```", 1)[0]
+    expected = text.split("```text output\n", 1)[1].split("```", 1)[0]
+    exec(compile(source, "docs/batch.md", "exec"), {"__name__": "__docs__"})  # noqa: S102
+    assert capsys.readouterr().out == expected
