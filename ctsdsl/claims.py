@@ -97,6 +97,9 @@ def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
+_DECODE = json.JSONDecoder(object_pairs_hook=_unique_pairs).decode
+
+
 def _duplicate_offset(text: str) -> int:
     # The C scanner cannot say where a hook failed, so re-parse with the slow
     # pure-Python one, which lets us see each object's start: only on the error path.
@@ -127,7 +130,9 @@ def _duplicate_offset(text: str) -> int:
 def _parse_json(text: str, name: str, first_line: int = 1) -> object:
     shown = text if first_line == 1 else None  # one .jsonl record: the excerpt's line numbers would be wrong
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs)
+        # One decoder for every record: json.loads(text, object_pairs_hook=...) builds a new one per call.
+        # json.loads alone explains a stray BOM, so such text still goes through it.
+        return _DECODE(text) if not text.startswith("\ufeff") else json.loads(text, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as exc:
         hint = _LIST_HINT if exc.msg == "Extra data" else "JSON wants double-quoted names and no trailing commas"
         raise _fail("claim-syntax", f"invalid JSON: {exc.msg}", name, _span_at(text, exc.pos, first_line),
@@ -349,7 +354,12 @@ def _is_date(value: object) -> bool:
 
 def _all_fields(obj: dict, checks: dict) -> bool:
     # A key with no check is an unknown field: additionalProperties is false everywhere.
-    return all((check := checks.get(key)) is not None and check(value) for key, value in obj.items())
+    # A plain loop: all() over a generator costs a quarter of validation on every claim.
+    for key, value in obj.items():
+        check = checks.get(key)
+        if check is None or not check(value):
+            return False
+    return True
 
 
 _LINE_CHECKS = {
