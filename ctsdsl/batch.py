@@ -2,7 +2,7 @@
 
 Two layers. `evaluate_all` is the developer's API: an iterable of claims in, an
 iterator of `Decision` or `RecordError` out, never stopping at a bad record.
-`run_batch` is what ``ctsdsl batch`` runs on a .jsonl file: it reads raw lines in
+`run_batch` is what ``ctsdsl batch`` runs on a .jsonl (or .csv) file: it reads raw lines in
 chunks, has each chunk parsed, validated, decided and encoded (in this process or
 in worker processes), and writes the results back in input order to temporary files
 that replace the targets only when the whole input has been read.
@@ -27,6 +27,7 @@ from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 
 from .claims import iter_claims, parse_jsonl_record, validate_claim
+from ._csv_claims import csv_records
 from .decision import Decision
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
@@ -286,19 +287,20 @@ class _Worker:
         self.choose = _Policies(policy)
         self.encode = DecisionEncoder().encode
 
-    def chunk(self, lines: list[tuple[int, bytes]]) -> ChunkResult:
+    def chunk(self, records: list[tuple[int, int, bytes | ClaimError]]) -> ChunkResult:
+        """Decide (index, line number, raw JSON line or the error reading it) records."""
         decisions, errors, summary = [], [], Summary()
         name, choose, encode = self.name, self.choose, self.encode
-        for lineno, raw in lines:
+        for index, lineno, raw in records:
             location = f"{name}:{lineno}"
-            item = parse_jsonl_record(raw, name, lineno)
+            item = parse_jsonl_record(raw, name, lineno) if type(raw) is bytes else raw
             try:
                 if isinstance(item, CtsdslError):
                     raise item
                 decision = _decide(item, location, choose)
             except CtsdslError as exc:
-                error = RecordError(lineno - 1, location, _bare(exc),
-                                    raw.decode("utf-8", "replace").rstrip("\r\n"))
+                text = raw.decode("utf-8", "replace").rstrip("\r\n") if type(raw) is bytes else ""
+                error = RecordError(index, location, _bare(exc), text)
                 errors.append(error)
                 summary.add_error(error)
                 continue
@@ -315,18 +317,23 @@ def _init_worker(name: str, policy: str | None) -> None:
     _WORKER = _Worker(name, policy)
 
 
-def _run_chunk(lines: list[tuple[int, bytes]]) -> ChunkResult:
-    return _WORKER.chunk(lines)  # type: ignore[union-attr]
+def _run_chunk(records: list) -> ChunkResult:
+    return _WORKER.chunk(records)  # type: ignore[union-attr]
 
 
-def _chunks(fh, size: int) -> Iterator[list[tuple[int, bytes]]]:
-    chunk: list[tuple[int, bytes]] = []
+def _jsonl_records(fh) -> Iterator[tuple[int, bytes]]:
     for lineno, raw in enumerate(fh, 1):
         if raw.strip():
-            chunk.append((lineno, raw))
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
+            yield lineno, raw
+
+
+def _chunks(records: Iterable[tuple[int, object]], size: int) -> Iterator[list[tuple[int, int, object]]]:
+    chunk: list = []
+    for index, (lineno, raw) in enumerate(records):
+        chunk.append((index, lineno, raw))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
     if chunk:
         yield chunk
 
@@ -421,7 +428,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
               on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES) -> Summary:
     """Decide every claim of a file and write one decision per line, in input order.
 
-    A .jsonl file is streamed in chunks of lines; a .json or .yaml file is read whole
+    A .jsonl file, or a .csv file of claim lines (grouped into claims by id), is streamed
+    in chunks of records; a .json or .yaml file is read whole
     (and decided in this process). Decisions go to ``output`` (stdout when None) and
     bad records to ``errors`` (one JSON object each; not written when None), both via
     temporary files that replace the targets only once every record is done.
@@ -449,13 +457,14 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
     out, err = _AtomicFile(output), _AtomicFile(errors) if errors else None
     summary = Summary()
     try:
-        if path.suffix.lower() == ".jsonl":
+        if path.suffix.lower() in (".jsonl", ".csv"):
             fh = _open_input(path)
             with fh:
                 bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
                 worker = _Worker(str(path), policy) if jobs <= 1 else None
+                source = _jsonl_records(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, str(path))
                 records = 0
-                for result in _decided_in_order(_chunks(fh, chunk_lines), worker, jobs, (str(path), policy)):
+                for result in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (str(path), policy)):
                     _write(result, out, err, on_error)
                     summary.merge(result.summary)
                     records += len(result.decisions) + len(result.errors)
@@ -463,7 +472,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
                 bar.close()
             if not records:
                 raise ClaimError(Diagnostic("claim-empty", f"{path} holds no claims", str(path),
-                                            hint="a .jsonl file holds one claim per line"))
+                                            hint="a .jsonl file holds one claim per line; a .csv file, a header "
+                                            "and one row per claim line"))
         else:
             encoder = DecisionEncoder()
             pairs = list(iter_claims(path))

@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("batch", help="decide a file of claims (.jsonl streamed), one decision per line, in order")
-    p.add_argument("claims", metavar="CLAIMS", help="a claim file: .jsonl (streamed), .json or .yaml")
+    p.add_argument("claims", metavar="CLAIMS",
+                   help="a claim file: .jsonl or .csv of claim lines (both streamed), .json or .yaml")
     p.add_argument("-o", "--output", metavar="FILE", help="write decisions here (default: stdout)")
     p.add_argument("--errors", metavar="FILE", help="write each bad record here, as JSON with its line number")
     p.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N", help="worker processes (default 1)")

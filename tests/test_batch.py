@@ -163,3 +163,40 @@ def test_the_python_example_in_the_batch_guide_prints_what_it_shows(capsys):
     expected = text.split("```text output\n", 1)[1].split("```", 1)[0]
     exec(compile(source, "docs/batch.md", "exec"), {"__name__": "__docs__"})  # noqa: S102
     assert capsys.readouterr().out == expected
+
+
+CSV_HEADER = ("id,payer,date_of_service,place_of_service,provider_type,documentation.consent,"
+              "documentation.plan_of_care_includes_cts,code,units,minutes,modifiers,line_date_of_service\n")
+
+
+def test_a_csv_of_claim_lines_is_grouped_into_claims_by_id(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text(CSV_HEADER
+                    + "c-1,medicare,2024-05-01,11,therapist,true,true,97550,1,53,GP KX,2024-05-01\n"
+                    + "c-1,medicare,2024-05-01,11,therapist,true,true,97551,2,,GP,\n"
+                    + "c-2,medicare,2024-05-01,11,therapist,yes,true,97550,one,30,GP,\n"
+                    + "c-3,medicare,2024-05-01,11,therapist,true,true,97550,1,30,,\n"
+                    + "c-3,medicare,2024-05-01,12,therapist,true,true,97551,1,,,\n", encoding="utf-8")
+    out, errors = tmp_path / "d.jsonl", tmp_path / "e.jsonl"
+    summary = batch.run_batch(path, output=out, errors=errors)
+    decision = json.loads(out.read_text())
+    expected = ctsdsl.evaluate({
+        "id": "c-1", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+        "provider_type": "therapist", "documentation": {"consent": True, "plan_of_care_includes_cts": True},
+        "lines": [{"code": "97550", "units": 1, "minutes": 53, "modifiers": ["GP", "KX"],
+                   "date_of_service": "2024-05-01"}, {"code": "97551", "units": 2, "modifiers": ["GP"]}]})
+    assert decision == json.loads(json.dumps(expected.to_dict()))
+    bad = [json.loads(line) for line in errors.read_text().splitlines()]
+    # a record's line is its claim's first row; a diagnostic's, the row at fault
+    assert [(b["line"], b["diagnostics"][0]["line"], b["diagnostics"][0]["path"] or b["diagnostics"][0]["message"])
+            for b in bad] == [(4, 4, "$.lines[0].units"),
+                              (5, 6, 'place_of_service is "12" here but "11" on line 5, the claim\'s first row')]
+    assert summary.claims == 1 and summary.errors == 2
+
+
+def test_a_csv_header_with_an_unknown_column_is_refused_before_anything_is_written(capsys, tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text("id,payer,code,unit\nc-1,medicare,97550,1\n", encoding="utf-8")
+    code, _, err = run(capsys, "batch", str(path), "-o", str(tmp_path / "d.jsonl"))
+    assert code == 2 and f"{path}:1:1: error: unknown column 'unit'" in err
+    assert not (tmp_path / "d.jsonl").exists()
