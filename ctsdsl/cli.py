@@ -135,6 +135,22 @@ def cmd_test(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from .diff import render_markdown, render_text, run_diff, to_dict
+    try:
+        report = run_diff(args.old, args.new, args.claims)
+    except CtsdslError as exc:  # a side or the claim file cannot be read: bad input, whatever the cause
+        print(exc.render(), file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(to_dict(report), indent=2))
+    elif args.format == "markdown":
+        print(render_markdown(report), end="")
+    else:
+        print(render_text(report))
+    return report.exit_code
+
+
 def cmd_docs(args) -> int:
     from .docgen import generate
     files = _policy_files(args.paths)
@@ -202,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "if they have a condition, silent in another)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
     p.set_defaults(run=cmd_test)
+
+    p = sub.add_parser("diff", help="what changed between two policy versions, and which claims now decide "
+                       "differently (exit 0 none, 1 some, 2 bad input)")
+    p.add_argument("old", metavar="OLD", help="a policy file, a folder of policies, or REV:path in git")
+    p.add_argument("new", metavar="NEW", help="the same, for the new version")
+    p.add_argument("--claims", metavar="FILE", help="replay these claims (.jsonl, .json, .yaml) instead of "
+                   "generating witness claims")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="text for a terminal, markdown for a pull-request comment, json for tools")
+    p.set_defaults(run=cmd_diff)
 
     p = sub.add_parser("docs", help="write a Markdown page per policy, generated from the policy files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")

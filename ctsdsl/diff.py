@@ -69,7 +69,7 @@ def _checkout(spec: str, stack: ExitStack) -> Path:
     cwd = Path.cwd()
     top = _git(["rev-parse", "--show-toplevel"], cwd)
     if top.returncode != 0:
-        raise DiffInputError(Diagnostic("diff-git", f"{spec}: not inside a git repository", spec,
+        raise DiffInputError(Diagnostic("diff-git", "not inside a git repository", spec,
                                         hint="run ctsdsl diff from the repository, or give file paths"))
     prefix = _git(["rev-parse", "--show-prefix"], cwd).stdout.decode().strip()
     parts: list[str] = []
@@ -83,7 +83,7 @@ def _checkout(spec: str, stack: ExitStack) -> Path:
     kind = _git(["cat-file", "-t", f"{rev}:{full}"], Path(top.stdout.decode().strip()))
     if kind.returncode != 0:
         why = kind.stderr.decode(errors="replace").strip().splitlines()
-        raise DiffInputError(Diagnostic("diff-git", f"{spec}: git cannot read {full or '.'} at revision {rev}"
+        raise DiffInputError(Diagnostic("diff-git", f"git cannot read {full or '.'} at revision {rev}"
                                         + (f" ({why[-1]})" if why else ""), spec,
                                         hint="write REV:path, e.g. main:policies/medicare/cts-2025.cts"))
     is_tree = kind.stdout.decode().strip() == "tree"
@@ -95,7 +95,7 @@ def _checkout(spec: str, stack: ExitStack) -> Path:
     root = Path(top.stdout.decode().strip())
     archive = _git(["archive", "--format=tar", rev, "--", "/".join(export) or "."], root)
     if archive.returncode != 0:
-        raise DiffInputError(Diagnostic("diff-git", f"{spec}: git archive failed: "
+        raise DiffInputError(Diagnostic("diff-git", "git archive failed: "
                                         f"{archive.stderr.decode(errors='replace').strip()}", spec))
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctsdsl-diff-")))
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
@@ -107,10 +107,10 @@ def _policy_paths(path: Path, label: str) -> list[Path]:
     if path.is_dir():
         files = sorted(path.rglob("*" + POLICY_SUFFIX))
         if not files:
-            raise DiffInputError(Diagnostic("diff-empty", f"{label}: no {POLICY_SUFFIX} files in this folder", label))
+            raise DiffInputError(Diagnostic("diff-empty", f"no {POLICY_SUFFIX} files in this folder", label))
         return files
     if not path.exists():
-        raise DiffInputError(Diagnostic("diff-missing", f"{label}: no such file or folder", label,
+        raise DiffInputError(Diagnostic("diff-missing", "no such file or folder", label,
                                         hint="give a .cts file, a folder of policies, or REV:path"))
     return [path]
 
@@ -315,3 +315,217 @@ def structural_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
     return [*_header_changes(old.header, new.header), *_item_changes(old.policy, new.policy),
             *_row_changes(old, new)]
 
+
+
+# ---------------------------------------------------------------- the whole diff, and its three renderings
+
+
+@dataclass
+class PairReport:
+    """One policy against its counterpart: structural changes, behavior, and changes that moved no claim."""
+
+    old: LoadedPolicy
+    new: LoadedPolicy
+    old_name: str
+    new_name: str
+    changes: list[Change]
+    behavior: object  # witness.Behavior
+    no_effect: list[Change]
+
+
+@dataclass
+class DiffReport:
+    old_label: str
+    new_label: str
+    pairs: list[PairReport]
+    removed: list[tuple[str, LoadedPolicy]] = field(default_factory=list)
+    added: list[tuple[str, LoadedPolicy]] = field(default_factory=list)
+
+    @property
+    def behavioral_change(self) -> bool:
+        return bool(self.removed or self.added or any(p.behavior.witnesses for p in self.pairs))
+
+    @property
+    def exit_code(self) -> int:
+        """0: no claim decides differently; 1: some do (CI gates on it)."""
+        return 1 if self.behavioral_change else 0
+
+
+def _shown(side: Side, policy: LoadedPolicy) -> str:
+    try:
+        rel = policy.path.resolve().relative_to(side.root.resolve()).as_posix()
+    except ValueError:
+        return str(policy.path)
+    if len(side.policies) == 1 and not Path(side.label.split(":", 1)[-1] or ".").is_dir() \
+            and side.label.endswith(POLICY_SUFFIX):
+        return side.label
+    return f"{side.label.rstrip('/')}/{rel}"
+
+
+def run_diff(old_spec: str, new_spec: str, claims_file: str | None = None) -> DiffReport:
+    """Compare two sides (file, folder or REV:path); replay `claims_file` or generate witnesses.
+
+    Raises:
+        DiffInputError, ClaimError: a side or the claim file cannot be read (exit code 2).
+    """
+    from .claims import load_claim_file, validate_claim
+    from .witness import replay, unwitnessed, witnesses
+    claims = None
+    if claims_file is not None:
+        claims = [(location, validate_claim(raw, location)) for location, raw in load_claim_file(claims_file)]
+    with ExitStack() as stack:
+        old, new = read_side(old_spec, stack), read_side(new_spec, stack)
+        pairs, removed, added = pair_policies(old, new)
+        reports = []
+        for a, b in pairs:
+            changes = structural_changes(a, b)
+            behavior = (witnesses(a, b, changes) if claims is None
+                        else replay(a, b, changes, claims, claims_file))
+            reports.append(PairReport(a, b, _shown(old, a), _shown(new, b), changes, behavior,
+                                      unwitnessed(changes, behavior)))
+        return DiffReport(old_spec, new_spec, reports, [(_shown(old, p), p) for p in removed],
+                          [(_shown(new, p), p) for p in added])
+
+
+def _line_text(view: dict) -> str:
+    if view["status"] == "error":
+        return "error"
+    amount = f" ${view['amount']}" if view["amount"] is not None else " amount unknown"
+    rules = f" [{', '.join(view['findings'])}]" if view["findings"] else ""
+    if view["status"] == "out_of_scope":
+        return "out of scope"
+    return f"{view['status']} {view['units']} unit(s){amount}{rules}"
+
+
+def _sources_summary(changes: list[Change]) -> str:
+    sources = [c for c in changes if c.kind == "source"]
+    if not sources:
+        return ""
+    by_action: dict[str, list[str]] = {}
+    for c in sources:
+        by_action.setdefault(c.action, []).append(c.name)
+    return "sources " + "; ".join(f"{action}: {', '.join(names)}" for action, names in by_action.items())
+
+
+def render_text(report: DiffReport) -> str:
+    out = [f"ctsdsl diff {report.old_label} {report.new_label}"]
+    for name, p in report.removed:
+        out.append(f"policy removed: {p.header.name} ({name}): claims it decided have no policy in NEW")
+    for name, p in report.added:
+        out.append(f"policy added: {p.header.name} ({name})")
+    for pair in report.pairs:
+        out += ["", f"{pair.old.header.name} {pair.old.header.version} ({pair.old_name})"
+                    f" -> {pair.new.header.name} {pair.new.header.version} ({pair.new_name})", ""]
+        shown = [c for c in pair.changes if c.kind != "source"]
+        out.append(f"Structural changes: {len(shown)}" + ("" if shown else " (none)"))
+        for c in shown:
+            out.append(f"  {c.kind} {c.name}: {c.action}")
+            for f, a, b in c.details:
+                if a is not None and b is not None and len(a) + len(b) < 70:
+                    out.append(f"      {f}: {a} -> {b}")
+                else:
+                    out.append(f"      {f}:")
+                    out += [f"        - {a}"] if a is not None else []
+                    out += [f"        + {b}"] if b is not None else []
+        if _sources_summary(pair.changes):
+            out.append("  " + _sources_summary(pair.changes))
+        b = pair.behavior
+        out += ["", f"Behavioral changes: {len(b.witnesses)} witness(es); {b.differing} of {b.compared} "
+                    + ("generated claims" if b.source == "generated" else f"claims in {b.source}")
+                    + " decide differently" + (" (list truncated)" if b.truncated else "")]
+        for i, w in enumerate(b.witnesses, 1):
+            alike = b.alike.get(w.key(), 1) if b.source == "generated" else 1
+            out.append(f"  W{i}  {w.label}" + (f"  (stands for {alike} claims)" if alike > 1 else ""))
+            for lc in w.lines:
+                out.append(f"      line {lc.index} {lc.code}: {_line_text(lc.old)} -> {_line_text(lc.new)}")
+            for cause in w.causes:
+                out.append(f"      cause: {cause.text()}")
+        if pair.no_effect:
+            out += ["", "No effect on any " + ("generated" if b.source == "generated" else "replayed")
+                    + " claim (status, units, amount and rules fired are the same):"]
+            out += [f"  {c.kind} {c.name} ({c.action}"
+                    + (f": {', '.join(d[0] for d in c.details)})" if c.action == "changed" else ")")
+                    for c in pair.no_effect]
+    out += ["", "result: " + ("claims decide differently (exit 1)" if report.behavioral_change
+                              else "no claim decides differently (exit 0)")]
+    return "\n".join(out)
+
+
+def _md(text: str | None) -> str:
+    if text is None:
+        return "—"
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def render_markdown(report: DiffReport) -> str:
+    """The diff as a pull-request comment: summary, changes, witnesses in a table, claims in a fold."""
+    out = [f"## Policy diff: `{report.old_label}` → `{report.new_label}`", "",
+           "**" + ("Claims decide differently." if report.behavioral_change else "No claim decides differently.")
+           + "**", ""]
+    for name, p in report.removed:
+        out.append(f"- policy **removed**: `{p.header.name}` (`{name}`)")
+    for name, p in report.added:
+        out.append(f"- policy **added**: `{p.header.name}` (`{name}`)")
+    for pair in report.pairs:
+        out += [f"### `{pair.old.header.name}` {pair.old.header.version} → `{pair.new.header.name}` "
+                f"{pair.new.header.version}", "", "#### Structural changes", ""]
+        shown = [c for c in pair.changes if c.kind != "source"]
+        if not shown:
+            out.append("None.")
+        for c in shown:
+            out.append(f"- {c.kind} `{c.name}` {c.action}")
+            for f, a, b in c.details:
+                out.append(f"  - {f}: {_md(a)} → {_md(b)}")
+        if _sources_summary(pair.changes):
+            out.append(f"- {_sources_summary(pair.changes)}")
+        b = pair.behavior
+        out += ["", "#### Behavioral changes", "",
+                f"{b.differing} of {b.compared} " + ("generated claims" if b.source == "generated"
+                                                     else f"claims in `{b.source}`")
+                + f" decide differently; {len(b.witnesses)} witness(es)"
+                + (" (list truncated)." if b.truncated else "."), ""]
+        if b.witnesses:
+            out += ["| # | claim | line | old | new | cause |", "|---|---|---|---|---|---|"]
+            for i, w in enumerate(b.witnesses, 1):
+                causes = "<br>".join(_md(c.text()) for c in w.causes)
+                for k, lc in enumerate(w.lines):
+                    out.append(f"| {f'W{i}' if k == 0 else ''} | {w.label if k == 0 else ''} | {lc.index} {lc.code} "
+                               f"| {_line_text(lc.old)} | {_line_text(lc.new)} | {causes if k == 0 else ''} |")
+            out += ["", "<details><summary>Witness claims (JSON, old policy's date; the new policy decides the "
+                    "same claim on its date)</summary>", "", "```json"]
+            import json
+            out += [json.dumps({"witness": f"W{i}", "new_date": w.new_date, "claim": w.claim}, sort_keys=True)
+                    for i, w in enumerate(b.witnesses, 1)]
+            out += ["```", "", "</details>"]
+        if pair.no_effect:
+            out += ["", "#### No effect on any " + ("generated" if b.source == "generated" else "replayed") + " claim",
+                    ""]
+            out += [f"- {c.kind} `{c.name}` {c.action}" + (f" ({', '.join(d[0] for d in c.details)})"
+                                                            if c.action == "changed" else "")
+                    for c in pair.no_effect]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def to_dict(report: DiffReport) -> dict:
+    """The diff as JSON: stable keys, for tools."""
+    def policy(name: str, p: LoadedPolicy) -> dict:
+        h = p.header
+        return {"name": h.name, "version": h.version, "file": name, "effective_from": h.effective_from,
+                "effective_to": h.effective_to}
+
+    pairs = []
+    for pair in report.pairs:
+        b = pair.behavior
+        pairs.append({
+            "old_policy": policy(pair.old_name, pair.old), "new_policy": policy(pair.new_name, pair.new),
+            "structural": [c.to_dict() for c in pair.changes],
+            "behavior": {"source": b.source, "claims_compared": b.compared, "claims_differing": b.differing,
+                         "truncated": b.truncated,
+                         "witnesses": [{**w.to_dict(), "id": f"W{i}", "alike": b.alike.get(w.key(), 1)}
+                                       for i, w in enumerate(b.witnesses, 1)]},
+            "no_effect": [c.key for c in pair.no_effect]})
+    return {"old": report.old_label, "new": report.new_label, "behavioral_change": report.behavioral_change,
+            "exit_code": report.exit_code, "pairs": pairs,
+            "policies_removed": [policy(name, p) for name, p in report.removed],
+            "policies_added": [policy(name, p) for name, p in report.added]}

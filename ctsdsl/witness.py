@@ -1,0 +1,559 @@
+"""Behavioral diff: claims that two policies decide differently, and which edit moves each.
+
+Two sources of claims. A claim file is replayed as it is. Without one, witness
+claims are generated from the two policies themselves: every code they mention
+(governed, in a data table, or written in a condition), each alone on an otherwise
+clean claim, then varied one thing at a time: the minutes on both sides of each
+time threshold (the constants in conditions and the midpoint thresholds of the
+codes table's unit minutes: 15/16, 37/38, 52/53 for 30- and 15-minute units), the
+units and patients represented around each limit, one place of service per class
+(office 11, facility 22, telehealth 02 and 10, and any other class the policies'
+sets tell apart), each modifier, each documentation flag left out, each provider
+type, the therapy spend either side of each money threshold, and a same-day line of
+each other code a condition names. Each variant is dated on both sides of every date
+a policy turns on (effective dates, dated values, dated data rows).
+
+Dates. Two policies with overlapping effective periods decide each witness on the
+same date, inside the overlap. Two policies for different periods (Medicare 2024
+against 2025) cannot: a policy has no conversion factor outside its own year, and
+the evaluator does not refuse such a date but fails on the missing value. There the
+witness is the same claim on the same calendar day of each policy's year (2024-03-09
+against 2025-03-09): the question a reviewer asks is "what happens to this claim next
+year". A replayed claim whose date lies outside a policy's period is moved the same way.
+
+Each witness names its cause: the rules whose findings differ on a line, with the
+parameters and data rows they read whose values differ (from the evaluator's trace),
+the fee and what it read when only the amount differs, or the `governs` list when a
+code comes into or out of scope. Witnesses are deduplicated by (cause, line outcome
+change), keeping the simplest claim, and their number is bounded.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import nodes as n
+from .decision import Decision, money_text
+from .diff import Change
+from .errors import CtsdslError
+from .evaluator import Evaluator
+from .loader import LoadedPolicy
+
+MAX_WITNESSES = 200  # shown and kept per policy pair, after deduplication
+MAX_DATE_PAIRS = 12
+_FIXED_POS = ("11", "22", "02", "10")  # office, facility, telehealth (other than home, home)
+PROVIDER_TYPES = ("therapist", "physician", "npp")
+DOC_FLAGS = ("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
+             "training_described", "caregiver_response", "impact_on_goals", "group_details")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What moves a witness: an item (`rule x`, `fee y`, `governs`) and the values it read that differ."""
+
+    item: str
+    edit: str = ""  # the item's own structural change: "changed (when, title)", "added"
+    reads: tuple[tuple[str, str, str], ...] = ()  # (name read, old value, new value)
+    refs: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def key(self) -> tuple:
+        return (self.item, self.edit, tuple(r[0] for r in self.reads))
+
+    def text(self) -> str:
+        parts = [f"{self.item} {self.edit}".strip()]
+        parts += [f"{name} {old} -> {new}" for name, old, new in self.reads]
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"item": self.item, "edit": self.edit,
+                "reads": [{"name": r[0], "old": r[1], "new": r[2]} for r in self.reads]}
+
+
+@dataclass(frozen=True)
+class LineChange:
+    index: int
+    code: str
+    old: dict  # status, units, amount, findings (rule ids)
+    new: dict
+
+    def signature(self) -> tuple:
+        """What the change does to the line, coarse enough that one witness stands for many claims."""
+        scope = (self.old["status"] == "out_of_scope", self.new["status"] == "out_of_scope")
+        if scope[0] != scope[1]:
+            return (self.code, "scope", scope)
+        if (self.old["status"], self.old["units"], self.old["findings"]) == \
+                (self.new["status"], self.new["units"], self.new["findings"]):
+            return (self.code, "amount")
+        return (self.code, self.old["status"], self.new["status"], self.old["units"], self.new["units"],
+                self.old["amount"] != self.new["amount"],
+                tuple(sorted(set(self.old["findings"]) ^ set(self.new["findings"]))))
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "code": self.code, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A claim decided differently: the claim as each side saw it, its changed lines, and why."""
+
+    label: str
+    claim: dict
+    old_date: str
+    new_date: str
+    lines: tuple[LineChange, ...]
+    causes: tuple[Cause, ...]
+
+    def key(self) -> tuple:
+        return (tuple(c.key for c in self.causes), tuple(l.signature() for l in self.lines))
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "claim": self.claim, "old_date": self.old_date, "new_date": self.new_date,
+                "lines": [l.to_dict() for l in self.lines], "causes": [c.to_dict() for c in self.causes]}
+
+
+@dataclass
+class Behavior:
+    source: str  # "generated" or the claim file
+    compared: int = 0
+    witnesses: list[Witness] = field(default_factory=list)
+    differing: int = 0  # claims that differ, before deduplication
+    truncated: bool = False
+    alike: dict = field(default_factory=dict)  # witness key -> how many generated claims it stands for
+
+
+# ---------------------------------------------------------------- dates
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _shift(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def _window(p: LoadedPolicy) -> tuple[dt.date, dt.date]:
+    start = _date(p.header.effective_from)
+    end = _date(p.header.effective_to) if p.header.effective_to else _shift(start, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def _turning_dates(p: LoadedPolicy) -> set[dt.date]:
+    """Every day the policy's behavior may turn on, and the day before each."""
+    days: set[str] = {p.header.effective_from}
+    ends: set[str] = {p.header.effective_to} if p.header.effective_to else set()
+    for param in p.policy.of_kind(n.Param):
+        for d in param.dated:
+            days.add(d.start)
+            if d.end:
+                ends.add(d.end)
+    for table in p.checked.tables.values():
+        if table.dated_by:
+            days.update(s for versions in table.rows.values() for s, _ in versions)
+    out = set()
+    for text in days:
+        try:
+            day = _date(text)
+        except ValueError:
+            continue
+        out |= {day, day - dt.timedelta(days=1)}
+    for text in ends:  # the last day of a period, and the first day after it
+        day = _date(text)
+        out |= {day, day + dt.timedelta(days=1)}
+    return out
+
+
+def year_offset(old: LoadedPolicy, new: LoadedPolicy) -> int:
+    """0 when the effective periods overlap; else the whole years from the old period to the new."""
+    (a1, b1), (a2, b2) = _window(old), _window(new)
+    if a1 <= b2 and a2 <= b1:
+        return 0
+    return a2.year - a1.year
+
+
+def date_pairs(old: LoadedPolicy, new: LoadedPolicy) -> list[tuple[str, str]]:
+    """(old date, new date) for each turning day, inside each policy's period; see the module docstring."""
+    (a1, b1), (a2, b2) = _window(old), _window(new)
+    years = year_offset(old, new)
+    pairs = set()
+    for day in _turning_dates(old) | _turning_dates(new):
+        for o in (day, _shift(day, -years)):
+            w = _shift(o, years)
+            if a1 <= o <= b1 and a2 <= w <= b2:
+                pairs.add((o.isoformat(), w.isoformat()))
+    pairs = sorted(pairs)
+    if len(pairs) > MAX_DATE_PAIRS:  # keep the period's first day and an even spread of the rest
+        step = len(pairs) / MAX_DATE_PAIRS
+        pairs = [pairs[int(i * step)] for i in range(MAX_DATE_PAIRS)]
+    return pairs
+
+
+def moved(day: str, policy: LoadedPolicy, years: int, direction: int) -> str:
+    """A claim's date moved into the policy's period by `years` (see the module docstring), if outside it."""
+    start, end = _window(policy)
+    try:
+        d = _date(day)
+    except ValueError:
+        return day
+    if start <= d <= end or not years:
+        return day
+    return _shift(d, direction * years).isoformat()
+
+
+# ---------------------------------------------------------------- what the policies mention
+
+
+def _literals(policies: list[LoadedPolicy]):
+    for p in policies:
+        for node in p.policy.walk():
+            if isinstance(node, n.Literal):
+                yield node
+
+
+def _set_params(policies: list[LoadedPolicy]) -> list[frozenset]:
+    sets = []
+    for p in policies:
+        for param in p.policy.of_kind(n.Param):
+            for value in [param.value, *(d.value for d in param.dated)]:
+                if isinstance(value, n.SetLiteral):
+                    sets.append(frozenset(i.value for i in value.items))
+    return sets
+
+
+def _modifier_literals(policies: list[LoadedPolicy]) -> list[str]:
+    found: dict[str, None] = {}
+    for p in policies:
+        for param in p.policy.of_kind(n.Param):
+            if "modifier" in param.name and isinstance(param.value, n.SetLiteral):
+                found.update((i.value, None) for i in param.value.items)
+        for node in p.policy.walk():
+            if (isinstance(node, n.Binary) and node.op in ("in", "not in") and isinstance(node.left, n.Literal)
+                    and isinstance(node.right, n.Attribute) and node.right.name == "modifiers"):
+                found[node.left.value] = None
+    return [m for m in found if isinstance(m, str)]
+
+
+def _codes(policies: list[LoadedPolicy]) -> tuple[list[str], list[str]]:
+    """(codes to bill as the main line, other codes a condition names, billed beside one)."""
+    governed: dict[str, None] = {}
+    for p in policies:
+        governed.update((c, None) for c in p.header.governs)
+        for table in p.checked.tables.values():
+            governed.update((k, None) for k in table.rows if len(k) == 5 and k.isalnum())
+    named = {str(l.value) for l in _literals(policies) if l.kind == "string" and len(str(l.value)) == 5
+             and str(l.value).isalnum() and str(l.value).upper() == str(l.value)}
+    return list(governed), sorted(named - set(governed))
+
+
+def _code_row(policies: list[LoadedPolicy], code: str) -> dict:
+    for p in reversed(policies):
+        table = p.checked.tables.get("codes")
+        if table is not None and code in table.rows:
+            return table.rows[code][0][1]
+    return {}
+
+
+def _minutes(policies: list[LoadedPolicy], row: dict) -> list[int]:
+    unit = row.get("unit_minutes")
+    if not isinstance(unit, int):
+        return []
+    base, addon = unit, 15
+    for p in policies:
+        table = p.checked.tables.get("codes")
+        if table:
+            for versions in table.rows.values():
+                r = versions[0][1]
+                if r.get("primary") and isinstance(r.get("unit_minutes"), int):
+                    addon = r["unit_minutes"]
+    found = {base // 2, base // 2 + 1, base + addon // 2, base + addon // 2 + 1,
+             base + addon + addon // 2, base + addon + addon // 2 + 1, 0}
+    found |= {v + d for l in _literals(policies) if l.kind == "int" and 2 < l.value <= 1440
+              for v in [l.value] for d in (-1, 0, 1)}
+    return sorted(m for m in found if 0 <= m <= 1440)
+
+
+def _pos_classes(policies: list[LoadedPolicy]) -> list[str]:
+    """One place of service per class the policies' sets tell apart, starting with the usual ones."""
+    sets = _set_params(policies)
+    pool = list(_FIXED_POS) + sorted({v for s in sets for v in s if isinstance(v, str) and len(v) == 2
+                                      and v.isdigit()} - set(_FIXED_POS))
+    seen, out = set(), []
+    for pos in pool:
+        signature = tuple(pos in s for s in sets)
+        if signature not in seen or pos in _FIXED_POS:
+            seen.add(signature)
+            out.append(pos)
+    return out
+
+
+def _money_thresholds(policies: list[LoadedPolicy]) -> list[Decimal]:
+    found = {l.value for l in _literals(policies) if l.kind == "money" and l.value >= 100}
+    return sorted({v + d for v in found for d in (Decimal(-1), Decimal(0))} | {Decimal(0)})
+
+
+# ---------------------------------------------------------------- generating claims
+
+
+def _base(code: str, row: dict, date: str) -> dict:
+    line: dict = {"code": code, "units": 1, "modifiers": ["GP"]}
+    lines = [line]
+    if row.get("primary"):
+        lines = [{"code": row["primary"], "units": 1, "minutes": 60, "modifiers": ["GP"]}, line]
+        line["units"] = 2
+    elif isinstance(row.get("unit_minutes"), int):
+        line["minutes"] = row["unit_minutes"]
+    if row.get("role") == "group":
+        line["patients_represented"] = 2
+    return {"id": f"witness-{code}", "payer": "", "date_of_service": date, "place_of_service": "11",
+            "provider_type": "therapist", "documentation": {flag: True for flag in DOC_FLAGS}, "lines": lines}
+
+
+def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
+    """(label, change to a base claim) for one main code: the base first, then one thing varied at a time."""
+    row = _code_row(policies, code)
+    main = -1
+    timed = 0 if row.get("primary") else -1
+
+    def edit(fn):  # names the lambdas below for a reader: each edits a fresh copy of the base claim
+        return fn
+
+    yield code, lambda c: None
+    for minutes in _minutes(policies, _code_row(policies, row["primary"]) if row.get("primary") else row):
+        yield f"{code}, {minutes} minutes", edit(lambda c, m=minutes: c["lines"][timed].__setitem__("minutes", m))
+    mue = row.get("mue")
+    for units in sorted({1, 2, 3} | ({mue, mue + 1} if isinstance(mue, int) else set())):
+        yield f"{code}, {units} units", edit(lambda c, u=units: c["lines"][main].__setitem__("units", u))
+    for count in (1, 2, 3):
+        yield f"{code}, {count} patients represented", edit(
+            lambda c, k=count: c["lines"][main].__setitem__("patients_represented", k))
+    for pos in _pos_classes(policies):
+        for provider in PROVIDER_TYPES:
+            yield f"{code}, POS {pos}, {provider}", edit(
+                lambda c, p=pos, t=provider: c.update(place_of_service=p, provider_type=t))
+    mods = _modifier_literals(policies)
+    yield f"{code}, no modifiers", edit(lambda c: [l.__setitem__("modifiers", []) for l in c["lines"]])
+    for m in mods:
+        yield f"{code}, modifier {m} alone", edit(lambda c, m=m: [l.__setitem__("modifiers", [m]) for l in c["lines"]])
+        if m != "GP":
+            yield f"{code}, modifiers GP {m}", edit(
+                lambda c, m=m: [l.__setitem__("modifiers", ["GP", m]) for l in c["lines"]])
+    for flag in DOC_FLAGS:
+        yield f"{code}, {flag} not documented", edit(lambda c, f=flag: c["documentation"].__setitem__(f, False))
+    yield f"{code}, patient present", edit(lambda c: c["lines"][main].__setitem__("patient_present", True))
+    # A money threshold may be tracked per modifier (KX by discipline): each spend with each modifier alone.
+    for spend, m in itertools.product(_money_thresholds(policies), [None, *mods]):
+        yield f"{code}, therapy spend ${spend}" + (f", modifier {m}" if m else ""), edit(
+            lambda c, s=spend, m=m: (c.__setitem__("therapy_spend_to_date", int(s) if s == int(s) else float(s)),
+                                     m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
+    yield f"{code}, APM qualifying", edit(lambda c: c.__setitem__("apm_qualifying", True))
+    for other in others:
+        yield f"{code} with {other}", edit(
+            lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]}))
+
+
+def generate(old: LoadedPolicy, new: LoadedPolicy):
+    """Every witness candidate: (label, claim on the old date, the new date)."""
+    policies = [old, new]
+    codes, others = _codes(policies)
+    payer = new.header.payer or old.header.payer
+    for old_date, new_date in date_pairs(old, new):
+        for code in codes:
+            row = _code_row(policies, code)
+            for label, fn in variants(policies, code, others):
+                claim = _base(code, row, old_date)
+                claim["payer"] = payer
+                fn(claim)
+                yield f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim, new_date
+
+
+# ---------------------------------------------------------------- comparing decisions
+
+
+def _line_view(decision: Decision | None, index: int, error: str) -> dict:
+    if decision is None:
+        return {"status": "error", "units": None, "amount": None, "findings": [], "error": error}
+    line = decision.lines[index]
+    return {"status": line.status, "units": line.units_allowed, "amount": money_text(line.allowed_amount),
+            "findings": sorted({f.rule for f in decision.findings if f.line in (index, None)
+                                and (f.line == index or line.status != "out_of_scope")})}
+
+
+def _decide(evaluator: Evaluator, claim: dict) -> tuple[Decision | None, str]:
+    try:
+        return evaluator.evaluate(claim), ""
+    except CtsdslError as exc:
+        return None, exc.diagnostics[0].message if exc.diagnostics else str(exc)
+
+
+class Comparer:
+    """Both policies compiled once; `compare` decides a claim with each and explains any difference."""
+
+    def __init__(self, old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]):
+        self.old, self.new = old, new
+        self.old_ev, self.new_ev = old.evaluator(), new.evaluator()
+        self.edits = {c.name: c for c in changes if c.kind in ("rule", "fee", "let", "param", "table")}
+        self.names = {c.name for c in changes if c.kind in ("param", "table", "let")}
+        for p in (old, new):
+            self.names |= {i.name for i in p.policy.items if isinstance(i, (n.Param, n.Table))}
+        self.fees = [f.id for f in new.policy.of_kind(n.Fee)] or [f.id for f in old.policy.of_kind(n.Fee)]
+
+    def compare(self, label: str, claim: dict, new_date: str) -> Witness | None:
+        new_claim = claim if new_date == claim["date_of_service"] else {**claim, "date_of_service": new_date}
+        a, err_a = _decide(self.old_ev, claim)
+        b, err_b = _decide(self.new_ev, new_claim)
+        if a is None and b is None:
+            return None
+        changed = []
+        for i, line in enumerate(claim["lines"]):
+            va, vb = _line_view(a, i, err_a), _line_view(b, i, err_b)
+            if va != vb:
+                changed.append(LineChange(i, line["code"], va, vb))
+        if not changed:
+            return None
+        causes = self._causes(claim, new_claim, changed, a, b)
+        return Witness(label, claim, claim["date_of_service"], new_date, tuple(changed), causes)
+
+    def _reads(self, evaluator: Evaluator, claim: dict) -> dict[tuple[str, int | None], dict[str, object]]:
+        try:
+            _, evaluations = evaluator.trace(claim)
+        except CtsdslError:
+            return {}
+        out: dict = {}
+        for e in evaluations:
+            reads = out.setdefault((e.rule, e.line), {})
+            for label, value in e.reads:
+                reads.setdefault(label, value)
+        return out
+
+    def _causes(self, claim, new_claim, changed: list[LineChange], a, b) -> tuple[Cause, ...]:
+        causes: dict[tuple, Cause] = {}
+        reads_a = reads_b = None
+        for lc in changed:
+            if lc.old["status"] == "error" or lc.new["status"] == "error":
+                side = "old" if lc.old["status"] == "error" else "new"
+                error = (lc.old if side == "old" else lc.new).get("error", "")
+                cause = Cause(f"evaluation error ({side} policy)", error)
+                causes.setdefault(cause.key, cause)
+                continue
+            if (lc.old["status"] == "out_of_scope") != (lc.new["status"] == "out_of_scope"):
+                what = "added to" if lc.old["status"] == "out_of_scope" else "removed from"
+                cause = Cause("governs", f"{lc.code} {what} the codes the policy governs",
+                              refs=frozenset({"governs", f"governs[{lc.code}]"}))
+                causes.setdefault(cause.key, cause)
+                continue
+            rules = sorted(set(lc.old["findings"]) ^ set(lc.new["findings"]))
+            if not rules and (lc.old["status"], lc.old["units"]) == (lc.new["status"], lc.new["units"]):
+                rules = self.fees  # only the amount moved: the fee and what it read
+            if reads_a is None:
+                reads_a, reads_b = self._reads(self.old_ev, claim), self._reads(self.new_ev, new_claim)
+            for rule in rules:
+                cause = self._cause(rule, lc, reads_a, reads_b)
+                causes.setdefault(cause.key, cause)
+        return tuple(causes.values())
+
+    def _cause(self, rule: str, lc: LineChange, reads_a: dict, reads_b: dict) -> Cause:
+        kind = "fee" if rule in self.fees else "rule"
+        edit = self.edits.get(rule)
+        edit_text = ""
+        refs = {rule}
+        if edit is not None:
+            edit_text = edit.action + (f" ({', '.join(d[0] for d in edit.details)})" if edit.action == "changed" else "")
+        ra = {**reads_a.get((rule, None), {}), **reads_a.get((rule, lc.index), {})}
+        rb = {**reads_b.get((rule, None), {}), **reads_b.get((rule, lc.index), {})}
+        differing = []
+        for label in dict.fromkeys([*ra, *rb]):
+            base = label.split("[")[0].split(".")[0]
+            if base not in self.names:
+                continue
+            old_v, new_v = ra.get(label, "(not read)"), rb.get(label, "(not read)")
+            if old_v != new_v:
+                shown = label.replace("[line.code]", f"[{lc.code}]")
+                differing.append((shown, _show(old_v), _show(new_v)))
+                refs |= {base, shown.split("]")[0] + "]" if "[" in shown else base}
+        return Cause(f"{kind} {rule}", edit_text, tuple(differing), frozenset(refs))
+
+
+def _show(value) -> str:
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(map(str, value))) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "(none)"
+    return str(value)
+
+
+def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Behavior:
+    """Generate witness claims and keep one per (cause, line outcome change)."""
+    comparer = Comparer(old, new, changes)
+    result = Behavior("generated")
+    seen: set = set()
+    for label, claim, new_date in generate(old, new):
+        result.compared += 1
+        w = comparer.compare(label, claim, new_date)
+        if w is None:
+            continue
+        result.differing += 1
+        result.alike[w.key()] = result.alike.get(w.key(), 0) + 1
+        if w.key() in seen:
+            continue
+        seen.add(w.key())
+        if len(result.witnesses) >= MAX_WITNESSES:
+            result.truncated = True
+            continue
+        result.witnesses.append(w)
+    return result
+
+
+def replay(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], claims: list[tuple[str, dict]],
+           source: str) -> Behavior:
+    """Decide each claim of a file with both policies; every claim that differs is a witness."""
+    comparer = Comparer(old, new, changes)
+    years = year_offset(old, new)
+    result = Behavior(source)
+    payers = {old.header.payer, new.header.payer}
+    for location, claim in claims:
+        if claim.get("payer") not in payers:
+            continue
+        result.compared += 1
+        old_claim = copy.deepcopy(claim)
+        old_claim["date_of_service"] = moved(claim["date_of_service"], old, years, -1)
+        new_date = moved(claim["date_of_service"], new, years, +1)
+        w = comparer.compare(f"{location} ({claim.get('id', '')})", old_claim, new_date)
+        if w is not None:
+            result.differing += 1
+            if len(result.witnesses) < MAX_WITNESSES:
+                result.witnesses.append(w)
+            else:
+                result.truncated = True
+    return result
+
+
+def unwitnessed(changes: list[Change], behavior: Behavior) -> list[Change]:
+    """Structural changes no witness's cause refers to: they moved no compared claim."""
+    cited, scoped = set(), set()
+    for w in behavior.witnesses:
+        for c in w.causes:
+            cited |= c.refs
+            cited.add(c.item.split(" ", 1)[-1])
+            scoped |= {r[len("governs["):-1] for r in c.refs if r.startswith("governs[")}
+
+    def witnessed(c: Change) -> bool:
+        # A data row of a code that came into (or out of) scope moves claims through that code's witness.
+        row_of_scoped = c.kind == "row" and c.name.split("[", 1)[-1].rstrip("]") in scoped
+        return bool(c.refs & cited) or row_of_scoped
+
+    return [c for c in changes if c.kind != "source" and not witnessed(c)
+            and not (c.kind == "header" and c.name == "policy")]
+
+
+__all__ = ["Behavior", "Cause", "Comparer", "LineChange", "Witness", "date_pairs", "generate", "replay",
+           "unwitnessed", "witnesses"]
