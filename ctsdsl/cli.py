@@ -171,6 +171,32 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def cmd_fmt(args) -> int:
+    from .formatter import format_file, write_atomically
+    files = _policy_files(args.paths)
+    changed = failed = 0
+    for path in files:
+        try:
+            result = format_file(path)
+        except CtsdslError as exc:  # a syntax error or an unreadable file: report it, go on with the rest
+            print(exc.render(), file=sys.stderr)
+            failed += 1
+            continue
+        if not result.changed:
+            continue
+        changed += 1
+        if args.diff:
+            print(result.unified_diff(), end="")
+        if args.check:
+            print(f"{path} would be reformatted")
+        elif not args.diff:
+            write_atomically(path, result.new)
+            print(f"reformatted {path}", file=sys.stderr)
+    verb = "would reformat" if args.check or args.diff else "reformatted"
+    print(f"{len(files)} policy file(s): {verb} {changed}, {failed} with errors", file=sys.stderr)
+    return 1 if failed or (args.check and changed) else 0
+
+
 def _prefix(exc: CtsdslError, location: str) -> None:
     """Name the claim file in errors that arose while deciding it, or choosing its policy (a path into the claim)."""
     exc.diagnostics = [d if d.source_name != "<claim>" and not (isinstance(exc, PolicyNotFoundError) and d.path)
@@ -234,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="docs/policies", help="folder for the pages (default: docs/policies)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any page is out of date")
     p.set_defaults(run=cmd_docs)
+
+    p = sub.add_parser("fmt", help="lay policy files out canonically, keeping every comment")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
+    p.add_argument("--check", action="store_true", help="write nothing; list the files that would change, exit 1 if any")
+    p.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    p.set_defaults(run=cmd_fmt)
     return parser
 
 

@@ -200,11 +200,13 @@ class Formatter:
 
     # ------------------------------------------------------------ layout helpers
 
-    def wrap(self, prefix: str, e: n.Expr, suffix: str = "") -> list[str]:
-        """`prefix + expr + suffix`, broken at top-level `and`/`or` or `if`/`then`/`else` when too long."""
-        one = prefix + format_expr(e) + suffix
+    def wrap(self, prefix: str, e: n.Expr, suffix: str = "", keyword: str = "") -> list[str]:
+        """`prefix + keyword + expr + suffix`, broken at top-level `and`/`or`, `if`/`then`/`else` or a
+        quantifier's `where` when too long; continuation lines align under the expression."""
+        one = prefix + keyword + format_expr(e) + suffix
         if len(one) <= self.opts.width:
             return [one]
+        prefix += keyword
         pad = " " * len(prefix)
         if isinstance(e, n.Binary) and e.op in ("and", "or"):
             operands = []
@@ -222,6 +224,10 @@ class Formatter:
         if isinstance(e, n.Conditional):
             return [f"{prefix}if {format_expr(e.test)}", f"{pad}then {format_expr(e.then)}",
                     f"{pad}else {format_expr(e.otherwise)}{suffix}"]
+        if isinstance(e, n.Quantifier) and e.where is not None:  # the filter goes under the collection
+            head = f"{e.kind}({format_expr(e.value)} for " if e.kind == "sum" else f"{e.kind}("
+            return [f"{prefix}{head}{e.var} in {format_expr(e.collection)}",
+                    *self.wrap(pad + " " * len(f"{e.kind}("), e.where, ")" + suffix, keyword="where ")]
         return [one]
 
     def strings(self, prefix: str, raw: str) -> list[str]:
@@ -271,6 +277,8 @@ class Formatter:
             if self.out and (is_block or prev_block or self._blank_before(first_line)):
                 self.out.append("")
             self.emit_comments(leading, "")
+            if leading and self._blank_before(start):  # a banner stays apart from the item below it
+                self.out.append("")
             mark = len(self.out)
             self.item(item)
             self.attach_trailing(item.span.end_line, mark)
@@ -297,16 +305,18 @@ class Formatter:
         indent = self.opts.indent
         header_line = node.span.line
         self.out.append(head + " {")
-        self.attach_trailing(header_line, len(self.out) - 1)
         spans = dict(node.entry_spans)
+        # A comment on the header's line belongs to an entry (or the closing brace) sharing that line.
+        if node.span.end_line != header_line and all(s.line != header_line for s in spans.values()):
+            self.attach_trailing(header_line, len(self.out) - 1)
         for key, lines in entries:
             span = spans.get(key)
             if span is not None:
                 self.emit_comments(self._take(header_line + 1, span.end_line, standalone=True), indent)
             mark = len(self.out)
             self.out.extend(indent + line for line in lines)
-            if span is not None:
-                for line in range(span.line, span.end_line + 1):
+            if span is not None:  # a comment after the closing brace stays after it
+                for line in range(span.line, min(span.end_line, node.span.end_line - 1) + 1):
                     self.attach_trailing(line, mark)
         self.emit_comments(self._take(header_line + 1, node.span.end_line - 1), indent)
         self.out.append("}")
@@ -374,7 +384,8 @@ class Formatter:
                 self.out.append(prefix + format_expr(p.value) + suffix)
             return
         self.out.append(head + " {")
-        self.attach_trailing(p.span.line, len(self.out) - 1)
+        if p.span.end_line != p.span.line and all(dv.span.line != p.span.line for dv in p.dated):
+            self.attach_trailing(p.span.line, len(self.out) - 1)
         for dv in p.dated:
             self.emit_comments(self._take(p.span.line + 1, dv.span.line - 1, standalone=True), self.opts.indent)
             mark = len(self.out)
@@ -384,7 +395,7 @@ class Formatter:
                 self.out.extend(self.set_lines(prefix, dv.value, suffix))
             else:
                 self.out.append(prefix + format_expr(dv.value) + suffix)
-            for line in range(dv.span.line, dv.span.end_line + 1):
+            for line in range(dv.span.line, min(dv.span.end_line, p.span.end_line - 1) + 1):
                 self.attach_trailing(line, mark)
         self.emit_comments(self._take(p.span.line + 1, p.span.end_line - 1), self.opts.indent)
         self.out.append("}")
@@ -462,3 +473,57 @@ def format_policy(text: str, options: FormatterOptions = DEFAULT_OPTIONS, source
         PolicySyntaxError: the text does not parse (a file that does not parse is not reformatted).
     """
     return Formatter(text, options, source_name).format()
+
+
+# ---------------------------------------------------------------- files on disk
+
+import difflib  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class FileFormat:
+    """One file's text before and after formatting."""
+
+    path: Path
+    old: str
+    new: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def unified_diff(self) -> str:
+        name = str(self.path)
+        return "".join(difflib.unified_diff(self.old.splitlines(True), self.new.splitlines(True),
+                                            name, name + " (formatted)"))
+
+
+def format_file(path: str | Path, options: FormatterOptions = DEFAULT_OPTIONS) -> FileFormat:
+    """Read a policy file and lay it out canonically, writing nothing.
+
+    Raises:
+        PolicySyntaxError: the file does not parse (the diagnostic shows its line).
+        PolicySemanticError: the file cannot be read (missing, too large, not UTF-8).
+    """
+    from .loader import _parse, read_policy_text  # the loader's reading limits and syntax hints
+    path = Path(path)
+    text = read_policy_text(path)
+    _parse(text, path)  # raises the located, hinted syntax error before the formatter parses again
+    return FileFormat(path, text, format_policy(text, options, str(path)))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace a file's text so that a reader sees the old file or the new one, never half of it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -8,7 +8,8 @@ policy "medicare-cts-2024" {
   version "2024.1"
   effective 2024-01-01 to 2024-12-31
   governs "97550", "97551", "97552"
-  changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F); before 2024-01-01 the codes did not exist."
+  changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F); before 2024-01-01 the "
+          "codes did not exist."
 }
 
 # ---------------------------------------------------------------- sources
@@ -191,8 +192,8 @@ param assistant_factor: number = 0.85 cites cms_cqco
 param kx_threshold_pt_slp: money = $2330 cites ngs_kx_2024
 param kx_threshold_ot: money = $2330 cites ngs_kx_2024
 
-param facility_pos: set = {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53",
-                          "56", "61"} cites pos_rates
+param facility_pos: set = {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51",
+                           "52", "53", "56", "61"} cites pos_rates
 
 # Unverified bundling claim (reference §8.9): used only for a warning.
 param bundling_codes_unverified: set = {"97110", "97112", "97116"} cites page_003_bundling
@@ -221,7 +222,8 @@ let role = if coded then codes[line.code].role else "none"
 let primary_code = if role == "addon" then codes[line.code].primary else line.code
 # The session's minutes are given on the initial code's line (97550, G0539, G0541).
 let session_minutes = sum(coalesce(o.minutes, 0) for o in claim.lines
-                          where o.code == primary_code and o.date_of_service == line.date_of_service)
+                          where o.code == primary_code
+                                and o.date_of_service == line.date_of_service)
 let disciplines = count(m in line.modifiers where m in discipline_modifiers)
 
 # ---------------------------------------------------------------- rules: what CTS is
@@ -244,8 +246,9 @@ rule telehealth_not_covered {
   when telehealth
   deny
   # CARC 5 for telehealth is unverified in the reference (§7): no reason code is given.
-  message "{line.code} could not be furnished via telehealth in 2024 (POS {claim.place_of_service}, modifiers "
-          "[{line.modifiers}]); CTS had to be in person. Rebill only if the session was in person."
+  message "{line.code} could not be furnished via telehealth in 2024 (POS {claim.place_of_service}, "
+          "modifiers [{line.modifiers}]); CTS had to be in person. Rebill only if the session was in "
+          "person."
 }
 
 # ---------------------------------------------------------------- rules: consent and documentation
@@ -284,8 +287,8 @@ rule reason_without_patient_missing {
   when not claim.documentation.reason_without_patient
   deny
   reason CARC 16
-  message "{line.code} is not billable until the record says why the caregiver is trained without the "
-          "patient present: add that reason to the note."
+  message "{line.code} is not billable until the record says why the caregiver is trained without "
+          "the patient present: add that reason to the note."
 }
 
 rule need_for_occurrence_missing {
@@ -306,7 +309,8 @@ rule training_not_described {
   when not claim.documentation.training_described
   deny
   reason CARC 16
-  message "{line.code} is not billable until the record describes the strategies and techniques trained."
+  message "{line.code} is not billable until the record describes the strategies and techniques "
+          "trained."
 }
 
 rule caregiver_response_missing {
@@ -316,7 +320,8 @@ rule caregiver_response_missing {
   when not claim.documentation.caregiver_response
   deny
   reason CARC 16
-  message "{line.code} is not billable until the record documents the caregiver's response to the training."
+  message "{line.code} is not billable until the record documents the caregiver's response to the "
+          "training."
 }
 
 rule impact_on_goals_missing {
@@ -337,8 +342,8 @@ rule group_details_missing {
   when not claim.documentation.group_details
   deny
   reason CARC 16
-  message "{line.code} is not billable until the record documents the group: the patients represented "
-          "and the caregivers trained."
+  message "{line.code} is not billable until the record documents the group: the patients "
+          "represented and the caregivers trained."
 }
 
 # ---------------------------------------------------------------- rules: modifiers
@@ -350,20 +355,21 @@ rule discipline_modifier {
   when therapist and disciplines != 1
   deny
   reason CARC 4
-  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS line needs "
-          "exactly one of GP (PT), GO (OT) or GN (SLP)."
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS line "
+          "needs exactly one of GP (PT), GO (OT) or GN (SLP)."
 }
 
 rule assistant_modifier_mismatch {
   title "CQ goes only with GP, CO only with GO"
   cites cms_cqco, assistant_slp
   applies to line
-  when ("CQ" in line.modifiers and "GP" not in line.modifiers)
-       or ("CO" in line.modifiers and "GO" not in line.modifiers)
+  when "CQ" in line.modifiers and "GP" not in line.modifiers
+       or "CO" in line.modifiers and "GO" not in line.modifiers
   deny
   reason CARC 4
-  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a PT plan "
-          "(with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant modifier."
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a "
+          "PT plan (with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant "
+          "modifier."
 }
 
 # ---------------------------------------------------------------- rules: add-on and time
@@ -375,8 +381,8 @@ rule addon_without_primary {
   when not any(o in claim.lines where o.code == primary_code and o.date_of_service == line.date_of_service)
   deny
   reason CARC 107
-  message "{line.code} on {line.date_of_service} has no {primary_code} for the same date on this claim; "
-          "bill {primary_code} for the first 30 minutes, or remove {line.code}."
+  message "{line.code} on {line.date_of_service} has no {primary_code} for the same date on this "
+          "claim; bill {primary_code} for the first 30 minutes, or remove {line.code}."
 }
 
 rule initial_minutes_missing {
@@ -395,19 +401,19 @@ rule initial_too_short {
   cites provider_magazine_time, ama_midpoint
   applies to line where role == "initial" and not missing(line.minutes)
   reduce units to min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))
-  message "{line.code} allows {min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))} unit for "
-          "{line.minutes} minutes: it needs at least 16 minutes and is reported once per session."
+  message "{line.code} allows {min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))} "
+          "unit for {line.minutes} minutes: it needs at least 16 minutes and is reported once per "
+          "session."
 }
 
 rule addon_units_from_minutes {
   title "Add-on units follow the midpoint rule past the first 30 minutes"
   cites provider_magazine_time, ama_midpoint
   applies to line where role == "addon" and primary_code in codes
-  reduce units to midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes,
-                                       codes[line.code].unit_minutes)
+  reduce units to midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)
   message "{session_minutes} session minutes support "
-          "{midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)}"
-          " unit(s) of {line.code} (the first at 38 minutes, one more per 15); {line.units} billed."
+          "{midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)} "
+          "unit(s) of {line.code} (the first at 38 minutes, one more per 15); {line.units} billed."
 }
 
 rule mue_exceeded {
@@ -417,8 +423,8 @@ rule mue_exceeded {
   when line.units > codes[line.code].mue
   deny
   reason CARC 96, RARC N362
-  message "{line.units} units of {line.code} exceed its MUE of {codes[line.code].mue} per day; "
-          "the line is denied and cannot be billed to the beneficiary."
+  message "{line.units} units of {line.code} exceed its MUE of {codes[line.code].mue} per day; the "
+          "line is denied and cannot be billed to the beneficiary."
 }
 
 # ---------------------------------------------------------------- rules: group
@@ -430,8 +436,9 @@ rule group_needs_two_patients {
   when line.patients_represented < 2
   deny
   reason CARC 16
-  message "{line.code} represents {line.patients_represented} patient; group CTS needs two or more patients "
-          "represented (the number of caregivers does not matter). Bill the individual codes instead."
+  message "{line.code} represents {line.patients_represented} patient; group CTS needs two or more "
+          "patients represented (the number of caregivers does not matter). Bill the individual "
+          "codes instead."
 }
 
 rule group_one_unit_per_session {
@@ -449,8 +456,8 @@ rule individual_code_for_group {
   when line.patients_represented > 1
   deny
   reason CARC 16
-  message "{line.code} represents {line.patients_represented} patients; training for several patients' "
-          "caregivers is group CTS, billed with the group code."
+  message "{line.code} represents {line.patients_represented} patients; training for several "
+          "patients' caregivers is group CTS, billed with the group code."
 }
 
 # ---------------------------------------------------------------- rules: warnings of low confidence
@@ -461,11 +468,14 @@ rule same_day_individual_and_group {
   title "Individual and group CTS on the same date (unconfirmed edit)"
   cites codingintel_cts
   applies to line where role == "group"
-  when any(o in claim.lines where o.code in codes and o.date_of_service == line.date_of_service
-                                  and o.code != line.code and codes[o.code].role == "initial")
+  when any(o in claim.lines
+           where o.code in codes
+                 and o.date_of_service == line.date_of_service
+                 and o.code != line.code
+                 and codes[o.code].role == "initial")
   warn
-  message "{line.code} is billed on the same date as an individual CTS code; no CMS edit confirms whether "
-          "both are payable the same day. Check that they were separate sessions."
+  message "{line.code} is billed on the same date as an individual CTS code; no CMS edit confirms "
+          "whether both are payable the same day. Check that they were separate sessions."
 }
 
 # "Unverified" (reference §8.9, page 003): a bundling edit with 97110/97112/97116 is claimed
@@ -474,10 +484,12 @@ rule possible_bundling_with_therapy {
   title "CTS with 97110, 97112 or 97116 on the same date (unverified bundling claim)"
   cites page_003_bundling
   applies to line
-  when any(o in claim.lines where o.code in bundling_codes_unverified and o.date_of_service == line.date_of_service)
+  when any(o in claim.lines
+           where o.code in bundling_codes_unverified and o.date_of_service == line.date_of_service)
   warn
-  message "{line.code} is billed with 97110/97112/97116 on the same date. One unverified source says these "
-          "bundle; no NCCI pair was confirmed. No action is required unless your contractor denies it."
+  message "{line.code} is billed with 97110/97112/97116 on the same date. One unverified source says "
+          "these bundle; no NCCI pair was confirmed. No action is required unless your contractor "
+          "denies it."
 }
 
 # ---------------------------------------------------------------- rules: KX threshold
@@ -485,33 +497,39 @@ rule possible_bundling_with_therapy {
 # inferred, not stated by CMS (reference §1.11, "likely").
 
 let pt_slp_claim_fees = sum(round(rvu[o.code].total_nf * fee_conversion_factor, 2) * o.units for o in claim.lines
-                            where o.code in rvu and not missing(rvu[o.code].total_nf)
+                            where o.code in rvu
+                                  and not missing(rvu[o.code].total_nf)
                                   and ("GP" in o.modifiers or "GN" in o.modifiers))
 let ot_claim_fees = sum(round(rvu[o.code].total_nf * fee_conversion_factor, 2) * o.units for o in claim.lines
-                        where o.code in rvu and not missing(rvu[o.code].total_nf) and "GO" in o.modifiers)
+                        where o.code in rvu
+                              and not missing(rvu[o.code].total_nf)
+                              and "GO" in o.modifiers)
 
 rule kx_threshold_pt_slp {
   title "Over the PT/SLP KX threshold without KX"
   cites ngs_kx_2024, palmetto_carc_119
-  applies to line where ("GP" in line.modifiers or "GN" in line.modifiers) and "KX" not in line.modifiers
+  applies to line where ("GP" in line.modifiers or "GN" in line.modifiers)
+                        and "KX" not in line.modifiers
                         and not missing(claim.therapy_spend_to_date)
   when claim.therapy_spend_to_date + pt_slp_claim_fees > kx_threshold_pt_slp
   deny
   reason CARC 119, PR 119
-  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${pt_slp_claim_fees} passes the "
-          "PT/SLP threshold of ${kx_threshold_pt_slp}; add KX when the services are medically necessary."
+  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${pt_slp_claim_fees} "
+          "passes the PT/SLP threshold of ${kx_threshold_pt_slp}; add KX when the services are "
+          "medically necessary."
 }
 
 rule kx_threshold_ot {
   title "Over the OT KX threshold without KX"
   cites ngs_kx_2024, palmetto_carc_119
-  applies to line where "GO" in line.modifiers and "KX" not in line.modifiers
+  applies to line where "GO" in line.modifiers
+                        and "KX" not in line.modifiers
                         and not missing(claim.therapy_spend_to_date)
   when claim.therapy_spend_to_date + ot_claim_fees > kx_threshold_ot
   deny
   reason CARC 119, PR 119
-  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${ot_claim_fees} passes the "
-          "OT threshold of ${kx_threshold_ot}; add KX when the services are medically necessary."
+  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${ot_claim_fees} passes "
+          "the OT threshold of ${kx_threshold_ot}; add KX when the services are medically necessary."
 }
 
 # ---------------------------------------------------------------- payment
@@ -537,14 +555,13 @@ rule fee_unknown {
   applies to line
   when not fee_known
   info
-  message "No {setting_name} RVU total for {line.code} on "
-          "{line.date_of_service} is in the policy's data; the allowed amount is unknown (null), not zero."
+  message "No {setting_name} RVU total for {line.code} on {line.date_of_service} is in the policy's "
+          "data; the allowed amount is unknown (null), not zero."
 }
 
 fee physician_fee_schedule {
   title "RVU total for the setting times the conversion factor; 85% with CQ or CO"
   cites cms_pprrvu_2024, cms_cqco, pos_rates
   applies to line where fee_known
-  amount round(round(setting_rvu * fee_conversion_factor, 2) * (if assistant then assistant_factor else 1), 2)
-         * units_allowed
+  amount round(round(setting_rvu * fee_conversion_factor, 2) * (if assistant then assistant_factor else 1), 2) * units_allowed
 }

@@ -8,9 +8,10 @@ policy "medicare-cts-2025" {
   effective 2025-01-01 to 2025-12-31
   extends "medicare-cts-2024"
   governs "97550", "97551", "97552", "G0539", "G0540", "G0541", "G0542", "G0543"
-  changes "CY2025 PFS final rule (CMS-1807-F): CTS on the telehealth list (provisional); therapists by "
-          "telehealth only under the statutory waivers; verbal consent; new codes G0539-G0543 (rows in "
-          "data/codes.csv from 2025-01-01); conversion factor $32.3465; 2025 RVUs (data/rvu.csv); KX $2,410."
+  changes "CY2025 PFS final rule (CMS-1807-F): CTS on the telehealth list (provisional); therapists "
+          "by telehealth only under the statutory waivers; verbal consent; new codes G0539-G0543 "
+          "(rows in data/codes.csv from 2025-01-01); conversion factor $32.3465; 2025 RVUs "
+          "(data/rvu.csv); KX $2,410."
 }
 
 source cms_pfs_2025 {
@@ -98,8 +99,8 @@ override rule telehealth_not_covered {
   cites cms_pfs_2025, waivers_2025_sept, waivers_2025
   when telehealth and therapist and not therapist_telehealth_allowed
   message "{line.code} by telehealth (POS {claim.place_of_service}, modifiers [{line.modifiers}]) on "
-          "{line.date_of_service}: CTS is on the telehealth list, but a PT, OT or SLP may furnish telehealth "
-          "only while the statutory waivers are in force, and they were not on this date."
+          "{line.date_of_service}: CTS is on the telehealth list, but a PT, OT or SLP may furnish "
+          "telehealth only while the statutory waivers are in force, and they were not on this date."
 }
 
 # Verbal consent is acceptable from 2025, as long as it is documented (reference §2.4).

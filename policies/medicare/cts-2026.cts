@@ -6,9 +6,10 @@ policy "medicare-cts-2026" {
   version "2026.1"
   effective 2026-01-01 to 2026-12-31
   extends "medicare-cts-2025"
-  changes "CY2026 PFS final rule (CMS-1832-F): the telehealth list has no provisional category, so CTS "
-          "is on it permanently; two conversion factors ($33.4009 by default, $33.5675 for qualifying APM "
-          "participants); KX $2,480; 2026 RVU totals not in the reference, so fees are unknown (null)."
+  changes "CY2026 PFS final rule (CMS-1832-F): the telehealth list has no provisional category, so "
+          "CTS is on it permanently; two conversion factors ($33.4009 by default, $33.5675 for "
+          "qualifying APM participants); KX $2,480; 2026 RVU totals not in the reference, so fees "
+          "are unknown (null)."
 }
 
 source cms_pfs_2026 {
@@ -40,14 +41,17 @@ source rvu_2026 {
 override param conversion_factor: money {
   from 2026-01-01 to 2026-12-31 = $33.4009 cites cf_2026
 }
+
 param conversion_factor_qualifying_apm: money {
   from 2026-01-01 to 2026-12-31 = $33.5675 cites cf_2026
 }
+
 # A payer-wide switch for the qualifying-APM factor; a claim chooses it with apm_qualifying.
 param all_claims_qualifying_apm: bool = false cites cf_2026
 
 override let fee_conversion_factor = if claim.apm_qualifying or all_claims_qualifying_apm
-                                     then conversion_factor_qualifying_apm else conversion_factor
+                                     then conversion_factor_qualifying_apm
+                                     else conversion_factor
 
 # Both thresholds $2,480 in 2026: vendor pages only (reference §1.11, "likely").
 override param kx_threshold_pt_slp: money = $2480 cites kx_2026

@@ -1,0 +1,251 @@
+"""The formatter: one canonical layout, every comment kept in place, meaning unchanged.
+
+Each bundled policy and each messy fixture in tests/fixtures/fmt/ is checked for the three
+invariants (idempotent, comments kept in order, `parse(format(x)) == parse(x)`); the fixtures
+also have a golden file, tests/fixtures/fmt/formatted/NAME.cts. Hypothesis then generates
+random expression trees and random re-spacings of the bundled policies.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ctsdsl import nodes as n
+from ctsdsl.cli import main
+from ctsdsl.errors import PolicySyntaxError
+from ctsdsl.formatter import find_comments, format_expr, format_policy
+from ctsdsl.parser import parse, parse_expr
+
+from conftest import FIXTURES, ROOT
+
+BUNDLED = sorted((ROOT / "policies").rglob("*.cts"))
+MESSY = sorted((FIXTURES / "fmt").glob("*.cts"))
+ALL = BUNDLED + MESSY
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def comment_texts(text: str) -> list[str]:
+    return [c.text for c in find_comments(text)]
+
+
+# ---------------------------------------------------------------- the invariants, on real files
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_formatting_twice_changes_nothing_the_second_time(path):
+    once = format_policy(path.read_text(encoding="utf-8"))
+    assert format_policy(once) == once
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_every_comment_survives_formatting_in_its_original_order(path):
+    text = path.read_text(encoding="utf-8")
+    assert comment_texts(format_policy(text)) == comment_texts(text)
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_formatting_does_not_change_what_the_policy_parses_to(path):
+    text = path.read_text(encoding="utf-8")
+    assert parse(format_policy(text)) == parse(text)
+
+
+@pytest.mark.parametrize("path", MESSY, ids=_id)
+def test_a_messy_policy_formats_to_its_golden_file(path):
+    expected = (path.parent / "formatted" / path.name).read_text(encoding="utf-8")
+    assert format_policy(path.read_text(encoding="utf-8")) == expected
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=_id)
+def test_the_bundled_policies_are_kept_formatted(path):
+    text = path.read_text(encoding="utf-8")
+    assert format_policy(text) == text, f"run `ctsdsl fmt {_id(path)}`"
+
+
+def test_a_comment_after_code_stays_on_the_line_of_that_code():
+    text = 'param a = 1 cites s  # the first\nparam b = 2 cites s\n'
+    assert format_policy(text).splitlines()[0] == "param a = 1 cites s  # the first"
+
+
+def test_a_comment_after_a_one_line_block_stays_after_its_closing_brace():
+    text = 'source s { title "T" url "u" }  # why\n'
+    assert format_policy(text).splitlines()[-1] == "}  # why"
+
+
+def test_a_long_message_is_split_into_strings_that_join_to_the_same_text():
+    words = " ".join(f"word{i}" for i in range(40))
+    text = f'rule r {{ deny message "{words}" }}\n'
+    out = format_policy(text)
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert parse(out) == parse(text)
+
+
+def test_a_file_that_does_not_parse_is_not_formatted():
+    with pytest.raises(PolicySyntaxError):
+        format_policy('rule r { titel "x" }\n')
+
+
+# ---------------------------------------------------------------- the command
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    target.write_text((FIXTURES / "fmt" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return target
+
+
+def test_fmt_rewrites_a_file_in_place_and_leaves_no_temporary_file(tmp_path, capsys):
+    path = _copy(tmp_path, "messy_rules.cts")
+    assert main(["fmt", str(path)]) == 0
+    assert path.read_text(encoding="utf-8") == (FIXTURES / "fmt" / "formatted" / "messy_rules.cts").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["messy_rules.cts"]
+    assert "reformatted 1" in capsys.readouterr().err
+
+
+def test_fmt_check_writes_nothing_lists_the_file_and_exits_1(tmp_path, capsys):
+    path = _copy(tmp_path, "messy_rules.cts")
+    before = path.read_text(encoding="utf-8")
+    assert main(["fmt", "--check", str(tmp_path)]) == 1
+    assert path.read_text(encoding="utf-8") == before
+    assert f"{path} would be reformatted" in capsys.readouterr().out
+
+
+def test_fmt_check_passes_on_a_formatted_file(tmp_path):
+    path = tmp_path / "ok.cts"
+    path.write_text((FIXTURES / "fmt" / "formatted" / "messy_rules.cts").read_text(), encoding="utf-8")
+    assert main(["fmt", "--check", str(path)]) == 0
+
+
+def test_fmt_diff_prints_a_unified_diff_and_writes_nothing(tmp_path, capsys):
+    path = _copy(tmp_path, "overlay_items.cts")
+    before = path.read_text(encoding="utf-8")
+    assert main(["fmt", "--diff", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"--- {path}\n+++ {path} (formatted)\n@@")
+    assert "+override rule short {" in out
+    assert path.read_text(encoding="utf-8") == before
+
+
+def test_fmt_reports_a_syntax_error_with_its_location_and_still_formats_the_other_files(tmp_path, capsys):
+    bad = tmp_path / "bad.cts"
+    bad.write_text('policy "x" {\n  titel "x"\n}\n', encoding="utf-8")
+    good = _copy(tmp_path, "messy_rules.cts")
+    assert main(["fmt", str(bad), str(good)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:3: error: unexpected name `titel`" in err
+    assert "Traceback" not in err
+    assert good.read_text(encoding="utf-8").startswith('# A policy written in a hurry')
+    assert bad.read_text(encoding="utf-8") == 'policy "x" {\n  titel "x"\n}\n'
+
+
+def test_fmt_names_a_missing_file_and_exits_1(tmp_path, capsys):
+    assert main(["fmt", str(tmp_path / "nope.cts")]) == 1
+    assert "policy file not found" in capsys.readouterr().err
+
+
+def test_fmt_keeps_the_file_mode(tmp_path):
+    path = _copy(tmp_path, "messy_rules.cts")
+    path.chmod(0o640)
+    main(["fmt", str(path)])
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+# ---------------------------------------------------------------- hypothesis: random syntax trees
+
+# Names that are not keywords, so any of them parses as a name or a field.
+NAMES = st.sampled_from(["a", "units_x", "code", "minutes", "rate", "codes", "claim", "line"])
+LITERALS = st.one_of(
+    st.integers(0, 10 ** 6).map(lambda v: n.Literal(v, "int")),
+    st.decimals(0, 1000, places=2, allow_nan=False, allow_infinity=False).map(lambda v: n.Literal(v, "number")),
+    st.decimals(0, 1000, places=2, allow_nan=False, allow_infinity=False).map(lambda v: n.Literal(v, "money")),
+    st.text(st.characters(codec="ascii", exclude_characters="{}\r"), max_size=8).map(lambda v: n.Literal(v, "string")),
+    st.dates().map(lambda d: n.Literal(d.isoformat(), "date")).filter(lambda lit: lit.value[:1] != "0"),
+    st.booleans().map(lambda v: n.Literal(v, "bool")),
+)
+ATOMS = st.one_of(LITERALS, NAMES.map(n.Name), st.lists(LITERALS, max_size=3).map(lambda xs: n.SetLiteral(tuple(xs))))
+BINARY_OPS = ["or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "+", "-", "*", "/"]
+
+
+def _compound(children):
+    return st.one_of(
+        st.builds(n.Binary, st.sampled_from(BINARY_OPS), children, children),
+        st.builds(n.Unary, st.sampled_from(["not", "-"]), children),
+        st.builds(n.Attribute, children, NAMES),
+        st.builds(n.Index, children, children),
+        st.builds(n.Call, st.sampled_from(["min", "max", "coalesce", "len"]), st.lists(children, max_size=3).map(tuple)),
+        st.builds(n.Conditional, children, children, children),
+        st.builds(n.Quantifier, st.sampled_from(["any", "all", "none", "count"]), NAMES, children, children),
+        st.builds(n.Quantifier, st.just("count"), NAMES, children, st.none()),
+        st.builds(lambda v, c, w, x: n.Quantifier("sum", v, c, w, x), NAMES, children,
+                  st.one_of(st.none(), children), children),
+    )
+
+
+EXPRESSIONS = st.recursive(ATOMS, _compound, max_leaves=12)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS)
+def test_a_random_expression_prints_as_text_that_parses_back_to_the_same_tree(expr):
+    assert parse_expr(format_expr(expr)) == expr
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(EXPRESSIONS, min_size=1, max_size=4))
+def test_a_policy_of_random_lets_and_rules_formats_idempotently_to_the_same_tree(exprs):
+    body = "".join(f"let v{i} = {format_expr(e)}\n" for i, e in enumerate(exprs))
+    body += "".join(f"rule r{i} {{ applies to line when {format_expr(e)} warn message \"m\" }}  # c{i}\n"
+                    for i, e in enumerate(exprs))
+    formatted = format_policy(body)
+    assert parse(formatted) == parse(body)
+    assert format_policy(formatted) == formatted
+    assert comment_texts(formatted) == comment_texts(body)
+
+
+# ---------------------------------------------------------------- hypothesis: random re-spacings
+
+_TOKENS = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|[^\s"#]+|\s+')
+
+
+def respace(text: str, rnd: random.Random) -> str:
+    """The same tokens with different spaces: a gap keeps its number of line breaks (line breaks
+    decide which comments stand alone and where blank lines separate items), nothing else."""
+    out = []
+    for token in _TOKENS.findall(text):
+        if not token.isspace():
+            out.append(token)
+        elif "\n" in token:
+            out.append("".join(rnd.choice(["", " ", "\t", "   "]) + "\n" for _ in range(token.count("\n")))
+                       + rnd.choice(["", " ", "\t\t", "      "]))
+        else:
+            out.append(rnd.choice([" ", "  ", "\t", " \t "]))
+    return "".join(out)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ALL), st.randoms(use_true_random=False))
+def test_a_respaced_policy_formats_to_the_same_text_as_the_original(path, rnd):
+    text = path.read_text(encoding="utf-8")
+    messy = respace(text, rnd)
+    assert parse(messy) == parse(text)
+    assert format_policy(messy) == format_policy(text)
+
+
+def test_the_respacer_really_changes_the_spacing():
+    text = BUNDLED[0].read_text(encoding="utf-8")
+    assert respace(text, random.Random(1)) != text
+
+
+def test_literals_of_every_kind_survive_formatting():
+    text = ('param a = 1 cites s\nparam b = 1.50 cites s\nparam c = $2.05 cites s\nparam d = "x\\"y" cites s\n'
+            'param e = 2024-02-29 cites s\nparam f = true cites s\nparam g = {"a", 1, $3} cites s\n'
+            'param h: money = -$2.50 cites s\n')
+    assert parse(format_policy(text)) == parse(text)
+    assert parse(format_policy(text)).of_kind(n.Param)[1].value == n.Literal(Decimal("1.50"), "number")
