@@ -262,19 +262,19 @@ def _code_row(policies: list[LoadedPolicy], code: str) -> dict:
 
 
 def _minutes(policies: list[LoadedPolicy], row: dict) -> list[int]:
+    found = {0}
     unit = row.get("unit_minutes")
-    if not isinstance(unit, int):
-        return []
-    base, addon = unit, 15
-    for p in policies:
-        table = p.checked.tables.get("codes")
-        if table:
-            for versions in table.rows.values():
-                r = versions[0][1]
-                if r.get("primary") and isinstance(r.get("unit_minutes"), int):
-                    addon = r["unit_minutes"]
-    found = {base // 2, base // 2 + 1, base + addon // 2, base + addon // 2 + 1,
-             base + addon + addon // 2, base + addon + addon // 2 + 1, 0}
+    if isinstance(unit, int):  # a timed code: the midpoint thresholds of its units and its add-on's
+        base, addon = unit, 15
+        for p in policies:
+            table = p.checked.tables.get("codes")
+            if table:
+                for versions in table.rows.values():
+                    r = versions[0][1]
+                    if r.get("primary") and isinstance(r.get("unit_minutes"), int):
+                        addon = r["unit_minutes"]
+        found |= {base // 2, base // 2 + 1, base + addon // 2, base + addon // 2 + 1,
+                  base + addon + addon // 2, base + addon + addon // 2 + 1}
     found |= {v + d for l in _literals(policies) if l.kind == "int" and 2 < l.value <= 1440
               for v in [l.value] for d in (-1, 0, 1)}
     return sorted(m for m in found if 0 <= m <= 1440)
@@ -310,6 +310,8 @@ def _base(code: str, row: dict, date: str) -> dict:
         line["units"] = 2
     elif isinstance(row.get("unit_minutes"), int):
         line["minutes"] = row["unit_minutes"]
+    elif not row:  # a code no codes table describes: a typical session, so time limits pass by default
+        line["minutes"] = 30
     if row.get("role") == "group":
         line["patients_represented"] = 2
     return {"id": f"witness-{code}", "payer": "", "date_of_service": date, "place_of_service": "11",

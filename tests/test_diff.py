@@ -1,0 +1,268 @@
+"""`ctsdsl diff`: structural changes, behavioral witnesses, claim replay, git revisions, exit codes, formats.
+
+The crafted pairs live in tests/fixtures/diff/: `base/toy.cts` and one sibling folder
+per kind of change, so each test's expected witnesses can be worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ctsdsl import cli
+from ctsdsl.diff import run_diff, structural_changes
+from ctsdsl.loader import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT / "tests" / "fixtures" / "diff"
+BASE = str(FIX / "base" / "toy.cts")
+MEDICARE = ROOT / "policies" / "medicare"
+
+
+def toy(variant: str) -> str:
+    return str(FIX / variant / "toy.cts")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def only_pair(report):
+    assert len(report.pairs) == 1
+    return report.pairs[0]
+
+
+# ------------------------------------------------------------------ structural
+
+
+def test_layout_and_order_are_not_changes():
+    pair = only_pair(run_diff(BASE, toy("reformatted")))
+    assert pair.changes == [] and pair.behavior.witnesses == [] and pair.behavior.compared > 0
+
+
+def test_a_changed_condition_shows_old_and_new_expression():
+    [change] = only_pair(run_diff(BASE, toy("condition"))).changes
+    assert (change.kind, change.name, change.action) == ("rule", "too_short", "changed")
+    assert change.details == (("when", "coalesce(line.minutes, 0) < min_minutes", "coalesce(line.minutes, 0) < 20"),)
+
+
+def test_a_changed_parameter_shows_old_and_new_value():
+    [change] = structural_changes(load_file(BASE), load_file(toy("param")))
+    assert (change.key, change.details) == ("param min_minutes", (("value", "16", "23"),))
+
+
+def test_a_changed_data_row_shows_the_cell():
+    [change] = structural_changes(load_file(BASE), load_file(toy("row")))
+    assert (change.key, change.action, change.details) == ("row fees[97551]", "changed", (("rvu", "1.00", "1.50"),))
+
+
+def test_an_added_rule_is_added_and_the_reverse_removed():
+    [added] = structural_changes(load_file(BASE), load_file(toy("rule_added")))
+    [removed] = structural_changes(load_file(toy("rule_added")), load_file(BASE))
+    assert (added.key, added.action) == ("rule needs_gp", "added")
+    assert (removed.key, removed.action) == ("rule needs_gp", "removed")
+    assert ("when", None, '"GP" not in line.modifiers') in added.details
+
+
+def test_an_inherited_change_counts_after_overlays_are_flattened():
+    # 2025 extends 2024 and restates only some rules: an unchanged inherited rule is no change...
+    changes = {c.key: c for c in structural_changes(load_file(MEDICARE / "cts-2024.cts"),
+                                                    load_file(MEDICARE / "cts-2025.cts"))}
+    assert "rule patient_present" not in changes
+    # ...and the overriding rule is compared against what it replaced.
+    assert changes["rule telehealth_not_covered"].details[1] == (
+        "when", "telehealth", "telehealth and therapist and not therapist_telehealth_allowed")
+
+
+# ------------------------------------------------------------------ behavioral witnesses
+
+
+def test_a_stricter_time_limit_has_a_witness_just_under_it():
+    # min_minutes 16 -> 23: a claim of 16 to 22 minutes was allowed and is denied; the first is 16.
+    pair = only_pair(run_diff(BASE, toy("param")))
+    witnesses = {w.lines[0].code: w for w in pair.behavior.witnesses}
+    assert set(witnesses) == {"97550", "97551"}
+    w = witnesses["97550"]
+    assert w.claim["lines"][0]["minutes"] == 16
+    assert (w.lines[0].old["status"], w.lines[0].new["status"]) == ("allowed", "denied")
+    [cause] = w.causes
+    assert cause.item == "rule too_short" and cause.reads == (("min_minutes", "16", "23"),)
+
+
+def test_a_changed_row_moves_only_that_codes_amount_and_names_the_row():
+    [w] = only_pair(run_diff(BASE, toy("row"))).behavior.witnesses
+    [line] = w.lines
+    assert (line.code, line.old["amount"], line.new["amount"]) == ("97551", "10.00", "15.00")
+    assert w.causes[0].item == "fee flat" and w.causes[0].reads == (("fees[97551].rvu", "1.00", "1.50"),)
+
+
+def test_an_added_rule_has_a_witness_that_fires_it():
+    witnesses = only_pair(run_diff(BASE, toy("rule_added"))).behavior.witnesses
+    assert witnesses and all(w.causes[0].item == "rule needs_gp" and w.causes[0].edit == "added"
+                             for w in witnesses)
+    assert all("needs_gp" in w.lines[0].new["findings"] for w in witnesses)
+
+
+def test_a_change_that_moves_no_claim_is_said_to_have_no_effect():
+    pair = only_pair(run_diff(BASE, toy("message")))
+    assert pair.behavior.witnesses == [] and [c.key for c in pair.no_effect] == ["rule too_short"]
+
+
+def test_witnesses_are_deduplicated_by_cause_and_outcome():
+    pair = only_pair(run_diff(BASE, toy("condition")))
+    keys = [w.key() for w in pair.behavior.witnesses]
+    assert len(keys) == len(set(keys)) and pair.behavior.differing > len(keys)
+
+
+# ------------------------------------------------------------------ the real case: Medicare 2024 against 2025
+
+
+@pytest.fixture(scope="module")
+def medicare():
+    return run_diff(str(MEDICARE / "cts-2024.cts"), str(MEDICARE / "cts-2025.cts"))
+
+
+def _caused(pair, needle: str):
+    return [w for w in pair.behavior.witnesses if any(needle in c.text() for c in w.causes)]
+
+
+def test_medicare_2025_telehealth_change_has_a_witness(medicare):
+    pair = only_pair(medicare)
+    w = _caused(pair, "rule telehealth_not_covered changed")[0]
+    assert w.claim["place_of_service"] in ("02", "10") or "95" in w.claim["lines"][0]["modifiers"]
+    assert any(l.old["status"] == "denied" and l.new["status"] == "allowed" for l in w.lines) or \
+        "telehealth_not_covered" in w.lines[0].old["findings"]
+
+
+def test_medicare_2025_new_g_codes_come_into_scope(medicare):
+    pair = only_pair(medicare)
+    scoped = {w.lines[-1].code for w in _caused(pair, "governs ")}
+    assert scoped == {"G0539", "G0540", "G0541", "G0542", "G0543"}
+
+
+def test_medicare_2025_conversion_factor_and_rvus_move_fees(medicare):
+    pair = only_pair(medicare)
+    w = _caused(pair, "rvu[97550].total_nf 1.59 -> 1.61")[0]
+    assert "conversion_factor 32.7442 -> 32.3465" in w.causes[0].text()
+    assert (w.old_date, w.new_date) == ("2024-01-01", "2025-01-01")  # the same day of each policy's year
+    assert {c.key for c in pair.changes} >= {"param conversion_factor", "row rvu[97550]", "row rvu[97552]",
+                                             "param kx_threshold_pt_slp", "header governs"}
+    assert _caused(pair, "kx_threshold_pt_slp 2330 -> 2410")
+
+
+def test_review_guide_shows_the_current_diff(medicare):
+    from ctsdsl.diff import render_text
+    guide = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
+    start, end = "<!-- diff 2024 2025 -->\n```text\n", "```\n<!-- end diff -->"
+    assert start in guide and end in guide
+    shown = guide.split(start, 1)[1].split(end, 1)[0]
+    # Paths in the guide are as run from the repository root.
+    current = render_text(medicare).replace(str(MEDICARE) + "/", "policies/medicare/")
+    assert shown.strip() == current.strip(), "regenerate docs/review.md (see the command above the block)"
+
+
+# ------------------------------------------------------------------ replaying claims
+
+
+def test_claims_replay_reports_exactly_the_claims_that_differ(tmp_path, capsys):
+    base = {"payer": "toy", "date_of_service": "2030-05-01", "place_of_service": "11",
+            "lines": [{"code": "97550", "units": 1, "modifiers": ["GP"]}]}
+    claims = [dict(base, id="short", lines=[dict(base["lines"][0], minutes=18)]),
+              dict(base, id="long", lines=[dict(base["lines"][0], minutes=40)]),
+              dict(base, id="other-payer", payer="someone-else")]
+    file = tmp_path / "claims.jsonl"
+    file.write_text("".join(json.dumps(c) + "\n" for c in claims), encoding="utf-8")
+    report = run_diff(BASE, toy("param"), str(file))
+    b = only_pair(report).behavior
+    assert (b.compared, b.differing) == (2, 1)
+    assert b.witnesses[0].claim["id"] == "short" and report.exit_code == 1
+    code, out, _ = run(capsys, "diff", BASE, toy("reformatted"), "--claims", str(file))
+    assert code == 0 and "0 of 2 claims" in out
+
+
+def test_a_malformed_claims_file_exits_2(tmp_path, capsys):
+    file = tmp_path / "bad.jsonl"
+    file.write_text('{"id": "x"}\n', encoding="utf-8")
+    code, out, err = run(capsys, "diff", BASE, toy("param"), "--claims", str(file))
+    assert code == 2 and "bad.jsonl" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ git revisions
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_rev_path_reads_the_policy_and_its_data_at_that_revision(tmp_path, capsys, monkeypatch):
+    repo = tmp_path / "repo"
+    shutil.copytree(FIX / "base", repo / "policy")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    # The second revision changes only the data file beside the policy.
+    shutil.copy(FIX / "row" / "data" / "fees.csv", repo / "policy" / "data" / "fees.csv")
+    _git(repo, "commit", "-q", "-am", "new fee")
+    monkeypatch.chdir(repo)
+    code, out, _ = run(capsys, "diff", "HEAD~1:policy/toy.cts", "HEAD:policy/toy.cts", "--format", "json")
+    body = json.loads(out)
+    assert code == 1 and [c["name"] for c in body["pairs"][0]["structural"]] == ["fees[97551]"]
+    assert body["pairs"][0]["old_policy"]["file"] == "HEAD~1:policy/toy.cts"
+    code, _, _ = run(capsys, "diff", "HEAD:policy/toy.cts", "policy/toy.cts")
+    assert code == 0  # the working tree is the committed revision
+    code, _, err = run(capsys, "diff", "nosuchrev:policy/toy.cts", "policy/toy.cts")
+    assert code == 2 and "nosuchrev" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ exit codes and formats
+
+
+def test_exit_0_when_nothing_moves_and_2_for_bad_input(tmp_path, capsys):
+    assert run(capsys, "diff", BASE, toy("reformatted"))[0] == 0
+    code, _, err = run(capsys, "diff", BASE, str(tmp_path / "missing.cts"))
+    assert code == 2 and "missing.cts" in err and "no such file" in err
+    broken = tmp_path / "broken.cts"
+    broken.write_text('policy "x" {\n  payer\n}\n', encoding="utf-8")
+    code, _, err = run(capsys, "diff", BASE, str(broken))
+    assert code == 2 and "broken.cts:" in err and "Traceback" not in err
+
+
+def test_folders_pair_policies_by_name(tmp_path, capsys):
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(FIX / "base", old)
+    shutil.copytree(FIX / "param", new)
+    report = run_diff(str(old), str(new))
+    assert [c.key for c in only_pair(report).changes] == ["param min_minutes"]
+
+
+def test_text_markdown_and_json_say_the_same_thing(capsys):
+    code, text, _ = run(capsys, "diff", BASE, toy("param"))
+    assert code == 1 and "param min_minutes: changed" in text and "W1" in text and "min_minutes 16 -> 23" in text
+    code, md, _ = run(capsys, "diff", BASE, toy("param"), "--format", "markdown")
+    assert code == 1 and md.startswith("## Policy diff") and "| # | claim | line | old | new | cause |" in md
+    assert "<details>" in md
+    code, out, _ = run(capsys, "diff", BASE, toy("param"), "--format", "json")
+    body = json.loads(out)
+    assert code == 1 and body["behavioral_change"] is True and body["exit_code"] == 1
+    assert set(body) == {"old", "new", "behavioral_change", "exit_code", "pairs", "policies_added",
+                         "policies_removed"}
+    [pair] = body["pairs"]
+    assert set(pair) == {"old_policy", "new_policy", "structural", "behavior", "no_effect"}
+    assert pair["structural"] == [{"kind": "param", "name": "min_minutes", "action": "changed",
+                                   "details": [{"field": "value", "old": "16", "new": "23"}]}]
+    w = pair["behavior"]["witnesses"][0]
+    assert set(w) >= {"id", "label", "claim", "old_date", "new_date", "lines", "causes", "alike"}
+    assert w["lines"][0]["old"]["status"] == "allowed" and w["lines"][0]["new"]["status"] == "denied"
+    assert w["causes"][0] == {"item": "rule too_short", "edit": "", "reads": [
+        {"name": "min_minutes", "old": "16", "new": "23"}]}
+    # A witness claim is a valid claim: it can be fed back to `ctsdsl eval`.
+    from ctsdsl.claims import validate_claim
+    validate_claim(w["claim"])
