@@ -432,7 +432,7 @@ def render_text(report: DiffReport) -> str:
         b = pair.behavior
         out += ["", f"Behavioral changes: {len(b.witnesses)} witness(es); {b.differing} of {b.compared} "
                     + ("generated claims" if b.source == "generated" else f"claims in {b.source}")
-                    + " decide differently" + (" (list truncated)" if b.truncated else "")]
+                    + " decide differently" + (" (stopped at a limit: more may exist)" if b.truncated else "")]
         for i, w in enumerate(b.witnesses, 1):
             alike = b.alike.get(w.key(), 1) if b.source == "generated" else 1
             out.append(f"  W{i}  {w.label}" + (f"  (stands for {alike} claims)" if alike > 1 else ""))
@@ -483,7 +483,7 @@ def render_markdown(report: DiffReport) -> str:
                 f"{b.differing} of {b.compared} " + ("generated claims" if b.source == "generated"
                                                      else f"claims in `{b.source}`")
                 + f" decide differently; {len(b.witnesses)} witness(es)"
-                + (" (list truncated)." if b.truncated else "."), ""]
+                + (" (stopped at a limit: more may exist)." if b.truncated else "."), ""]
         if b.witnesses:
             out += ["| # | claim | line | old | new | cause |", "|---|---|---|---|---|---|"]
             for i, w in enumerate(b.witnesses, 1):

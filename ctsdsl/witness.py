@@ -6,7 +6,7 @@ claims are generated from the two policies themselves: every code they mention
 clean claim, then varied one thing at a time: the minutes on both sides of each
 time threshold (the constants in conditions and the midpoint thresholds of the
 codes table's unit minutes: 15/16, 37/38, 52/53 for 30- and 15-minute units), the
-units and patients represented around each limit, one place of service per class
+units, patients represented and caregivers around each limit, one place of service per class
 (office 11, facility 22, telehealth 02 and 10, and any other class the policies'
 sets tell apart), each modifier, each documentation flag left out, each provider
 type, the therapy spend either side of each money threshold, and a same-day line of
@@ -45,6 +45,8 @@ from .loader import LoadedPolicy
 
 MAX_WITNESSES = 200  # shown and kept per policy pair, after deduplication
 MAX_DATE_PAIRS = 12
+MAX_CODES = 40  # main codes billed: governed ones first, then other codes of the data tables
+MAX_CLAIMS = 40_000  # generated claims per policy pair (about ten seconds): beyond it, `truncated`
 _FIXED_POS = ("11", "22", "02", "10")  # office, facility, telehealth (other than home, home)
 PROVIDER_TYPES = ("therapist", "physician", "npp")
 DOC_FLAGS = ("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
@@ -89,6 +91,9 @@ class LineChange:
         if (self.old["status"], self.old["units"], self.old["findings"]) == \
                 (self.new["status"], self.new["units"], self.new["findings"]):
             return (self.code, "amount")
+        if self.old["status"] == self.new["status"]:  # same status: which rules and whether money moved
+            return (self.code, "kept", self.old["units"] != self.new["units"], self.old["amount"] != self.new["amount"],
+                    tuple(sorted(set(self.old["findings"]) ^ set(self.new["findings"]))))
         return (self.code, self.old["status"], self.new["status"], self.old["units"], self.new["units"],
                 self.old["amount"] != self.new["amount"],
                 tuple(sorted(set(self.old["findings"]) ^ set(self.new["findings"]))))
@@ -250,7 +255,7 @@ def _codes(policies: list[LoadedPolicy]) -> tuple[list[str], list[str]]:
             governed.update((k, None) for k in table.rows if len(k) == 5 and k.isalnum())
     named = {str(l.value) for l in _literals(policies) if l.kind == "string" and len(str(l.value)) == 5
              and str(l.value).isalnum() and str(l.value).upper() == str(l.value)}
-    return list(governed), sorted(named - set(governed))
+    return list(governed)[:MAX_CODES], sorted(named - set(governed))[:MAX_CODES]
 
 
 def _code_row(policies: list[LoadedPolicy], code: str) -> dict:
@@ -336,6 +341,8 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
     for count in (1, 2, 3):
         yield f"{code}, {count} patients represented", edit(
             lambda c, k=count: c["lines"][main].__setitem__("patients_represented", k))
+    for count in (2, 3):
+        yield f"{code}, {count} caregivers", edit(lambda c, k=count: c["lines"][main].__setitem__("caregivers", k))
     for pos in _pos_classes(policies):
         for provider in PROVIDER_TYPES:
             yield f"{code}, POS {pos}, {provider}", edit(
@@ -480,6 +487,11 @@ class Comparer:
                 shown = label.replace("[line.code]", f"[{lc.code}]")
                 differing.append((shown, _show(old_v), _show(new_v)))
                 refs |= {base, shown.split("]")[0] + "]" if "[" in shown else base}
+        if edit is not None and edit.action != "changed":
+            differing = []  # an added or removed rule reads on one side only: its values explain nothing
+        elif any("(not read)" not in (r[1], r[2]) for r in differing):
+            # Values one side never read (a condition short-circuited) are evidence only when nothing else is.
+            differing = [r for r in differing if "(not read)" not in (r[1], r[2])]
         return Cause(f"{kind} {rule}", edit_text, tuple(differing), frozenset(refs))
 
 
@@ -499,6 +511,9 @@ def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Be
     result = Behavior("generated")
     seen: set = set()
     for label, claim, new_date in generate(old, new):
+        if result.compared >= MAX_CLAIMS:
+            result.truncated = True
+            break
         result.compared += 1
         w = comparer.compare(label, claim, new_date)
         if w is None:
