@@ -59,11 +59,13 @@ def cmd_eval(args) -> int:
 def cmd_explain(args) -> int:
     for location, claim in _claims([args.claim]):
         try:
-            decision, evaluations = _evaluator_for(claim, args.policy).trace(claim, validate=False)
+            evaluator = _evaluator_for(claim, args.policy)
+            decision, evaluations = evaluator.trace(claim, validate=False)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
-        print(render_explain(decision, evaluations, show_all=args.all))
+        layers = load_file(evaluator.checked.policy.source_name).layers  # the overlay chain, for its story
+        print(render_explain(decision, evaluations, show_all=args.all, layers=layers))
         print()
     return 0
 

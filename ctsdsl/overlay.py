@@ -30,11 +30,17 @@ _OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
 
 @dataclass
 class Layer:
-    """One file of an overlay chain, child first."""
+    """One file of an overlay chain, child first, with what it did to the policy below it.
+
+    Each change is written `kind name` (`rule telehealth_not_covered`, `param share`), in file order.
+    """
 
     path: Path
     text: str
     header: n.PolicyHeader | None
+    added: tuple[str, ...] = ()
+    overridden: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
 
 
 @dataclass
@@ -125,7 +131,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     header = policy.header
     origin = str(path)
     own = _stamp(policy, origin)
-    layer = Layer(path, text, header)
+    layer = Layer(path, text, header, *_changes(own))
     if header is None or not header.extends:
         return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer])
     problems: list[Diagnostic] = []
@@ -134,6 +140,10 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
         problems.append(Diagnostic(code, message, origin, span, hint, source_text=text))
 
     stack = (*_stack, path.resolve())
+    if header.extends == header.name:  # by name, a file is never its own parent: say why it is refused
+        problem("extends-cycle", f'policy "{header.name}" extends itself', header.span,
+                "a policy may not extend itself, directly or through others")
+        return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
     parent_path = find_parent(header.extends, path)
     if parent_path is None:
         problem("unknown-parent", f'policy "{header.name}" extends "{header.extends}", which cannot be found',
@@ -149,6 +159,8 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     parent = resolve(parent_tree, parent_path, parent_text, find_parent, read, stack)
     problems.extend(parent_problems)
     problems.extend(parent.problems)
+    if any(d.code == "extends-cycle" for d in parent.problems):  # merging round a cycle only repeats errors
+        return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer, *parent.layers], problems)
     parent_header = parent.policy.header
     parent_name = parent_header.name if parent_header else str(parent_path)
 
@@ -179,7 +191,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
                 continue
             merged[at] = _merge_item(merged[at], item)
         elif at is not None:
-            where = merged[at].origin or parent_name
+            where = getattr(merged[at], "origin", "") or parent_name  # sources carry no origin
             problem("already-defined", f"{_kind(item)} `{key[1]}` is already defined by the parent ({where})",
                     item.span, f"to replace it write `override {_kind(item)} {key[1]} ...`; or choose another name")
         else:
@@ -190,6 +202,17 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
         own_header = dataclasses.replace(own_header, governs=parent_header.governs)
     result = dataclasses.replace(policy, items=(own_header, *items, *appended))
     return Resolved(result, [layer, *parent.layers], problems)
+
+
+def _changes(items: list[n.Node]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What a file adds, overrides and disables, as `kind name` (sources are not counted)."""
+    added, overridden, disabled = [], [], []
+    for item in items:
+        if isinstance(item, n.Disable):
+            disabled.append(f"rule {item.rule}")
+        elif isinstance(item, _OVERRIDABLE):
+            (overridden if item.override else added).append(f"{_kind(item)} {_key(item)[1]}")
+    return tuple(added), tuple(overridden), tuple(disabled)
 
 
 def _close(name: str, names: list[str]) -> str:

@@ -6,7 +6,8 @@ import textwrap
 from collections.abc import Iterable
 
 from .decision import Decision, money_text
-from .evaluator import Evaluation, _s
+from .evaluator import Evaluation, _s, shown_path
+from .overlay import Layer
 
 _STATUS = {"allowed": "allowed", "reduced": "reduced", "denied": "DENIED", "out_of_scope": "out of scope"}
 
@@ -43,9 +44,50 @@ def render_decision(decision: Decision) -> str:
     return "\n".join(out)
 
 
-def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, show_all: bool = False) -> str:
-    """Which rules fired on which line, the values they read, and their citations."""
-    out = [render_decision(decision), "", "  how each line was decided:"]
+def _listed(label: str, names: tuple[str, ...], indent: int = 8) -> list[str]:
+    return [_wrap(f"{label}: {', '.join(names)}", indent)] if names else []
+
+
+def render_layers(layers: list[Layer]) -> str:
+    """The chain of an overlay, child first: each layer's policy, file and what it changed.
+
+    The policy at the bottom of the chain defines everything; each layer above names the
+    rules, fees, parameters, tables and lets it added, overrode or disabled.
+    """
+    out = ["  layers (the policy first, then each parent it extends):"]
+    for depth, layer in enumerate(layers):
+        h = layer.header
+        name = f"{h.name} {h.version}" if h is not None else "(no policy header)"
+        arrow = "extends " if depth else ""
+        out.append(f"    {depth + 1}. {arrow}{name} ({shown_path(str(layer.path))})")
+        if depth == len(layers) - 1:
+            kinds: dict[str, int] = {}
+            for item in layer.added:
+                kind = item.split()[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            out.append("        defines " + ", ".join(f"{k} {kind}{'s' if k != 1 else ''}"
+                                                      for kind, k in kinds.items()))
+            continue
+        out += _listed("adds", layer.added) + _listed("overrides", layer.overridden)
+        out += _listed("disables", layer.disabled)
+        if not (layer.added or layer.overridden or layer.disabled):
+            out.append("        changes nothing (only its header and sources)")
+    return "\n".join(out)
+
+
+def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, show_all: bool = False,
+                   layers: list[Layer] | None = None) -> str:
+    """Which rules fired on which line, the values they read, and their citations.
+
+    With `layers` (an overlay's chain, see `ctsdsl.overlay`), the chain is shown first and each
+    rule names the layer that wrote it.
+    """
+    out = [render_decision(decision), ""]
+    layer_of = {}
+    if layers:
+        out += [render_layers(layers), ""]
+        layer_of = {shown_path(str(l.path)): f"{l.header.name} {l.header.version}" for l in layers if l.header}
+    out.append("  how each line was decided:")
     by_line: dict[int | None, list[Evaluation]] = {}
     for ev in evaluations:
         by_line.setdefault(ev.line, []).append(ev)
@@ -71,6 +113,8 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
             if finding is not None:
                 head += f" ({finding.severity}, {finding.id})"
             out.append(head)
+            if len(layer_of) > 1 and shown_path(ev.file) in layer_of:  # an overlay: say whose rule it is
+                out.append(f"        layer: {layer_of[shown_path(ev.file)]} ({shown_path(ev.file)})")
             seen = set()
             for label, value in ev.reads:
                 if label in seen:

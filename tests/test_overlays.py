@@ -1,0 +1,284 @@
+"""Payer overlays: a policy that extends a parent, overriding, disabling and adding rules.
+
+Small parent/child pairs are written into a temporary folder, so each test shows the two
+files it is about; the bundled illustrative overlays (policies/examples/) are checked too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+import ctsdsl
+from ctsdsl import nodes as n
+from ctsdsl.cli import main
+from ctsdsl.errors import PolicySemanticError
+from ctsdsl.loader import load_file
+from ctsdsl.registry import bundled
+
+SOURCE = 'source s {\n  title "The test source"\n  url "https://example.org/s"\n}\n'
+
+
+def header(name: str, payer: str = "acme", extends: str | None = None, version: str = "1") -> str:
+    governs = "" if extends else '  governs "97550", "97552"\n'
+    parent = f'  extends "{extends}"\n' if extends else ""
+    return (f'policy "{name}" {{\n  payer "{payer}"\n  version "{version}"\n'
+            f"  effective 2024-01-01 to 2024-12-31\n{parent}{governs}}}\n\n")
+
+
+PARENT = header("parent-2024") + SOURCE + '''
+param max_units: int = 3 cites s
+
+rule too_many_units {
+  title "At most max_units units"
+  cites s
+  applies to line where line.code == "97550"
+  reduce units to max_units
+  message "{line.units} units; at most {max_units}."
+}
+
+rule short_session {
+  cites s
+  applies to line where line.code == "97550"
+  when coalesce(line.minutes, 0) < 16
+  deny
+  message "short"
+}
+
+fee flat {
+  cites s
+  applies to line
+  amount $10 * units_allowed
+}
+'''
+
+CHILD = header("child-2024", extends="parent-2024", version="7") + '''
+override param max_units = 2 cites s
+
+disable short_session because "This payer has no minimum." cites s
+
+rule one_caregiver_group {
+  cites s
+  applies to line where line.code == "97552"
+  when line.caregivers < 2
+  deny
+  message "two caregivers"
+}
+'''
+
+
+def write(folder: Path, **files: str) -> dict[str, Path]:
+    paths = {}
+    for stem, text in files.items():
+        paths[stem] = folder / f"{stem}.cts"
+        paths[stem].write_text(text, encoding="utf-8")
+    return paths
+
+
+def claim(*lines: dict, payer: str = "acme") -> dict:
+    return {"id": "c-1", "payer": payer, "date_of_service": "2024-05-01", "place_of_service": "11",
+            "lines": list(lines)}
+
+
+OVERLAY_CODES = {"unknown-parent", "extends-cycle", "already-defined", "unknown-override", "override-without-parent"}
+
+
+def errors(path: Path) -> list:
+    """The overlay errors found in a policy (one without a parent also lacks `governs`: not these tests' point)."""
+    return [d for d in load_file(path, raise_on_error=False).diagnostics if d.code in OVERLAY_CODES]
+
+
+# ---------------------------------------------------------------- resolution
+
+def test_an_overlay_has_its_parents_rules_with_its_overrides_disables_and_additions(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    policy = load_file(paths["child"]).policy
+    assert [r.id for r in policy.of_kind(n.Rule)] == ["too_many_units", "one_caregiver_group"]
+    assert [f.id for f in policy.of_kind(n.Fee)] == ["flat"]
+    assert policy.header.governs == ("97550", "97552")  # inherited: the child gives none
+    assert next(p for p in policy.of_kind(n.Param) if p.name == "max_units").value.value == 2
+
+
+def test_the_overridden_parameter_reaches_the_parents_rule(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    decision = ctsdsl.compile(paths["child"]).evaluate(claim({"code": "97550", "units": 3, "minutes": 5}))
+    line = decision.lines[0]
+    assert (line.status, line.units_allowed) == ("reduced", 2)  # the child's 2, not the parent's 3
+    assert [f.rule for f in decision.findings] == ["too_many_units"]  # short_session is disabled
+    assert str(line.allowed_amount) == "20.00"
+
+
+def test_an_added_rule_decides_lines_only_the_overlay_cares_about(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    group = {"code": "97552", "units": 1, "caregivers": 1}
+    assert ctsdsl.compile(paths["parent"]).evaluate(claim(group)).outcome == "pay"
+    assert ctsdsl.compile(paths["child"]).evaluate(claim(group)).outcome == "deny"
+
+
+def test_overlays_nest_and_each_layer_applies_in_turn(tmp_path):
+    grandchild = header("grandchild-2024", extends="child-2024", version="9") + '''
+override rule too_many_units {
+  reduce units to inherited - 1
+}
+'''
+    paths = write(tmp_path, parent=PARENT, child=CHILD, grandchild=grandchild)
+    decision = ctsdsl.compile(paths["grandchild"]).evaluate(claim({"code": "97550", "units": 3, "minutes": 5}))
+    assert decision.lines[0].units_allowed == 1  # the child's max_units (2), minus the grandchild's 1
+    assert [layer.header.name for layer in load_file(paths["grandchild"]).layers] == \
+        ["grandchild-2024", "child-2024", "parent-2024"]
+
+
+def test_a_change_to_the_parent_reaches_the_overlay_without_touching_it(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    before = ctsdsl.compile(paths["child"]).evaluate(claim({"code": "97550", "units": 1, "minutes": 30}))
+    paths["parent"].write_text(PARENT.replace("$10", "$12"), encoding="utf-8")
+    after = ctsdsl.compile(paths["child"]).evaluate(claim({"code": "97550", "units": 1, "minutes": 30}))
+    assert (str(before.lines[0].allowed_amount), str(after.lines[0].allowed_amount)) == ("10.00", "12.00")
+
+
+def test_each_layer_records_what_it_added_overrode_and_disabled(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    child, parent = load_file(paths["child"]).layers
+    assert child.added == ("rule one_caregiver_group",)
+    assert child.overridden == ("param max_units",)
+    assert child.disabled == ("rule short_session",)
+    assert parent.added == ("param max_units", "rule too_many_units", "rule short_session", "fee flat")
+
+
+# ---------------------------------------------------------------- provenance
+
+def test_every_finding_names_the_layer_whose_rule_fired(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    decision = ctsdsl.compile(paths["child"]).evaluate(
+        claim({"code": "97550", "units": 5, "minutes": 30}, {"code": "97552", "units": 1, "caregivers": 1}))
+    origins = {f.rule: f.origin for f in decision.findings}
+    assert (origins["too_many_units"].policy, origins["too_many_units"].version) == ("parent-2024", "1")
+    assert origins["too_many_units"].file == "parent.cts"
+    assert (origins["one_caregiver_group"].policy, origins["one_caregiver_group"].version) == ("child-2024", "7")
+    assert origins["one_caregiver_group"].file == "child.cts"
+    assert origins["one_caregiver_group"].line == CHILD.splitlines().index("rule one_caregiver_group {") + 1
+
+
+def test_an_overridden_rule_is_credited_to_the_layer_that_overrode_it():
+    decision = ctsdsl.evaluate({
+        "id": "t", "payer": "example-in-person-only", "date_of_service": "2025-06-02", "place_of_service": "10",
+        "documentation": {"plan_of_care_includes_cts": True, "consent": True},
+        "lines": [{"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]}]})
+    finding = next(f for f in decision.findings if f.rule == "telehealth_not_covered")
+    assert finding.origin.policy == "example-in-person-only-2025"
+    assert finding.origin.file == "examples/example-in-person-only.cts"
+    mppr = next(f for f in decision.findings if f.rule == "no_mppr")
+    assert mppr.origin.policy == "medicare-cts-2025"  # inherited: still Medicare's
+
+
+def test_the_decision_json_carries_each_findings_layer(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    body = ctsdsl.compile(paths["child"]).evaluate(claim({"code": "97550", "units": 5, "minutes": 30})).to_dict()
+    schema = json.loads((ROOT / "schemas" / "decision.schema.json").read_text(encoding="utf-8"))
+    from jsonschema import Draft202012Validator
+    Draft202012Validator(schema).validate(body)
+    assert body["findings"][0]["rule"] == "too_many_units"
+    assert body["findings"][0]["origin"] == {"policy": "parent-2024", "version": "1", "file": "parent.cts",
+                                             "line": PARENT.splitlines().index("rule too_many_units {") + 1}
+
+
+# ---------------------------------------------------------------- the checker
+
+@pytest.mark.parametrize(("body", "code", "fragment", "line"), [
+    ('override rule no_such_rule {\n  deny\n}\n', "unknown-override",
+     "`override rule no_such_rule`: parent policy parent-2024 has no rule of that name", 8),
+    ('override param max_unit = 2 cites s\n', "unknown-override",
+     "`override param max_unit`: parent policy parent-2024 has no param of that name", 8),
+    ('disable short_sesion because "x" cites s\n', "unknown-override",
+     "`disable short_sesion`: parent policy parent-2024 has no such rule", 8),
+    ('rule too_many_units {\n  cites s\n  deny\n  message "x"\n}\n', "already-defined",
+     "rule `too_many_units` is already defined by the parent", 8),
+])
+def test_the_checker_rejects_changes_to_what_the_parent_lacks(tmp_path, body, code, fragment, line):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024") + body)
+    found = errors(paths["child"])
+    assert [(d.code, d.span.line) for d in found] == [(code, line)]
+    assert fragment in found[0].message
+    assert found[0].render().startswith(f"{paths['child']}:{line}:{found[0].span.column}: error: {fragment}")
+
+
+def test_a_misspelt_override_gets_a_did_you_mean_hint(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024")
+                  + 'override rule too_many_unit {\n  deny\n}\n')
+    assert errors(paths["child"])[0].hint == "did you mean `too_many_units`?"
+
+
+def test_the_checker_rejects_a_cycle_of_parents_naming_the_chain(tmp_path):
+    paths = write(tmp_path, a=header("a-2024", extends="b-2024") + SOURCE,
+                  b=header("b-2024", extends="c-2024") + SOURCE, c=header("c-2024", extends="a-2024") + SOURCE)
+    found = errors(paths["a"])
+    assert [d.code for d in found] == ["extends-cycle"]
+    assert "a.cts -> b.cts -> c.cts -> a.cts" in found[0].message
+    assert found[0].span.line == 1
+    with pytest.raises(PolicySemanticError):
+        load_file(paths["a"])
+
+
+def test_a_policy_extending_itself_is_a_cycle(tmp_path):
+    paths = write(tmp_path, a=header("a-2024", extends="a-2024") + SOURCE)
+    assert [d.code for d in errors(paths["a"])] == ["extends-cycle"]
+
+
+def test_an_unknown_parent_is_named(tmp_path):
+    paths = write(tmp_path, a=header("a-2024", extends="nobody-2024") + SOURCE)
+    found = errors(paths["a"])
+    assert [d.code for d in found] == ["unknown-parent"]
+    assert '"nobody-2024", which cannot be found' in found[0].message
+
+
+def test_the_check_command_reports_an_overlay_error_with_its_location_and_exits_1(tmp_path, capsys):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024")
+                  + 'override param max_unit = 2 cites s\n')
+    assert main(["check", str(paths["child"])]) == 1
+    err = capsys.readouterr().err
+    assert f"{paths['child']}:8:10: error: `override param max_unit`" in err
+    assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- explain
+
+def test_explain_shows_the_chain_of_layers_and_whose_rule_fired(tmp_path, capsys):
+    paths = write(tmp_path, parent=PARENT, child=CHILD)
+    claim_file = tmp_path / "claim.json"
+    claim_file.write_text(json.dumps(claim({"code": "97552", "units": 1, "caregivers": 1})), encoding="utf-8")
+    assert main(["explain", str(claim_file), "--policy", str(paths["child"])]) == 0
+    out = capsys.readouterr().out
+    assert "  layers (the policy first, then each parent it extends):\n" \
+           "    1. child-2024 7 (child.cts)\n" \
+           "        adds: rule one_caregiver_group\n" \
+           "        overrides: param max_units\n" \
+           "        disables: rule short_session\n" \
+           "    2. extends parent-2024 1 (parent.cts)\n" \
+           "        defines 1 param, 2 rules, 1 fee\n" in out
+    assert "one_caregiver_group: fired (deny, F1)\n        layer: child-2024 7 (child.cts)" in out
+
+
+# ---------------------------------------------------------------- the bundled examples
+
+EXAMPLES = sorted((ROOT / "policies" / "examples").glob("*.cts"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_each_illustrative_overlay_says_it_is_not_any_payers_terms(path):
+    text = path.read_text(encoding="utf-8")
+    assert path.name.startswith("example-")
+    assert text.startswith("# ILLUSTRATION ONLY: this is NOT any real payer's terms.")
+    assert "cts-billing.md" in text
+    loaded = load_file(path)
+    assert loaded.header.payer.startswith("example-") and len(loaded.layers) > 1
+
+
+def test_the_registry_chooses_an_example_overlay_by_its_payer_and_medicare_is_unchanged():
+    registry = bundled()
+    assert registry.for_claim("example-in-person-only", "2025-06-02").name == "example-in-person-only-2025"
+    assert registry.for_claim("example-percent-of-medicare", "2025-06-02").name == \
+        "example-percent-of-medicare-2025"
+    assert registry.for_claim("medicare", "2025-06-02").name == "medicare-cts-2025"
