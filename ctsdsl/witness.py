@@ -201,8 +201,9 @@ def date_pairs(old: LoadedPolicy, new: LoadedPolicy) -> list[tuple[str, str]]:
     return pairs
 
 
-def moved(day: str, policy: LoadedPolicy, years: int, direction: int) -> str:
-    """A claim's date moved into the policy's period by `years` (see the module docstring), if outside it."""
+def moved(day: str, policy: LoadedPolicy, years: int) -> str:
+    """A replayed claim's date moved to the same calendar day in the policy's period, when the two
+    periods do not overlap (`years` non-zero) and the date lies outside it; see the module docstring."""
     start, end = _window(policy)
     try:
         d = _date(day)
@@ -210,7 +211,11 @@ def moved(day: str, policy: LoadedPolicy, years: int, direction: int) -> str:
         return day
     if start <= d <= end or not years:
         return day
-    return _shift(d, direction * years).isoformat()
+    for year in (start.year, end.year):
+        candidate = _shift(d, year - d.year)
+        if start <= candidate <= end:
+            return candidate.isoformat()
+    return day
 
 
 # ---------------------------------------------------------------- what the policies mention
@@ -395,6 +400,14 @@ def _line_view(decision: Decision | None, index: int, error: str) -> dict:
                                 and (f.line == index or line.status != "out_of_scope")})}
 
 
+def _redated(claim: dict, date: str) -> dict:
+    """The claim moved to `date`, with any line's own date moved by the same whole years."""
+    years = _date(date).year - _date(claim["date_of_service"]).year
+    lines = [{**line, "date_of_service": _shift(_date(line["date_of_service"]), years).isoformat()}
+             if line.get("date_of_service") else line for line in claim["lines"]]
+    return {**claim, "date_of_service": date, "lines": lines}
+
+
 def _decide(evaluator: Evaluator, claim: dict) -> tuple[Decision | None, str]:
     try:
         return evaluator.evaluate(claim), ""
@@ -415,7 +428,7 @@ class Comparer:
         self.fees = [f.id for f in new.policy.of_kind(n.Fee)] or [f.id for f in old.policy.of_kind(n.Fee)]
 
     def compare(self, label: str, claim: dict, new_date: str) -> Witness | None:
-        new_claim = claim if new_date == claim["date_of_service"] else {**claim, "date_of_service": new_date}
+        new_claim = claim if new_date == claim["date_of_service"] else _redated(claim, new_date)
         a, err_a = _decide(self.old_ev, claim)
         b, err_b = _decide(self.new_ev, new_claim)
         if a is None and b is None:
@@ -542,9 +555,12 @@ def replay(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], claims: 
             continue
         result.compared += 1
         old_claim = copy.deepcopy(claim)
-        old_claim["date_of_service"] = moved(claim["date_of_service"], old, years, -1)
-        new_date = moved(claim["date_of_service"], new, years, +1)
-        w = comparer.compare(f"{location} ({claim.get('id', '')})", old_claim, new_date)
+        old_date = moved(claim["date_of_service"], old, years)
+        if old_date != claim["date_of_service"]:
+            old_claim = _redated(claim, old_date)
+        new_date = moved(claim["date_of_service"], new, years)
+        dates = old_claim["date_of_service"] + (f" / {new_date}" if new_date != old_claim["date_of_service"] else "")
+        w = comparer.compare(f"{location} ({claim.get('id', '')}), {dates}", old_claim, new_date)
         if w is not None:
             result.differing += 1
             if len(result.witnesses) < MAX_WITNESSES:

@@ -266,3 +266,24 @@ def test_text_markdown_and_json_say_the_same_thing(capsys):
     # A witness claim is a valid claim: it can be fed back to `ctsdsl eval`.
     from ctsdsl.claims import validate_claim
     validate_claim(w["claim"])
+
+
+def test_a_change_in_the_parent_reaches_the_overlay(tmp_path):
+    # The overlay file is the same on both sides; only the parent it extends changed.
+    overlay = 'policy "toy-payer" {\n  payer "toy-payer"\n  version "1"\n  effective 2030-01-01 to 2030-12-31\n' \
+              '  extends "toy"\n}\n'
+    for side, parent in (("old", "base"), ("new", "param")):
+        shutil.copytree(FIX / parent, tmp_path / side)
+        (tmp_path / side / "payer.cts").write_text(overlay, encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "payer.cts"), str(tmp_path / "new" / "payer.cts")))
+    assert [c.key for c in pair.changes] == ["param min_minutes"]
+    assert pair.behavior.witnesses and pair.behavior.witnesses[0].causes[0].reads == (("min_minutes", "16", "23"),)
+
+
+def test_replayed_claims_move_to_the_same_day_of_each_policys_year():
+    # The example claim is dated 2025-06-02: the 2024 policy decides it on 2024-06-02.
+    report = run_diff(str(MEDICARE / "cts-2024.cts"), str(MEDICARE / "cts-2025.cts"),
+                      str(ROOT / "examples" / "claims" / "telehealth-2025.json"))
+    [w] = only_pair(report).behavior.witnesses
+    assert (w.old_date, w.new_date) == ("2024-06-02", "2025-06-02")
+    assert w.lines[0].old["findings"] == ["no_mppr", "telehealth_not_covered"] and w.lines[0].new["status"] == "allowed"
