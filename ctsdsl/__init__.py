@@ -10,7 +10,6 @@ True
 """
 
 from .api import check, compile, evaluate, load_policy
-from .batch import RecordError, evaluate_all
 from .decision import Decision, Finding, LineDecision, PolicyInfo
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
@@ -25,6 +24,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name in ("evaluate_all", "RecordError"):  # on first use: `ctsdsl eval` need not import the batch machinery
+        from . import batch
+        return getattr(batch, name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
         try:

@@ -20,16 +20,19 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, relevance
 
 from . import _resources
 from .errors import ClaimError, Diagnostic
 from .limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_YAML_CLAIM_CHARS, MAX_YAML_DEPTH,
                      yaml_problem)
 from .nodes import NO_SPAN, Span
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 _KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
 _DUPLICATE_HINT = "a field may appear only once in an object; remove or merge the repeats"
@@ -324,6 +327,8 @@ def claim_schema() -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _validator() -> Draft202012Validator:
+    # Imported here: valid claims never need jsonschema, and importing it is a third of `ctsdsl eval`'s start-up.
+    from jsonschema import Draft202012Validator
     return Draft202012Validator(claim_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -419,7 +424,7 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
     errors = sorted(_validator().iter_errors(obj), key=lambda e: (
         [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
-        [not part for part in relevance(e)[2:]]))
+        [not part for part in _relevance(e)[2:]]))
     diagnostics: list[Diagnostic] = []
     for error in errors:
         diagnostics += [d for d in _explain(error, source_name) if d not in diagnostics]
@@ -431,6 +436,11 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
     if diagnostics:
         raise ClaimError(diagnostics)
     return obj  # type: ignore[return-value] # jsonschema is the authority: the fast checker was too strict
+
+
+def _relevance(error: ValidationError) -> tuple:
+    from jsonschema.exceptions import relevance
+    return relevance(error)
 
 
 def _show(value: object) -> str:
