@@ -39,7 +39,8 @@ def _session(rng: random.Random, day: str | None) -> list[dict]:
         first["caregivers"] = rng.randint(1, 3)
     lines = [first]
     if minutes >= 38 or rng.random() < 0.1:  # sometimes billed without the minutes to support it
-        lines.append({"code": "97551", "units": max(1, (minutes - 23) // 15), "modifiers": ["GP"]})
+        extra = rng.random() < 0.1  # or one unit more than the minutes support
+        lines.append({"code": "97551", "units": max(1, (minutes - 23) // 15) + extra, "modifiers": ["GP"]})
     if rng.random() < 0.2:
         lines.append({"code": "97552", "units": 1, "modifiers": ["GP"],
                       "patients_represented": rng.randint(2, 6)})
