@@ -50,7 +50,12 @@ class Side:
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=120)
+    except FileNotFoundError:
+        raise DiffInputError(Diagnostic("diff-git", "REV:path needs git, which is not installed", "git")) from None
+    except subprocess.TimeoutExpired:
+        raise DiffInputError(Diagnostic("diff-git", f"git {args[0]} took longer than two minutes", "git")) from None
 
 
 def _is_git_spec(spec: str) -> bool:
@@ -99,7 +104,10 @@ def _checkout(spec: str, stack: ExitStack) -> Path:
                                         f"{archive.stderr.decode(errors='replace').strip()}", spec))
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctsdsl-diff-")))
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(tmp, filter="data")
+        if hasattr(tarfile, "data_filter"):  # refuses links and paths that leave the folder
+            tar.extractall(tmp, filter="data")
+        else:  # pragma: no cover - Pythons before the filter; git archive writes plain files
+            tar.extractall(tmp)
     return tmp / full if full else tmp
 
 
@@ -221,6 +229,9 @@ def _item_changes(old: n.Policy, new: n.Policy) -> list[Change]:
             present = a or b
             details = tuple((f, _text(getattr(present, f)), None) if b is None else (f, None, _text(getattr(present, f)))
                             for f in fields if getattr(present, f) not in (None, "", ()))
+            disabled = [d for d in new.of_kind(n.Disable) if d.rule == name] if b is None else []
+            if disabled:  # an overlay switched the rule off: say why, in its words
+                details = (("disabled", None, disabled[0].reason),) + details
             changes.append(Change(kind, name, "removed" if b is None else "added", details, refs))
             continue
         if type(a) is not type(b):

@@ -427,7 +427,8 @@ class Comparer:
             self.names |= {i.name for i in p.policy.items if isinstance(i, (n.Param, n.Table))}
         self.fees = [f.id for f in new.policy.of_kind(n.Fee)] or [f.id for f in old.policy.of_kind(n.Fee)]
 
-    def compare(self, label: str, claim: dict, new_date: str) -> Witness | None:
+    def compare(self, label: str, claim: dict, new_date: str, explain: bool = True) -> Witness | None:
+        """The witness if the two policies decide `claim` differently; `explain` traces both to name causes."""
         new_claim = claim if new_date == claim["date_of_service"] else _redated(claim, new_date)
         a, err_a = _decide(self.old_ev, claim)
         b, err_b = _decide(self.new_ev, new_claim)
@@ -440,7 +441,7 @@ class Comparer:
                 changed.append(LineChange(i, line["code"], va, vb))
         if not changed:
             return None
-        causes = self._causes(claim, new_claim, changed, a, b)
+        causes = self._causes(claim, new_claim, changed, a, b) if explain else ()
         return Witness(label, claim, claim["date_of_service"], new_date, tuple(changed), causes)
 
     def _reads(self, evaluator: Evaluator, claim: dict) -> dict[tuple[str, int | None], dict[str, object]]:
@@ -560,7 +561,8 @@ def replay(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], claims: 
             old_claim = _redated(claim, old_date)
         new_date = moved(claim["date_of_service"], new, years)
         dates = old_claim["date_of_service"] + (f" / {new_date}" if new_date != old_claim["date_of_service"] else "")
-        w = comparer.compare(f"{location} ({claim.get('id', '')}), {dates}", old_claim, new_date)
+        keep = len(result.witnesses) < MAX_WITNESSES  # past the list's end, count without tracing
+        w = comparer.compare(f"{location} ({claim.get('id', '')}), {dates}", old_claim, new_date, explain=keep)
         if w is not None:
             result.differing += 1
             if len(result.witnesses) < MAX_WITNESSES:

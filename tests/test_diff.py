@@ -287,3 +287,15 @@ def test_replayed_claims_move_to_the_same_day_of_each_policys_year():
     [w] = only_pair(report).behavior.witnesses
     assert (w.old_date, w.new_date) == ("2024-06-02", "2025-06-02")
     assert w.lines[0].old["findings"] == ["no_mppr", "telehealth_not_covered"] and w.lines[0].new["status"] == "allowed"
+
+
+def test_a_rule_an_overlay_disables_is_removed_with_its_reason(tmp_path):
+    shutil.copytree(FIX / "base", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "payer.cts").write_text(
+        'policy "toy-payer" {\n  payer "toy-payer"\n  version "1"\n  effective 2030-01-01 to 2030-12-31\n'
+        '  extends "toy"\n}\n\ndisable too_short because "This payer has no time limit." cites s\n', encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "toy.cts"), str(tmp_path / "payer.cts")))
+    [rule] = [c for c in pair.changes if c.kind == "rule"]
+    assert (rule.key, rule.action, rule.details[0]) == ("rule too_short", "removed",
+                                                        ("disabled", None, "This payer has no time limit."))
+    assert any(w.causes[0].item == "rule too_short" and w.causes[0].edit == "removed" for w in pair.behavior.witnesses)
