@@ -12,15 +12,17 @@ there, then decides its partitions with `mapInPandas`. Executors need ctsdsl ins
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
 from . import _resources
 from .batch import DecisionEncoder, RecordError, _bare, _decide, _Policies
 from .claims import _parse_json
-from .errors import ClaimError, CtsdslError, Diagnostic
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX
 
 try:
@@ -47,7 +49,7 @@ def _policy_tree(policy: str | Path | None) -> tuple[Path, str | None]:
         return _resources.policies_dir(), text
     path = Path(policy).resolve()
     if not path.is_file():
-        raise ClaimError(Diagnostic("policy-not-found", f"no such policy file: {policy}", text))
+        raise PolicyNotFoundError(Diagnostic("policy-not-found", f"no such policy file: {policy}", text))
     # The nearest folder named `policies` holds what `extends` may reach; else the file's own folder.
     root = next((p for p in path.parents if p.name == "policies"), path.parent)
     return root, "./" + path.relative_to(root).as_posix()
@@ -78,6 +80,7 @@ def _chooser(broadcast, digest: str, policy: str | None) -> _Policies:
         from .registry import Registry
         # Named `policies`, so decisions name files relative to it exactly as on the driver.
         root = Path(tempfile.mkdtemp(prefix="ctsdsl-")) / "policies"
+        atexit.register(shutil.rmtree, root.parent, True)  # when the Python worker exits
         for name, data in broadcast.value.items():
             target = root / name
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -87,5 +87,7 @@ def test_a_broken_policy_fails_on_the_driver_before_any_job(spark, tmp_path):
     df = spark.createDataFrame([("{}",)], "claim string")
     with pytest.raises(ctsdsl.PolicyNotFoundError):
         evaluate_dataframe(df, policy="no-such-policy")
+    with pytest.raises(ctsdsl.PolicyNotFoundError, match="no such policy file"):
+        evaluate_dataframe(df, policy=tmp_path / "missing.cts")
     with pytest.raises(ctsdsl.ClaimError, match="must hold claim JSON"):
         evaluate_dataframe(spark.createDataFrame([(1,)], "claim int"))
