@@ -24,6 +24,7 @@ _CLAIM_COLUMNS.update({f"documentation.{flag}": "bool" for flag in sorted(_DOC_F
 # A line's own date of service is `line_date_of_service`: `date_of_service` is the claim's.
 _LINE_COLUMNS = {"code": "str", "units": "int", "minutes": "int", "modifiers": "list", "patients_represented": "int",
                  "caregivers": "int", "patient_present": "bool", "line_date_of_service": "str"}
+MAX_LINES = 1000  # the claim schema's maxItems for lines: memory stays bounded whatever the rows repeat
 _SPLIT = re.compile(r"[\s;,]+")
 _HINT = ("a claims CSV has a header row naming claim columns (id, payer, date_of_service, place_of_service, ..., "
          "documentation.consent, ...) and line columns (code, units, minutes, modifiers, ...)")
@@ -103,7 +104,8 @@ def csv_records(fh, name: str) -> Iterator[tuple[int, bytes | ClaimError]]:
                         "claim-csv-row", f"{differ} is {json.dumps(fields.get(differ))} here but "
                         f"{json.dumps(current.get(differ))} on line {first}, the claim's first row", name,
                         Span(lineno, 1), "a claim's own columns must be the same on each of its rows"))
-                lines.append(_line(row))
+                if len(lines) <= MAX_LINES:  # one past the schema's maximum, so its check reports it; no more
+                    lines.append(_line(row))
                 continue
             if current is not None:
                 yield first, problem or json.dumps(dict(current, lines=lines)).encode()

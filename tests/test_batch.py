@@ -200,3 +200,13 @@ def test_a_csv_header_with_an_unknown_column_is_refused_before_anything_is_writt
     code, _, err = run(capsys, "batch", str(path), "-o", str(tmp_path / "d.jsonl"))
     assert code == 2 and f"{path}:1:1: error: unknown column 'unit'" in err
     assert not (tmp_path / "d.jsonl").exists()
+
+
+def test_a_csv_claim_of_too_many_rows_is_reported_without_holding_them_all(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text("id,payer,date_of_service,place_of_service,code,units\n"
+                    + "c-1,medicare,2024-05-01,11,97552,1\n" * 3000, encoding="utf-8")
+    errors = []
+    summary = batch.run_batch(path, output=tmp_path / "d.jsonl", on_error=errors.append)
+    assert summary.errors == 1 and errors[0].error.diagnostics[0].path == "$.lines"
+    assert "more than the maximum of 1000" in errors[0].error.diagnostics[0].message
