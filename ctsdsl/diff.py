@@ -15,8 +15,8 @@ git at that revision (with the data files and parent policies of the same revisi
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import json
 import subprocess
 import tarfile
 import tempfile
@@ -504,7 +504,6 @@ def render_markdown(report: DiffReport) -> str:
                                f"| {_line_text(lc.old)} | {_line_text(lc.new)} | {causes if k == 0 else ''} |")
             out += ["", "<details><summary>Witness claims (JSON, old policy's date; the new policy decides the "
                     "same claim on its date)</summary>", "", "```json"]
-            import json
             out += [json.dumps({"witness": f"W{i}", "new_date": w.new_date, "claim": w.claim}, sort_keys=True)
                     for i, w in enumerate(b.witnesses, 1)]
             out += ["```", "", "</details>"]

@@ -329,47 +329,47 @@ def _base(code: str, row: dict, date: str) -> dict:
 
 
 def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
-    """(label, change to a base claim) for one main code: the base first, then one thing varied at a time."""
+    """(label, change to a base claim) for one main code: the base first, then one thing varied at a time.
+
+    Each change is a function that edits a fresh copy of the base claim in place.
+    """
     row = _code_row(policies, code)
     main = -1
     timed = 0 if row.get("primary") else -1
 
-    def edit(fn):  # names the lambdas below for a reader: each edits a fresh copy of the base claim
-        return fn
-
     yield code, lambda c: None
     for minutes in _minutes(policies, _code_row(policies, row["primary"]) if row.get("primary") else row):
-        yield f"{code}, {minutes} minutes", edit(lambda c, m=minutes: c["lines"][timed].__setitem__("minutes", m))
+        yield f"{code}, {minutes} minutes", (lambda c, m=minutes: c["lines"][timed].__setitem__("minutes", m))
     mue = row.get("mue")
     for units in sorted({1, 2, 3} | ({mue, mue + 1} if isinstance(mue, int) else set())):
-        yield f"{code}, {units} units", edit(lambda c, u=units: c["lines"][main].__setitem__("units", u))
+        yield f"{code}, {units} units", (lambda c, u=units: c["lines"][main].__setitem__("units", u))
     for count in (1, 2, 3):
-        yield f"{code}, {count} patients represented", edit(
+        yield f"{code}, {count} patients represented", (
             lambda c, k=count: c["lines"][main].__setitem__("patients_represented", k))
     for count in (2, 3):
-        yield f"{code}, {count} caregivers", edit(lambda c, k=count: c["lines"][main].__setitem__("caregivers", k))
+        yield f"{code}, {count} caregivers", (lambda c, k=count: c["lines"][main].__setitem__("caregivers", k))
     for pos in _pos_classes(policies):
         for provider in PROVIDER_TYPES:
-            yield f"{code}, POS {pos}, {provider}", edit(
+            yield f"{code}, POS {pos}, {provider}", (
                 lambda c, p=pos, t=provider: c.update(place_of_service=p, provider_type=t))
     mods = _modifier_literals(policies)
-    yield f"{code}, no modifiers", edit(lambda c: [l.__setitem__("modifiers", []) for l in c["lines"]])
+    yield f"{code}, no modifiers", (lambda c: [l.__setitem__("modifiers", []) for l in c["lines"]])
     for m in mods:
-        yield f"{code}, modifier {m} alone", edit(lambda c, m=m: [l.__setitem__("modifiers", [m]) for l in c["lines"]])
+        yield f"{code}, modifier {m} alone", (lambda c, m=m: [l.__setitem__("modifiers", [m]) for l in c["lines"]])
         if m != "GP":
-            yield f"{code}, modifiers GP {m}", edit(
+            yield f"{code}, modifiers GP {m}", (
                 lambda c, m=m: [l.__setitem__("modifiers", ["GP", m]) for l in c["lines"]])
     for flag in DOC_FLAGS:
-        yield f"{code}, {flag} not documented", edit(lambda c, f=flag: c["documentation"].__setitem__(f, False))
-    yield f"{code}, patient present", edit(lambda c: c["lines"][main].__setitem__("patient_present", True))
+        yield f"{code}, {flag} not documented", (lambda c, f=flag: c["documentation"].__setitem__(f, False))
+    yield f"{code}, patient present", (lambda c: c["lines"][main].__setitem__("patient_present", True))
     # A money threshold may be tracked per modifier (KX by discipline): each spend with each modifier alone.
     for spend, m in itertools.product(_money_thresholds(policies), [None, *mods]):
-        yield f"{code}, therapy spend ${spend}" + (f", modifier {m}" if m else ""), edit(
+        yield f"{code}, therapy spend ${spend}" + (f", modifier {m}" if m else ""), (
             lambda c, s=spend, m=m: (c.__setitem__("therapy_spend_to_date", int(s) if s == int(s) else float(s)),
                                      m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
-    yield f"{code}, APM qualifying", edit(lambda c: c.__setitem__("apm_qualifying", True))
+    yield f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True))
     for other in others:
-        yield f"{code} with {other}", edit(
+        yield f"{code} with {other}", (
             lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]}))
 
 
