@@ -168,7 +168,7 @@ class Formatter:
         self.comments = find_comments(text)
         self.used: set[int] = set()
         self.out: list[str] = []
-        self.source_lines = text.splitlines()
+        self.source_lines = text.split("\n")  # not splitlines(): a form feed inside a string is no line break
 
     # ------------------------------------------------------------ comments
 
@@ -497,8 +497,13 @@ class FileFormat:
 
     def unified_diff(self) -> str:
         name = str(self.path)
-        return "".join(difflib.unified_diff(self.old.splitlines(True), self.new.splitlines(True),
+        return "".join(difflib.unified_diff(_lines(self.old), _lines(self.new),
                                             name, name + " (formatted)"))
+
+
+def _lines(text: str) -> list[str]:
+    """Lines ending in "\\n" only (str.splitlines also breaks at a form feed inside a string)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 def format_file(path: str | Path, options: FormatterOptions = DEFAULT_OPTIONS) -> FileFormat:

@@ -7,6 +7,10 @@ Conventions in the Markdown, read from each fenced block's info string:
   files given in ```` ```yaml file=PATH ```` (or another language) blocks of the same page.
 * ```` ```python ````: in docs/embedding.md, runs from the repository root in a fresh
   namespace; when the next block is ```` ```text output ````, what it prints must match.
+* In docs/overlays.md, a tutorial run in an empty folder, in page order: a block with
+  `file=PATH` writes that file (a later block for the same path replaces it), and each
+  `ctsdsl` line of a ```` ```sh run ```` block runs; the next ```` ```text output ```` block
+  must equal what it printed (stdout and stderr together), ```` ```text output-start ```` begin it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from ctsdsl.parser import parse, parse_expr
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = ("index.md", "language.md", "embedding.md")
+PAGES = ("index.md", "language.md", "embedding.md", "overlays.md")
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 
 
@@ -161,3 +165,45 @@ def test_the_index_links_only_to_pages_that_exist():
 def test_the_documented_minute_ranges_of_the_time_rules_hold(call, ranges):
     for first, last, units in ranges:
         assert [call(m) for m in range(first, last + 1)] == [units] * (last - first + 1)
+
+
+def run_tutorial(page: str, folder: Path):
+    """Play a tutorial page in `folder`: (command, expected, kind, printed) for each command."""
+    import os
+    import shlex
+
+    from ctsdsl.cli import main
+    blocks = _blocks(page)
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        for k, (lang, attrs, body, line) in enumerate(blocks):
+            for attr in attrs:
+                if attr.startswith("file="):
+                    target = folder / attr[len("file="):]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(body, encoding="utf-8")
+            if lang != "sh" or "run" not in attrs:
+                continue
+            following = blocks[k + 1] if k + 1 < len(blocks) else None
+            kind = next((a for a in following[1] if a.startswith("output")), None) if following else None
+            for command in body.splitlines():
+                if not command.startswith("ctsdsl "):
+                    continue
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                    main(shlex.split(command)[1:])
+                yield f"{page}:{line}: {command}", following[2] if kind else None, kind, out.getvalue()
+    finally:
+        os.chdir(here)
+
+
+def test_the_overlay_tutorial_runs_as_written(tmp_path):
+    ran = 0
+    for command, expected, kind, printed in run_tutorial("overlays.md", tmp_path):
+        ran += 1
+        if kind == "output":
+            assert printed == expected, command
+        elif kind == "output-start":
+            assert printed.startswith(expected), command
+    assert ran >= 6

@@ -88,6 +88,12 @@ def test_a_long_message_is_split_into_strings_that_join_to_the_same_text():
     assert parse(out) == parse(text)
 
 
+def test_a_form_feed_inside_a_string_is_not_taken_for_a_line_break():
+    text = 'let v0 = "\x0c\x0c".a\nrule r0 { applies to line when v0 warn message "m" }  # c0\n'
+    once = format_policy(text)
+    assert format_policy(once) == once and once.endswith("}  # c0\n")
+
+
 def test_a_file_that_does_not_parse_is_not_formatted():
     with pytest.raises(PolicySyntaxError):
         format_policy('rule r { titel "x" }\n')
