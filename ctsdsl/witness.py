@@ -194,6 +194,12 @@ def date_pairs(old: LoadedPolicy, new: LoadedPolicy) -> list[tuple[str, str]]:
             w = _shift(o, years)
             if a1 <= o <= b1 and a2 <= w <= b2:
                 pairs.add((o.isoformat(), w.isoformat()))
+    if not pairs and not (a1 <= b2 and a2 <= b1):
+        # Periods apart by less than a year (a first half against a second): the same offset into each.
+        for o in sorted(d for d in _turning_dates(old) if a1 <= d <= b1):
+            w = a2 + (o - a1)
+            if w <= b2:
+                pairs.add((o.isoformat(), w.isoformat()))
     pairs = sorted(pairs)
     if len(pairs) > MAX_DATE_PAIRS:  # keep the period's first day and an even spread of the rest
         step = len(pairs) / MAX_DATE_PAIRS

@@ -299,3 +299,14 @@ def test_a_rule_an_overlay_disables_is_removed_with_its_reason(tmp_path):
     assert (rule.key, rule.action, rule.details[0]) == ("rule too_short", "removed",
                                                         ("disabled", None, "This payer has no time limit."))
     assert any(w.causes[0].item == "rule too_short" and w.causes[0].edit == "removed" for w in pair.behavior.witnesses)
+
+
+def test_periods_less_than_a_year_apart_compare_the_same_offset_into_each(tmp_path):
+    from ctsdsl.witness import date_pairs
+    shutil.copytree(FIX / "base", tmp_path / "h1")
+    shutil.copytree(FIX / "base", tmp_path / "h2")
+    for half, dates in (("h1", "2030-01-01 to 2030-06-30"), ("h2", "2030-07-01 to 2030-12-31")):
+        text = (tmp_path / half / "toy.cts").read_text(encoding="utf-8")
+        (tmp_path / half / "toy.cts").write_text(text.replace("2030-01-01 to 2030-12-31", dates), encoding="utf-8")
+    pairs = date_pairs(load_file(tmp_path / "h1" / "toy.cts"), load_file(tmp_path / "h2" / "toy.cts"))
+    assert ("2030-01-01", "2030-07-01") in pairs and ("2030-06-30", "2030-12-28") in pairs  # 180 days in
