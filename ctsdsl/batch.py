@@ -272,9 +272,10 @@ class DecisionEncoder:
 
 @dataclass(frozen=True, slots=True)
 class ChunkResult:
-    """One chunk, decided: encoded decisions and errors in input order, and the chunk's summary."""
+    """One chunk, decided: its decisions as JSON Lines text, its errors in input order, and its summary."""
 
-    decisions: list[str]
+    text: str  # one string, not a list: it crosses from a worker to the main process several times faster
+    decided: int
     errors: list[RecordError]
     summary: Summary
 
@@ -306,7 +307,7 @@ class _Worker:
                 continue
             decisions.append(encode(decision))
             summary.add(decision)
-        return ChunkResult(decisions, errors, summary)
+        return ChunkResult("".join(f"{d}\n" for d in decisions), len(decisions), errors, summary)
 
 
 _WORKER: _Worker | None = None  # one per worker process
@@ -467,7 +468,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
                 for result in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (str(path), policy)):
                     _write(result, out, err, on_error)
                     summary.merge(result.summary)
-                    records += len(result.decisions) + len(result.errors)
+                    records += result.decided + len(result.errors)
                     bar.update(fh.tell(), records)
                 bar.close()
             if not records:
@@ -480,7 +481,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
             for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy)):
                 if isinstance(result, RecordError):
                     result = RecordError(index, pairs[index][0], result.error)
-                    _write(ChunkResult([], [result], Summary()), out, err, on_error)
+                    _write(ChunkResult("", 0, [result], Summary()), out, err, on_error)
                     summary.add_error(result)
                 else:
                     out.fh.write(encoder.encode(result) + "\n")
@@ -497,8 +498,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
 
 
 def _write(result: ChunkResult, out: _AtomicFile, err: _AtomicFile | None, on_error) -> None:
-    if result.decisions:
-        out.fh.write("\n".join(result.decisions) + "\n")
+    if result.text:
+        out.fh.write(result.text)
     for error in result.errors:
         if err:
             err.fh.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
