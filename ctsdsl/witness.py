@@ -19,7 +19,9 @@ against 2025) cannot: a policy has no conversion factor outside its own year, an
 the evaluator does not refuse such a date but fails on the missing value. There the
 witness is the same claim on the same calendar day of each policy's year (2024-03-09
 against 2025-03-09): the question a reviewer asks is "what happens to this claim next
-year". A replayed claim whose date lies outside a policy's period is moved the same way.
+year". Periods less than a year apart are compared the same number of days into each.
+A replayed claim whose date lies outside a policy's period is moved to the same calendar
+day of that period's year.
 
 Each witness names its cause: the rules whose findings differ on a line, with the
 parameters and data rows they read whose values differ (from the evaluator's trace),
