@@ -289,7 +289,7 @@ class Formatter:
         self.emit_comments(rest, "")
         leftovers = [c for i, c in enumerate(self.comments) if i not in self.used]
         assert not leftovers, leftovers  # every comment is placed somewhere
-        return "\n".join(self.out).rstrip("\n") + "\n"
+        return "\n".join(self.out).rstrip("\n") + "\n" if self.out else ""  # an empty file stays empty
 
     def _keyword_line(self, line: int, keyword: str) -> int:
         while line > 1 and not self.source_lines[line - 1].lstrip().startswith(keyword):

@@ -94,6 +94,11 @@ def test_a_form_feed_inside_a_string_is_not_taken_for_a_line_break():
     assert format_policy(once) == once and once.endswith("}  # c0\n")
 
 
+def test_an_empty_file_stays_empty_and_a_file_of_comments_keeps_them():
+    assert format_policy("") == format_policy("\n\n  \n") == ""
+    assert format_policy("# only a note\n\n\n# and another\n") == "# only a note\n\n# and another\n"
+
+
 def test_a_file_that_does_not_parse_is_not_formatted():
     with pytest.raises(PolicySyntaxError):
         format_policy('rule r { titel "x" }\n')
