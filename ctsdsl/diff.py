@@ -367,8 +367,7 @@ def _shown(side: Side, policy: LoadedPolicy) -> str:
         rel = policy.path.resolve().relative_to(side.root.resolve()).as_posix()
     except ValueError:
         return str(policy.path)
-    if len(side.policies) == 1 and not Path(side.label.split(":", 1)[-1] or ".").is_dir() \
-            and side.label.endswith(POLICY_SUFFIX):
+    if side.label.endswith(POLICY_SUFFIX):  # a file named on the command line: as the user wrote it
         return side.label
     return f"{side.label.rstrip('/')}/{rel}"
 
@@ -432,6 +431,8 @@ def render_text(report: DiffReport) -> str:
         for c in shown:
             out.append(f"  {c.kind} {c.name}: {c.action}")
             for f, a, b in c.details:
+                if c.action == "changed":  # a cell or entry emptied or filled in: say so, on one line if short
+                    a, b = ("(none)" if a is None else a), ("(none)" if b is None else b)
                 if a is not None and b is not None and len(a) + len(b) < 70:
                     out.append(f"      {f}: {a} -> {b}")
                 else:
