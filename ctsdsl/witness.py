@@ -165,6 +165,7 @@ def _turning_dates(p: LoadedPolicy) -> set[dt.date]:
     for table in p.checked.tables.values():
         if table.dated_by:
             days.update(s for versions in table.rows.values() for s, _ in versions)
+    days.update(l.value for l in _literals([p]) if l.kind == "date")  # a date a condition compares against
     out = set()
     for text in days:
         try:
@@ -173,7 +174,10 @@ def _turning_dates(p: LoadedPolicy) -> set[dt.date]:
             continue
         out |= {day, day - dt.timedelta(days=1)}
     for text in ends:  # the last day of a period, and the first day after it
-        day = _date(text)
+        try:
+            day = _date(text)
+        except ValueError:
+            continue
         out |= {day, day + dt.timedelta(days=1)}
     return out
 

@@ -310,3 +310,9 @@ def test_periods_less_than_a_year_apart_compare_the_same_offset_into_each(tmp_pa
         (tmp_path / half / "toy.cts").write_text(text.replace("2030-01-01 to 2030-12-31", dates), encoding="utf-8")
     pairs = date_pairs(load_file(tmp_path / "h1" / "toy.cts"), load_file(tmp_path / "h2" / "toy.cts"))
     assert ("2030-01-01", "2030-07-01") in pairs and ("2030-06-30", "2030-12-28") in pairs  # 180 days in
+
+
+def test_a_date_in_a_condition_is_tried_on_both_sides():
+    # From 2030-04-01 every line is denied: the witnesses are dated that day, none the day before.
+    pair = only_pair(run_diff(BASE, toy("date")))
+    assert pair.behavior.witnesses and {w.old_date for w in pair.behavior.witnesses} == {"2030-04-01"}
