@@ -393,9 +393,9 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
     for old_date, new_date in date_pairs(old, new):
         for code in codes:
             row = _code_row(policies, code)
-            for label, fn in variants(policies, code, others):
+            for k, (label, fn) in enumerate(variants(policies, code, others)):
                 claim = _base(code, row, old_date)
-                claim["payer"] = payer
+                claim.update(payer=payer, id=f"witness-{code}-{old_date}-{k}")  # unique, so a file of them replays
                 fn(claim)
                 yield f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim, new_date
 
