@@ -316,3 +316,12 @@ def test_a_date_in_a_condition_is_tried_on_both_sides():
     # From 2030-04-01 every line is denied: the witnesses are dated that day, none the day before.
     pair = only_pair(run_diff(BASE, toy("date")))
     assert pair.behavior.witnesses and {w.old_date for w in pair.behavior.witnesses} == {"2030-04-01"}
+
+
+def test_witness_claims_replayed_from_a_file_differ_again(tmp_path, capsys):
+    code, out, _ = run(capsys, "diff", BASE, toy("param"), "--format", "json")
+    witnesses = json.loads(out)["pairs"][0]["behavior"]["witnesses"]
+    file = tmp_path / "witnesses.jsonl"
+    file.write_text("".join(json.dumps(w["claim"]) + "\n" for w in witnesses), encoding="utf-8")
+    b = only_pair(run_diff(BASE, toy("param"), str(file))).behavior
+    assert b.compared == b.differing == len(witnesses) > 0
