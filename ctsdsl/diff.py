@@ -15,6 +15,7 @@ git at that revision (with the data files and parent policies of the same revisi
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -64,10 +65,11 @@ def _is_git_spec(spec: str) -> bool:
     return len(spec.split(":", 1)[0]) > 1  # not a Windows drive letter
 
 
-def _checkout(spec: str, stack: ExitStack) -> Path:
+def _checkout(spec: str, stack: ExitStack) -> tuple[Path, Path]:
     """Write the part of revision REV that `REV:path` needs into a temporary folder; the path's copy there.
 
-    The nearest folder named `policies` above the path comes along whole, so data files
+    Returns the path's copy and the temporary folder (the revision's root). The nearest
+    folder named `policies` above the path comes along whole, so data files
     and the parents a policy extends are read from the same revision.
     """
     rev, rel = spec.split(":", 1)
@@ -108,7 +110,7 @@ def _checkout(spec: str, stack: ExitStack) -> Path:
             tar.extractall(tmp, filter="data")
         else:  # pragma: no cover - Pythons before the filter; git archive writes plain files
             tar.extractall(tmp)
-    return tmp / full if full else tmp
+    return (tmp / full if full else tmp), tmp
 
 
 def _policy_paths(path: Path, label: str) -> list[Path]:
@@ -125,15 +127,31 @@ def _policy_paths(path: Path, label: str) -> list[Path]:
 
 def read_side(spec: str, stack: ExitStack) -> Side:
     """Load every policy of one side; errors in them become `DiffInputError` (exit 2)."""
-    path = _checkout(spec, stack) if _is_git_spec(spec) else Path(spec)
+    checkout = None
+    if _is_git_spec(spec):
+        path, checkout = _checkout(spec, stack)
+    else:
+        path = Path(spec)
     policies = []
     for file in _policy_paths(path, spec):
         try:
             policies.append(load_file(file))
         except CtsdslError as exc:
-            raise DiffInputError(exc.diagnostics) from None
+            diagnostics = exc.diagnostics
+            if checkout is not None:  # name the file as REV:path, not as a temporary folder that is gone
+                rev = spec.split(":", 1)[0]
+                diagnostics = [_renamed(d, checkout, rev) for d in diagnostics]
+            raise DiffInputError(diagnostics) from None
     root = path if path.is_dir() else path.parent
     return Side(spec, policies, root)
+
+
+def _renamed(d: Diagnostic, root: Path, rev: str) -> Diagnostic:
+    for prefix in {str(root) + "/", str(root.resolve()) + "/"}:
+        if d.source_name.startswith(prefix):
+            name = f"{rev}:{d.source_name[len(prefix):]}"
+            return dataclasses.replace(d, source_name=name, message=d.message.replace(prefix, f"{rev}:"))
+    return d
 
 
 def pair_policies(old: Side, new: Side) -> tuple[list[tuple[LoadedPolicy, LoadedPolicy]], list, list]:

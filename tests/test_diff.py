@@ -325,3 +325,16 @@ def test_witness_claims_replayed_from_a_file_differ_again(tmp_path, capsys):
     file.write_text("".join(json.dumps(w["claim"]) + "\n" for w in witnesses), encoding="utf-8")
     b = only_pair(run_diff(BASE, toy("param"), str(file))).behavior
     assert b.compared == b.differing == len(witnesses) > 0
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_an_error_in_a_revision_names_it_as_rev_path(tmp_path, capsys, monkeypatch):
+    repo = tmp_path / "repo"
+    shutil.copytree(FIX / "base", repo / "policy")
+    (repo / "policy" / "toy.cts").write_text('policy "toy" {\n  payer\n}\n', encoding="utf-8")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "broken")
+    monkeypatch.chdir(repo)
+    code, _, err = run(capsys, "diff", "HEAD:policy/toy.cts", str(FIX / "base" / "toy.cts"))
+    assert code == 2 and "HEAD:policy/toy.cts:3:1: error" in err and "ctsdsl-diff-" not in err
