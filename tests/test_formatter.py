@@ -260,3 +260,61 @@ def test_literals_of_every_kind_survive_formatting():
             'param h: money = -$2.50 cites s\n')
     assert parse(format_policy(text)) == parse(text)
     assert parse(format_policy(text)).of_kind(n.Param)[1].value == n.Literal(Decimal("1.50"), "number")
+
+
+# ---------------------------------------------------------------- hypothesis: random whole policies
+
+_EXPRS = ["line.units > 1", "a and b or not c", "if x then 1 else 2", "coalesce(line.minutes, 0) < 16",
+          'sum(o.units for o in claim.lines where o.code == "97550" and o.units > 2)', '(1 + 2) * 3 - -4 / 5',
+          'line.code in {"97550", "97551"}', 'any(m in line.modifiers where m == "GP")']
+_BLOCKS = {
+    "rule": ['title "T"', "cites s, t", "applies to claim", "applies to line where line.units > 1", "when {e}",
+             "reduce units to 2", "reason CARC 16", 'message "m {{line.code}} {long}"', 'note "n"'],
+    "fee": ['title "F"', "cites s", "applies to line", "amount {e}", 'note "n"'],
+    "source": ['title "S"', 'url "u"', "date 2024-01-01", "confidence verified", 'note "n {long}"'],
+}
+
+
+def random_policy(rnd: random.Random) -> str:
+    """Policy text of random items, entries and comments (standalone, and after code), in canonical entry order."""
+    count = iter(range(1, 10 ** 6))
+
+    def trail() -> str:
+        return f"  # c{next(count)}" if rnd.random() < 0.3 else ""
+
+    def lead(indent: str = "") -> str:
+        return f"{indent}# c{next(count)}\n" if rnd.random() < 0.3 else ""
+
+    out = []
+    for k in range(rnd.randint(1, 6)):
+        kind = rnd.choice(["param", "dated", "let", "disable", *_BLOCKS])
+        over = "override " if rnd.random() < 0.2 else ""
+        long = "word " * rnd.randint(0, 40)
+        if kind == "param":
+            body = f"{over}param p{k}: int = {rnd.randint(0, 9)} cites s{trail()}"
+        elif kind == "dated":
+            values = "".join(f"{lead('  ')}  from 2024-0{i + 1}-01 = {i} cites s{trail()}\n" for i in range(rnd.randint(1, 3)))
+            body = f"param d{k} {{{trail()}\n{values}}}{trail()}"
+        elif kind == "let":
+            body = f"{over}let l{k} = {rnd.choice(_EXPRS)}{trail()}"
+        elif kind == "disable":
+            body = f'disable r{k} because "why {long}" cites s{trail()}'
+        else:
+            entries = [e.format(e=rnd.choice(_EXPRS), long=long) for e in _BLOCKS[kind] if rnd.random() < 0.7]
+            if kind == "rule" and sum(e.startswith("applies") for e in entries) > 1:
+                entries.remove("applies to claim")
+            inner = "".join(f"{lead('  ')}  {e}{trail()}\n" for e in entries)
+            head = f"source s{k}" if kind == "source" else f"{over}{kind} r{k}"
+            body = f"{head} {{{trail()}\n{inner}{lead('  ')}}}{trail()}"
+        out.append(lead() + body + "\n" + rnd.choice(["", "\n"]))
+    return "".join(out)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_a_random_policy_keeps_its_tree_and_comments_and_formats_idempotently(rnd):
+    text = random_policy(rnd)
+    formatted = format_policy(text)
+    assert parse(formatted) == parse(text)
+    assert format_policy(formatted) == formatted
+    assert comment_texts(formatted) == comment_texts(text)
