@@ -462,7 +462,8 @@ def render_text(report: DiffReport) -> str:
         b = pair.behavior
         out += ["", f"Behavioral changes: {len(b.witnesses)} witness(es); {b.differing} of {b.compared} "
                     + ("generated claims" if b.source == "generated" else f"claims in {b.source}")
-                    + " decide differently" + (" (stopped at a limit: more may exist)" if b.truncated else "")]
+                    + " decide differently" + (" (stopped at a limit: more may exist)" if b.truncated else "")
+                    + (f"; {b.skipped} claim(s) of other payers skipped" if b.skipped else "")]
         for i, w in enumerate(b.witnesses, 1):
             alike = b.alike.get(w.key(), 1) if b.source == "generated" else 1
             out.append(f"  W{i}  {w.label}" + (f"  (stands for {alike} claims)" if alike > 1 else ""))
@@ -513,7 +514,8 @@ def render_markdown(report: DiffReport) -> str:
                 f"{b.differing} of {b.compared} " + ("generated claims" if b.source == "generated"
                                                      else f"claims in `{b.source}`")
                 + f" decide differently; {len(b.witnesses)} witness(es)"
-                + (" (stopped at a limit: more may exist)." if b.truncated else "."), ""]
+                + (" (stopped at a limit: more may exist)." if b.truncated else ".")
+                + (f" {b.skipped} claim(s) of other payers skipped." if b.skipped else ""), ""]
         if b.witnesses:
             out += ["| # | claim | line | old | new | cause |", "|---|---|---|---|---|---|"]
             for i, w in enumerate(b.witnesses, 1):
@@ -550,7 +552,7 @@ def to_dict(report: DiffReport) -> dict:
             "old_policy": policy(pair.old_name, pair.old), "new_policy": policy(pair.new_name, pair.new),
             "structural": [c.to_dict() for c in pair.changes],
             "behavior": {"source": b.source, "claims_compared": b.compared, "claims_differing": b.differing,
-                         "truncated": b.truncated,
+                         "truncated": b.truncated, "claims_skipped": b.skipped,
                          "witnesses": [{**w.to_dict(), "id": f"W{i}", "alike": b.alike.get(w.key(), 1)}
                                        for i, w in enumerate(b.witnesses, 1)]},
             "no_effect": [c.key for c in pair.no_effect]})

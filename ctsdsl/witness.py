@@ -130,6 +130,7 @@ class Behavior:
     witnesses: list[Witness] = field(default_factory=list)
     differing: int = 0  # claims that differ, before deduplication
     truncated: bool = False
+    skipped: int = 0  # replayed claims of another payer than either policy's
     alike: dict = field(default_factory=dict)  # witness key -> how many generated claims it stands for
 
 
@@ -565,6 +566,7 @@ def replay(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], claims: 
     payers = {old.header.payer, new.header.payer}
     for location, claim in claims:
         if claim.get("payer") not in payers:
+            result.skipped += 1
             continue
         result.compared += 1
         old_claim = copy.deepcopy(claim)

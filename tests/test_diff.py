@@ -180,10 +180,10 @@ def test_claims_replay_reports_exactly_the_claims_that_differ(tmp_path, capsys):
     file.write_text("".join(json.dumps(c) + "\n" for c in claims), encoding="utf-8")
     report = run_diff(BASE, toy("param"), str(file))
     b = only_pair(report).behavior
-    assert (b.compared, b.differing) == (2, 1)
+    assert (b.compared, b.differing, b.skipped) == (2, 1, 1)
     assert b.witnesses[0].claim["id"] == "short" and report.exit_code == 1
     code, out, _ = run(capsys, "diff", BASE, toy("reformatted"), "--claims", str(file))
-    assert code == 0 and "0 of 2 claims" in out
+    assert code == 0 and "0 of 2 claims" in out and "1 claim(s) of other payers skipped" in out
 
 
 def test_a_malformed_claims_file_exits_2(tmp_path, capsys):
