@@ -522,6 +522,7 @@ def format_file(path: str | Path, options: FormatterOptions = DEFAULT_OPTIONS) -
 
 def write_atomically(path: Path, text: str) -> None:
     """Replace a file's text so that a reader sees the old file or the new one, never half of it."""
+    path = path.resolve()  # through a symbolic link: the link stays, its target gets the new text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:

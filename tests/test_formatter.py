@@ -161,6 +161,15 @@ def test_fmt_names_a_missing_file_and_exits_1(tmp_path, capsys):
     assert "policy file not found" in capsys.readouterr().err
 
 
+def test_fmt_through_a_symbolic_link_formats_its_target_and_keeps_the_link(tmp_path):
+    target = _copy(tmp_path, "messy_rules.cts")
+    link = tmp_path / "link.cts"
+    link.symlink_to(target)
+    assert main(["fmt", str(link)]) == 0
+    assert link.is_symlink() and target.read_text(encoding="utf-8").startswith("# A policy written in a hurry")
+    assert main(["fmt", "--check", str(target)]) == 0
+
+
 def test_fmt_keeps_the_file_mode(tmp_path):
     path = _copy(tmp_path, "messy_rules.cts")
     path.chmod(0o640)
