@@ -3,7 +3,7 @@
 The driver reads the policy folder (the bundled policies, or the folder holding the
 ``.cts`` file given) and broadcasts its files once; each executor process writes them to
 a private temporary folder the first time it needs them and compiles each policy once
-there, then decides its partitions with `mapInPandas`. Executors need ctsdsl installed
+there, then decides its partitions with `mapInArrow`. Executors need ctsdsl installed
 (or shipped with ``--py-files``), not the policy files: see docs/spark.md.
 
 >>> from ctsdsl.spark import evaluate_dataframe            # doctest: +SKIP
@@ -26,7 +26,7 @@ from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX
 
 try:
-    import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame, functions as F  # noqa: N812 - Spark's own convention
     from pyspark.sql.types import StringType, StructType
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -37,6 +37,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 DECISION_SCHEMA = ("claim_id string, outcome string, total_allowed decimal(18,2), policy string, "
                    "decision string, error string")
 MAX_SHIPPED_BYTES = 64 * 1024 * 1024  # a policy folder is kilobytes; refuse to broadcast a whole disk by mistake
+_ARROW_TYPES = (("claim_id", pa.string()), ("outcome", pa.string()), ("total_allowed", pa.decimal128(18, 2)),
+                ("policy", pa.string()), ("decision", pa.string()), ("error", pa.string()))
 _SHIPPED_SUFFIXES = (POLICY_SUFFIX, ".csv", ".yaml", ".yml", ".json")
 
 
@@ -102,7 +104,7 @@ def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
     for text in texts:
         claim_id = None
         try:
-            if not isinstance(text, str):  # a null: None, or NaN in a pandas string column
+            if not isinstance(text, str):  # a null
                 raise ClaimError(Diagnostic("claim-missing", "the claim column is null on this row", "<row>"))
             claim = _parse_json(text, "<row>")  # as from a file: repeated keys refused, errors located
             claim_id = claim.get("id") if isinstance(claim, dict) and isinstance(claim.get("id"), str) else None
@@ -161,9 +163,11 @@ def evaluate_dataframe(df: DataFrame, *, column: str | None = "claim", policy: s
         choose = _chooser(broadcast, digest, chosen)
         encode = DecisionEncoder().encode
         for batch in batches:
-            yield pd.DataFrame(_decide_texts(batch["_claim"], choose, encode))
+            columns = _decide_texts(batch.column(0).to_pylist(), choose, encode)
+            yield pa.RecordBatch.from_arrays([pa.array(columns[name], type=kind) for name, kind in _ARROW_TYPES],
+                                             names=[name for name, _ in _ARROW_TYPES])
 
-    return df.select(texts.alias("_claim")).mapInPandas(decide, DECISION_SCHEMA)
+    return df.select(texts.alias("_claim")).mapInArrow(decide, DECISION_SCHEMA)
 
 
 __all__ = ["DECISION_SCHEMA", "evaluate_dataframe"]

@@ -12,7 +12,6 @@ import sys
 import pytest
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install 'ctsdsl[spark]'")
-pytest.importorskip("pandas", reason="the spark extra is not installed: pip install 'ctsdsl[spark]'")
 pytest.importorskip("pyarrow", reason="the spark extra is not installed: pip install 'ctsdsl[spark]'")
 if not shutil.which("java"):
     pytest.skip("Spark needs Java on the PATH", allow_module_level=True)
@@ -28,7 +27,7 @@ from conftest import ROOT, medicare_claim  # noqa: E402
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from gen_claims import generate  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # pyspark on pandas 3 warns
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # pyspark warns about pandas 3 on some paths
 
 
 @pytest.fixture(scope="module")
