@@ -2,7 +2,7 @@
 #
 # An imaginary payer that follows Medicare's 2025 policy for caregiver training but keeps 2024's
 # in-person-only rule: CTS furnished by telehealth is denied, whoever furnishes it. The rule
-# itself is Medicare's 2024 rule (../shared/reference/cts-billing.md §2.1: 97550-97552 were not
+# itself is Medicare's 2024 rule (../shared/reference/cts-billing.md §1.7: 97550-97552 were not
 # on the 2024 telehealth list and had to be delivered in person). The reference does not report
 # any payer keeping that rule after 2024; it is an example of the kind of variation an overlay
 # expresses, not a billing fact about anyone.
@@ -21,7 +21,8 @@ source example_in_person_only {
   title "Illustration only, not any payer's terms: Medicare's 2024 in-person-only rule kept"
   url "docs/overlays.md"
   confidence unverified
-  note "Written for the overlay tutorial; the rule is Medicare's for 2024 (reference §2.1)."
+  note "Written to illustrate overlays (docs/overlays.md); the rule is Medicare's for 2024 "
+       "(reference §1.7)."
 }
 
 # Medicare 2025 denies telehealth CTS only when a therapist furnishes it outside the statutory

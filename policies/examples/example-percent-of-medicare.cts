@@ -52,7 +52,7 @@ rule group_needs_two_caregivers {
   applies to line where role == "group"
   when line.caregivers < 2
   deny
-  reason CARC 16
+  # No reason code: the reference confirms none for this case (§7).
   message "{line.code} lists {line.caregivers} caregiver; this payer pays group CTS only for two or "
           "more caregivers."
 }
