@@ -44,8 +44,20 @@ def render_decision(decision: Decision) -> str:
     return "\n".join(out)
 
 
-def _listed(label: str, names: tuple[str, ...], indent: int = 8) -> list[str]:
-    return [_wrap(f"{label}: {', '.join(names)}", indent)] if names else []
+def _listed(label: str, names: tuple[str, ...], indent: int = 8, width: int = 100) -> list[str]:
+    """`label: a, b, c` over as many lines as needed, never breaking inside a name."""
+    if not names:
+        return []
+    lines, current = [], " " * indent + f"{label}: "
+    pad = " " * len(current)
+    for k, name in enumerate(names):
+        piece = name + ("," if k < len(names) - 1 else "")
+        if len(current) + len(piece) > width and current.strip() != f"{label}:":
+            lines.append(current.rstrip())
+            current = pad
+        current += piece + " "
+    lines.append(current.rstrip())
+    return lines
 
 
 def render_layers(layers: list[Layer]) -> str:
