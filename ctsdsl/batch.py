@@ -358,6 +358,18 @@ def _decided_in_order(chunks: Iterator[list], worker: _Worker | None, jobs: int,
             yield pending.popleft().get()
 
 
+class BatchIOError(CtsdslError):
+    """Reading the claims or writing the decisions failed (a full disk, a folder that does not exist)."""
+
+    exit_code = 2
+
+
+def _io_error(exc: OSError, target: str | Path) -> BatchIOError:
+    where = exc.filename if isinstance(exc.filename, str) and not Path(exc.filename).name.startswith(".") else target
+    return BatchIOError(Diagnostic("batch-io", f"cannot write or read {where}: {exc.strerror or exc}", str(where),
+                                   hint="nothing was written; the previous output, if any, is unchanged"))
+
+
 class _AtomicFile:
     """A text file written beside its target and moved over it only on `commit`: never half-written."""
 
@@ -366,8 +378,11 @@ class _AtomicFile:
         if self.target is None:
             self.fh = sys.stdout
             return
-        fd, self.temp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
-                                         dir=self.target.parent if str(self.target.parent) else ".")
+        try:
+            fd, self.temp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
+                                             dir=self.target.parent if str(self.target.parent) else ".")
+        except OSError as exc:
+            raise _io_error(exc, self.target) from None
         self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
 
     def commit(self) -> None:
@@ -486,14 +501,20 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
                 else:
                     out.fh.write(encoder.encode(result) + "\n")
                     summary.add(result)
-    except BaseException:
+    except BaseException as exc:
         out.abandon()
         if err:
             err.abandon()
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # `| head` is not an error
+            # A full disk, a vanished folder: say so, not "internal error".
+            raise _io_error(exc, output or path) from None
         raise
-    out.commit()
-    if err:
-        err.commit()
+    try:
+        out.commit()
+        if err:
+            err.commit()
+    except OSError as exc:
+        raise _io_error(exc, output or path) from None
     return summary
 
 

@@ -100,7 +100,7 @@ def test_a_failure_midway_leaves_no_half_written_output(tmp_path, monkeypatch):
         return "{}"
 
     monkeypatch.setattr(batch.DecisionEncoder, "encode", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(batch.BatchIOError, match="No space left on device"):
         batch.run_batch(claims, output=out, chunk_lines=2)
     assert out.read_text() == "the previous run\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.jsonl", "decisions.jsonl"]  # no temp file left
@@ -210,3 +210,8 @@ def test_a_csv_claim_of_too_many_rows_is_reported_without_holding_them_all(tmp_p
     summary = batch.run_batch(path, output=tmp_path / "d.jsonl", on_error=errors.append)
     assert summary.errors == 1 and errors[0].error.diagnostics[0].path == "$.lines"
     assert "more than the maximum of 1000" in errors[0].error.diagnostics[0].message
+
+
+def test_an_output_folder_that_does_not_exist_is_a_clear_error(capsys, mixed, tmp_path):
+    code, _, err = run(capsys, "batch", str(mixed), "-o", str(tmp_path / "no" / "such" / "d.jsonl"))
+    assert code == 2 and "error: cannot write or read" in err and "No such file or directory" in err
