@@ -345,6 +345,8 @@ _DOC_FIELDS = frozenset(("plan_of_care_includes_cts", "consent", "reason_without
 
 
 def _int_in(value: object, low: int, high: int) -> bool:
+    if type(value) is int:  # the usual case, first: neither bool nor float
+        return low <= value <= high
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     return (isinstance(value, int) or value.is_integer()) and low <= value <= high
