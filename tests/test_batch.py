@@ -215,3 +215,10 @@ def test_a_csv_claim_of_too_many_rows_is_reported_without_holding_them_all(tmp_p
 def test_an_output_folder_that_does_not_exist_is_a_clear_error(capsys, mixed, tmp_path):
     code, _, err = run(capsys, "batch", str(mixed), "-o", str(tmp_path / "no" / "such" / "d.jsonl"))
     assert code == 2 and "error: cannot write or read" in err and "No such file or directory" in err
+
+
+def test_a_bad_record_keeps_no_traceback_that_would_pin_its_chunk_in_memory(mixed):
+    errors = [r for r in batch._Worker(str(mixed), None).chunk(
+        [(i, n, line) for i, (n, line) in enumerate(batch._jsonl_records(mixed.open("rb")))]).errors]
+    assert len(errors) == 3
+    assert all(e.error.__traceback__ is None and e.error.__context__ is None for e in errors)
