@@ -218,7 +218,8 @@ def test_an_output_folder_that_does_not_exist_is_a_clear_error(capsys, mixed, tm
 
 
 def test_a_bad_record_keeps_no_traceback_that_would_pin_its_chunk_in_memory(mixed):
-    errors = [r for r in batch._Worker(str(mixed), None).chunk(
-        [(i, n, line) for i, (n, line) in enumerate(batch._jsonl_records(mixed.open("rb")))]).errors]
+    with mixed.open("rb") as fh:
+        records = [(i, n, line) for i, (n, line) in enumerate(batch._jsonl_records(fh))]
+    errors = batch._Worker(str(mixed), None).chunk(records).errors
     assert len(errors) == 3
     assert all(e.error.__traceback__ is None and e.error.__context__ is None for e in errors)
