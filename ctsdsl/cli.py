@@ -101,7 +101,12 @@ def _policy_files(paths: list[str]) -> list[Path]:
     for p in paths or [str(_resources.policies_dir())]:
         path = Path(p)
         if path.is_dir():
-            files.extend(sorted(path.rglob("*" + POLICY_SUFFIX)))
+            found = sorted(path.rglob("*" + POLICY_SUFFIX))
+            if not found:  # "checked 0 files: ok" would pass a typo'd folder in CI
+                raise PolicyNotFoundError(Diagnostic(
+                    "no-policy-files", f"no {POLICY_SUFFIX} policy files in folder {p}", p,
+                    hint="pass a folder that holds policy files, or the .cts files themselves"))
+            files.extend(found)
         else:
             files.append(path)
     return files

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 
@@ -36,7 +36,9 @@ def money_text(amount: Decimal | None) -> str | None:
     """A Decimal as a two-place string, or None."""
     if amount is None:
         return None
-    return str(amount.quantize(CENT))
+    # Half up, as the evaluator and the policies' round() do; amounts arrive rounded, this keeps
+    # a caller-built Decision from printing differently.
+    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)

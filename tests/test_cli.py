@@ -173,6 +173,11 @@ def test_check_of_a_missing_file_exits_1_naming_it(capsys, tmp_path):
 # ------------------------------------------------------------------ the command line itself
 
 
+def test_check_of_a_folder_without_policy_files_exits_2_rather_than_passing(capsys, tmp_path):
+    code, _, err = run(capsys, "check", str(tmp_path))
+    assert code == 2 and "no .cts policy files in folder" in err
+
+
 def test_no_command_prints_help_and_exits_2(capsys):
     code, out, _ = run(capsys)
     assert code == 2 and "eval" in out and "check" in out
