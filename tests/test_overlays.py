@@ -282,3 +282,13 @@ def test_the_registry_chooses_an_example_overlay_by_its_payer_and_medicare_is_un
     assert registry.for_claim("example-percent-of-medicare", "2025-06-02").name == \
         "example-percent-of-medicare-2025"
     assert registry.for_claim("medicare", "2025-06-02").name == "medicare-cts-2025"
+
+
+def test_testing_an_overlays_folder_counts_the_overlays_own_rules_not_medicares(monkeypatch):
+    from ctsdsl.testing import run_paths
+    monkeypatch.chdir(ROOT)
+    report = run_paths([ROOT / "policies" / "examples"])
+    assert not report.failed
+    assert {c.policy for c in report.coverage.values()} == {
+        "policies/examples/example-in-person-only.cts", "policies/examples/example-percent-of-medicare.cts"}
+    assert report.coverage_percent == 100.0
