@@ -127,15 +127,18 @@ class HandwrittenMedicare2025:
         self.meta = {r: (SEVERITY[r], "", "", (), (), None) for r in RULES}
         for r in rule_meta or ():
             self.meta[r.id] = (r.severity, r.title, r.citation, r.reasons, r.sources, r.origin)
-        self.fee_cache: dict[str, Decimal] = {}  # code -> non-facility fee, for the KX sums
+        self.fee_cache: dict[tuple[str, bool, bool], Decimal] = {}  # (code, facility, assistant) -> fee
 
-    def _nf_fee(self, code: str) -> Decimal | None:
-        fee = self.fee_cache.get(code)
+    def _kx_fee(self, code: str, facility: bool, assistant: bool) -> Decimal | None:
+        """What the fee schedule allows one unit of `code` in this setting, for the KX sums."""
+        key = (code, facility, assistant)
+        fee = self.fee_cache.get(key)
         if fee is None:
             rvu = self.rvus.get(code)
-            if rvu is None or rvu[0] is None:
+            if rvu is None or rvu[1 if facility else 0] is None:
                 return None
-            fee = self.fee_cache[code] = _cents(rvu[0] * CONVERSION_FACTOR)
+            fee = _cents(rvu[1 if facility else 0] * CONVERSION_FACTOR)
+            fee = self.fee_cache[key] = _cents(fee * ASSISTANT_FACTOR) if assistant else fee
         return fee
 
     def evaluate(self, claim: dict) -> Decision:
@@ -168,7 +171,7 @@ class HandwrittenMedicare2025:
             if row is not None and row[0] == "initial":
                 initial_dates.setdefault(day, set()).add(code)
             mods = ln.get("modifiers", ())
-            if mods and (fee := self._nf_fee(code)) is not None:
+            if mods and (fee := self._kx_fee(code, facility, "CQ" in mods or "CO" in mods)) is not None:
                 if "GP" in mods or "GN" in mods:
                     pt_slp_fees += fee * ln["units"]
                 if "GO" in mods:

@@ -496,13 +496,16 @@ rule possible_bundling_with_therapy {
 # Thresholds are tracked by discipline modifier; that CTS lines count toward them is
 # inferred, not stated by CMS (reference §1.11, "likely").
 
-let pt_slp_claim_fees = sum(round(rvu[o.code].total_nf * fee_conversion_factor, 2) * o.units for o in claim.lines
+# This claim's part of the spend is what the fee schedule allows its lines, priced as the fee
+# below prices them (the RVU total for the claim's setting, 85% with CQ or CO), for the units
+# billed: the threshold test runs before the line's own units are decided.
+let pt_slp_claim_fees = sum(round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2) * o.units for o in claim.lines
                             where o.code in rvu
-                                  and not missing(rvu[o.code].total_nf)
+                                  and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf)
                                   and ("GP" in o.modifiers or "GN" in o.modifiers))
-let ot_claim_fees = sum(round(rvu[o.code].total_nf * fee_conversion_factor, 2) * o.units for o in claim.lines
+let ot_claim_fees = sum(round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2) * o.units for o in claim.lines
                         where o.code in rvu
-                              and not missing(rvu[o.code].total_nf)
+                              and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf)
                               and "GO" in o.modifiers)
 
 rule kx_threshold_pt_slp {
