@@ -41,8 +41,11 @@ WAIVERS = (("2024-01-01", "2025-09-30"), ("2025-10-01", "2026-01-30"), ("2026-01
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
-# The rules in the policy's order; the numbers matter only for the finding order.
-RULES = ("patient_present", "telehealth_not_covered", "consent_not_documented", "plan_of_care_missing",
+# The rules in the policy's order; the numbers matter only for the finding order. code_not_in_force
+# is listed for its place only: this evaluator decides claims whose lines all fall in 2025, when
+# every governed code exists, so it never fires here.
+RULES = ("patient_present", "code_not_in_force", "telehealth_not_covered", "consent_not_documented",
+         "plan_of_care_missing",
          "reason_without_patient_missing", "need_for_occurrence_missing", "training_not_described",
          "caregiver_response_missing", "impact_on_goals_missing", "group_details_missing", "discipline_modifier",
          "assistant_modifier_mismatch", "addon_without_primary", "initial_minutes_missing", "initial_too_short",

@@ -180,8 +180,9 @@ def test_generated_claims_reach_every_rule_and_status(evaluators):
         decision = compiled.evaluate(generate_claim(rng, number))
         fired.update(f.rule for f in decision.findings)
         statuses.update(line.status for line in decision.lines)
-    # telehealth_not_covered cannot fire in 2025: the therapists' waivers ran all year.
-    assert {r.id for r in compiled.rules} - fired == {"telehealth_not_covered"}
+    # telehealth_not_covered cannot fire in 2025: the therapists' waivers ran all year; nor can
+    # code_not_in_force: every generated line is dated in 2025, when every governed code exists.
+    assert {r.id for r in compiled.rules} - fired == {"telehealth_not_covered", "code_not_in_force"}
     assert statuses == {"allowed", "reduced", "denied", "out_of_scope"}
 
 

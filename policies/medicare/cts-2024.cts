@@ -239,6 +239,20 @@ rule patient_present {
           "bill the treatment code for the activity (for example 97530 or 97535)."
 }
 
+# A code is billable from the date its row in data/codes.csv takes effect: the CTS codes from
+# 2024-01-01 (CY2024 PFS), the G-codes from 2025-01-01. A line dated earlier, on a claim whose
+# own date falls in this policy, would otherwise pass with no fee.
+rule code_not_in_force {
+  title "The code did not exist on the line's date of service"
+  cites cms_pfs_2024
+  applies to line
+  when not coded
+  deny
+  message "{line.code} did not exist on {line.date_of_service}; the caregiver training codes exist "
+          "from the date CMS created them (97550, 97551 and 97552 from 2024-01-01). Bill the service "
+          "under the codes in force on that date."
+}
+
 rule telehealth_not_covered {
   title "CTS was not on the 2024 Medicare telehealth list"
   cites telehealth_2024
