@@ -314,6 +314,11 @@ class Compiler:
     def expr_call(self, e: n.Call, scope: _Scope) -> str:
         if self.fast and e.func == "missing":
             return f"({self.expr(e.args[0], scope)} is None)"
+        if e.func == "at":
+            # Another date than the scope's: memo slots are keyed by the scope's date or
+            # period, so inside `at` everything is computed afresh on the given date.
+            date = f"({self.expr(e.args[0], scope)})"
+            return self.expr(e.args[1], _Scope(scope.vars, date, scope.period_var, memo=False))
         fn = FUNCTIONS[e.func]
         name = safe_ident("F_", fn.name)
         self.namespace[name] = fn.impl

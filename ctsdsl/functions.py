@@ -113,6 +113,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              "coalesce(x, default): x, or default when x is absent."),
     Function("len", ("collection",), lambda t: INT, len, "len(xs): how many items a list or set has."),
     Function("year", (DATE,), lambda t: INT, year, "year(date): the calendar year of a date."),
+    # A special form: the compiler reads x's dated values on `date` (it never calls `impl`).
+    Function("at", (DATE, ANY), lambda t: t[1], lambda date, value: value,
+             "at(date, x): x with every dated parameter and table row in it read on `date` rather than on "
+             "the line's date, e.g. `at(o.date_of_service, conversion_factor)` inside a quantifier over lines."),
 )}
 
 NUMERIC_TYPES = NUMERIC

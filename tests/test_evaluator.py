@@ -174,6 +174,23 @@ def test_a_dated_parameter_takes_the_value_in_force_on_the_date_of_service(decid
     assert [line.allowed_amount for line in decide(body, march).lines] == [Decimal("20.00"), Decimal("10.00")]
 
 
+def test_inside_a_sum_over_lines_a_dated_value_is_read_on_the_current_lines_date_unless_at_says_otherwise(decide):
+    rate = ("param rate: money {\n  from 2024-01-01 to 2024-03-08 = $10 cites s\n"
+            "  from 2024-03-09 to 2024-12-31 = $20 cites s\n}\n")
+    march = claim({"code": "97550", "units": 1}, {"code": "97550", "units": 1, "date_of_service": "2024-03-08"},
+                  date_of_service="2024-03-09")
+    current = decide(rate + 'fee f { title "F" cites s amount sum(rate for o in claim.lines) }\n', march)
+    each_own = decide(rate + 'fee f { title "F" cites s amount sum(at(o.date_of_service, rate) for o in claim.lines) }\n',
+                      march)
+    assert [line.allowed_amount for line in current.lines] == [Decimal("40.00"), Decimal("20.00")]
+    assert [line.allowed_amount for line in each_own.lines] == [Decimal("30.00"), Decimal("30.00")]
+
+
+def test_at_needs_a_date(make_policy):
+    with pytest.raises(ctsdsl.PolicySemanticError, match="argument 1 of at"):
+        make_policy('fee f { title "F" cites s amount at(1, $5) }\n')
+
+
 # ------------------------------------------------------------------ messages
 
 

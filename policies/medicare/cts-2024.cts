@@ -512,14 +512,14 @@ rule possible_bundling_with_therapy {
 
 # This claim's part of the spend is what the fee schedule allows its lines, priced as the fee
 # below prices them (the RVU total for the claim's setting, 85% with CQ or CO), for the units
-# billed: the threshold test runs before the line's own units are decided.
-let pt_slp_claim_fees = sum(round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2) * o.units for o in claim.lines
-                            where o.code in rvu
-                                  and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf)
+# billed: the threshold test runs before the line's own units are decided. Each line is priced
+# on its own date of service (`at`), so a claim across the 2024-03-09 factor change sums the
+# same on every line.
+let pt_slp_claim_fees = sum(at(o.date_of_service, round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2)) * o.units for o in claim.lines
+                            where at(o.date_of_service, o.code in rvu and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf))
                                   and ("GP" in o.modifiers or "GN" in o.modifiers))
-let ot_claim_fees = sum(round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2) * o.units for o in claim.lines
-                        where o.code in rvu
-                              and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf)
+let ot_claim_fees = sum(at(o.date_of_service, round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2)) * o.units for o in claim.lines
+                        where at(o.date_of_service, o.code in rvu and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf))
                               and "GO" in o.modifiers)
 
 rule kx_threshold_pt_slp {
