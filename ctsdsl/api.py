@@ -68,13 +68,13 @@ def evaluate(claim: dict, *, policy: LoadedPolicy | Evaluator | str | Path | Non
         The decision.
 
     Raises:
-        ClaimError: the claim is malformed.
+        ClaimError: the claim is malformed, or its lines are dated under more than one policy.
         PolicyNotFoundError: no bundled policy covers the claim's payer and date.
     """
     validate_claim(claim)
     if policy is None:
         registry = bundled()
-        evaluator = registry.evaluator(registry.for_claim(claim["payer"], claim["date_of_service"]).path)
+        evaluator = registry.evaluator(registry.policy_for(claim).path)
     elif isinstance(policy, Evaluator):
         evaluator = policy
     else:

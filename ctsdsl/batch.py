@@ -25,12 +25,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .claims import iter_claims, parse_jsonl_record, validate_claim
 from ._csv_claims import csv_records
 from .decision import Decision
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
+
+if TYPE_CHECKING:  # registry imports the evaluator; batch loads it only when it must choose a policy
+    from .registry import Entry, Registry
 
 CHUNK_LINES = 2000  # a chunk is one task for a worker: large enough that pickling stays a small share
 ZERO = Decimal("0.00")
@@ -151,17 +155,20 @@ class _Policies:
         else:
             from .api import compile as compile_policy
             self._fixed = compile_policy(policy)
-        self._by_key: dict[tuple[str, str], Evaluator] = {}
+        self._by_key: dict[tuple[str, str], tuple[Registry, Entry, Evaluator]] = {}
 
     def __call__(self, claim: dict) -> Evaluator:
         if self._fixed is not None:
             return self._fixed
         key = (claim["payer"], claim["date_of_service"])
-        evaluator = self._by_key.get(key)
-        if evaluator is None:
+        chosen = self._by_key.get(key)
+        if chosen is None:
             from .registry import bundled
             registry = self._registry or bundled()
-            evaluator = self._by_key[key] = registry.evaluator(registry.for_claim(*key).path)
+            entry = registry.for_claim(*key)
+            chosen = self._by_key[key] = (registry, entry, registry.evaluator(entry.path))
+        registry, entry, evaluator = chosen
+        registry.check_line_dates(entry, claim)
         return evaluator
 
 

@@ -28,7 +28,7 @@ def _evaluator_for(claim: dict, policy: str | None):
     if policy:
         return compile_policy(policy)
     registry = bundled()
-    return registry.evaluator(registry.for_claim(claim["payer"], claim["date_of_service"]).path)
+    return registry.evaluator(registry.policy_for(claim).path)
 
 
 def _claims(paths: list[str]):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _resources
-from .errors import Diagnostic, PolicyNotFoundError
+from .errors import ClaimError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
 
@@ -69,6 +69,43 @@ class Registry:
         raise PolicyNotFoundError(Diagnostic(
             "unknown-policy", f"no policy named {name!r} in {self.root}", str(self.root),
             hint=f"did you mean {close[0]!r}?" if close else f"policies: {', '.join(names) or 'none'}"))
+
+    def policy_for(self, claim: dict) -> Entry:
+        """The policy in force on a (valid) claim's date of service, when all its lines fall under it.
+
+        Raises:
+            PolicyNotFoundError: no policy, or more than one, covers the claim's payer and date.
+            ClaimError: a line is dated under another policy, or after the policy ends.
+        """
+        entry = self.for_claim(claim["payer"], claim["date_of_service"])
+        self.check_line_dates(entry, claim)
+        return entry
+
+    def check_line_dates(self, entry: Entry, claim: dict) -> None:
+        """Refuse a claim whose lines are dated outside the period of the policy deciding it.
+
+        One policy decides a whole claim, and its dated data (conversion factors, the yearly KX
+        thresholds) end with its period: a line beyond it would be priced by the wrong year's
+        figures or stop on a missing one. A line dated before every policy of the payer is left
+        to the policy, which can say that its code did not exist yet.
+        """
+        problems = []
+        for i, line in enumerate(claim["lines"]):
+            date = line.get("date_of_service")
+            if date is None or entry.covers(entry.payer, date):
+                continue
+            other = next((e for e in self.entries() if e.covers(entry.payer, date)), None)
+            if other is None and date < entry.effective_from:
+                continue
+            under = f"under policy {other.name}" if other else f"when no {entry.payer} policy is in force"
+            problems.append(Diagnostic(
+                "claim-spans-policies",
+                f"line {i} is dated {date}, {under}; the claim's date {claim['date_of_service']} puts the "
+                f"whole claim under {entry.name} ({entry.effective_from} to {entry.effective_to or 'open'})",
+                "<claim>", path=f"$.lines[{i}].date_of_service",
+                hint="split the claim so that each part's lines fall in one policy's period"))
+        if problems:
+            raise ClaimError(problems)
 
     def for_claim(self, payer: str, date: str) -> Entry:
         """The one policy in force for a payer on a date of service."""

@@ -272,7 +272,7 @@ class Runner:
             else:
                 path = registry.by_name(case.policy).path
         else:
-            path = registry.for_claim(claim["payer"], claim["date_of_service"]).path
+            path = registry.policy_for(claim).path
         if path not in self._tracked:
             # Coverage covers every rule of a policy a case used, even if no case reached it.
             self._tracked.add(path)

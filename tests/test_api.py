@@ -111,6 +111,36 @@ def test_a_date_no_policy_covers_is_a_clear_error_not_a_guess():
     assert info.value.exit_code == 2
 
 
+def _line(date: str | None = None) -> dict:
+    line = {"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]}
+    return line if date is None else {**line, "date_of_service": date}
+
+
+@pytest.mark.parametrize(("claim_date", "line_date", "other"), [
+    ("2024-12-31", "2025-01-02", "under policy medicare-cts-2025"),
+    ("2025-01-02", "2024-12-30", "under policy medicare-cts-2024"),
+    ("2026-12-31", "2027-01-04", "when no medicare policy is in force"),
+])
+def test_a_claim_whose_lines_fall_under_two_policies_must_be_split(claim_date, line_date, other):
+    with pytest.raises(ClaimError) as info:
+        ctsdsl.evaluate(medicare_claim(date_of_service=claim_date, lines=[_line(), _line(line_date)]))
+    (d,) = info.value.diagnostics
+    assert (d.code, d.path) == ("claim-spans-policies", "$.lines[1].date_of_service")
+    assert other in d.message and "split the claim" in d.hint
+    assert info.value.exit_code == 2
+
+
+def test_a_line_dated_before_any_policy_is_left_to_the_policy_which_says_the_code_did_not_exist():
+    decision = ctsdsl.evaluate(medicare_claim(lines=[_line(), _line("2023-12-29")]))
+    assert [line.status for line in decision.lines] == ["allowed", "denied"]
+    assert "code_not_in_force" in {f.rule for f in decision.findings}
+
+
+def test_a_line_dated_elsewhere_in_the_same_policy_period_is_decided():
+    decision = ctsdsl.evaluate(medicare_claim(date_of_service="2024-03-08", lines=[_line(), _line("2024-03-09")]))
+    assert [str(line.allowed_amount) for line in decision.lines] == ["52.06", "52.93"]
+
+
 def test_evaluate_may_be_given_the_policy(tmp_path):
     path = tmp_path / "p.cts"
     path.write_text(policy_text('rule r { title "R" cites s deny message "m" }'))
@@ -198,3 +228,10 @@ def test_check_returns_an_unreadable_file_as_a_diagnostic_instead_of_raising(tmp
 def test_the_example_claim_in_the_readme_is_decided():
     claim = json.loads((ROOT / "examples" / "claims" / "typical.json").read_text(encoding="utf-8"))
     assert ctsdsl.evaluate(claim).outcome == "pay"
+
+
+def test_evaluate_all_reports_a_claim_across_two_policies_in_its_place_and_carries_on():
+    split = medicare_claim(date_of_service="2024-12-31", lines=[_line(), _line("2025-01-02")])
+    results = list(ctsdsl.evaluate_all([split, medicare_claim()]))
+    assert [type(r).__name__ for r in results] == ["RecordError", "Decision"]
+    assert [d.code for d in results[0].error.diagnostics] == ["claim-spans-policies"]
