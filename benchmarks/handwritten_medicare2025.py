@@ -51,10 +51,11 @@ RULES = ("patient_present", "code_not_in_force", "telehealth_not_covered", "cons
          "assistant_modifier_mismatch", "addon_without_primary", "initial_minutes_missing", "initial_too_short",
          "addon_units_from_minutes", "mue_exceeded", "group_needs_two_patients", "group_one_unit_per_session",
          "individual_code_for_group", "same_day_individual_and_group", "possible_bundling_with_therapy",
-         "kx_threshold_pt_slp", "kx_threshold_ot", "no_mppr", "fee_unknown")
+         "kx_threshold_pt_slp", "kx_threshold_ot", "kx_spend_not_by_discipline", "no_mppr", "fee_unknown")
 SEVERITY = {rule: "deny" for rule in RULES}
 SEVERITY.update(initial_too_short="reduce", addon_units_from_minutes="reduce", group_one_unit_per_session="reduce",
-                same_day_individual_and_group="warn", possible_bundling_with_therapy="warn", no_mppr="info",
+                same_day_individual_and_group="warn", possible_bundling_with_therapy="warn",
+                kx_spend_not_by_discipline="warn", no_mppr="info",
                 fee_unknown="info")
 # Documentation every line needs, after consent and the plan of care: (rule, flag, what is missing).
 DOC_RULES = (
@@ -110,6 +111,10 @@ def _midpoint(minutes: int, unit: int) -> int:
     return 0 if minutes < threshold else (minutes - threshold) // unit + 1
 
 
+def _money(value):
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
 def _show(value) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -152,8 +157,9 @@ class HandwrittenMedicare2025:
         therapist = claim.get("provider_type", "therapist") == "therapist"
         doc = claim.get("documentation") or {}
         spend = claim.get("therapy_spend_to_date")
-        if isinstance(spend, float):
-            spend = Decimal(repr(spend))
+        # Each threshold reads its own spend when the claim gives one, else the shared figure.
+        pt_slp_spend, ot_spend = (_money(claim.get(field, spend)) for field in ("pt_slp_spend_to_date",
+                                                                                 "ot_spend_to_date"))
         facility = pos in FACILITY_POS
         codes = self.codes
 
@@ -182,6 +188,14 @@ class HandwrittenMedicare2025:
 
         findings: list[tuple[str, int | None, str]] = []
         governed = [ln["code"] in GOVERNED for ln in lines]
+        if (any(governed) and spend is not None and "pt_slp_spend_to_date" not in claim
+                and "ot_spend_to_date" not in claim
+                and any("GP" in ln.get("modifiers", ()) or "GN" in ln.get("modifiers", ()) for ln in lines)
+                and any("GO" in ln.get("modifiers", ()) for ln in lines)):
+            findings.append(("kx_spend_not_by_discipline", None, "This claim has PT/SLP and OT lines but one "
+                             f"therapy_spend_to_date (${_show(_money(spend))}), so it was used for both KX "
+                             "thresholds, which Medicare tracks apart. Give pt_slp_spend_to_date and "
+                             "ot_spend_to_date to test each threshold on its own spend."))
         if any(governed):
             findings.append(("no_mppr", None, "CTS lines are paid in full: their MULT PROC indicator is 0, so the "
                                               "therapy MPPR does not reduce them."))
@@ -272,13 +286,14 @@ class HandwrittenMedicare2025:
                 findings.append(("possible_bundling_with_therapy", i, f"{code} is billed with 97110/97112/97116 on "
                                  "the same date. One unverified source says these bundle; no NCCI pair was "
                                  "confirmed. No action is required unless your contractor denies it."))
-            if spend is not None and "KX" not in mods:
-                if ("GP" in mods or "GN" in mods) and spend + pt_slp_fees > KX_PT_SLP:
-                    deny("kx_threshold_pt_slp", i, f"Therapy spend of ${_show(spend)} plus this claim's "
+            if "KX" not in mods:
+                if (pt_slp_spend is not None and ("GP" in mods or "GN" in mods)
+                        and pt_slp_spend + pt_slp_fees > KX_PT_SLP):
+                    deny("kx_threshold_pt_slp", i, f"PT/SLP spend of ${_show(pt_slp_spend)} plus this claim's "
                          f"${_show(pt_slp_fees)} passes the PT/SLP threshold of ${KX_PT_SLP}; add KX when the "
                          "services are medically necessary.")
-                if "GO" in mods and spend + ot_fees > KX_OT:
-                    deny("kx_threshold_ot", i, f"Therapy spend of ${_show(spend)} plus this claim's "
+                if ot_spend is not None and "GO" in mods and ot_spend + ot_fees > KX_OT:
+                    deny("kx_threshold_ot", i, f"OT spend of ${_show(ot_spend)} plus this claim's "
                          f"${_show(ot_fees)} passes the OT threshold of ${KX_OT}; add KX when the services are "
                          "medically necessary.")
             rvu = self.rvus.get(code)

@@ -14,12 +14,13 @@ import json
 import re
 from collections.abc import Iterator
 
-from .claims import _DOC_FIELDS
+from .claims import _DOC_FIELDS, SPEND_FIELDS
 from .errors import ClaimError, Diagnostic
 from .nodes import Span
 
 _CLAIM_COLUMNS = {"id": "str", "payer": "str", "date_of_service": "str", "place_of_service": "str",
-                  "provider_type": "str", "therapy_spend_to_date": "number", "apm_qualifying": "bool"}
+                  "provider_type": "str", "apm_qualifying": "bool"}
+_CLAIM_COLUMNS.update({field: "number" for field in SPEND_FIELDS})
 _CLAIM_COLUMNS.update({f"documentation.{flag}": "bool" for flag in sorted(_DOC_FIELDS)})
 # A line's own date of service is `line_date_of_service`: `date_of_service` is the claim's.
 _LINE_COLUMNS = {"code": "str", "units": "int", "minutes": "int", "modifiers": "list", "patients_represented": "int",

@@ -379,6 +379,15 @@ _LINE_CHECKS = {
     "patient_present": lambda v: isinstance(v, bool),
     "date_of_service": _is_date,
 }
+# The spend toward the KX thresholds: one figure for both, or one per threshold (PT and SLP
+# share one, OT has its own), which takes precedence over the shared one.
+SPEND_FIELDS = ("therapy_spend_to_date", "pt_slp_spend_to_date", "ot_spend_to_date")
+
+
+def _is_amount(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not v < 0
+
+
 _CLAIM_CHECKS = {
     "id": lambda v: isinstance(v, str) and 1 <= len(v) <= 200,
     "payer": lambda v: isinstance(v, str) and 1 <= len(v) <= 100,
@@ -387,7 +396,7 @@ _CLAIM_CHECKS = {
     "provider_type": lambda v: isinstance(v, str) and v in ("therapist", "physician", "npp"),
     # Other number types (Decimal...) are left to jsonschema; `not v < 0` lets NaN through, as jsonschema does
     # (validate_claim refuses NaN and infinity itself).
-    "therapy_spend_to_date": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not v < 0,
+    **{field: _is_amount for field in SPEND_FIELDS},
     "apm_qualifying": lambda v: isinstance(v, bool),
     "documentation": lambda v: isinstance(v, dict) and v.keys() <= _DOC_FIELDS
     and all(isinstance(flag, bool) for flag in v.values()),
@@ -402,9 +411,11 @@ def _fast_valid(obj: object) -> bool:
     return isinstance(obj, dict) and all(k in obj for k in _REQUIRED) and _all_fields(obj, _CLAIM_CHECKS)
 
 
-def _finite_spend(obj: object) -> bool:
-    spend = obj.get("therapy_spend_to_date") if isinstance(obj, dict) else None
-    return not isinstance(spend, float) or math.isfinite(spend)
+def _infinite_spends(obj: object) -> list[str]:
+    """The spend fields holding NaN or an infinity, which the schema cannot refuse."""
+    if not isinstance(obj, dict):
+        return []
+    return [f for f in SPEND_FIELDS if isinstance(obj.get(f), float) and not math.isfinite(obj[f])]
 
 
 def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
@@ -421,7 +432,7 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
         ClaimError: With one ``claim-invalid`` diagnostic per problem, sorted by
             JSON path, each naming the path (``$.lines[0].units``).
     """
-    if _fast_valid(obj) and _finite_spend(obj):
+    if _fast_valid(obj) and not _infinite_spends(obj):
         return obj  # type: ignore[return-value]
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
     errors = sorted(_validator().iter_errors(obj), key=lambda e: (
@@ -430,11 +441,11 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
     diagnostics: list[Diagnostic] = []
     for error in errors:
         diagnostics += [d for d in _explain(error, source_name) if d not in diagnostics]
-    if not _finite_spend(obj):  # the schema cannot say "finite"; an amount of money must be
-        diagnostics.append(Diagnostic("claim-invalid", f"expected a finite number, got {obj['therapy_spend_to_date']}",
+    for field in _infinite_spends(obj):  # the schema cannot say "finite"; an amount of money must be
+        diagnostics.append(Diagnostic("claim-invalid", f"expected a finite number, got {obj[field]}",  # type: ignore[index]
                                       source_name,
                                       hint="NaN, Infinity and numbers past 1e308 are not amounts",
-                                      path="$.therapy_spend_to_date"))
+                                      path=f"$.{field}"))
     if diagnostics:
         raise ClaimError(diagnostics)
     return obj  # type: ignore[return-value] # jsonschema is the authority: the fast checker was too strict

@@ -288,6 +288,7 @@ CLAIM = st.fixed_dictionaries(
      "lines": st.lists(LINE, min_size=1, max_size=3)},
     optional={"provider_type": st.sampled_from(["therapist", "physician", "npp"]),
               "therapy_spend_to_date": st.integers(0, 10**6) | st.floats(min_value=0, allow_nan=False),
+              "pt_slp_spend_to_date": st.integers(0, 10**6), "ot_spend_to_date": st.floats(0, 1e6),
               "apm_qualifying": st.booleans(),
               "documentation": st.dictionaries(st.sampled_from(sorted(claims._DOC_FIELDS)), st.booleans())})
 ODD_VALUES = st.one_of(
@@ -347,6 +348,16 @@ def test_the_fast_checker_agrees_on_the_tricky_cases_one_by_one():
     claim = minimal_claim()
     claim["therapy_spend_to_date"] = float("nan")  # NaN is not below 0, so jsonschema lets it through
     assert claims._fast_valid(claim) is _schema_is_valid(claim) is True
+
+
+@pytest.mark.parametrize("field", claims.SPEND_FIELDS)
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_every_spend_figure_must_be_a_finite_amount(field, value):
+    claim = minimal_claim()
+    claim[field] = value
+    with pytest.raises(ClaimError) as info:
+        claims.validate_claim(claim)
+    assert [(d.path, "finite" in d.message) for d in info.value.diagnostics] == [(f"$.{field}", True)]
 
 
 # ----------------------------------------------------------------- reading

@@ -118,9 +118,10 @@ def generate_claim(rng: random.Random, number: int) -> dict:
                    "place_of_service": rng.choice(POS)}
     if rng.random() < 0.85:
         claim["provider_type"] = rng.choice(("therapist", "therapist", "physician", "npp"))
-    spend = _spend(rng)
-    if spend is not None:
-        claim["therapy_spend_to_date"] = spend
+    for field in ("therapy_spend_to_date", "pt_slp_spend_to_date", "ot_spend_to_date"):
+        spend = _spend(rng) if field == "therapy_spend_to_date" or rng.random() < 0.3 else None
+        if spend is not None:
+            claim[field] = spend
     if rng.random() < 0.95:
         complete = rng.random() < 0.6
         claim["documentation"] = {flag: True if complete else rng.random() < 0.85 for flag in DOC_FLAGS

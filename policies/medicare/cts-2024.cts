@@ -106,6 +106,12 @@ source ngs_kx_2024 {
   confidence verified
 }
 
+source noridian_kx_2024 {
+  title "Noridian JE: per-beneficiary KX modifier thresholds, tracked by discipline modifier"
+  url "https://med.noridianmedicare.com/web/jea/provider-types/outpatient-therapy/per-beneficiary_kx_modifier_thresholds"
+  confidence verified
+}
+
 source palmetto_carc_119 {
   title "Palmetto GBA: CARC 119 for therapy over the KX threshold"
   url "https://www.palmettogba.com/palmetto/jjb.nsf/DID/8EELMC7556"
@@ -522,18 +528,22 @@ let ot_claim_fees = sum(at(o.date_of_service, round(round((if facility then rvu[
                         where at(o.date_of_service, o.code in rvu and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf))
                               and "GO" in o.modifiers)
 
+# The two thresholds are tracked apart (reference §1.11, verified), so a claim may give the
+# spend toward each; the single therapy_spend_to_date serves a threshold it does not name.
+let pt_slp_spend = coalesce(claim.pt_slp_spend_to_date, claim.therapy_spend_to_date)
+let ot_spend = coalesce(claim.ot_spend_to_date, claim.therapy_spend_to_date)
+
 rule kx_threshold_pt_slp {
   title "Over the PT/SLP KX threshold without KX"
   cites ngs_kx_2024, palmetto_carc_119
   applies to line where ("GP" in line.modifiers or "GN" in line.modifiers)
                         and "KX" not in line.modifiers
-                        and not missing(claim.therapy_spend_to_date)
-  when claim.therapy_spend_to_date + pt_slp_claim_fees > kx_threshold_pt_slp
+                        and not missing(pt_slp_spend)
+  when pt_slp_spend + pt_slp_claim_fees > kx_threshold_pt_slp
   deny
   reason CARC 119, PR 119
-  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${pt_slp_claim_fees} "
-          "passes the PT/SLP threshold of ${kx_threshold_pt_slp}; add KX when the services are "
-          "medically necessary."
+  message "PT/SLP spend of ${pt_slp_spend} plus this claim's ${pt_slp_claim_fees} passes the PT/SLP "
+          "threshold of ${kx_threshold_pt_slp}; add KX when the services are medically necessary."
 }
 
 rule kx_threshold_ot {
@@ -541,12 +551,30 @@ rule kx_threshold_ot {
   cites ngs_kx_2024, palmetto_carc_119
   applies to line where "GO" in line.modifiers
                         and "KX" not in line.modifiers
-                        and not missing(claim.therapy_spend_to_date)
-  when claim.therapy_spend_to_date + ot_claim_fees > kx_threshold_ot
+                        and not missing(ot_spend)
+  when ot_spend + ot_claim_fees > kx_threshold_ot
   deny
   reason CARC 119, PR 119
-  message "Therapy spend of ${claim.therapy_spend_to_date} plus this claim's ${ot_claim_fees} passes "
-          "the OT threshold of ${kx_threshold_ot}; add KX when the services are medically necessary."
+  message "OT spend of ${ot_spend} plus this claim's ${ot_claim_fees} passes the OT threshold of "
+          "${kx_threshold_ot}; add KX when the services are medically necessary."
+}
+
+# Not a billing rule: a claim-data warning. One figure given for a claim with lines toward both
+# thresholds is used for both, which is right only if the pipeline meant it that way.
+rule kx_spend_not_by_discipline {
+  title "One therapy spend figure serves both KX thresholds"
+  cites noridian_kx_2024
+  applies to claim
+  when not missing(claim.therapy_spend_to_date)
+       and missing(claim.pt_slp_spend_to_date)
+       and missing(claim.ot_spend_to_date)
+       and any(o in claim.lines where "GP" in o.modifiers or "GN" in o.modifiers)
+       and any(o in claim.lines where "GO" in o.modifiers)
+  warn
+  message "This claim has PT/SLP and OT lines but one therapy_spend_to_date "
+          "(${claim.therapy_spend_to_date}), so it was used for both KX thresholds, which Medicare "
+          "tracks apart. Give pt_slp_spend_to_date and ot_spend_to_date to test each threshold on "
+          "its own spend."
 }
 
 # ---------------------------------------------------------------- payment
