@@ -299,8 +299,9 @@ class HandwrittenMedicare2025:
             rvu = self.rvus.get(code)
             if rvu is None or rvu[1 if facility else 0] is None:
                 findings.append(("fee_unknown", i, f"No {'facility' if facility else 'non-facility'} RVU total "
-                                 f"for {code} on {day} is in the policy's data; the allowed amount is unknown "
-                                 "(null), not zero."))
+                                 f"for {code} on {day} is in the policy's data, so its fee is unknown: an "
+                                 "allowed line's amount is null (unknown), not zero; a denied line is allowed "
+                                 "nothing."))
 
         return self._decision(claim, findings, governed, denied, allowed, facility)
 

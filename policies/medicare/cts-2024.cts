@@ -601,7 +601,8 @@ rule fee_unknown {
   when not fee_known
   info
   message "No {setting_name} RVU total for {line.code} on {line.date_of_service} is in the policy's "
-          "data; the allowed amount is unknown (null), not zero."
+          "data, so its fee is unknown: an allowed line's amount is null (unknown), not zero; a "
+          "denied line is allowed nothing."
 }
 
 fee physician_fee_schedule {
