@@ -112,18 +112,32 @@ def _policy_files(paths: list[str]) -> list[Path]:
     return files
 
 
+def _same(d: Diagnostic) -> tuple:
+    """What makes two diagnostics the same problem, whichever path named its file."""
+    path = Path(d.source_name)
+    return (str(path.resolve()) if path.is_file() else d.source_name, d.span, d.code, d.message)
+
+
 def cmd_check(args) -> int:
     errors = warnings = 0
     files = _policy_files(args.paths)
+    given = {str(path) for path in files}
+    found: dict[tuple, Diagnostic] = {}
     for path in files:
         try:
             diagnostics = load_file(path, raise_on_error=False).diagnostics
         except CtsdslError as exc:  # syntax errors and unreadable files
             diagnostics = exc.diagnostics
         for d in diagnostics:
-            print(d.render(), file=sys.stderr)
-            errors += d.severity == "error"
-            warnings += d.severity == "warning"
+            # A parent's problem comes back with every policy that extends it: say it once, naming
+            # its file as the command line did when it can.
+            key = _same(d)
+            if key not in found or (d.source_name in given and found[key].source_name not in given):
+                found[key] = d
+    for d in found.values():
+        print(d.render(), file=sys.stderr)
+        errors += d.severity == "error"
+        warnings += d.severity == "warning"
     verdict = "ok" if not errors else "FAILED"
     print(f"checked {len(files)} policy file(s): {errors} error(s), {warnings} warning(s): {verdict}")
     return 1 if errors else 0

@@ -171,6 +171,7 @@ def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
 
 
 _HEADERS: dict[tuple[Path, float], str | None] = {}
+_HEADER_NAME = re.compile(r'^[ \t]*policy[ \t]+"([^"\\\n]+)"', re.M)
 
 
 def _policy_name(path: Path) -> str | None:
@@ -181,10 +182,19 @@ def _policy_name(path: Path) -> str | None:
         return None
     if key not in _HEADERS:
         try:
-            header = parse_with_problems(read_policy_text(path), str(path))[0].header
+            text = read_policy_text(path)
         except CtsdslError:
-            header = None
-        _HEADERS[key] = header.name if header else None
+            _HEADERS[key] = None
+            return None
+        try:
+            header = parse_with_problems(text, str(path))[0].header
+            name = header.name if header else None
+        except CtsdslError:
+            # A parent with a syntax error is still found by its name, so that its children
+            # report that error, not a cascade of their own from checking them alone.
+            match = _HEADER_NAME.search(text)
+            name = match.group(1) if match else None
+        _HEADERS[key] = name
     return _HEADERS[key]
 
 

@@ -227,6 +227,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, source_name: str) -> Dia
         elif keywords and not {"NAME", "LPAR"} & expected:
             where = "at the top level" if block == "top" else f"in a {block} block"
             hint = f"entries allowed {where}: {', '.join(keywords)}"
+    elif str(token) == "where" and re.search(r"applies\s+to\s+claim\s*$", text[:token.start_pos]):
+        hint = "a claim rule applies to the whole claim, so it has no `where`: put the condition in `when`"
     elif token.type in ("EQUAL",) and "__ANON" not in message:
         hint = "comparisons use `==`; `=` only gives a parameter its value"
     return Diagnostic("syntax", message, source_name, span, hint, source_text=text)

@@ -15,7 +15,7 @@ from conftest import ROOT
 import ctsdsl
 from ctsdsl import nodes as n
 from ctsdsl.cli import main
-from ctsdsl.errors import PolicySemanticError
+from ctsdsl.errors import PolicySemanticError, PolicySyntaxError
 from ctsdsl.loader import load_file
 from ctsdsl.registry import bundled
 
@@ -232,6 +232,23 @@ def test_an_unknown_parent_is_named(tmp_path):
     found = errors(paths["a"])
     assert [d.code for d in found] == ["unknown-parent"]
     assert '"nobody-2024", which cannot be found' in found[0].message
+
+
+def test_a_parent_with_a_syntax_error_is_found_and_its_error_reported_instead_of_a_cascade(tmp_path):
+    paths = write(tmp_path, parent=PARENT.replace("reduce units to", "reduce units too"), child=CHILD)
+    with pytest.raises(PolicySyntaxError) as info:
+        load_file(paths["child"])
+    (d,) = info.value.diagnostics
+    assert (Path(d.source_name).name, d.span.line) == ("parent.cts", PARENT.split("\n").index(
+        "  reduce units to max_units") + 1)
+
+
+def test_check_of_a_folder_says_a_broken_parents_error_once(tmp_path, capsys):
+    paths = write(tmp_path, parent=PARENT.replace("reduce units to", "reduce units too"), child=CHILD)
+    assert main(["check", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert err.count("error:") == 1 and f"{paths['parent']}:" in err
+    assert "checked 2 policy file(s): 1 error(s)" in out
 
 
 def test_the_check_command_reports_an_overlay_error_with_its_location_and_exits_1(tmp_path, capsys):

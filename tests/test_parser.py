@@ -295,6 +295,12 @@ def test_a_misspelt_keyword_gets_a_did_you_mean_hint():
     assert d.hint == "did you mean `title`?"
 
 
+def test_a_where_on_a_claim_rule_is_explained():
+    d = syntax_error('rule r {\n  applies to claim where claim.payer == "x"\n  deny\n}')
+    assert (d.span.line, d.span.column) == (2, 20)
+    assert "put the condition in `when`" in d.hint
+
+
 def test_a_single_equals_in_a_condition_is_explained():
     d = syntax_error("rule r { when line.units = 2 deny }")
     assert "unexpected `=`" in d.message
