@@ -28,6 +28,7 @@ docs/testing.md is the analyst's guide to all of this.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -318,6 +319,7 @@ class Runner:
             elif ev.applicable:
                 entry.not_fired += 1
         self._count_silent_fees(evaluator, decision, evaluations)
+        result.problems.extend(unknown_rules(case.expect, [r.id for r in evaluator.rules], result.policy_name))
         result.problems.extend(compare(decision, case.expect))
         return result
 
@@ -427,6 +429,23 @@ def _as_list(value) -> list[str]:
     if value is None:
         return []
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def unknown_rules(expect: dict, rules: list[str], policy: str) -> list[str]:
+    """The rule ids an expectation names that the policy has no rule for.
+
+    A misspelt id in `not_fires` would otherwise pass whatever the policy did, and one in
+    `fires` would fail without saying why.
+    """
+    named = _as_list(expect.get("fires")) + _as_list(expect.get("not_fires"))
+    for spec in _line_specs(expect):
+        named += _as_list(spec.get("fires")) + _as_list(spec.get("not_fires"))
+    problems = []
+    for rule in dict.fromkeys(named):
+        if rule not in rules:
+            close = difflib.get_close_matches(rule, rules, n=1)
+            problems.append(f"{policy} has no rule `{rule}`" + (f"; did you mean `{close[0]}`?" if close else ""))
+    return problems
 
 
 def compare(decision: Decision, expect: dict) -> list[str]:

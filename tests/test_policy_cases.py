@@ -119,6 +119,23 @@ def test_a_case_with_a_bad_what_if_fails_with_the_reason(tmp_path: Path) -> None
     assert "has no parameter 'waivers'" in result.problems[0]
 
 
+@pytest.mark.parametrize("expect", [
+    "{not_fires: [kx_threshold_pt_slpp]}",
+    "{lines: [{fires: [kx_threshold_pt_slpp]}]}",
+])
+def test_a_misspelt_rule_id_fails_the_case_with_a_suggestion_instead_of_passing(tmp_path: Path, expect) -> None:
+    cases = tmp_path / "typo.yaml"
+    cases.write_text("policy: medicare-cts-2024\n"
+                     "cases:\n"
+                     "  - name: typo\n"
+                     "    claim: {id: c, payer: medicare, date_of_service: '2024-05-01', place_of_service: '11',\n"
+                     "            provider_type: physician, lines: [{code: '97550', units: 1, minutes: 30}]}\n"
+                     f"    expect: {expect}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    assert result.problems[0] == ("medicare-cts-2024 has no rule `kx_threshold_pt_slpp`; "
+                                  "did you mean `kx_threshold_pt_slp`?")
+
+
 # ---------------------------------------------------------------- 2026's two conversion factors
 # The reference has no 2026 RVU totals, so no 2026 case can show a factor in an amount. An
 # overlay that prices every line at exactly 1 RVU shows which factor the fee uses.
