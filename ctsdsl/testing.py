@@ -178,6 +178,9 @@ def load_cases(path: str | Path) -> list[Case]:
         if unknown:
             raise _case_problem(f"case {i + 1}: unknown expectation(s): {', '.join(sorted(unknown))}", name, line,
                                 f"expectations: {', '.join(sorted(_EXPECT_KEYS))}")
+        if not any(value not in (None, "", [], {}) for value in expect.values()):
+            raise _case_problem(f"case {i + 1} expects nothing, so it could never fail", name, line,
+                                "add `expect:` with an outcome, lines, fires or not_fires, or an error")
         for spec in _line_specs(expect):
             bad = set(spec) - _LINE_KEYS
             if bad:

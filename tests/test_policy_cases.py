@@ -136,6 +136,16 @@ def test_a_misspelt_rule_id_fails_the_case_with_a_suggestion_instead_of_passing(
                                   "did you mean `kx_threshold_pt_slp`?")
 
 
+@pytest.mark.parametrize("expect", ["", "    expect: {}\n", "    expect: {lines: []}\n"])
+def test_a_case_that_expects_nothing_is_refused_because_it_could_never_fail(tmp_path: Path, expect) -> None:
+    cases = tmp_path / "empty.yaml"
+    cases.write_text("cases:\n  - name: nothing\n    claim: {}\n" + expect, encoding="utf-8")
+    with pytest.raises(CtsdslError) as info:
+        load_cases(cases)
+    (d,) = info.value.diagnostics
+    assert (d.span.line, d.message) == (2, "case 1 expects nothing, so it could never fail")
+
+
 # ---------------------------------------------------------------- 2026's two conversion factors
 # The reference has no 2026 RVU totals, so no 2026 case can show a factor in an amount. An
 # overlay that prices every line at exactly 1 RVU shows which factor the fee uses.
