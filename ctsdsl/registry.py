@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _resources
-from .errors import ClaimError, Diagnostic, PolicyNotFoundError
+from . import nodes as n
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, read_policy_text
+from .parser import parse_with_problems
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,22 @@ class Registry:
         if self._entries is None:
             entries = []
             for path in sorted(self.root.rglob("*" + POLICY_SUFFIX)):
-                header = self.load(path).header
+                header = self._header(path)
                 entries.append(Entry(header.name, header.payer, header.effective_from, header.effective_to, path,
                                      header.changes))
             self._entries = entries
         return self._entries
+
+    def _header(self, path: Path) -> n.PolicyHeader:
+        """A policy's header, read without checking the policy: choosing the one policy for a claim
+        should not cost checking every other in the folder (most of a CLI run's start-up)."""
+        try:
+            header = parse_with_problems(read_policy_text(path), str(path))[0].header
+        except CtsdslError:
+            header = None
+        if header is None or not header.payer or not header.effective_from:
+            header = self.load(path).header  # raises the file's own located errors
+        return header
 
     def load(self, path: Path) -> LoadedPolicy:
         path = Path(path)

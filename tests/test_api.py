@@ -235,3 +235,17 @@ def test_evaluate_all_reports_a_claim_across_two_policies_in_its_place_and_carri
     results = list(ctsdsl.evaluate_all([split, medicare_claim()]))
     assert [type(r).__name__ for r in results] == ["RecordError", "Decision"]
     assert [d.code for d in results[0].error.diagnostics] == ["claim-spans-policies"]
+
+
+def test_a_registry_chooses_by_header_so_a_broken_policy_stops_only_the_claims_it_would_decide(tmp_path):
+    from ctsdsl.registry import Registry
+    (tmp_path / "good.cts").write_text(policy_text('rule r { title "R" cites s deny message "m" }'))
+    broken = policy_text('rule r { title "R" cites s when nonsense deny message "m" }')
+    (tmp_path / "broken.cts").write_text(broken.replace('"test-policy"', '"broken"').replace('"test"', '"other"'))
+    registry = Registry(tmp_path)
+    assert [e.name for e in registry.entries()] == ["broken", "test-policy"]
+    entry = registry.policy_for(medicare_claim(payer="test"))
+    assert registry.evaluator(entry.path).evaluate(medicare_claim(payer="test")).outcome == "deny"
+    with pytest.raises(PolicySemanticError) as info:
+        registry.evaluator(registry.policy_for(medicare_claim(payer="other")).path)
+    assert info.value.diagnostics[0].source_name.endswith("broken.cts")
