@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import lark
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
@@ -35,10 +40,60 @@ BLOCK_KEYWORDS = {
 _HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
+_GRAMMAR = Path(__file__).with_name("grammar.lark")
+# Lark's parse tables for grammar.lark, built ahead (after editing the grammar, run
+# `python -c "import ctsdsl.parser as p; p.write_tables()"`; a test says when): building them
+# takes 150 ms or more, a third of a CLI run's start-up; reading them back takes about 20.
+_TABLES = Path(__file__).with_name("grammar-tables.json")
+_OPTIONS = {"parser": "lalr", "start": ["start", "expr"], "propagate_positions": True, "maybe_placeholders": False}
+
+
+def _grammar_digest() -> str:
+    return hashlib.sha256(_GRAMMAR.read_bytes()).hexdigest()
+
+
+def _build() -> Lark:
+    return Lark.open(str(_GRAMMAR), **_OPTIONS)
+
+
+def _int_keys(d: dict) -> dict:
+    # JSON keys are strings; the tables key their states by number.
+    return {int(k) if k.isdigit() else k: v for k, v in d.items()}
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", start=["start", "expr"],
-                     propagate_positions=True, maybe_placeholders=False)
+    """The parser: from the prebuilt tables when they are for this grammar and this Lark, else built."""
+    try:
+        saved = json.loads(_TABLES.read_text(encoding="utf-8"), object_hook=_int_keys)
+        if saved["grammar_sha256"] == _grammar_digest() and saved["lark"] == lark.__version__:
+            return Lark._load_from_dict(saved["data"], saved["memo"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing, stale or unreadable tables only cost the time to build them
+    return _build()
+
+
+def _keys(value) -> Iterator:
+    if isinstance(value, dict):
+        yield from value
+        for item in value.values():
+            yield from _keys(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _keys(item)
+
+
+def write_tables(path: Path = _TABLES) -> None:
+    """Build the parse tables from grammar.lark and save them where `_lark` reads them."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+    data, memo = _build().memo_serialize([TerminalDef, Rule])
+    text = json.dumps({"grammar_sha256": _grammar_digest(), "lark": lark.__version__, "data": data, "memo": memo},
+                      sort_keys=True)
+    if json.loads(text, object_hook=_int_keys)["data"] != json.loads(json.dumps(data), object_hook=_int_keys) or \
+            any(isinstance(k, str) and k.isdigit() for k in _keys(data)):
+        raise RuntimeError("the parse tables do not survive JSON: a string key looks like a number")
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def parse(text: str, source_name: str = "<string>") -> n.Policy:

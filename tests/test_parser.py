@@ -3,13 +3,17 @@ are located, name what was expected in words, and show the line with a caret."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
 from ctsdsl import nodes as n
+from ctsdsl import parser
 from ctsdsl.errors import PolicySyntaxError
 from ctsdsl.parser import parse, parse_expr
+
+from conftest import ROOT
 
 
 def lit(value, kind):
@@ -348,3 +352,44 @@ def test_a_negative_parameter_survives_the_formatter():
     from ctsdsl.formatter import format_policy
     text = "param a = -1\nparam b: money = -$2.50\nparam c { from 2024-01-01 = -0.5 }\n"
     assert parse(format_policy(text)) == parse(text)
+
+
+# ----------------------------------------------------------------- prebuilt parse tables
+
+def test_the_prebuilt_parse_tables_are_for_the_current_grammar():
+    saved = json.loads(parser._TABLES.read_text(encoding="utf-8"))
+    assert saved["grammar_sha256"] == parser._grammar_digest(), \
+        'grammar.lark changed: run python -c "import ctsdsl.parser as p; p.write_tables()"'
+
+
+def test_the_prebuilt_parser_parses_and_fails_exactly_as_a_freshly_built_one():
+    fresh = parser._build()
+    prebuilt = parser._lark()
+    assert prebuilt.source_path == "<deserialized>"  # the tables were used, not rebuilt
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "policies").rglob("*.cts"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "fixtures").rglob("*.cts"))]
+    texts += ['rule r {\n  tilte "x"\n}', "param x = ", 'rule r { when line.units = 2 deny }']
+    for text in texts:
+        outcomes = []
+        for lark_parser in (fresh, prebuilt):
+            try:
+                outcomes.append(lark_parser.parse(text, "start"))
+            except Exception as exc:  # noqa: BLE001 - the failure itself is what is compared
+                expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+                outcomes.append((type(exc).__name__, getattr(exc, "line", None), getattr(exc, "column", None),
+                                 sorted(expected)))
+        assert outcomes[0] == outcomes[1]
+    assert fresh.parse("a + b * 2", "expr") == prebuilt.parse("a + b * 2", "expr")
+
+
+def test_stale_or_missing_tables_only_cost_the_build(tmp_path, monkeypatch):
+    stale = tmp_path / "tables.json"
+    stale.write_text(json.dumps({"grammar_sha256": "0" * 64, "lark": "0", "data": {}, "memo": {}}))
+    for tables in (stale, tmp_path / "missing.json"):
+        monkeypatch.setattr(parser, "_TABLES", tables)
+        parser._lark.cache_clear()
+        try:
+            assert parser._lark().source_path != "<deserialized>"
+            assert parse('rule r { deny }').of_kind(n.Rule)[0].outcome.kind == "deny"
+        finally:
+            parser._lark.cache_clear()
