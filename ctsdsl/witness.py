@@ -9,8 +9,10 @@ codes table's unit minutes: 15/16, 37/38, 52/53 for 30- and 15-minute units), th
 units, patients represented and caregivers around each limit, one place of service per class
 (office 11, facility 22, telehealth 02 and 10, and any other class the policies'
 sets tell apart), each modifier, each documentation flag left out, each provider
-type, the therapy spend either side of each money threshold, and a same-day line of
-each other code a condition names. Each variant is dated on both sides of every date
+type, each claim amount the policies read (found in their conditions, typed by the claim
+schema) just under, at and just over each money threshold, alone, with each modifier and
+with a second line under a modifier a set lists beside GP, and a same-day line of each
+other code a condition names. Each variant is dated on both sides of every date
 a policy turns on (effective dates, dated values, dated data rows).
 
 Dates. Two policies with overlapping effective periods decide each witness on the
@@ -116,7 +118,8 @@ class Witness:
     causes: tuple[Cause, ...]
 
     def key(self) -> tuple:
-        return (tuple(c.key for c in self.causes), tuple(l.signature() for l in self.lines))
+        # Distinct line changes only: two lines of one code changed alike are the same story as one.
+        return (tuple(c.key for c in self.causes), tuple(sorted(set(l.signature() for l in self.lines), key=repr)))
 
     def to_dict(self) -> dict:
         return {"label": self.label, "claim": self.claim, "old_date": self.old_date, "new_date": self.new_date,
@@ -317,9 +320,19 @@ def _pos_classes(policies: list[LoadedPolicy]) -> list[str]:
     return out
 
 
+def _amount_fields(policies: list[LoadedPolicy]) -> list[str]:
+    """The claim's number fields the policies read (`claim.therapy_spend_to_date`, ...), in schema order:
+    each is set either side of the money thresholds, so a new field is varied without a change here."""
+    from .fields import CLAIM, NUMBER, catalogue
+    read = {node.name for p in policies for node in p.policy.walk()
+            if isinstance(node, n.Attribute) and isinstance(node.obj, n.Name) and node.obj.name == "claim"}
+    return [name for name, f in catalogue()[CLAIM].items() if f.type == NUMBER and name in read]
+
+
 def _money_thresholds(policies: list[LoadedPolicy]) -> list[Decimal]:
     found = {l.value for l in _literals(policies) if l.kind == "money" and l.value >= 100}
-    return sorted({v + d for v in found for d in (Decimal(-1), Decimal(0))} | {Decimal(0)})
+    # Just under, at and just over: "spend + this claim > threshold" turns below it, "spend > threshold" above.
+    return sorted({v + d for v in found for d in (Decimal(-1), Decimal(0), Decimal(1))} | {Decimal(0)})
 
 
 # ---------------------------------------------------------------- generating claims
@@ -375,11 +388,20 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
     for flag in DOC_FLAGS:
         yield f"{code}, {flag} not documented", (lambda c, f=flag: c["documentation"].__setitem__(f, False))
     yield f"{code}, patient present", (lambda c: c["lines"][main].__setitem__("patient_present", True))
-    # A money threshold may be tracked per modifier (KX by discipline): each spend with each modifier alone.
-    for spend, m in itertools.product(_money_thresholds(policies), [None, *mods]):
-        yield f"{code}, therapy spend ${spend}" + (f", modifier {m}" if m else ""), (
-            lambda c, s=spend, m=m: (c.__setitem__("therapy_spend_to_date", int(s) if s == int(s) else float(s)),
-                                     m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
+    # A money threshold may be tracked per modifier (KX by discipline): each amount the policies read, at
+    # each threshold, with each modifier alone, and with a second line of the code under another modifier.
+    amounts = _amount_fields(policies)
+    for name, spend, m in itertools.product(amounts, _money_thresholds(policies), [None, *mods]):
+        what = name.replace("_", " ").removesuffix(" to date")
+        yield f"{code}, {what} ${spend}" + (f", modifier {m}" if m else ""), (
+            lambda c, f=name, s=spend, m=m: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
+                                             m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
+    # The second line's modifier is an alternative to the base line's GP: one a set parameter lists beside it.
+    siblings = [m for m in mods if m != "GP" and any({"GP", m} <= s for s in _set_params(policies))]
+    for name, spend, m in itertools.product(amounts, _money_thresholds(policies), siblings):
+        yield f"{code}, {name.replace('_', ' ').removesuffix(' to date')} ${spend}, a second line with {m}", (
+            lambda c, f=name, s=spend, m=m: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
+                                             c["lines"].append({**c["lines"][main], "modifiers": [m]})))
     yield f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True))
     for other in others:
         yield f"{code} with {other}", (

@@ -156,6 +156,15 @@ def test_medicare_2025_conversion_factor_and_rvus_move_fees(medicare):
     assert _caused(pair, "kx_threshold_pt_slp 2330 -> 2410")
 
 
+def test_a_claim_amount_the_new_side_reads_is_varied_around_its_threshold_with_lines_of_two_disciplines():
+    pair = only_pair(run_diff(BASE, toy("spend_by_discipline")))
+    labels = {w.label: {c.item for c in w.causes} for w in pair.behavior.witnesses}
+    assert labels["97550, ot spend $501, modifier GO, 2030-01-01"] == {"rule ot_over_threshold"}
+    assert labels["97550, ot spend $501, a second line with GO, 2030-01-01"] == {
+        "rule ot_over_threshold", "rule one_spend_for_two_disciplines"}
+    assert not any("ot spend $500," in label for label in labels)  # at the threshold is not over it
+
+
 def test_review_guide_shows_the_current_diff(medicare):
     from ctsdsl.diff import render_text
     guide = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
