@@ -57,6 +57,7 @@ def test_each_year_has_case_files_of_its_own() -> None:
 #   group: 97552, 3 patients, 2024-10-02 POS 11: 0.67 x 33.2875 = 22.30
 #   telehealth-2025: POS 10 (non-facility), 53 min: 52.08 + 2 x 25.55 = 103.18
 #   kx-over-threshold: 2300 + 52.93 + 26.30 = 2379.23 > 2330 without KX: both lines denied
+#   pt-and-ot-2024: PT/SLP 1500 + 52.93 <= 2330 paid; OT 2290 + 52.93 = 2342.93 > 2330: OT line denied
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "claims"
 
@@ -67,6 +68,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "claims"
     ("group.json", "medicare-cts-2024", "pay", "22.30"),
     ("telehealth-2025.json", "medicare-cts-2025", "pay", "103.18"),
     ("kx-over-threshold.json", "medicare-cts-2024", "deny", "0.00"),
+    ("pt-and-ot-2024.json", "medicare-cts-2024", "partial", "52.93"),
 ])
 def test_example_claims_get_the_amounts_the_reference_computes(name, policy, outcome, total) -> None:
     import ctsdsl
