@@ -54,6 +54,12 @@ def literal_type(value: n.Literal | n.SetLiteral) -> str:
     return _LITERAL_TYPES[value.kind]
 
 
+def _family(lit: n.Literal) -> str:
+    """A literal's type, with whole and decimal numbers as one (a set may hold 1 and 2.5)."""
+    kind = _LITERAL_TYPES[lit.kind]
+    return NUMBER if kind == INT else kind
+
+
 def valid_date(text: str) -> bool:
     try:
         datetime.date.fromisoformat(text)
@@ -182,12 +188,21 @@ class Checker:
             self.report("bad-value", f"confidence `{source.confidence}` is not one of {', '.join(CONFIDENCE)}",
                         source.span)
 
-    def check_literal_dates(self, value: n.Literal | n.SetLiteral) -> None:
-        """A date literal must be a calendar date: the grammar accepts any digits, 2024-13-45 included."""
+    def check_literal(self, value: n.Literal | n.SetLiteral) -> None:
+        """A date literal must be a calendar date: the grammar accepts any digits, 2024-13-45 included.
+        A set holds one type: in {"97550", 97551} the unquoted code is a number, which no code ever
+        equals, so `line.code in` the set would silently never match it."""
         for lit in value.items if isinstance(value, n.SetLiteral) else (value,):
             if lit.kind == "date" and not valid_date(lit.value):
                 self.report("bad-date", f"{lit.value} is not a calendar date", lit.span,
                             "write a real date as YYYY-MM-DD: months 01-12, days that exist in the month")
+        if isinstance(value, n.SetLiteral) and value.items:
+            first = value.items[0]
+            odd = next((i for i in value.items if _family(i) != _family(first)), None)
+            if odd is not None:
+                self.report("type", f"the set mixes {_a(literal_type(first))} and {_a(literal_type(odd))} "
+                            f"(`{odd.value}`)", odd.span,
+                            'a set holds one type: quote codes as strings ("97551")')
 
     def check_cites(self, cites: tuple[n.Citation, ...], what: str, span: n.Span) -> None:
         if not cites:
@@ -205,7 +220,7 @@ class Checker:
                         f"types: {', '.join(sorted(PARAM_TYPES))}")
         for value in (param.value, *(dv.value for dv in param.dated)):
             if value is not None:
-                self.check_literal_dates(value)
+                self.check_literal(value)
         if param.value is not None:
             self.check_cites(param.cites, what, param.span)
             kinds = {literal_type(param.value)}
@@ -344,7 +359,7 @@ class Checker:
             return ANY
         rec = lambda e, en=env: self.infer(e, en, uses_line, depth + 1)  # noqa: E731
         if isinstance(expr, (n.Literal, n.SetLiteral)):
-            self.check_literal_dates(expr)
+            self.check_literal(expr)
             return literal_type(expr)
         if isinstance(expr, n.Name):
             return self.infer_name(expr, env, uses_line)

@@ -109,10 +109,39 @@ RULE = 'rule r {{ title "R" cites s {} message "m" }}'
     ('fee f { title "F" cites s }', "missing-entry", "has no amount"),
     ('rule r { title "R" cites s deny reason XYZ 1 message "m" }', "bad-value", "reason system `XYZ`"),
     ('rule r { title "R" cites s deny reason RARC n362 message "m" }', "bad-value", "`RARC n362` is not a code"),
+    # An unquoted code in a set is a number no code equals: `line.code in` it would never match.
+    ('param codes: set = {"97550", 97551} cites s', "type", "the set mixes a string and an int (`97551`)"),
+    (RULE.format('when line.code in {"97550", 97551} deny'), "type", "the set mixes a string and an int"),
+    ('override rule r { title "R" cites s deny message "m" }', "override-without-parent",
+     "`override rule` in a policy that extends nothing"),
+    ('policy "other" { payer "x" version "1" effective 2024-01-01 }', "duplicate-header",
+     "a file holds one policy"),
+    ('source t { url "https://x" }', "missing-entry", "source `t` has no title"),
+    ('source t { title "T" }', "missing-entry", "source `t` has no url"),
+    ('source t { title "T" url "https://x" date 2024-02-30 }', "bad-date", "2024-02-30 is not a calendar date"),
+    ('source t { title "T" url "https://x" confidence sure }', "bad-value", "confidence `sure` is not one of"),
+    ("param x {\n from 2024-01-01 = 1 cites s\n from 2024-01-01 = 2 cites s\n}", "dated-overlap",
+     "two values of `x` start on 2024-01-01"),
+    (RULE.format("when -line.code > 1 deny"), "type", "`-` needs a number, not a string"),
+    (RULE.format('when (if line.units > 1 then 1 else "a") == 1 deny'), "type",
+     "the branches of `if` differ: an int and a string"),
+    (RULE.format("when any(o in line.units where true) deny"), "type", "`any` goes over a list or set, not an int"),
+    (RULE.format("when sum(o.code for o in claim.lines) > 1 deny"), "type", "`sum` adds numbers, not a string"),
+    ("let u = line.units\n" + RULE.format("applies to claim when u > 1 deny"), "scope",
+     "`u` reads the current line, and this rule applies to the claim"),
+    (RULE.format("when line.units.x > 1 deny"), "type", "an int has no fields (`.x`)"),
+    (RULE.format('when "a" in line.units deny'), "type", "`in` needs a set, list or table on the right, not an int"),
+    (RULE.format("when 1 in line.modifiers deny"), "type", "an int is never in a collection of string"),
+    (RULE.format("when line.modifiers < line.modifiers deny"), "type", "`<` orders numbers and dates"),
+    (RULE.format("when 1 / $2 > 1 deny"), "type", "a number divided by money has no meaning"),
 ])
 def test_the_checker_reports(make_policy, body, code, words):
     found = codes(make_policy, body)
     assert any(c == code and words in m for c, m in found), found
+
+
+def test_a_set_may_hold_whole_and_decimal_numbers_together(make_policy):
+    assert codes(make_policy, "param rates: set = {1, 2.5} cites s") == []
 
 
 def test_a_rule_without_a_title_is_only_a_warning(make_policy):
