@@ -148,6 +148,61 @@ def test_a_case_that_expects_nothing_is_refused_because_it_could_never_fail(tmp_
     assert (d.span.line, d.message) == (2, "case 1 expects nothing, so it could never fail")
 
 
+_CLAIM_2024 = ("{id: c, payer: medicare, date_of_service: '2024-05-01', place_of_service: '11', "
+               "provider_type: physician, documentation: {consent: true, reason_without_patient: true, "
+               "need_for_occurrence: true, training_described: true, caregiver_response: true, "
+               "impact_on_goals: true}, lines: [{code: '97550', units: 1, minutes: 30}]}")
+
+
+@pytest.mark.parametrize(("expect", "problem"), [
+    ("{fires: [patient_present]}", "expected rule patient_present to fire; fired: no_mppr"),
+    ("{not_fires: [no_mppr]}", "expected rule no_mppr not to fire, but it did"),
+    ("{lines: [{status: allowed}, {status: allowed}]}", "lines: expected 2, the decision has 1"),
+    ("{lines: {0: {status: denied}}}", "line #0 (97550) status: expected 'denied', got 'allowed'"),
+    ("{lines: [{code: '97551'}]}", "line #0 (97550) code: expected '97551', got '97550'"),
+    ("{lines: [{units: 2}]}", "line #0 (97550) units allowed: expected 2, got 1"),
+    ("{lines: [{amount: '52.92'}]}", "line #0 (97550) amount: expected '52.92', got '52.93'"),
+    ("{lines: [{fires: [patient_present]}]}", "line #0 (97550): expected rule patient_present to fire; fired: no_mppr"),
+    ("{lines: [{not_fires: [no_mppr]}]}", "line #0 (97550): expected rule no_mppr not to fire, but it did"),
+    ("{total_allowed: '1.00'}", "total_allowed: expected '1.00', got '52.93'"),
+    ("{findings: 3}", "number of findings: expected 3, got 1"),
+    ("{error: 'no policy'}", "expected an error containing 'no policy', but the claim was decided (pay)"),
+])
+def test_a_failing_case_says_what_was_expected_and_what_came_out(tmp_path: Path, expect, problem) -> None:
+    cases = tmp_path / "failing.yaml"
+    cases.write_text(f"policy: medicare-cts-2024\ncases:\n  - name: f\n    claim: {_CLAIM_2024}\n"
+                     f"    expect: {expect}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    assert problem in result.problems
+
+
+def test_an_unexpected_error_is_shown_with_the_error_text(tmp_path: Path) -> None:
+    cases = tmp_path / "erroring.yaml"
+    cases.write_text("cases:\n  - name: e\n    claim: {id: c, payer: medicare, date_of_service: '2023-05-01',\n"
+                     "            place_of_service: '11', lines: [{code: '97550', units: 1}]}\n"
+                     "    expect: {error: 'nothing like this'}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    assert result.problems[0].startswith("expected an error containing 'nothing like this', got: ")
+    assert "no medicare policy covers 2023-05-01" in result.problems[0]
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("- just a list\n", 1, "a case file is a mapping with a `cases` list"),
+    ("cases:\n  - 5\n", 2, "case 1 is not a mapping"),
+    ("cases:\n  - name: x\n    expext: {outcome: pay}\n", 2, "case 1 has unknown key(s): expext"),
+    ("cases:\n  - name: x\n    expect: {outcom: pay}\n", 2, "case 1: unknown expectation(s): outcom"),
+    ("cases:\n  - name: x\n    params: [1]\n    expect: {outcome: pay}\n", 2,
+     "case 1: `params` maps parameter names to values"),
+])
+def test_a_malformed_case_file_is_refused_at_its_line(tmp_path: Path, text, line, message) -> None:
+    cases = tmp_path / "bad.yaml"
+    cases.write_text(text, encoding="utf-8")
+    with pytest.raises(CtsdslError) as info:
+        load_cases(cases)
+    (d,) = info.value.diagnostics
+    assert (d.span.line, d.message) == (line, message)
+
+
 # ---------------------------------------------------------------- 2026's two conversion factors
 # The reference has no 2026 RVU totals, so no 2026 case can show a factor in an amount. An
 # overlay that prices every line at exactly 1 RVU shows which factor the fee uses.
