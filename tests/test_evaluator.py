@@ -209,6 +209,35 @@ def test_a_message_quotes_money_exactly(decide):
     assert d.findings[0].message == "cf $33.2875, spend $800.5"
 
 
+# ------------------------------------------------------------------ built-in functions
+
+
+BUILTINS = [
+    ("year(claim.date_of_service) == 2024", True),
+    ("year(line.date_of_service) == 2025", False),
+    ("min(line.units, 3) == 1", True),
+    ("max($2, 1) == $2", True),
+    ("min($2, 1.5) == 1.5", True),
+    ("midpoint_units(line.minutes, 30) == 1", True),  # 45 minutes: the second unit needs 46
+    ("midpoint_units(46, 30) == 2", True),
+    ("midpoint_addon_units(52, 30, 15) == 1", True),  # 22 minutes past the base: the second needs 23
+    ("midpoint_addon_units(53, 30, 15) == 2", True),
+    ("eight_minute_units(7) == 0", True),
+    ("eight_minute_units(38) == 3", True),
+    ("len(line.modifiers) == 2", True),
+    ("coalesce(line.patients_represented, 1) == 1", True),
+    ("round(2.345, 2) == 2.35", True),  # half up, not to even
+    ("round($24.225, 2) == $24.23", True),
+]
+
+
+@pytest.mark.parametrize(("condition", "fires"), BUILTINS, ids=[b[0] for b in BUILTINS])
+def test_each_built_in_function_computes_what_its_documentation_says(decide, condition, fires):
+    d = decide(rule("b", f"when {condition} warn"),
+               claim({"code": "97550", "units": 1, "minutes": 45, "modifiers": ["GP", "KX"]}))
+    assert bool(d.findings) is fires
+
+
 # ------------------------------------------------------------------ quantifiers
 
 
