@@ -26,7 +26,7 @@ def schema(name: str) -> dict:
     return json.loads(_resources.schema_path(name).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["claim.schema.json", "decision.schema.json"])
+@pytest.mark.parametrize("name", ["claim.schema.json", "decision.schema.json", "diff.schema.json"])
 def test_each_schema_is_a_valid_2020_12_schema(name):
     body = schema(name)
     assert body["$schema"] == DRAFT
