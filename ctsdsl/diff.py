@@ -24,12 +24,16 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, cast
 
 from . import nodes as n
 from .errors import CtsdslError, Diagnostic
 from .formatter import format_expr, format_literal
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
 from .tables import TableData
+
+if TYPE_CHECKING:  # witness imports this module (for Change); it is imported here only when diffing behavior
+    from .witness import Behavior
 
 
 class DiffInputError(CtsdslError):
@@ -203,7 +207,7 @@ def _text(value) -> str | None:
     if isinstance(value, n.Template):
         return value.raw or "".join(p if isinstance(p, str) else "{" + format_expr(p) + "}" for p in value.parts)
     if isinstance(value, n.Node):
-        return format_expr(value)
+        return format_expr(cast(n.Expr, value))  # the other node kinds are handled above
     if isinstance(value, tuple):
         if all(isinstance(v, n.Citation) for v in value):
             return ", ".join(c.source for c in value)
@@ -245,8 +249,9 @@ def _item_changes(old: n.Policy, new: n.Policy) -> list[Change]:
         refs = frozenset({name}) if kind != "source" else frozenset()
         if a is None or b is None:
             present = a or b
-            details = tuple((f, _text(getattr(present, f)), None) if b is None else (f, None, _text(getattr(present, f)))
-                            for f in fields if getattr(present, f) not in (None, "", ()))
+            details: tuple[tuple[str, str | None, str | None], ...] = tuple(
+                (f, _text(getattr(present, f)), None) if b is None else (f, None, _text(getattr(present, f)))
+                for f in fields if getattr(present, f) not in (None, "", ()))
             disabled = [d for d in new.of_kind(n.Disable) if d.rule == name] if b is None else []
             if disabled:  # an overlay switched the rule off: say why, in its words
                 details = (("disabled", None, disabled[0].reason),) + details
@@ -318,7 +323,9 @@ def _row_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
             refs = frozenset({name, f"{name}[{key}]"})
             va, vb = a.get(key), b.get(key)
             if va is None or vb is None:
-                row = (va or vb)[-1][1]
+                versions = va if va is not None else vb
+                assert versions is not None  # the key came from one side or the other
+                row = versions[-1][1]
                 shown = ", ".join(f"{c}={_cell(v)}" for c, v in row.items()
                                   if v is not None and c not in _PROVENANCE and c != table.key)
                 changes.append(Change("row", f"{name}[{key}]", "added" if va is None else "removed",
@@ -358,7 +365,7 @@ class PairReport:
     old_name: str
     new_name: str
     changes: list[Change]
-    behavior: object  # witness.Behavior
+    behavior: Behavior
     no_effect: list[Change]
 
 
@@ -407,7 +414,7 @@ def run_diff(old_spec: str, new_spec: str, claims_file: str | None = None) -> Di
         reports = []
         for a, b in pairs:
             changes = structural_changes(a, b)
-            behavior = (witnesses(a, b, changes) if claims is None
+            behavior = (witnesses(a, b, changes) if claims is None or claims_file is None
                         else replay(a, b, changes, claims, claims_file))
             reports.append(PairReport(a, b, _shown(old, a), _shown(new, b), changes, behavior,
                                       unwitnessed(changes, behavior)))
@@ -448,15 +455,15 @@ def render_text(report: DiffReport) -> str:
         out.append(f"Structural changes: {len(shown)}" + ("" if shown else " (none)"))
         for c in shown:
             out.append(f"  {c.kind} {c.name}: {c.action}")
-            for f, a, b in c.details:
+            for f, was, now in c.details:
                 if c.action == "changed":  # a cell or entry emptied or filled in: say so, on one line if short
-                    a, b = ("(none)" if a is None else a), ("(none)" if b is None else b)
-                if a is not None and b is not None and len(a) + len(b) < 70:
-                    out.append(f"      {f}: {a} -> {b}")
+                    was, now = ("(none)" if was is None else was), ("(none)" if now is None else now)
+                if was is not None and now is not None and len(was) + len(now) < 70:
+                    out.append(f"      {f}: {was} -> {now}")
                 else:
                     out.append(f"      {f}:")
-                    out += [f"        - {a}"] if a is not None else []
-                    out += [f"        + {b}"] if b is not None else []
+                    out += [f"        - {was}"] if was is not None else []
+                    out += [f"        + {now}"] if now is not None else []
         if _sources_summary(pair.changes):
             out.append("  " + _sources_summary(pair.changes))
         b = pair.behavior
@@ -505,8 +512,8 @@ def render_markdown(report: DiffReport) -> str:
             out.append("None.")
         for c in shown:
             out.append(f"- {c.kind} `{c.name}` {c.action}")
-            for f, a, b in c.details:
-                out.append(f"  - {f}: {_md(a)} → {_md(b)}")
+            for f, was, now in c.details:
+                out.append(f"  - {f}: {_md(was)} → {_md(now)}")
         if _sources_summary(pair.changes):
             out.append(f"- {_sources_summary(pair.changes)}")
         b = pair.behavior
