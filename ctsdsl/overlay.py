@@ -19,6 +19,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast, overload
 
 from . import nodes as n
 from .errors import Diagnostic
@@ -26,6 +27,7 @@ from .errors import Diagnostic
 MAX_CHAIN = 16
 INHERITED = "inherited"
 _OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
+_ORIGINATED = (*_OVERRIDABLE, n.Disable)  # the items that record the file they came from
 
 
 @dataclass
@@ -64,27 +66,35 @@ def _kind(item: n.Node) -> str:
     return type(item).__name__.lower()
 
 
-def _stamp(policy: n.Policy, origin: str) -> list[n.Node]:
+def _stamp(policy: n.Policy, origin: str) -> list[n.Item]:
     """The policy's items with their file recorded (items already stamped keep theirs)."""
-    out = []
+    out: list[n.Item] = []
     for item in policy.items:
-        if hasattr(item, "origin") and not item.origin:
+        if isinstance(item, _ORIGINATED) and not item.origin:
             item = dataclasses.replace(item, origin=origin)
         out.append(item)
     return out
 
 
-def substitute_inherited(expr, parent_expr):
+@overload
+def substitute_inherited(expr: n.Expr, parent_expr: n.Expr | None) -> n.Expr: ...
+@overload
+def substitute_inherited(expr: None, parent_expr: n.Expr | None) -> None: ...
+@overload
+def substitute_inherited(expr: n.Expr | None, parent_expr: n.Expr | None) -> n.Expr | None: ...
+
+
+def substitute_inherited(expr: n.Expr | None, parent_expr: n.Expr | None) -> n.Expr | None:
     """`expr` with every `inherited` name replaced by the parent's expression."""
     if expr is None or not isinstance(expr, n.Node):
         return expr
     if isinstance(expr, n.Name) and expr.name == INHERITED and parent_expr is not None:
         return parent_expr
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in dataclasses.fields(expr):
         value = getattr(expr, f.name)
-        if isinstance(value, n.Node):
-            changes[f.name] = substitute_inherited(value, parent_expr)
+        if isinstance(value, n.Node):  # an expression's node fields hold expressions
+            changes[f.name] = substitute_inherited(cast(n.Expr, value), parent_expr)
         elif isinstance(value, tuple) and any(isinstance(v, n.Node) for v in value):
             changes[f.name] = tuple(substitute_inherited(v, parent_expr) for v in value)
     return dataclasses.replace(expr, **changes) if changes else expr
@@ -95,19 +105,20 @@ _RULE_FIELDS = {"title": ("title",), "cites": ("cites",), "applies": ("scope", "
                 "amount": ("amount",)}
 
 
-def _merge_item(parent: n.Node, child: n.Node) -> n.Node:
-    """The child override applied to its parent item."""
+def _merge_item(parent: n.Item, child: n.Item) -> n.Item:
+    """The child override applied to its parent item, which the caller has found to be of the child's class."""
     if not isinstance(child, (n.Rule, n.Fee)):
         if isinstance(child, n.Let) and isinstance(parent, n.Let):
             return dataclasses.replace(child, expr=substitute_inherited(child.expr, parent.expr))
         return child
-    changes: dict = {"override": True, "origin": child.origin, "span": child.span, "given": child.given}
+    changes: dict[str, Any] = {"override": True, "origin": child.origin, "span": child.span, "given": child.given}
     for entry in child.given:
         for attr in _RULE_FIELDS.get(entry, ()):
             value = getattr(child, attr)
             if attr in ("where", "when", "amount"):
                 value = substitute_inherited(value, getattr(parent, attr))
-            elif attr == "outcome" and value is not None and value.units is not None and parent.outcome is not None:
+            elif (attr == "outcome" and value is not None and value.units is not None
+                  and isinstance(parent, n.Rule) and parent.outcome is not None):  # only rules have outcomes
                 value = dataclasses.replace(value, units=substitute_inherited(value.units, parent.outcome.units))
             changes[attr] = value
     return dataclasses.replace(parent, **changes)
@@ -164,10 +175,10 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     parent_header = parent.policy.header
     parent_name = parent_header.name if parent_header else str(parent_path)
 
-    merged: list[n.Node] = [i for i in parent.policy.items if not isinstance(i, n.PolicyHeader)]
-    index = {_key(item): i for i, item in enumerate(merged) if _key(item) is not None}
+    merged: list[n.Item] = [i for i in parent.policy.items if not isinstance(i, n.PolicyHeader)]
+    index = {key: i for i, item in enumerate(merged) if (key := _key(item)) is not None}
     removed: set[int] = set()
-    appended: list[n.Node] = []
+    appended: list[n.Item] = []
     for item in own:
         if isinstance(item, n.PolicyHeader):
             continue
@@ -181,6 +192,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
             appended.append(item)
             continue
         key = _key(item)
+        assert key is not None  # every item but the header and a disable is keyed
         overriding = getattr(item, "override", False)
         at = index.get(key)
         if overriding:
@@ -204,14 +216,18 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     return Resolved(result, [layer, *parent.layers], problems)
 
 
-def _changes(items: list[n.Node]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _changes(items: list[n.Item]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """What a file adds, overrides and disables, as `kind name` (sources are not counted)."""
-    added, overridden, disabled = [], [], []
+    added: list[str] = []
+    overridden: list[str] = []
+    disabled: list[str] = []
     for item in items:
         if isinstance(item, n.Disable):
             disabled.append(f"rule {item.rule}")
         elif isinstance(item, _OVERRIDABLE):
-            (overridden if item.override else added).append(f"{_kind(item)} {_key(item)[1]}")
+            key = _key(item)
+            assert key is not None  # every overridable kind is keyed
+            (overridden if item.override else added).append(f"{_kind(item)} {key[1]}")
     return tuple(added), tuple(overridden), tuple(disabled)
 
 
