@@ -87,7 +87,8 @@ def csv_records(fh, name: str) -> Iterator[tuple[int, bytes | ClaimError]]:
             message = f"unknown column {unknown[0]!r}" if unknown else "the header needs an id and a code column"
             raise ClaimError(Diagnostic("claim-csv-header", message, name, Span(1, 1), _HINT))
         current: dict | None = None
-        first = lines = None
+        first = 0  # the current claim's first row
+        lines: list[dict] = []  # the current claim's lines so far
         problem: ClaimError | None = None
         for cells in reader:
             lineno = reader.line_num

@@ -487,10 +487,10 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
                 worker = _Worker(str(path), policy) if jobs <= 1 else None
                 source = _jsonl_records(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, str(path))
                 records = 0
-                for result in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (str(path), policy)):
-                    _write(result, out, err, on_error)
-                    summary.merge(result.summary)
-                    records += result.decided + len(result.errors)
+                for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (str(path), policy)):
+                    _write(chunk, out, err, on_error)
+                    summary.merge(chunk.summary)
+                    records += chunk.decided + len(chunk.errors)
                     bar.update(fh.tell(), records)
                 bar.close()
             if not records:
@@ -502,9 +502,9 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
             pairs = list(iter_claims(path))
             for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy)):
                 if isinstance(result, RecordError):
-                    result = RecordError(index, pairs[index][0], result.error)
-                    _write(ChunkResult("", 0, [result], Summary()), out, err, on_error)
-                    summary.add_error(result)
+                    located = RecordError(index, pairs[index][0], result.error)
+                    _write(ChunkResult("", 0, [located], Summary()), out, err, on_error)
+                    summary.add_error(located)
                 else:
                     out.fh.write(encoder.encode(result) + "\n")
                     summary.add(result)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from . import nodes as n
@@ -81,7 +81,8 @@ class Checker:
         self.result = CheckedPolicy(policy, tables)
         self.policy = policy
         # An overlay's merged tree mixes items from several files: report each in its own.
-        self.texts = source_text if isinstance(source_text, dict) else {policy.source_name: source_text}
+        self.texts: dict[str, str | None] = {**source_text} if isinstance(source_text, dict) else \
+            {policy.source_name: source_text}
         self.result.texts = self.texts
         self.current = policy.source_name
         self.params = {p.name: p for p in policy.of_kind(n.Param)}
@@ -193,7 +194,7 @@ class Checker:
         A set holds one type: in {"97550", 97551} the unquoted code is a number, which no code ever
         equals, so `line.code in` the set would silently never match it."""
         for lit in value.items if isinstance(value, n.SetLiteral) else (value,):
-            if lit.kind == "date" and not valid_date(lit.value):
+            if lit.kind == "date" and not valid_date(str(lit.value)):
                 self.report("bad-date", f"{lit.value} is not a calendar date", lit.span,
                             "write a real date as YYYY-MM-DD: months 01-12, days that exist in the month")
         if isinstance(value, n.SetLiteral) and value.items:
@@ -415,6 +416,7 @@ class Checker:
             if expr.kind == "count":
                 return INT
             if expr.kind == "sum":
+                assert expr.value is not None, "the grammar gives every sum a value"
                 value = rec(expr.value, inner)
                 if value not in NUMERIC and value != ANY:
                     self.report("type", f"`sum` adds numbers, not {_a(value)}", expr.value.span)
@@ -573,7 +575,7 @@ def _a(typ: str) -> str:
 
 
 def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | dict[str, str] | None = None,
-          problems: list[Diagnostic] = ()) -> CheckedPolicy:
+          problems: Sequence[Diagnostic] = ()) -> CheckedPolicy:
     """Check a parsed policy against its loaded tables.
 
     Args:

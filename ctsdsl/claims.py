@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -44,9 +44,11 @@ def _fail(code: str, message: str, source: str, span: Span = NO_SPAN, hint: str 
 
 
 def _span_at(text: str | bytes, offset: int, first_line: int = 1) -> Span:
-    newline = "\n" if isinstance(text, str) else b"\n"
-    column = offset - text.rfind(newline, 0, offset)
-    return Span(text.count(newline, 0, offset) + first_line, column, 0, 0)
+    if isinstance(text, str):
+        column, newlines = offset - text.rfind("\n", 0, offset), text.count("\n", 0, offset)
+    else:
+        column, newlines = offset - text.rfind(b"\n", 0, offset), text.count(b"\n", 0, offset)
+    return Span(newlines + first_line, column, 0, 0)
 
 
 def _kind(path: Path) -> str:
@@ -108,14 +110,18 @@ def _duplicate_offset(text: str) -> int:
     # pure-Python one, which lets us see each object's start: only on the error path.
     found: list[int] = []
 
-    def parse_object(s_and_end, strict, scan_once, *rest):
+    # JSONObject, scanstring, parse_object and py_make_scanner are the json module's
+    # undocumented internals, which typeshed does not describe; hence the ignores.
+    def parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, *rest: Any) -> Any:
         try:
-            return json.decoder.JSONObject(s_and_end, strict, scan_once, *rest)
+            return json.decoder.JSONObject(s_and_end, strict, scan_once, *rest)  # type: ignore[attr-defined]
         except _DuplicateKey:  # the innermost object fails first: walk its members to the repeat
-            s, pos, seen, ws = *s_and_end, set(), json.decoder.WHITESPACE.match
+            s, pos = s_and_end
+            seen: set[str] = set()
+            ws = json.decoder.WHITESPACE.match  # type: ignore[attr-defined]
             while not found:
                 pos = ws(s, pos).end()
-                key, end = json.decoder.scanstring(s, pos + 1, strict)
+                key, end = json.decoder.scanstring(s, pos + 1, strict)  # type: ignore[attr-defined]
                 if key in seen:
                     found.append(pos)
                 seen.add(key)
@@ -123,8 +129,8 @@ def _duplicate_offset(text: str) -> int:
             raise
 
     decoder = json.JSONDecoder(object_pairs_hook=_unique_pairs)
-    decoder.parse_object = parse_object
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     with contextlib.suppress(_DuplicateKey):
         decoder.decode(text)
     return found[0] if found else 0
@@ -451,7 +457,7 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
     return obj  # type: ignore[return-value] # jsonschema is the authority: the fast checker was too strict
 
 
-def _relevance(error: ValidationError) -> tuple:
+def _relevance(error: ValidationError) -> Any:  # a sort key: jsonschema types it loosely
     from jsonschema.exceptions import relevance
     return relevance(error)
 
@@ -501,13 +507,18 @@ _ARTICLES = {"integer": "an integer", "number": "a number", "string": "a string"
 
 def _explain(error: ValidationError, source_name: str) -> list[Diagnostic]:
     """Turn one jsonschema error into plain-words diagnostics."""
-    path, kind, value, limit = error.json_path, error.validator, error.instance, error.validator_value
+    path = error.json_path
+    # The stubs allow "unset" for errors jsonschema built by hand; every error a validator reports has these.
+    value: Any = error.instance
+    kind: Any = error.validator
+    limit: Any = error.validator_value
+    schema: Any = error.schema
 
     def say(message: str, hint: str = "", at: str = path) -> Diagnostic:
         return Diagnostic("claim-invalid", message, source_name, hint=hint, path=at)  # location shows the path
 
     if kind == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
+        allowed = list(schema.get("properties", {}))
         return [say(f"unknown field {_show(key)}", f"{_did_you_mean(key, allowed)}allowed fields: {', '.join(allowed)}",
                     f"{path}.{key}" if str(key).isidentifier() else f"{path}[{_show(key)}]")
                 for key in value if key not in allowed]

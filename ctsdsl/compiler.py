@@ -32,6 +32,7 @@ it reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
@@ -274,6 +275,7 @@ class Compiler:
             if kind == CLAIM and e.name == "documentation":
                 return "doc"
             if kind == LINE and e.name == "index":
+                assert idx is not None, "every line variable has an index variable (see _Scope.bind)"
                 return self.read(label, idx)
             if kind == LINE and e.name == "date_of_service":
                 code = "ldos" if py == "ln" else f"{py}.get('date_of_service', dos)"
@@ -359,7 +361,8 @@ class Compiler:
                 return indexed
         loop = f"for {idx}, {py} in enumerate({collection})" if idx else f"for {py} in {collection}"
         cond = f" if {self.expr(e.where, inner)}" if e.where is not None else ""
-        return _quantify(e.kind, loop, cond, lambda: self.expr(e.where, inner), lambda: self.expr(e.value, inner))
+        return _quantify(e.kind, loop, cond, lambda: self.expr(_given(e.where), inner),
+                         lambda: self.expr(_given(e.value), inner))
 
     def indexed_quantifier(self, e: n.Quantifier, scope: _Scope, inner: _Scope) -> str | None:
         """`e` looking only at the lines its leading equalities select, from an index built once per claim.
@@ -368,7 +371,7 @@ class Compiler:
         first could have raised: it is the first test, or every test before it is a
         key or safe, and E itself is safe.
         """
-        conjuncts = _conjuncts(e.where)
+        conjuncts = _conjuncts(_given(e.where))
         keys: list[tuple[n.Expr, n.Expr]] = []
         rest: list[n.Expr] = []
         blocked = False
@@ -393,7 +396,8 @@ class Compiler:
         loop = f"for {idx}, {py} in {bucket}"
         where = _conjoin(rest)
         cond = f" if {self.expr(where, inner)}" if where is not None else ""
-        body = _quantify(e.kind, loop, cond, None, lambda: self.expr(e.value, inner))
+        body = _quantify(e.kind, loop, cond, lambda: self.expr(_given(e.where), inner),
+                         lambda: self.expr(_given(e.value), inner))
         empty = {"any": "False", "none": "True", "count": "0", "sum": "0"}[e.kind]
         return f"({body} if ({bucket} := _bucket(IX, {number}, IXK{number}, lines, dos, {wanted_code})) else {empty})"
 
@@ -561,7 +565,7 @@ class Compiler:
         if kind == "reduce":
             billed = self.expr(n.Attribute(n.Name("line"), "units"), scope) if self.fast else "ln['units']"
             self.emit(d, f"if {cond}:")
-            self.emit(d + 1, f"u = max(0, {self.expr(rule.outcome.units, scope)})")
+            self.emit(d + 1, f"u = max(0, {self.expr(_given(rule.outcome.units), scope)})")
             self.emit(d + 1, f"if u < {billed}:")
             self.emit(d + 2, f"F.append(({k}, i, {message}{', TR' if self.trace else ''}))")
             self.emit(d + 2, "if u < al[i]:")
@@ -646,7 +650,13 @@ def _conjoin(tests: list[n.Expr]) -> n.Expr | None:
     return out
 
 
-def _quantify(kind: str, loop: str, cond: str, where, value) -> str:
+def _given(part: n.Expr | None) -> n.Expr:
+    """A part the grammar makes compulsory where it is read: `all`'s where, `sum`'s value, `reduce`'s units."""
+    assert part is not None, "the grammar requires this part"
+    return part
+
+
+def _quantify(kind: str, loop: str, cond: str, where: Callable[[], str], value: Callable[[], str]) -> str:
     """A quantifier as a Python expression over `loop`, filtered by `cond`."""
     if kind == "any":
         return f"any(True {loop}{cond})"
@@ -683,5 +693,4 @@ def _dated_lookup(name: str, entries: tuple):
                     return value
                 break
         raise DatedLookupError(f"parameter `{name}` has no value on {date}")
-    lookup.entries = entries
     return lookup

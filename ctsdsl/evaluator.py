@@ -16,7 +16,7 @@ Combining semantics (docs/language.md repeats them for analysts):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -154,7 +154,7 @@ class Evaluator:
         self.fees = [self._rule_info(f, sources) for f in policy.of_kind(n.Fee)]
         self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
         self._fn = self._build(trace=False)
-        self._traced = None
+        self._traced: Callable[[dict], tuple] | None = None
 
     def _rule_info(self, rule: n.Rule | n.Fee, sources: dict[str, Source]) -> RuleInfo:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
@@ -165,7 +165,7 @@ class Evaluator:
         return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
                         Origin(name, version, shown_path(file), rule.span.line), rule.span, file)
 
-    def _build(self, trace: bool):
+    def _build(self, trace: bool) -> Callable[[dict], tuple]:
         generated = Compiler(self.checked, trace=trace).generate()
         namespace = dict(generated.namespace)
         namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO,

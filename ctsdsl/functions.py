@@ -56,7 +56,7 @@ def eight_minute_units(minutes: int) -> int:
     return (minutes + 7) // 15
 
 
-_CENTS = {}
+_CENTS: dict[int, Decimal] = {}
 
 
 def round_half_up(value, places: int):

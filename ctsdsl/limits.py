@@ -9,10 +9,15 @@ gives a located diagnostic, never a crash or a hang.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lark import Token, Tree
 
 from . import nodes as n
 from .errors import Diagnostic, PolicySyntaxError
+
+if TYPE_CHECKING:
+    from yaml import Node
 
 # ---------------------------------------------------------------- policy files
 
@@ -197,7 +202,7 @@ def expansion_problems(policy: n.Policy, source_name: str) -> list[Diagnostic]:
     return problems
 
 
-def yaml_problem(root: object) -> tuple[str, object] | None:
+def yaml_problem(root: Node) -> tuple[str, Node] | None:
     """Why a composed YAML node graph may not be constructed (too many values, or a loop), and where.
 
     Aliases let a few lines stand for billions of values ("billion laughs"), which
@@ -209,7 +214,7 @@ def yaml_problem(root: object) -> tuple[str, object] | None:
     """
     sizes: dict[int, int] = {}
     ancestors: set[int] = set()
-    stack: list[tuple[object, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, finished = stack.pop()
         key = id(node)

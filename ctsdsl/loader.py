@@ -41,7 +41,9 @@ class LoadedPolicy:
 
     @property
     def header(self) -> n.PolicyHeader:
-        return self.checked.policy.header
+        header = self.checked.policy.header
+        assert header is not None, "the checker refuses a policy without a header, so a loaded one has it"
+        return header
 
     @property
     def diagnostics(self) -> list[Diagnostic]:

@@ -103,6 +103,7 @@ def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
                             "error": []}
     for text in texts:
         claim_id = None
+        row: tuple  # one value per column of `out`, in its order
         try:
             if not isinstance(text, str):  # a null
                 raise ClaimError(Diagnostic("claim-missing", "the claim column is null on this row", "<row>"))
@@ -147,8 +148,8 @@ def evaluate_dataframe(df: DataFrame, *, column: str | None = "claim", policy: s
     if chosen is not None:
         from .api import compile as compile_policy
         compile_policy(root / chosen[2:] if chosen.startswith("./") else chosen)
-    digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data + b"\0" for name, data in files.items()))
-    broadcast, digest = df.sparkSession.sparkContext.broadcast(files), digest.hexdigest()
+    digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data + b"\0" for name, data in files.items())).hexdigest()
+    broadcast = df.sparkSession.sparkContext.broadcast(files)
     if column is None:
         texts = F.to_json(F.struct(*[F.col(c) for c in df.columns]))
     elif isinstance(df.schema[column].dataType, StructType):

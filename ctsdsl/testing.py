@@ -56,7 +56,7 @@ class Case:
     name: str
     file: str
     line: int
-    claim: dict
+    claim: object  # as the case file wrote it: validate_claim checks it when the case runs
     expect: dict
     policy: str | None = None
     params: dict = field(default_factory=dict)  # what-if values for the policy's parameters
@@ -175,7 +175,7 @@ def load_cases(path: str | Path) -> list[Case]:
                                 f"keys: {', '.join(sorted(_CASE_KEYS))}")
         expect = raw.get("expect") or {}
         unknown = set(expect) - _EXPECT_KEYS if isinstance(expect, dict) else {"(not a mapping)"}
-        if unknown:
+        if unknown or not isinstance(expect, dict):
             raise _case_problem(f"case {i + 1}: unknown expectation(s): {', '.join(sorted(unknown))}", name, line,
                                 f"expectations: {', '.join(sorted(_EXPECT_KEYS))}")
         if not any(value not in (None, "", [], {}) for value in expect.values()):

@@ -13,6 +13,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from lark import Token, Transformer, Tree, v_args
 
@@ -57,7 +58,7 @@ class _Entry:
 
     __slots__ = ("key", "value", "span")
 
-    def __init__(self, key: str, value: object, span: n.Span) -> None:
+    def __init__(self, key: str, value: Any, span: n.Span) -> None:  # value's type depends on key
         self.key, self.value, self.span = key, value, span
 
 
