@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import lark
 from lark import Lark, Token
@@ -45,7 +46,8 @@ _GRAMMAR = Path(__file__).with_name("grammar.lark")
 # `python -c "import ctsdsl.parser as p; p.write_tables()"`; a test says when): building them
 # takes 150 ms or more, a third of a CLI run's start-up; reading them back takes about 20.
 _TABLES = Path(__file__).with_name("grammar-tables.json")
-_OPTIONS = {"parser": "lalr", "start": ["start", "expr"], "propagate_positions": True, "maybe_placeholders": False}
+_OPTIONS: dict[str, Any] = {"parser": "lalr", "start": ["start", "expr"], "propagate_positions": True,
+                            "maybe_placeholders": False}
 
 
 def _grammar_digest() -> str:
@@ -145,7 +147,8 @@ def parse_expr(text: str, source_name: str = "<expr>") -> n.Expr:
     except UnexpectedInput as exc:
         raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
     check_parse_tree(tree, text, source_name)
-    return to_nodes(tree, source_name, lambda t: n.Template((unquote(t),)))[0]
+    # to_nodes is typed for the `start` symbol; from `expr` the tree transforms to an expression
+    return cast(n.Expr, to_nodes(tree, source_name, lambda t: n.Template((unquote(t),)))[0])
 
 
 def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
@@ -162,6 +165,7 @@ def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
         hole = m.group(1)
         # Offsets inside the token: exact when the string has no escapes before the hole,
         # which is the case for every message in practice.
+        assert token.line is not None and token.column is not None  # the lexer positions every token
         line = token.line
         column = token.column + 1 + m.start(1)
         try:
@@ -174,7 +178,7 @@ def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
                 "a hole holds one expression, e.g. {line.minutes}; write {{ or }} for a literal brace",
                 source_text=text)) from None
         check_parse_tree(tree, text, source_name, line, column)
-        expr = _shift(to_nodes(tree, source_name, None)[0], line - 1, column - 1)
+        expr = _shift(cast(n.Expr, to_nodes(tree, source_name, None)[0]), line - 1, column - 1)  # from `expr`
         parts.append(expr)
     parts.append(raw[pos:])
     merged: list = []
@@ -193,14 +197,14 @@ def _shift(expr: n.Expr, lines: int, columns: int) -> n.Expr:
     """Move the spans of an expression parsed out of a message to its place in the file."""
     import dataclasses
 
-    def move(node):
+    def move(node: n.Expr) -> n.Expr:
         if not isinstance(node, n.Node):
             return node
-        changes = {}
+        changes: dict[str, Any] = {}
         for f in dataclasses.fields(node):
             value = getattr(node, f.name)
-            if isinstance(value, n.Node):
-                changes[f.name] = move(value)
+            if isinstance(value, n.Node):  # an expression's node fields hold expressions
+                changes[f.name] = move(cast(n.Expr, value))
             elif isinstance(value, tuple):
                 changes[f.name] = tuple(move(v) for v in value)
         s = node.span
@@ -257,7 +261,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, source_name: str) -> Dia
 
     line, column = exc.line, exc.column
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        # Lark declares pos_in_stream None at class level; UnexpectedCharacters always sets the lexer's offset.
+        pos = cast(int, exc.pos_in_stream)
+        char = text[pos] if pos < len(text) else ""
         span = n.Span(line, column, line, column + 1)
         if char == '"':
             return Diagnostic("syntax", "unterminated string", source_name, span,
