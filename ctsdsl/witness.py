@@ -198,7 +198,7 @@ def date_pairs(old: LoadedPolicy, new: LoadedPolicy) -> list[tuple[str, str]]:
     """(old date, new date) for each turning day, inside each policy's period; see the module docstring."""
     (a1, b1), (a2, b2) = _window(old), _window(new)
     years = year_offset(old, new)
-    pairs = set()
+    pairs: set[tuple[str, str]] = set()
     for day in _turning_dates(old) | _turning_dates(new):
         for o in (day, _shift(day, -years)):
             w = _shift(o, years)
@@ -210,11 +210,11 @@ def date_pairs(old: LoadedPolicy, new: LoadedPolicy) -> list[tuple[str, str]]:
             w = a2 + (o - a1)
             if w <= b2:
                 pairs.add((o.isoformat(), w.isoformat()))
-    pairs = sorted(pairs)
-    if len(pairs) > MAX_DATE_PAIRS:  # keep the period's first day and an even spread of the rest
-        step = len(pairs) / MAX_DATE_PAIRS
-        pairs = [pairs[int(i * step)] for i in range(MAX_DATE_PAIRS)]
-    return pairs
+    ordered = sorted(pairs)
+    if len(ordered) > MAX_DATE_PAIRS:  # keep the period's first day and an even spread of the rest
+        step = len(ordered) / MAX_DATE_PAIRS
+        ordered = [ordered[int(i * step)] for i in range(MAX_DATE_PAIRS)]
+    return ordered
 
 
 def moved(day: str, policy: LoadedPolicy, years: int) -> str:
@@ -255,7 +255,7 @@ def _set_params(policies: list[LoadedPolicy]) -> list[frozenset]:
 
 
 def _modifier_literals(policies: list[LoadedPolicy]) -> list[str]:
-    found: dict[str, None] = {}
+    found: dict[object, None] = {}  # literals of any kind, in order; only the strings are returned
     for p in policies:
         for param in p.policy.of_kind(n.Param):
             if "modifier" in param.name and isinstance(param.value, n.SetLiteral):
@@ -391,11 +391,11 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
     # A money threshold may be tracked per modifier (KX by discipline): each amount the policies read, at
     # each threshold, with each modifier alone, and with a second line of the code under another modifier.
     amounts = _amount_fields(policies)
-    for name, spend, m in itertools.product(amounts, _money_thresholds(policies), [None, *mods]):
+    for name, spend, modifier in itertools.product(amounts, _money_thresholds(policies), [None, *mods]):
         what = name.replace("_", " ").removesuffix(" to date")
-        yield f"{code}, {what} ${spend}" + (f", modifier {m}" if m else ""), (
-            lambda c, f=name, s=spend, m=m: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
-                                             m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
+        yield f"{code}, {what} ${spend}" + (f", modifier {modifier}" if modifier else ""), (
+            lambda c, f=name, s=spend, m=modifier: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
+                                                    m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
     # The second line's modifier is an alternative to the base line's GP: one a set parameter lists beside it.
     siblings = [m for m in mods if m != "GP" and any({"GP", m} <= s for s in _set_params(policies))]
     for name, spend, m in itertools.product(amounts, _money_thresholds(policies), siblings):
@@ -510,7 +510,7 @@ class Comparer:
             rules = sorted(set(lc.old["findings"]) ^ set(lc.new["findings"]))
             if not rules and (lc.old["status"], lc.old["units"]) == (lc.new["status"], lc.new["units"]):
                 rules = self.fees  # only the amount moved: the fee and what it read
-            if reads_a is None:
+            if reads_a is None or reads_b is None:  # both are read together, the first time they are needed
                 reads_a, reads_b = self._reads(self.old_ev, claim), self._reads(self.new_ev, new_claim)
             for rule in rules:
                 cause = self._cause(rule, lc, reads_a, reads_b)
@@ -610,7 +610,8 @@ def replay(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], claims: 
 
 def unwitnessed(changes: list[Change], behavior: Behavior) -> list[Change]:
     """Structural changes no witness's cause refers to: they moved no compared claim."""
-    cited, scoped = set(), set()
+    cited: set[str] = set()
+    scoped: set[str] = set()
     for w in behavior.witnesses:
         for c in w.causes:
             cited |= c.refs
