@@ -6,6 +6,9 @@ to the same tree; it labels values in `explain` and expressions in diffs.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import cast
+
 from . import nodes as n
 
 # Binding strength of each construct: a child weaker than its slot needs brackets.
@@ -21,12 +24,14 @@ def format_string(text: str) -> str:
 
 
 def format_literal(lit: n.Literal) -> str:
+    # Literal.value is typed object; its kind says what it holds (see nodes.Literal).
     if lit.kind == "string":
-        return format_string(lit.value)
+        return format_string(cast(str, lit.value))
     if lit.kind == "bool":
         return "true" if lit.value else "false"
     if lit.kind == "money":  # a negative parameter value is written -$2.50, as the grammar reads it
-        return f"-${-lit.value}" if lit.value < 0 else f"${lit.value}"
+        amount = cast(Decimal, lit.value)
+        return f"-${-amount}" if amount < 0 else f"${amount}"
     return str(lit.value)
 
 
@@ -80,6 +85,7 @@ def _format(e: n.Expr) -> str:
     if isinstance(e, n.Quantifier):
         where = f" where {format_expr(e.where)}" if e.where is not None else ""
         if e.kind == "sum":
+            assert e.value is not None  # the grammar gives every sum its value
             return f"sum({format_expr(e.value)} for {e.var} in {format_expr(e.collection)}{where})"
         return f"{e.kind}({e.var} in {format_expr(e.collection)}{where})"
     raise TypeError(f"cannot format {e!r}")
@@ -210,7 +216,7 @@ class Formatter:
         pad = " " * len(prefix)
         if isinstance(e, n.Binary) and e.op in ("and", "or"):
             operands = []
-            node = e
+            node: n.Expr = e
             while isinstance(node, n.Binary) and node.op == e.op:
                 operands.append(node.right)
                 node = node.left
@@ -225,7 +231,8 @@ class Formatter:
             return [f"{prefix}if {format_expr(e.test)}", f"{pad}then {format_expr(e.then)}",
                     f"{pad}else {format_expr(e.otherwise)}{suffix}"]
         if isinstance(e, n.Quantifier) and e.where is not None:  # the filter goes under the collection
-            head = f"{e.kind}({format_expr(e.value)} for " if e.kind == "sum" else f"{e.kind}("
+            # the grammar gives every sum its value
+            head = f"{e.kind}({format_expr(cast(n.Expr, e.value))} for " if e.kind == "sum" else f"{e.kind}("
             return [f"{prefix}{head}{e.var} in {format_expr(e.collection)}",
                     *self.wrap(pad + " " * len(f"{e.kind}("), e.where, ")" + suffix, keyword="where ")]
         return [one]
@@ -381,6 +388,7 @@ class Formatter:
             if isinstance(p.value, n.SetLiteral):
                 self.out.extend(self.set_lines(prefix, p.value, suffix))
             else:
+                assert p.value is not None  # a parameter without dated values has a plain one
                 self.out.append(prefix + format_expr(p.value) + suffix)
             return
         self.out.append(head + " {")
@@ -438,6 +446,7 @@ class Formatter:
             entries.append(("when", self.wrap("when ", r.when)))
         if r.outcome is not None and has("outcome"):
             if r.outcome.kind == "reduce":
+                assert r.outcome.units is not None  # the grammar gives every reduce its units
                 entries.append(("outcome", self.wrap("reduce units to ", r.outcome.units)))
             else:
                 entries.append(("outcome", [r.outcome.kind]))
