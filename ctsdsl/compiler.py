@@ -26,7 +26,10 @@ without changing what any rule means:
 * fees are computed in the rules' loop, reusing what the rules computed.
 
 The trace mode keeps one expression per rule, so each rule records every value
-it reads.
+it reads. It memoizes the same lets, rows and dated values, each with the reads
+that computed it, and replays those reads wherever the memo answers: a rule's
+record is what it would be without the memo, while a claim total over 1000 lines
+is still summed once, not once per line.
 """
 
 from __future__ import annotations
@@ -201,7 +204,7 @@ class Compiler:
 
     def memo(self, key: tuple, e_deps: frozenset, scope: _Scope, compute) -> str:
         """`compute()`'s code, evaluated at most once per line, claim or period (by `e_deps`)."""
-        if not (self.fast and scope.memo) or any(d.startswith("v:") for d in e_deps):
+        if not scope.memo or any(d.startswith("v:") for d in e_deps):
             return compute()
         level = "line" if _LINE in e_deps else "period" if _DATE in e_deps else "claim"
         if level == "period":
@@ -210,10 +213,15 @@ class Compiler:
         if slot is None:
             slot = self.slots[key] = (f"{'D' if level == 'period' else 'M'}{len(self.slots)}", level)
         var = slot[0]
+        # Traced, a slot holds (value, the reads that computed it): _ms sets the rule's reads
+        # aside, _mc takes what `compute` read and puts them back, _mr replays them.
+        value = f"_mc(TR, _ms(TR), {compute()})" if self.trace else compute()
         if level == "period":
             p = scope.period_var
-            return f"({var}[{p}] if {p} in {var} else {var}.setdefault({p}, {compute()}))"
-        return f"({var} if {var} is not _U else ({var} := {compute()}))"
+            code = f"({var}[{p}] if {p} in {var} else {var}.setdefault({p}, {value}))"
+        else:
+            code = f"({var} if {var} is not _U else ({var} := {value}))"
+        return f"_mr(TR, {code})" if self.trace else code
 
     # ------------------------------------------------------------ expressions
 
@@ -433,12 +441,29 @@ class Compiler:
                 self.namespace[safe_ident("P_", p.name)] = _dated_lookup(p.name, tuple(entries))
             else:
                 self.namespace[safe_ident("P_", p.name)] = _literal_value(p.value)
+        bounds = self.period_bounds()
+        self.namespace["_period"] = lambda date, _b=bounds: bisect_right(_b, date)
         if self.fast:
             return self.generate_fast(rules, fees)
 
-        claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos")
-        line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos")
+        claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos", "cp")
+        line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos", "lp")
+        claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
+        line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
+        # The bodies first: they decide which memo slots the prologues set up.
+        self.lines = []
+        for k, rule in claim_rules:
+            self.rule_body(2, k, rule, claim_scope)
+        claim_body = self.lines
+        self.lines = []
+        for k, rule in line_rules:
+            self.rule_body(2, k, rule, line_scope)
+        line_body = self.lines
+        self.lines = []
+        fee_body = self.fee_body(fees, line_scope)
+        line_slots = [f"{var} = _U" for var, level in self.slots.values() if level == "line"]
 
+        self.lines = []
         self.emit(0, "def evaluate(c):")
         self.emit(1, "lines = c['lines']")
         self.emit(1, "dos = c['date_of_service']")
@@ -449,20 +474,33 @@ class Compiler:
         self.emit(1, "al = [ln['units'] for ln in lines]")
         self.emit(1, "gov = [ln['code'] in GOVERNED for ln in lines]")
         self.emit(1, "EV = []")
-        claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
-        line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
+        self.emit(1, "cp = _period(dos)")
+        self.emit_claim_slots()
         if claim_rules:
             self.emit(1, "if any(gov):")
             self.emit(2, "i = None")
-            for k, rule in claim_rules:
-                self.rule_body(2, k, rule, claim_scope)
+            self.lines.extend(claim_body)
         self.emit(1, "for i, ln in enumerate(lines):")
         self.emit(2, "if not gov[i]:")
         self.emit(3, "continue")
         self.emit(2, "ldos = ln.get('date_of_service', dos)")
-        for k, rule in line_rules:
-            self.rule_body(2, k, rule, line_scope)
-        self.fee_body(fees, line_scope)
+        self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
+        for slot in line_slots:
+            self.emit(2, slot)
+        self.lines.extend(line_body)
+        # Fees come after every rule has run on every line, so a fee sees final units.
+        self.emit(1, "amt = [None] * n")
+        self.emit(1, "for i, ln in enumerate(lines):")
+        self.emit(2, "if not gov[i]:")
+        self.emit(3, "continue")
+        self.emit(2, "if den[i] or al[i] <= 0:")
+        self.emit(3, "amt[i] = ZERO")
+        self.emit(3, "continue")
+        self.emit(2, "ldos = ln.get('date_of_service', dos)")
+        self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
+        for slot in line_slots:
+            self.emit(2, slot)
+        self.lines.extend(fee_body)
         self.emit(1, "return F, den, al, gov, amt, EV")
         return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
 
@@ -486,8 +524,6 @@ class Compiler:
         for source, number in self.indexes.items():
             self.lines.extend(source.replace("IXK{}", f"IXK{number}").splitlines())
             self.lines.append("")
-        bounds = self.period_bounds()
-        self.namespace["_period"] = lambda date, _b=bounds: bisect_right(_b, date)
         self.emit(0, "def evaluate(c):")
         self.emit(1, "lines = c['lines']")
         self.emit(1, "dos = c['date_of_service']")
@@ -501,11 +537,7 @@ class Compiler:
         self.emit(1, "cp = _period(dos)")
         for local, code in self.claim_fields.items():
             self.emit(1, f"{local} = {code}")
-        for var, level in self.slots.values():
-            if level == "claim":
-                self.emit(1, f"{var} = _U")
-            elif level == "period":
-                self.emit(1, f"{var} = {{}}")
+        self.emit_claim_slots()
         if self.indexes:
             self.emit(1, f"IX = [None] * {len(self.indexes)}")
         if claim_rules:
@@ -525,6 +557,13 @@ class Compiler:
         self.lines.extend(line_body)
         self.emit(1, "return F, den, al, gov, amt")
         return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
+
+    def emit_claim_slots(self) -> None:
+        for var, level in self.slots.values():
+            if level == "claim":
+                self.emit(1, f"{var} = _U")
+            elif level == "period":
+                self.emit(1, f"{var} = {{}}")
 
     def period_bounds(self) -> tuple[str, ...]:
         """Dates where some dated value or table row may change: a period lies between two of them.
@@ -586,18 +625,11 @@ class Compiler:
         self.emit(depth, "except Exception as exc:")
         self.emit(depth + 1, f"raise _fail({k}, i, exc) from None")
 
-    def fee_body(self, fees: list[n.Fee], scope: _Scope) -> None:
-        # Fees come after every rule has run on every line, so a fee sees final units.
-        self.emit(1, "amt = [None] * n")
-        self.emit(1, "for i, ln in enumerate(lines):")
-        self.emit(2, "if not gov[i]:")
-        self.emit(3, "continue")
-        self.emit(2, "if den[i] or al[i] <= 0:")
-        self.emit(3, "amt[i] = ZERO")
-        self.emit(3, "continue")
-        self.emit(2, "ldos = ln.get('date_of_service', dos)")
+    def fee_body(self, fees: list[n.Fee], scope: _Scope) -> list[str]:
+        """The traced fee loop's body, returned rather than emitted: its prologue depends on the memo slots."""
         self.emit(2, "units_allowed = al[i]")
-        fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var)
+        fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var,
+                           scope.period_var)
         self.namespace["ZERO"] = Decimal("0.00")
         for j, fee in enumerate(fees):
             if fee.amount is None:
@@ -613,6 +645,7 @@ class Compiler:
             self.emit(4, "continue")
             self.emit(2, "except Exception as exc:")
             self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
+        return self.lines
 
     def fee_body_fast(self, fees: list[n.Fee], scope: _Scope) -> None:
         # A line's rules have all run by now, and no other line's rules touch its units, so

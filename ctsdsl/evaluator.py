@@ -103,6 +103,32 @@ def _rd(trace: list, label: str, value):
     return value
 
 
+# A traced memo slot holds (value, reads). `_mc(TR, _ms(TR), compute)`: _ms sets the reads
+# so far aside, the computation records into the emptied list, _mc takes those and puts
+# the others back. `_mr` then replays them, on the first use and on every later one alike.
+def _ms(trace: list) -> list:
+    saved = trace[:]
+    trace.clear()
+    return saved
+
+
+def _mc(trace: list, saved: list, value) -> tuple:
+    reads = trace[:]
+    trace[:] = saved
+    return value, reads
+
+
+def _mr(trace: list, memo: tuple):
+    value, reads = memo
+    room = MAX_TRACE_READS - len(trace)
+    if len(reads) <= room:
+        trace.extend(reads)
+    else:  # as many as fit, then _rd's marker; the rest would not be recorded anyway
+        for label, read in reads[:max(room + 1, 0)]:
+            _rd(trace, label, read)
+    return value
+
+
 @dataclass(frozen=True)
 class RuleInfo:
     """What a finding needs to know about the rule that produced it."""
@@ -169,7 +195,7 @@ class Evaluator:
         generated = Compiler(self.checked, trace=trace).generate()
         namespace = dict(generated.namespace)
         namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO,
-                         _num=_num, _bucket=_bucket, _U=_UNSET)
+                         _num=_num, _bucket=_bucket, _U=_UNSET, _ms=_ms, _mc=_mc, _mr=_mr)
         for table in self.checked.tables.values():
             namespace["T_" + table.name] = table
         code = compile(generated.source, f"<compiled {self._source_file}>", "exec")

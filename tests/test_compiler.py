@@ -66,3 +66,22 @@ def test_policy_names_that_are_python_builtins_do_not_clash_with_them(decide):
             'rule exec { title "R" cites s when list > eval deny message "m" }')
     d = decide(body, claim({"code": "97550", "units": 1}, {"code": "97550", "units": 2}))
     assert [line.status for line in d.lines] == ["allowed", "denied"]
+
+
+def test_a_claim_total_computed_once_is_still_recorded_by_every_line_that_reads_it(make_policy):
+    # Tracing memoizes `total` like plain evaluation does, and replays the values it read.
+    loaded = make_policy('let total = sum(o.units for o in claim.lines)\n'
+                         'rule big { title "B" cites s when total > 2 warn message "m" }')
+    _, evaluations = loaded.evaluator().trace(claim({"code": "97550", "units": 1}, {"code": "97550", "units": 2}))
+    first, second = [e.reads for e in evaluations if e.rule == "big"]
+    assert first == second == (("o.units", 1), ("o.units", 2), ("total", 3))
+
+
+def test_a_memoized_value_replays_no_more_reads_than_the_cap(make_policy, monkeypatch):
+    monkeypatch.setattr("ctsdsl.evaluator.MAX_TRACE_READS", 3)
+    loaded = make_policy('let total = sum(o.units for o in claim.lines)\n'
+                         'rule big { title "B" cites s when line.units > 0 and total > 2 warn message "m" }')
+    _, evaluations = loaded.evaluator().trace(claim(*[{"code": "97550", "units": 1}] * 6))
+    for reads in [e.reads for e in evaluations if e.rule == "big"]:
+        assert reads == (("line.units", 1), ("o.units", 1), ("o.units", 1),
+                         ("...", "more than 3 values read; the rest are not recorded"))
