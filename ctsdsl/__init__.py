@@ -9,12 +9,19 @@
 True
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .api import check, compile, evaluate, load_policy
 from .decision import Decision, Finding, LineDecision, PolicyInfo
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
 from .evaluator import Evaluator
 from .parser import parse
+
+if TYPE_CHECKING:  # type checkers see them as plain names; at run time they load on first use
+    from .batch import RecordError, evaluate_all
+
+    __version__: str
 
 __all__ = [
     "ClaimError", "CtsdslError", "Decision", "Diagnostic", "EvaluationError", "Evaluator", "Finding",
@@ -23,14 +30,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in ("evaluate_all", "RecordError"):  # on first use: `ctsdsl eval` need not import the batch machinery
-        from . import batch
-        return getattr(batch, name)
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            return version("ctsdsl")
-        except PackageNotFoundError:  # running from a checkout without installing
-            return "0+unknown"
-    raise AttributeError(f"module 'ctsdsl' has no attribute {name!r}")
+if not TYPE_CHECKING:
+    def __getattr__(name: str) -> Any:
+        # Hidden from type checkers, which would otherwise accept any attribute, typos included.
+        if name in ("evaluate_all", "RecordError"):  # on first use: `ctsdsl eval` need not import the batch machinery
+            from . import batch
+            return getattr(batch, name)
+        if name == "__version__":
+            from importlib.metadata import PackageNotFoundError, version
+            try:
+                return version("ctsdsl")
+            except PackageNotFoundError:  # running from a checkout without installing
+                return "0+unknown"
+        raise AttributeError(f"module 'ctsdsl' has no attribute {name!r}")

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
-from typing import TYPE_CHECKING
+from io import BufferedReader
+from typing import TYPE_CHECKING, BinaryIO
 
 from .claims import iter_claims, parse_jsonl_record, validate_claim
 from ._csv_claims import csv_records
-from .decision import Decision
+from .decision import Decision, Finding, PolicyInfo
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
 
@@ -148,7 +149,7 @@ class _Policies:
     Each process builds its own, so each compiles a policy once, on first use.
     """
 
-    def __init__(self, policy: Evaluator | str | Path | None, registry=None) -> None:
+    def __init__(self, policy: Evaluator | str | Path | None, registry: Registry | None = None) -> None:
         self._registry = registry  # where to choose by payer and date: by default the bundled policies
         if policy is None or isinstance(policy, Evaluator):
             self._fixed = policy
@@ -239,13 +240,13 @@ class DecisionEncoder:
         self._policies: dict[int, tuple[object, str]] = {}
         self._rules: dict[tuple, tuple] = {}
 
-    def _policy(self, info) -> str:
+    def _policy(self, info: PolicyInfo) -> str:
         cached = self._policies.get(id(info))
         if cached is None or cached[0] is not info:
             cached = self._policies[id(info)] = (info, self._dumps(info.to_dict()))
         return cached[1]
 
-    def _finding(self, f) -> str:
+    def _finding(self, f: Finding) -> str:
         key = (f.rule, id(f.sources), id(f.origin), f.severity)
         cached = self._rules.get(key)
         if (cached is None or cached[0] is not f.sources or cached[1] is not f.origin or cached[2] != f.title
@@ -257,7 +258,7 @@ class DecisionEncoder:
         line = "null" if f.line is None else self._number(f.line)
         return f'{{"id":{_quote(f.id)},{cached[5]},"line":{line},"message":{_quote(f.message)},{cached[6]}}}'
 
-    def _number(self, value) -> str:
+    def _number(self, value: int | Decimal) -> str:
         return str(value) if type(value) is int else self._dumps(value)
 
     def encode(self, d: Decision) -> str:
@@ -329,7 +330,7 @@ def _run_chunk(records: list) -> ChunkResult:
     return _WORKER.chunk(records)  # type: ignore[union-attr]
 
 
-def _jsonl_records(fh) -> Iterator[tuple[int, bytes]]:
+def _jsonl_records(fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
     for lineno, raw in enumerate(fh, 1):
         if raw.strip():
             yield lineno, raw
@@ -428,7 +429,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _open_input(path: Path):
+def _open_input(path: Path) -> BufferedReader:
     """Open a claim file for streaming, refusing what cannot be streamed; errors located like `iter_claims`."""
     try:
         if not path.is_file():
@@ -525,7 +526,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
     return summary
 
 
-def _write(result: ChunkResult, out: _AtomicFile, err: _AtomicFile | None, on_error) -> None:
+def _write(result: ChunkResult, out: _AtomicFile, err: _AtomicFile | None,
+           on_error: Callable[[RecordError], None] | None) -> None:
     if result.text:
         out.fh.write(result.text)
     for error in result.errors:
