@@ -26,9 +26,9 @@ from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from io import BufferedReader
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
-from .claims import iter_claims, parse_jsonl_record, validate_claim
+from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_claim
 from ._csv_claims import csv_records
 from .decision import Decision, Finding, PolicyInfo
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
@@ -330,12 +330,6 @@ def _run_chunk(records: list) -> ChunkResult:
     return _WORKER.chunk(records)  # type: ignore[union-attr]
 
 
-def _jsonl_records(fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    for lineno, raw in enumerate(fh, 1):
-        if raw.strip():
-            yield lineno, raw
-
-
 def _chunks(records: Iterable[tuple[int, object]], size: int) -> Iterator[list[tuple[int, int, object]]]:
     chunk: list = []
     for index, (lineno, raw) in enumerate(records):
@@ -486,7 +480,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
             with fh:
                 bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
                 worker = _Worker(str(path), policy) if jobs <= 1 else None
-                source = _jsonl_records(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, str(path))
+                source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, str(path))
                 records = 0
                 for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (str(path), policy)):
                     _write(chunk, out, err, on_error)

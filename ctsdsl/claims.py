@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
@@ -136,7 +136,7 @@ def _duplicate_offset(text: str) -> int:
     return found[0] if found else 0
 
 
-def _parse_json(text: str, name: str, first_line: int = 1) -> object:
+def parse_json(text: str, name: str, first_line: int = 1) -> object:
     shown = text if first_line == 1 else None  # one .jsonl record: the excerpt's line numbers would be wrong
     try:
         # One decoder for every record: json.loads(text, object_pairs_hook=...) builds a new one per call.
@@ -161,8 +161,11 @@ class _YamlDuplicateKey(yaml.constructor.ConstructorError):
     pass
 
 
-class _ClaimLoader(yaml.SafeLoader):
-    """Safe YAML that rejects repeated keys, alias bombs and loops and, like JSON, keeps dates as strings."""
+class StrictYamlLoader(yaml.SafeLoader):
+    """Safe YAML that rejects repeated keys, alias bombs and loops and, like JSON, keeps dates as strings.
+
+    Every YAML ctsdsl reads goes through it: claims, test cases and policy data files.
+    """
 
     _depth = 0
 
@@ -200,18 +203,18 @@ class _ClaimLoader(yaml.SafeLoader):
 
 # An unquoted 2024-03-15 must stay the string the schema asks for, not become a
 # datetime.date that fails "type: string" with a baffling message.
-_ClaimLoader.yaml_implicit_resolvers = {
+StrictYamlLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
-def _parse_yaml(text: str, name: str) -> object:
+def parse_yaml(text: str, name: str) -> object:
     if len(text) > MAX_YAML_CLAIM_CHARS:  # PyYAML reads about 300 KB a second
         raise _fail("claim-too-large", f"{name} is larger than {MAX_YAML_CLAIM_CHARS} characters of YAML", name,
                     hint="write large batches as .jsonl (or .json), which is read a hundred times faster")
     try:
-        return yaml.load(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(mark.line + 1, mark.column + 1) if mark else NO_SPAN
@@ -228,17 +231,34 @@ def _parse_yaml(text: str, name: str) -> object:
         raise _fail("claim-syntax", f"invalid YAML: {exc}", name) from None
 
 
+def jsonl_lines(fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for each non-blank line of a JSON Lines file opened in binary mode.
+
+    No more than MAX_JSONL_LINE_BYTES + 1 bytes of a line are ever held: a longer
+    line comes back cut to that, which `parse_jsonl_record` refuses, and the rest
+    of it is skipped a megabyte at a time, so a file with no newlines cannot fill memory.
+    """
+    lineno = 0
+    while raw := fh.readline(MAX_JSONL_LINE_BYTES + 1):
+        lineno += 1
+        if len(raw) > MAX_JSONL_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+        if raw.strip():
+            yield lineno, raw
+
+
 def parse_jsonl_record(raw: bytes, name: str, lineno: int) -> object:
     """One non-blank line of a .jsonl file, parsed but not validated: the object, or the `ClaimError` saying why not.
 
     The batch evaluator calls this in worker processes, on lines the main process read.
     """
     if len(raw) > MAX_JSONL_LINE_BYTES:
-        return _fail("claim-too-large", f"a record of {len(raw)} bytes; the limit is {MAX_JSONL_LINE_BYTES}",
-                     name, Span(lineno, 1))
+        return _fail("claim-too-large", f"a record of more than {MAX_JSONL_LINE_BYTES} bytes, the limit", name,
+                     Span(lineno, 1), "split the claim, or check that the file has a newline after each record")
     try:
         # the line's own newline would put an "unexpected end" error on the next line
-        return _parse_json(raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8"), name, lineno)
+        return parse_json(raw.rstrip(b"\r\n").decode("utf-8-sig" if lineno == 1 else "utf-8"), name, lineno)
     except UnicodeDecodeError as exc:
         return _not_utf8(name, raw, exc, lineno)
     except ClaimError as exc:
@@ -252,9 +272,7 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
         with open(path, "rb") as fh:
             if b"\0" in fh.peek(8192):
                 raise _not_utf8(name, b"", None)
-            for lineno, raw in enumerate(fh, 1):
-                if not raw.strip():
-                    continue
+            for lineno, raw in jsonl_lines(fh):
                 records += 1
                 yield f"{name}:{lineno}", parse_jsonl_record(raw, name, lineno)
     except OSError as exc:
@@ -289,7 +307,7 @@ def load_claim_file(path: str | Path) -> list[tuple[str, object]]:
             raise ClaimError(bad)
         return records
     text = _read_text(path)
-    doc = None if not text.strip() else _parse_json(text, name) if _kind(path) == "json" else _parse_yaml(text, name)
+    doc = None if not text.strip() else parse_json(text, name) if _kind(path) == "json" else parse_yaml(text, name)
     if doc is None or doc == []:  # YAML gives None for a file of comments only
         raise _fail("claim-empty", f"{name} holds no claims", name, hint=_LIST_HINT)
     if isinstance(doc, list):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import _resources
 from .batch import DecisionEncoder, RecordError, _bare, _decide, _Policies
-from .claims import _parse_json
+from .claims import parse_json
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX
 
@@ -107,7 +107,7 @@ def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
         try:
             if not isinstance(text, str):  # a null
                 raise ClaimError(Diagnostic("claim-missing", "the claim column is null on this row", "<row>"))
-            claim = _parse_json(text, "<row>")  # as from a file: repeated keys refused, errors located
+            claim = parse_json(text, "<row>")  # as from a file: repeated keys refused, errors located
             claim_id = claim.get("id") if isinstance(claim, dict) and isinstance(claim.get("id"), str) else None
             decision = _decide(claim, f"<claim {claim_id}>" if claim_id else "<row>", choose)
         except CtsdslError as exc:

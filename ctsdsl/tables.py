@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .claims import _ClaimLoader
+from .claims import StrictYamlLoader
 from .errors import Diagnostic
 from .fields import BOOL, DATE, INT, NUMBER, STRING
 from .limits import MAX_TABLE_BYTES, MAX_TABLE_ROWS
@@ -150,7 +150,7 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
     elif path.suffix.lower() in (".yaml", ".yml"):
         try:
             # Safe YAML that also refuses repeated keys, alias bombs and loops, like a claim's.
-            data = yaml.load(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
         except RecursionError:
             return None, [problem("data file is nested too deeply", file=str(path))]
         except yaml.YAMLError as exc:

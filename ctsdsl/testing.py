@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from .claims import _ClaimLoader, _parse_yaml, validate_claim
+from .claims import StrictYamlLoader, parse_yaml, validate_claim
 from .decision import Decision, money_text
 from .errors import CtsdslError, Diagnostic
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_text
@@ -158,7 +158,7 @@ def load_cases(path: str | Path) -> list[Case]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CtsdslError(Diagnostic("test-case", f"cannot read {name}: {exc.strerror}", name)) from None
-    data = _parse_yaml(text, name)
+    data = parse_yaml(text, name)
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise _case_problem("a case file is a mapping with a `cases` list", name, 1,
                             "see docs/testing.md for the format")
@@ -207,7 +207,7 @@ def _line_specs(expect: dict) -> list[dict]:
 def _case_lines(text: str) -> list[int]:
     """The 1-based line where each case starts, for messages that point at it."""
     try:
-        root = yaml.compose(text, Loader=_ClaimLoader)  # noqa: S506 - a SafeLoader subclass
+        root = yaml.compose(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
         return []
     if not isinstance(root, yaml.MappingNode):

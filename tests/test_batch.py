@@ -219,7 +219,30 @@ def test_an_output_folder_that_does_not_exist_is_a_clear_error(capsys, mixed, tm
 
 def test_a_bad_record_keeps_no_traceback_that_would_pin_its_chunk_in_memory(mixed):
     with mixed.open("rb") as fh:
-        records = [(i, n, line) for i, (n, line) in enumerate(batch._jsonl_records(fh))]
+        records = [(i, n, line) for i, (n, line) in enumerate(ctsdsl.claims.jsonl_lines(fh))]
     errors = batch._Worker(str(mixed), None).chunk(records).errors
     assert len(errors) == 3
     assert all(e.error.__traceback__ is None and e.error.__context__ is None for e in errors)
+
+
+def test_an_overlong_record_is_refused_at_its_line_without_being_read_whole(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("ctsdsl.claims.MAX_JSONL_LINE_BYTES", 2000)
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join([good(1), json.dumps(dict(GOOD, id="x" * 50_000)), good(3)]) + "\n", encoding="utf-8")
+    with open(path, "rb") as fh:
+        assert [(n, len(raw)) for n, raw in ctsdsl.claims.jsonl_lines(fh)][1] == (2, 2001)  # cut, not held whole
+    out, errors = tmp_path / "d.jsonl", tmp_path / "e.jsonl"
+    code, _, err = run(capsys, "batch", str(path), "-o", str(out), "--errors", str(errors))
+    assert code == 2
+    assert [json.loads(line)["claim_id"] for line in out.read_text().splitlines()] == ["c-1", "c-3"]
+    (bad,) = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert bad["line"] == 2 and bad["diagnostics"][0]["code"] == "claim-too-large"
+    assert f"{path}:2:1: error: a record of more than 2000 bytes, the limit" in err
+
+
+def test_eval_refuses_an_overlong_record_of_a_jsonl_file_at_its_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("ctsdsl.claims.MAX_JSONL_LINE_BYTES", 2000)
+    path = tmp_path / "claims.jsonl"
+    path.write_text(good(1) + "\n" + json.dumps(dict(GOOD, id="x" * 50_000)), encoding="utf-8")  # no last newline
+    code, _, err = run(capsys, "eval", str(path))
+    assert code == 2 and f"{path}:2:1: error: a record of more than 2000 bytes" in err
