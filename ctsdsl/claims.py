@@ -295,12 +295,17 @@ def load_claim_file(path: str | Path) -> list[tuple[str, object]]:
         (0-based) for an item of a list, or ``path:line`` for a .jsonl record.
 
     Raises:
-        ClaimError: If the file is missing, unreadable, not UTF-8 text, empty,
-            not valid JSON/YAML, or repeats a key. For .jsonl the error holds
-            one diagnostic per bad line.
+        ClaimError: If the file is missing, unreadable, larger than
+            MAX_CLAIM_FILE_BYTES, not UTF-8 text, empty, not valid JSON/YAML, or
+            repeats a key. For .jsonl the error holds one diagnostic per bad line.
     """
     path, name = Path(path), str(path)
     if _kind(path) == "jsonl":
+        # Read whole like the other formats, so bounded like them; `iter_claims` streams.
+        with contextlib.suppress(OSError):  # _iter_jsonl reports a missing or unreadable file
+            if path.stat().st_size > MAX_CLAIM_FILE_BYTES:
+                raise _fail("claim-too-large", f"{path} is larger than {MAX_CLAIM_FILE_BYTES} bytes", name,
+                            hint="`ctsdsl batch` (or ctsdsl.evaluate_all) streams a .jsonl file of any size")
         records = list(_iter_jsonl(path))
         bad = [d for _, item in records if isinstance(item, ClaimError) for d in item.diagnostics]
         if bad:

@@ -246,3 +246,14 @@ def test_eval_refuses_an_overlong_record_of_a_jsonl_file_at_its_line(capsys, tmp
     path.write_text(good(1) + "\n" + json.dumps(dict(GOOD, id="x" * 50_000)), encoding="utf-8")  # no last newline
     code, _, err = run(capsys, "eval", str(path))
     assert code == 2 and f"{path}:2:1: error: a record of more than 2000 bytes" in err
+
+
+def test_eval_reads_a_jsonl_file_whole_so_refuses_one_over_the_file_limit_and_points_to_batch(capsys, tmp_path,
+                                                                                             monkeypatch):
+    monkeypatch.setattr("ctsdsl.claims.MAX_CLAIM_FILE_BYTES", 5000)
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join(good(n) for n in range(20)) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "eval", str(path))
+    assert code == 2 and "larger than 5000 bytes" in err and "ctsdsl batch" in err
+    code, _, _ = run(capsys, "batch", str(path), "-o", str(tmp_path / "d.jsonl"))
+    assert code == 0
