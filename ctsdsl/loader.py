@@ -7,6 +7,7 @@ Everything a policy reads comes through here, so the rules on what it may read
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import unicodedata
@@ -172,39 +173,40 @@ def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
     return policy, text, problems
 
 
-_HEADERS: dict[tuple[Path, float], str | None] = {}
 _HEADER_NAME = re.compile(r'^[ \t]*policy[ \t]+"([^"\\\n]+)"', re.M)
 
 
 def _policy_name(path: Path) -> str | None:
     """The name in a policy file's header, cached by modification time."""
     try:
-        key = (path.resolve(), path.stat().st_mtime)
+        return _header_name(path.resolve(), path.stat().st_mtime_ns)
     except OSError:
         return None
-    if key not in _HEADERS:
-        try:
-            text = read_policy_text(path)
-        except CtsdslError:
-            _HEADERS[key] = None
-            return None
-        try:
-            header = parse_with_problems(text, str(path))[0].header
-            name = header.name if header else None
-        except CtsdslError:
-            # A parent with a syntax error is still found by its name, so that its children
-            # report that error, not a cascade of their own from checking them alone.
-            match = _HEADER_NAME.search(text)
-            name = match.group(1) if match else None
-        _HEADERS[key] = name
-    return _HEADERS[key]
+
+
+@functools.lru_cache(maxsize=4096)  # bounded: a long-lived service may see many files and many edits
+def _header_name(path: Path, mtime_ns: int) -> str | None:
+    try:
+        text = read_policy_text(path)
+    except CtsdslError:
+        return None
+    try:
+        header = parse_with_problems(text, str(path))[0].header
+        return header.name if header else None
+    except CtsdslError:
+        # A parent with a syntax error is still found by its name, so that its children
+        # report that error, not a cascade of their own from checking them alone.
+        match = _HEADER_NAME.search(text)
+        return match.group(1) if match else None
 
 
 def find_parent(reference: str, child: Path) -> Path | None:
     """The file a policy `extends`: a path relative to the child, or a policy name.
 
     Names are looked up among the policies of the child's tree (the nearest folder
-    named `policies`, else the child's own folder), then among the bundled ones.
+    named `policies` and its subfolders, else the child's own folder alone, so a
+    policy saved in a home folder does not make every file under it a candidate),
+    then among the bundled ones.
     """
     child = child.resolve()
     root = next((p for p in child.parents if p.name == "policies"), child.parent)
@@ -212,14 +214,15 @@ def find_parent(reference: str, child: Path) -> Path | None:
         # A path may not leave the child's tree: a policy reads no file outside it.
         target = (child.parent / reference).resolve()
         return target if target.is_file() and target.is_relative_to(root) else None
-    roots = [root]
+    in_tree = root.name == "policies"
+    roots = [(root, in_tree)]
     try:
         from ._resources import policies_dir
-        roots.append(policies_dir())
+        roots.append((policies_dir(), True))
     except CtsdslError:
         pass
-    for folder in roots:
-        for candidate in sorted(folder.rglob("*" + POLICY_SUFFIX)):
+    for folder, recursive in roots:
+        for candidate in sorted((folder.rglob if recursive else folder.glob)("*" + POLICY_SUFFIX)):
             real = candidate.resolve()
             if real != child and real.is_relative_to(folder.resolve()) and _policy_name(candidate) == reference:
                 return candidate

@@ -309,3 +309,17 @@ def test_testing_an_overlays_folder_counts_the_overlays_own_rules_not_medicares(
     assert {c.policy for c in report.coverage.values()} == {
         "policies/examples/example-in-person-only.cts", "policies/examples/example-percent-of-medicare.cts"}
     assert report.coverage_percent == 100.0
+
+
+def test_a_parent_is_looked_up_by_name_through_a_policies_tree_but_only_beside_a_policy_outside_one(tmp_path):
+    # Outside a `policies` tree the child's own folder is the whole search: a policy saved in a
+    # home folder must not make every .cts file under it a candidate parent.
+    (tmp_path / "loose" / "deeper").mkdir(parents=True)
+    write(tmp_path / "loose" / "deeper", parent=PARENT)
+    loose = write(tmp_path / "loose", child=CHILD)
+    assert [d.code for d in errors(loose["child"])] == ["unknown-parent"]
+    (tmp_path / "policies" / "medicare").mkdir(parents=True)
+    (tmp_path / "policies" / "acme").mkdir()
+    write(tmp_path / "policies" / "medicare", parent=PARENT)
+    tree = write(tmp_path / "policies" / "acme", child=CHILD)
+    assert errors(tree["child"]) == [] and load_file(tree["child"]).layers[-1].path.parent.name == "medicare"
