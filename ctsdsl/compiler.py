@@ -443,110 +443,72 @@ class Compiler:
                 self.namespace[safe_ident("P_", p.name)] = _literal_value(p.value)
         bounds = self.period_bounds()
         self.namespace["_period"] = lambda date, _b=bounds: bisect_right(_b, date)
-        if self.fast:
-            return self.generate_fast(rules, fees)
-
         claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos", "cp")
         line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos", "lp")
         claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
         line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
-        # The bodies first: they decide which memo slots the prologues set up.
-        self.lines = []
-        for k, rule in claim_rules:
-            self.rule_body(2, k, rule, claim_scope)
-        claim_body = self.lines
-        self.lines = []
-        for k, rule in line_rules:
-            self.rule_body(2, k, rule, line_scope)
-        line_body = self.lines
-        self.lines = []
-        fee_body = self.fee_body(fees, line_scope)
-        line_slots = [f"{var} = _U" for var, level in self.slots.values() if level == "line"]
+        # The bodies first: they decide which locals, memo slots and indexes the prologues set up.
+        claim_body = self.collect(lambda: self.rule_bodies(claim_rules, claim_scope))
+        line_body = self.collect(lambda: self.rule_bodies(line_rules, line_scope))
+        if self.fast:  # see the module's docstring: the fee in the rules' loop
+            line_body += self.collect(lambda: self.fee_body_fast(fees, line_scope))
+        else:  # one expression per fee too, in a loop of its own once every rule has run
+            fee_body = self.collect(lambda: self.fee_body(fees, line_scope))
 
-        self.lines = []
-        self.emit(0, "def evaluate(c):")
-        self.emit(1, "lines = c['lines']")
-        self.emit(1, "dos = c['date_of_service']")
-        self.emit(1, "doc = c.get('documentation') or EMPTY")
-        self.emit(1, "n = len(lines)")
-        self.emit(1, "F = []")
-        self.emit(1, "den = [False] * n")
-        self.emit(1, "al = [ln['units'] for ln in lines]")
-        self.emit(1, "gov = [ln['code'] in GOVERNED for ln in lines]")
-        self.emit(1, "EV = []")
-        self.emit(1, "cp = _period(dos)")
-        self.emit_claim_slots()
-        if claim_rules:
-            self.emit(1, "if any(gov):")
-            self.emit(2, "i = None")
-            self.lines.extend(claim_body)
-        self.emit(1, "for i, ln in enumerate(lines):")
-        self.emit(2, "if not gov[i]:")
-        self.emit(3, "continue")
-        self.emit(2, "ldos = ln.get('date_of_service', dos)")
-        self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
-        for slot in line_slots:
-            self.emit(2, slot)
-        self.lines.extend(line_body)
-        # Fees come after every rule has run on every line, so a fee sees final units.
-        self.emit(1, "amt = [None] * n")
-        self.emit(1, "for i, ln in enumerate(lines):")
-        self.emit(2, "if not gov[i]:")
-        self.emit(3, "continue")
-        self.emit(2, "if den[i] or al[i] <= 0:")
-        self.emit(3, "amt[i] = ZERO")
-        self.emit(3, "continue")
-        self.emit(2, "ldos = ln.get('date_of_service', dos)")
-        self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
-        for slot in line_slots:
-            self.emit(2, slot)
-        self.lines.extend(fee_body)
-        self.emit(1, "return F, den, al, gov, amt, EV")
-        return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
-
-    def generate_fast(self, rules: list[n.Rule], fees: list[n.Fee]) -> Generated:
-        """One loop over the lines: the rules, then the line's fee; see the module's docstring."""
-        claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos", "cp")
-        line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos", "lp")
-        claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
-        line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
-        # The bodies first: they decide which locals and slots the prologues set up.
-        self.lines = []
-        for k, rule in claim_rules:
-            self.rule_body(2, k, rule, claim_scope)
-        claim_body = self.lines
-        self.lines = []
-        for k, rule in line_rules:
-            self.rule_body(2, k, rule, line_scope)
-        self.fee_body_fast(fees, line_scope)
-        line_body = self.lines
         self.lines = []
         for source, number in self.indexes.items():
             self.lines.extend(source.replace("IXK{}", f"IXK{number}").splitlines())
             self.lines.append("")
-        self.emit(0, "def evaluate(c):")
-        self.emit(1, "lines = c['lines']")
-        self.emit(1, "dos = c['date_of_service']")
-        self.emit(1, "doc = c.get('documentation') or EMPTY")
-        self.emit(1, "n = len(lines)")
-        self.emit(1, "F = []")
-        self.emit(1, "den = [False] * n")
-        self.emit(1, "al = [ln['units'] for ln in lines]")
-        self.emit(1, "gov = [ln['code'] in GOVERNED for ln in lines]")
-        self.emit(1, "amt = [None] * n")
-        self.emit(1, "cp = _period(dos)")
+        self.emit_head()
         for local, code in self.claim_fields.items():
             self.emit(1, f"{local} = {code}")
         self.emit_claim_slots()
         if self.indexes:
             self.emit(1, f"IX = [None] * {len(self.indexes)}")
-        if claim_rules:
+        if self.trace:
+            self.emit(1, "EV = []")
+        if claim_rules:  # a claim with no governed line is not the policy's to judge
             self.emit(1, "if any(gov):")
             self.emit(2, "i = None")
             self.lines.extend(claim_body)
+        self.emit_line_loop()
+        self.lines.extend(line_body)
+        if self.fast:
+            self.emit(1, "return F, den, al, gov, amt")
+        else:
+            # Fees come after every rule has run on every line, so a fee sees final units.
+            self.emit_line_loop(unpaid_skipped=True)
+            self.lines.extend(fee_body)
+            self.emit(1, "return F, den, al, gov, amt, EV")
+        return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
+
+    def rule_bodies(self, rules: list[tuple[int, n.Rule]], scope: _Scope) -> None:
+        for k, rule in rules:
+            self.rule_body(2, k, rule, scope)
+
+    def collect(self, emit_all: Callable[[], None]) -> list[str]:
+        """The lines `emit_all` emits, set aside rather than added to the output."""
+        self.lines = []
+        emit_all()
+        return self.lines
+
+    def emit_head(self) -> None:
+        """`def evaluate(c):` and the locals both modes start from."""
+        self.emit(0, "def evaluate(c):")
+        for text in ("lines = c['lines']", "dos = c['date_of_service']", "doc = c.get('documentation') or EMPTY",
+                     "n = len(lines)", "F = []", "den = [False] * n", "al = [ln['units'] for ln in lines]",
+                     "gov = [ln['code'] in GOVERNED for ln in lines]", "amt = [None] * n", "cp = _period(dos)"):
+            self.emit(1, text)
+
+    def emit_line_loop(self, unpaid_skipped: bool = False) -> None:
+        """The head of a loop over the governed lines: the line's date, period, locals and fresh memo slots."""
         self.emit(1, "for i, ln in enumerate(lines):")
         self.emit(2, "if not gov[i]:")
         self.emit(3, "continue")
+        if unpaid_skipped:
+            self.emit(2, "if den[i] or al[i] <= 0:")
+            self.emit(3, "amt[i] = ZERO")
+            self.emit(3, "continue")
         self.emit(2, "ldos = ln.get('date_of_service', dos)")
         self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
         for local, code in self.line_fields.items():
@@ -554,9 +516,6 @@ class Compiler:
         for var, level in self.slots.values():
             if level == "line":
                 self.emit(2, f"{var} = _U")
-        self.lines.extend(line_body)
-        self.emit(1, "return F, den, al, gov, amt")
-        return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
 
     def emit_claim_slots(self) -> None:
         for var, level in self.slots.values():
@@ -625,8 +584,8 @@ class Compiler:
         self.emit(depth, "except Exception as exc:")
         self.emit(depth + 1, f"raise _fail({k}, i, exc) from None")
 
-    def fee_body(self, fees: list[n.Fee], scope: _Scope) -> list[str]:
-        """The traced fee loop's body, returned rather than emitted: its prologue depends on the memo slots."""
+    def fee_body(self, fees: list[n.Fee], scope: _Scope) -> None:
+        """The traced fee loop's body: the fees one after another, the first that applies setting the amount."""
         self.emit(2, "units_allowed = al[i]")
         fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var,
                            scope.period_var)
@@ -645,7 +604,6 @@ class Compiler:
             self.emit(4, "continue")
             self.emit(2, "except Exception as exc:")
             self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
-        return self.lines
 
     def fee_body_fast(self, fees: list[n.Fee], scope: _Scope) -> None:
         # A line's rules have all run by now, and no other line's rules touch its units, so
