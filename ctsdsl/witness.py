@@ -11,9 +11,17 @@ units, patients represented and caregivers around each limit, one place of servi
 sets tell apart), each modifier, each documentation flag left out, each provider
 type, each claim amount the policies read (found in their conditions, typed by the claim
 schema) just under, at and just over each money threshold, alone, with each modifier and
-with a second line under a modifier a set lists beside GP, and a same-day line of each
-other code a condition names. Each variant is dated on both sides of every date
-a policy turns on (effective dates, dated values, dated data rows).
+with a second line under a modifier a set lists beside GP, the same lines again the next
+day, and a same-day line of each other code a condition names. Each variant is dated on
+both sides of every date a policy turns on (effective dates, dated values, dated data rows),
+so the next-day lines straddle each such date.
+
+Thresholds found by search. A change can move where a threshold trips by cents without
+moving any round figure: a claim total summed another way (each line at its own date's
+conversion factor, say) changes the KX test only for a spend within cents of the
+threshold. So for each code's plain claim, under GP and under each modifier a set lists
+beside it, alone and with next-day lines, and each claim amount the policies read, the amount where each policy's decision turns is found by
+bisection to the cent, and the claim is compared just under and at each.
 
 Dates. Two policies with overlapping effective periods decide each witness on the
 same date, inside the overlap. Two policies for different periods (Medicare 2024
@@ -396,16 +404,39 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
         yield f"{code}, {what} ${spend}" + (f", modifier {modifier}" if modifier else ""), (
             lambda c, f=name, s=spend, m=modifier: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
                                                     m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
-    # The second line's modifier is an alternative to the base line's GP: one a set parameter lists beside it.
-    siblings = [m for m in mods if m != "GP" and any({"GP", m} <= s for s in _set_params(policies))]
+    siblings = _siblings_of_gp(policies)
     for name, spend, m in itertools.product(amounts, _money_thresholds(policies), siblings):
         yield f"{code}, {name.replace('_', ' ').removesuffix(' to date')} ${spend}, a second line with {m}", (
             lambda c, f=name, s=spend, m=m: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
                                              c["lines"].append({**c["lines"][main], "modifiers": [m]})))
     yield f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True))
+    yield f"{code}, the same lines again the next day", _again_next_day
     for other in others:
         yield f"{code} with {other}", (
             lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]}))
+
+
+def _siblings_of_gp(policies: list[LoadedPolicy]) -> list[str]:
+    """The alternatives to the base claim's GP: the modifiers a set parameter lists beside it (GO, GN)."""
+    return [m for m in _modifier_literals(policies)
+            if m != "GP" and any({"GP", m} <= s for s in _set_params(policies))]
+
+
+def _again_next_day(claim: dict) -> None:
+    """The claim's lines billed again, dated the day after: on the eve of a turning date they straddle it."""
+    day = (_date(claim["date_of_service"]) + dt.timedelta(days=1)).isoformat()
+    claim["lines"] += [{**line, "date_of_service": day} for line in claim["lines"]]
+
+
+def _inside(claim: dict, policy: LoadedPolicy) -> bool:
+    """Whether every line's date lies in the policy's period: a line beyond it belongs to the next policy."""
+    start, end = _window(policy)
+    return all(start <= _date(line.get("date_of_service", claim["date_of_service"])) <= end
+               for line in claim["lines"])
+
+
+def _comparable(claim: dict, new_date: str, old: LoadedPolicy, new: LoadedPolicy) -> bool:
+    return _inside(claim, old) and _inside(_redated(claim, new_date), new)
 
 
 def generate(old: LoadedPolicy, new: LoadedPolicy):
@@ -420,7 +451,70 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
                 claim = _base(code, row, old_date)
                 claim.update(payer=payer, id=f"witness-{code}-{old_date}-{k}")  # unique, so a file of them replays
                 fn(claim)
+                if fn is _again_next_day and not _comparable(claim, new_date, old, new):
+                    continue
                 yield f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim, new_date
+
+
+def _outcome(evaluator: Evaluator, claim: dict) -> tuple:
+    """What a decision says of each line, as witnesses compare it; an error is an outcome too."""
+    decision, error = _decide(evaluator, claim)
+    return tuple(tuple(sorted(_line_view(decision, i, error).items(), key=lambda kv: kv[0]))
+                 for i in range(len(claim["lines"])))
+
+
+def turning_amount(evaluator: Evaluator, claim: dict, field: str, top: Decimal) -> Decimal | None:
+    """The least amount in `field`, to the cent and up to `top`, at which the decision differs from
+    the one at $0, found by bisection; None if none does. Bisection finds one turn of several."""
+    def at(cents: int) -> tuple:
+        return _outcome(evaluator, {**claim, field: float(Decimal(cents) / 100)})
+
+    low, high = 0, int(top * 100)
+    at_zero = at(low)
+    if at(high) == at_zero:
+        return None
+    while high - low > 1:  # at(low) == at_zero != at(high)
+        middle = (low + high) // 2
+        if at(middle) == at_zero:
+            low = middle
+        else:
+            high = middle
+    return Decimal(high) / 100
+
+
+def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy):
+    """Witness candidates at the amounts where either policy's decision turns (see the module docstring)."""
+    policies = [old, new]
+    fields = _amount_fields(policies)
+    if not fields:
+        return
+    top = 2 * max(_money_thresholds(policies) + [Decimal(5000)])
+    codes, _ = _codes(policies)
+    payer = new.header.payer or old.header.payer
+    modifiers = ["GP", *_siblings_of_gp(policies)]  # a threshold may be the discipline's own (KX)
+    shapes = list(itertools.product(modifiers, (False, True)))
+    for old_date, new_date in date_pairs(old, new):
+        for code in codes:
+            for modifier, next_day in shapes:
+                claim = _base(code, _code_row(policies, code), old_date)
+                claim.update(payer=payer, id=f"witness-{code}-{old_date}-turn")
+                for line in claim["lines"]:
+                    line["modifiers"] = [modifier]
+                variant = (f", modifier {modifier}" if modifier != "GP" else "") + \
+                    (", the same lines again the next day" if next_day else "")
+                if next_day:
+                    _again_next_day(claim)
+                    if not _comparable(claim, new_date, old, new):
+                        continue
+                new_claim = claim if new_date == old_date else _redated(claim, new_date)
+                for name in fields:
+                    turns = {turning_amount(comparer.old_ev, claim, name, top),
+                             turning_amount(comparer.new_ev, new_claim, name, top)} - {None}
+                    what = name.replace("_", " ").removesuffix(" to date")
+                    for amount in sorted({a + d for a in turns if a is not None for d in (Decimal("-0.01"), 0)}):
+                        yield (f"{code}{variant}, {what} ${amount} (where a decision turns), {old_date}"
+                               + (f" / {new_date}" if new_date != old_date else "")), \
+                            {**claim, name: float(amount)}, new_date
 
 
 # ---------------------------------------------------------------- comparing decisions
@@ -559,7 +653,7 @@ def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Be
     comparer = Comparer(old, new, changes)
     result = Behavior("generated")
     seen: set = set()
-    for label, claim, new_date in generate(old, new):
+    for label, claim, new_date in itertools.chain(generate(old, new), at_turning_amounts(comparer, old, new)):
         if result.compared >= MAX_CLAIMS:
             result.truncated = True
             break

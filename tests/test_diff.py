@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from decimal import Decimal
 import subprocess
 from pathlib import Path
 
@@ -163,6 +164,38 @@ def test_a_claim_amount_the_new_side_reads_is_varied_around_its_threshold_with_l
     assert labels["97550, ot spend $501, a second line with GO, 2030-01-01"] == {
         "rule ot_over_threshold", "rule one_spend_for_two_disciplines"}
     assert not any("ot spend $500," in label for label in labels)  # at the threshold is not over it
+
+
+def test_a_claim_total_priced_per_line_date_is_witnessed_where_the_kx_decision_turns(tmp_path):
+    # Old: every line of the KX claim total at the claim's conversion factor. New: at its own date's.
+    # They differ only for lines straddling 2024-03-09, and then only for a spend within cents of
+    # the threshold: the next-day lines and the bisected turning amount find exactly that.
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    old = tmp_path / "old" / "medicare" / "cts-2024.cts"
+    text = old.read_text(encoding="utf-8")
+    priced_per_line = "sum(at(o.date_of_service, round(round("
+    assert priced_per_line in text
+    text = text.replace(priced_per_line, "sum(round(round(").replace(
+        "assistant_factor else 1), 2)) * o.units", "assistant_factor else 1), 2) * o.units")
+    old.write_text(text, encoding="utf-8")
+    pair = only_pair(run_diff(str(old), str(tmp_path / "new" / "medicare" / "cts-2024.cts")))
+    assert {c.key for c in pair.changes} == {"let pt_slp_claim_fees", "let ot_claim_fees"}
+    causes = set()
+    for w in pair.behavior.witnesses:
+        assert "the same lines again the next day" in w.label and "(where a decision turns)" in w.label
+        assert w.old_date == "2024-03-08"
+        causes |= {c.item for c in w.causes}
+    assert causes == {"rule kx_threshold_pt_slp", "rule kx_threshold_ot"}  # GP lines and GO lines
+
+
+def test_the_turning_amount_is_where_spend_plus_this_claim_first_passes_the_threshold():
+    from ctsdsl.witness import turning_amount
+    evaluator = load_file(MEDICARE / "cts-2024.cts").evaluator()
+    claim = json.loads((ROOT / "examples" / "claims" / "typical.json").read_text(encoding="utf-8"))
+    claim["lines"] = claim["lines"][:1]  # one 97550 at $52.93: denied once spend + $52.93 > $2,330
+    assert turning_amount(evaluator, claim, "therapy_spend_to_date", Decimal(5000)) == Decimal("2277.08")
+    assert turning_amount(evaluator, claim, "therapy_spend_to_date", Decimal(2000)) is None
 
 
 def test_review_guide_shows_the_current_diff(medicare):
