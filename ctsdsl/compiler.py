@@ -450,10 +450,9 @@ class Compiler:
         # The bodies first: they decide which locals, memo slots and indexes the prologues set up.
         claim_body = self.collect(lambda: self.rule_bodies(claim_rules, claim_scope))
         line_body = self.collect(lambda: self.rule_bodies(line_rules, line_scope))
+        fee_body = self.collect(lambda: self.fee_body(fees, line_scope))
         if self.fast:  # see the module's docstring: the fee in the rules' loop
-            line_body += self.collect(lambda: self.fee_body_fast(fees, line_scope))
-        else:  # one expression per fee too, in a loop of its own once every rule has run
-            fee_body = self.collect(lambda: self.fee_body(fees, line_scope))
+            line_body += fee_body
 
         self.lines = []
         for source, number in self.indexes.items():
@@ -476,8 +475,8 @@ class Compiler:
         if self.fast:
             self.emit(1, "return F, den, al, gov, amt")
         else:
-            # Fees come after every rule has run on every line, so a fee sees final units.
-            self.emit_line_loop(unpaid_skipped=True)
+            # Fees in a loop of their own, after every rule has run on every line.
+            self.emit_line_loop()
             self.lines.extend(fee_body)
             self.emit(1, "return F, den, al, gov, amt, EV")
         return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
@@ -500,15 +499,11 @@ class Compiler:
                      "gov = [ln['code'] in GOVERNED for ln in lines]", "amt = [None] * n", "cp = _period(dos)"):
             self.emit(1, text)
 
-    def emit_line_loop(self, unpaid_skipped: bool = False) -> None:
+    def emit_line_loop(self) -> None:
         """The head of a loop over the governed lines: the line's date, period, locals and fresh memo slots."""
         self.emit(1, "for i, ln in enumerate(lines):")
         self.emit(2, "if not gov[i]:")
         self.emit(3, "continue")
-        if unpaid_skipped:
-            self.emit(2, "if den[i] or al[i] <= 0:")
-            self.emit(3, "amt[i] = ZERO")
-            self.emit(3, "continue")
         self.emit(2, "ldos = ln.get('date_of_service', dos)")
         self.emit(2, "lp = cp if ldos == dos else _period(ldos)")
         for local, code in self.line_fields.items():
@@ -585,7 +580,14 @@ class Compiler:
         self.emit(depth + 1, f"raise _fail({k}, i, exc) from None")
 
     def fee_body(self, fees: list[n.Fee], scope: _Scope) -> None:
-        """The traced fee loop's body: the fees one after another, the first that applies setting the amount."""
+        """A line's fees, the first that applies setting its amount, once every rule has run on it.
+
+        Plain mode runs this at the end of the rules' loop: no other line's rules touch this
+        line's units, so they are final, and the fee reuses the line's locals and memo slots.
+        """
+        self.emit(2, "if den[i] or al[i] <= 0:")
+        self.emit(3, "amt[i] = ZERO")
+        self.emit(3, "continue")
         self.emit(2, "units_allowed = al[i]")
         fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var,
                            scope.period_var)
@@ -601,27 +603,6 @@ class Compiler:
             self.emit(4, f"amt[i] = {self.expr(fee.amount, fee_scope)}")
             if self.trace:
                 self.emit(4, f"EV.append(({-1 - j}, i, True, True, TR))")
-            self.emit(4, "continue")
-            self.emit(2, "except Exception as exc:")
-            self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
-
-    def fee_body_fast(self, fees: list[n.Fee], scope: _Scope) -> None:
-        # A line's rules have all run by now, and no other line's rules touch its units, so
-        # the fee sees final units; it reuses the line's locals and memo slots.
-        self.emit(2, "if den[i] or al[i] <= 0:")
-        self.emit(3, "amt[i] = ZERO")
-        self.emit(3, "continue")
-        self.emit(2, "units_allowed = al[i]")
-        fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var,
-                           scope.period_var)
-        self.namespace["ZERO"] = Decimal("0.00")
-        for j, fee in enumerate(fees):
-            if fee.amount is None:
-                continue
-            self.emit(2, "try:")
-            applies = self.expr(fee.where, fee_scope) if fee.where is not None else "True"
-            self.emit(3, f"if {applies}:")
-            self.emit(4, f"amt[i] = {self.expr(fee.amount, fee_scope)}")
             self.emit(4, "continue")
             self.emit(2, "except Exception as exc:")
             self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
