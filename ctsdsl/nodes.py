@@ -8,9 +8,9 @@ formatter and the semantic diff both rely on that.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union, cast
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +145,20 @@ class Quantifier(Node):
 
 
 Expr = Union[Literal, SetLiteral, Name, Attribute, Index, Call, Unary, Binary, Conditional, Quantifier]
+
+
+def rebuild(expr: Expr, make: Callable[[Expr, dict[str, Any]], Expr]) -> Expr:
+    """`expr` rebuilt bottom-up: `make(node, children)` builds each node anew, given its fields that
+    hold expressions (one, or a tuple of them) already rebuilt. Nodes are frozen, so this is how an
+    expression is edited: an overlay's `inherited` put in, a template's spans moved into place."""
+    children: dict[str, Any] = {}
+    for f in dataclasses.fields(expr):
+        value = getattr(expr, f.name)
+        if isinstance(value, Node):  # an expression's node fields hold expressions
+            children[f.name] = rebuild(cast(Expr, value), make)
+        elif isinstance(value, tuple) and any(isinstance(v, Node) for v in value):
+            children[f.name] = tuple(rebuild(cast(Expr, v), make) if isinstance(v, Node) else v for v in value)
+    return make(expr, children)
 
 # Operator spelling in the language, shared by the formatter, diff and messages.
 BINARY_OPS = ("or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "+", "-", "*", "/")

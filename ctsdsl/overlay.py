@@ -19,7 +19,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast, overload
+from typing import Any, overload
 
 from . import nodes as n
 from .errors import Diagnostic
@@ -86,18 +86,15 @@ def substitute_inherited(expr: n.Expr | None, parent_expr: n.Expr | None) -> n.E
 
 def substitute_inherited(expr: n.Expr | None, parent_expr: n.Expr | None) -> n.Expr | None:
     """`expr` with every `inherited` name replaced by the parent's expression."""
-    if expr is None or not isinstance(expr, n.Node):
+    if expr is None or parent_expr is None:
         return expr
-    if isinstance(expr, n.Name) and expr.name == INHERITED and parent_expr is not None:
-        return parent_expr
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(expr):
-        value = getattr(expr, f.name)
-        if isinstance(value, n.Node):  # an expression's node fields hold expressions
-            changes[f.name] = substitute_inherited(cast(n.Expr, value), parent_expr)
-        elif isinstance(value, tuple) and any(isinstance(v, n.Node) for v in value):
-            changes[f.name] = tuple(substitute_inherited(v, parent_expr) for v in value)
-    return dataclasses.replace(expr, **changes) if changes else expr
+
+    def make(node: n.Expr, children: dict[str, Any]) -> n.Expr:
+        if isinstance(node, n.Name) and node.name == INHERITED:
+            return parent_expr
+        return dataclasses.replace(node, **children) if children else node
+
+    return n.rebuild(expr, make)
 
 
 _RULE_FIELDS = {"title": ("title",), "cites": ("cites",), "applies": ("scope", "where"), "when": ("when",),

@@ -197,21 +197,12 @@ def _shift(expr: n.Expr, lines: int, columns: int) -> n.Expr:
     """Move the spans of an expression parsed out of a message to its place in the file."""
     import dataclasses
 
-    def move(node: n.Expr) -> n.Expr:
-        if not isinstance(node, n.Node):
-            return node
-        changes: dict[str, Any] = {}
-        for f in dataclasses.fields(node):
-            value = getattr(node, f.name)
-            if isinstance(value, n.Node):  # an expression's node fields hold expressions
-                changes[f.name] = move(cast(n.Expr, value))
-            elif isinstance(value, tuple):
-                changes[f.name] = tuple(move(v) for v in value)
+    def move(node: n.Expr, children: dict[str, Any]) -> n.Expr:
         s = node.span
-        changes["span"] = n.Span(s.line + lines, s.column + columns, s.end_line + lines, s.end_column + columns)
-        return dataclasses.replace(node, **changes)
+        span = n.Span(s.line + lines, s.column + columns, s.end_line + lines, s.end_column + columns)
+        return dataclasses.replace(node, **children, span=span)
 
-    return move(expr)
+    return n.rebuild(expr, move)
 
 
 def _words(expected: set[str]) -> str:
