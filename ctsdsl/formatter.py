@@ -93,7 +93,8 @@ def _format(e: n.Expr) -> str:
 
 # ---------------------------------------------------------------- whole files
 
-import dataclasses  # noqa: E402 - the file-level formatter below builds on the expression printer above
+import codecs  # noqa: E402 - the file-level formatter below builds on the expression printer above
+import dataclasses  # noqa: E402
 import re  # noqa: E402
 
 from .parser import parse  # noqa: E402
@@ -526,7 +527,11 @@ def format_file(path: str | Path, options: FormatterOptions = DEFAULT_OPTIONS) -
     path = Path(path)
     text = read_policy_text(path)
     _parse(text, path)  # raises the located, hinted syntax error before the formatter parses again
-    return FileFormat(path, text, format_policy(text, options, str(path)))
+    new = format_policy(text, options, str(path))
+    with open(path, "rb") as fh:  # the reader drops a byte-order mark; the canonical file has none
+        if fh.read(3) == codecs.BOM_UTF8:
+            text = "\ufeff" + text
+    return FileFormat(path, text, new)
 
 
 def write_atomically(path: Path, text: str) -> None:

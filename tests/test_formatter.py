@@ -134,6 +134,17 @@ def test_fmt_check_passes_on_a_formatted_file(tmp_path):
     assert main(["fmt", "--check", str(path)]) == 0
 
 
+@pytest.mark.parametrize("encoding, newline", [("utf-8-sig", "\n"), ("utf-8", "\r\n")])
+def test_a_byte_order_mark_or_crlf_is_not_canonical_and_fmt_writes_plain_utf8_with_lf(tmp_path, encoding, newline):
+    formatted = (FIXTURES / "fmt" / "formatted" / "messy_rules.cts").read_text(encoding="utf-8")
+    path = tmp_path / "ok.cts"
+    path.write_text(formatted, encoding=encoding, newline=newline)
+    assert main(["fmt", "--check", str(path)]) == 1
+    assert main(["fmt", str(path)]) == 0
+    assert path.read_bytes() == formatted.encode("utf-8")
+    assert main(["fmt", "--check", str(path)]) == 0
+
+
 def test_fmt_diff_prints_a_unified_diff_and_writes_nothing(tmp_path, capsys):
     path = _copy(tmp_path, "overlay_items.cts")
     before = path.read_text(encoding="utf-8")
