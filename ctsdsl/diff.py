@@ -550,7 +550,7 @@ def to_dict(report: DiffReport) -> dict:
     def policy(name: str, p: LoadedPolicy) -> dict:
         h = p.header
         return {"name": h.name, "version": h.version, "file": name, "effective_from": h.effective_from,
-                "effective_to": h.effective_to}
+                "effective_to": h.effective_to, "payer": h.payer, "extends": h.extends}
 
     pairs = []
     for pair in report.pairs:
