@@ -59,6 +59,7 @@ MAX_WITNESSES = 200  # shown and kept per policy pair, after deduplication
 MAX_DATE_PAIRS = 12
 MAX_CODES = 40  # main codes billed: governed ones first, then other codes of the data tables
 MAX_CLAIMS = 40_000  # generated claims per policy pair (about ten seconds): beyond it, `truncated`
+MAX_TURN_SEARCHES = 6_000  # bisections per policy pair, about 20 decisions each: beyond it, `truncated`
 _FIXED_POS = ("11", "22", "02", "10")  # office, facility, telehealth (other than home, home)
 PROVIDER_TYPES = ("therapist", "physician", "npp")
 DOC_FLAGS = ("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
@@ -482,8 +483,11 @@ def turning_amount(evaluator: Evaluator, claim: dict, field: str, top: Decimal) 
     return Decimal(high) / 100
 
 
-def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy):
-    """Witness candidates at the amounts where either policy's decision turns (see the module docstring)."""
+def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy, result: Behavior):
+    """Witness candidates at the amounts where either policy's decision turns (see the module docstring).
+
+    At most MAX_TURN_SEARCHES bisections: past them, `result.truncated` says the search stopped short.
+    """
     policies = [old, new]
     fields = _amount_fields(policies)
     if not fields:
@@ -493,6 +497,7 @@ def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy)
     payer = new.header.payer or old.header.payer
     modifiers = ["GP", *_siblings_of_gp(policies)]  # a threshold may be the discipline's own (KX)
     shapes = list(itertools.product(modifiers, (False, True)))
+    searches = 0
     for old_date, new_date in date_pairs(old, new):
         for code in codes:
             for modifier, next_day in shapes:
@@ -508,6 +513,10 @@ def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy)
                         continue
                 new_claim = claim if new_date == old_date else _redated(claim, new_date)
                 for name in fields:
+                    searches += 2
+                    if searches > MAX_TURN_SEARCHES:
+                        result.truncated = True
+                        return
                     turns = {turning_amount(comparer.old_ev, claim, name, top),
                              turning_amount(comparer.new_ev, new_claim, name, top)} - {None}
                     what = name.replace("_", " ").removesuffix(" to date")
@@ -653,7 +662,7 @@ def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Be
     comparer = Comparer(old, new, changes)
     result = Behavior("generated")
     seen: set = set()
-    for label, claim, new_date in itertools.chain(generate(old, new), at_turning_amounts(comparer, old, new)):
+    for label, claim, new_date in itertools.chain(generate(old, new), at_turning_amounts(comparer, old, new, result)):
         if result.compared >= MAX_CLAIMS:
             result.truncated = True
             break

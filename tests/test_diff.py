@@ -189,6 +189,12 @@ def test_a_claim_total_priced_per_line_date_is_witnessed_where_the_kx_decision_t
     assert causes == {"rule kx_threshold_pt_slp", "rule kx_threshold_ot"}  # GP lines and GO lines
 
 
+def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
+    assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
+    monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
+    assert only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
+
+
 def test_the_turning_amount_is_where_spend_plus_this_claim_first_passes_the_threshold():
     from ctsdsl.witness import turning_amount
     evaluator = load_file(MEDICARE / "cts-2024.cts").evaluator()
