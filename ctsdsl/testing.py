@@ -465,13 +465,7 @@ def compare(decision: Decision, expect: dict) -> list[str]:
         check("outcome", expect["outcome"], decision.outcome)
     if "total_allowed" in expect:
         check("total_allowed", _money(expect["total_allowed"]), money_text(decision.total_allowed))
-    fired_anywhere = {f.rule for f in decision.findings}
-    for rule in _as_list(expect.get("fires")):
-        if rule not in fired_anywhere:
-            problems.append(f"expected rule {rule} to fire; fired: {', '.join(sorted(fired_anywhere)) or 'none'}")
-    for rule in _as_list(expect.get("not_fires")):
-        if rule in fired_anywhere:
-            problems.append(f"expected rule {rule} not to fire, but it did")
+    problems += _firing(expect, {f.rule for f in decision.findings})
     if "findings" in expect:
         check("number of findings", expect["findings"], len(decision.findings))
     specs = expect.get("lines")
@@ -497,13 +491,17 @@ def compare(decision: Decision, expect: dict) -> list[str]:
         if "amount" in spec:
             check(f"{where} amount", _money(spec["amount"]), money_text(line.allowed_amount))
         on_line = {f.rule for f in decision.findings if f.line == index or (f.line is None and f.id in line.findings)}
-        for rule in _as_list(spec.get("fires")):
-            if rule not in on_line:
-                problems.append(f"{where}: expected rule {rule} to fire; fired: {', '.join(sorted(on_line)) or 'none'}")
-        for rule in _as_list(spec.get("not_fires")):
-            if rule in on_line:
-                problems.append(f"{where}: expected rule {rule} not to fire, but it did")
+        problems += _firing(spec, on_line, f"{where}: ")
     return problems
+
+
+def _firing(expect: dict, fired: set[str], where: str = "") -> list[str]:
+    """What an expectation's `fires` and `not_fires` say that the rules which `fired` contradict."""
+    shown = ", ".join(sorted(fired)) or "none"
+    return [f"{where}expected rule {rule} to fire; fired: {shown}" for rule in _as_list(expect.get("fires"))
+            if rule not in fired] + \
+        [f"{where}expected rule {rule} not to fire, but it did" for rule in _as_list(expect.get("not_fires"))
+         if rule in fired]
 
 
 def _money(value) -> str | None:
