@@ -18,7 +18,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import nodes as n
 from .errors import CtsdslError, Diagnostic, PolicySyntaxError
 from .limits import check_parse_tree
-from .transformer import span_of, to_nodes, unquote
+from .transformer import span_of, to_expr, to_nodes, unquote
 
 # Words for the grammar's terminals, so an analyst reads "expected a name", not "NAME".
 _TERMINAL_WORDS = {
@@ -147,8 +147,7 @@ def parse_expr(text: str, source_name: str = "<expr>") -> n.Expr:
     except UnexpectedInput as exc:
         raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
     check_parse_tree(tree, text, source_name)
-    # to_nodes is typed for the `start` symbol; from `expr` the tree transforms to an expression
-    return cast(n.Expr, to_nodes(tree, source_name, lambda t: n.Template((unquote(t),)))[0])
+    return to_expr(tree, source_name)
 
 
 def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
@@ -178,7 +177,7 @@ def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
                 "a hole holds one expression, e.g. {line.minutes}; write {{ or }} for a literal brace",
                 source_text=text)) from None
         check_parse_tree(tree, text, source_name, line, column)
-        expr = _shift(cast(n.Expr, to_nodes(tree, source_name, None)[0]), line - 1, column - 1)  # from `expr`
+        expr = _shift(to_expr(tree, source_name), line - 1, column - 1)
         parts.append(expr)
     parts.append(raw[pos:])
     merged: list = []

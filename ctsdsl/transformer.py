@@ -65,7 +65,7 @@ class _Entry:
 class TreeToNodes(Transformer):
     """Lark tree → `nodes.Policy`. `parse_template` parses `{...}` holes in messages."""
 
-    def __init__(self, source_name: str, parse_template: Callable[[Token], n.Template]) -> None:
+    def __init__(self, source_name: str, parse_template: Callable[[Token], n.Template] | None) -> None:
         super().__init__(visit_tokens=False)
         self.source_name = source_name
         self.problems: list[Diagnostic] = []
@@ -186,6 +186,7 @@ class TreeToNodes(Transformer):
     def entry_message(self, meta, c):
         parts: list = []
         raw = []
+        assert self._parse_template is not None, "only a policy has messages, and to_nodes gives it a parser"
         for token in c:
             template = self._parse_template(token)
             raw.append(template.raw)
@@ -410,8 +411,16 @@ for _rule, _op in {**_CMP, **_ARITH}.items():
     setattr(TreeToNodes, _rule, _binary(_op))
 
 
-def to_nodes(tree: Tree, source_name: str, parse_template) -> tuple[n.Policy, list[Diagnostic]]:
-    """Transform a parse tree; returns the policy and the structural problems found."""
+def to_nodes(tree: Tree, source_name: str, parse_template: Callable[[Token], n.Template]
+             ) -> tuple[n.Policy, list[Diagnostic]]:
+    """Transform a parse tree from the `start` symbol; returns the policy and the structural problems found."""
     transformer = TreeToNodes(source_name, parse_template)
     policy = transformer.transform(tree)
     return policy, transformer.problems
+
+
+def to_expr(tree: Tree, source_name: str) -> n.Expr:
+    """Transform a parse tree from the `expr` symbol (which holds no message to parse as a template)."""
+    expr = TreeToNodes(source_name, None).transform(tree)
+    assert not isinstance(expr, n.Policy), "the `expr` symbol transforms to an expression"
+    return expr
