@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Union, cast
 
 
@@ -71,7 +72,7 @@ class Literal(Node):
     correctly as strings, which keeps evaluation free of date parsing).
     """
 
-    value: object
+    value: Decimal | int | str | bool | None
     kind: str
     span: Span = _span()
 
