@@ -8,9 +8,9 @@ time threshold (the constants in conditions and the midpoint thresholds of the
 codes table's unit minutes: 15/16, 37/38, 52/53 for 30- and 15-minute units), the
 units, patients represented and caregivers around each limit, one place of service per class
 (office 11, facility 22, telehealth 02 and 10, and any other class the policies'
-sets tell apart), each modifier, each documentation flag left out, each provider
-type, each claim amount the policies read (found in their conditions, typed by the claim
-schema) just under, at and just over each money threshold, alone, with each modifier and
+sets tell apart) with each provider type, no modifier and each modifier alone and beside
+GP with each provider type, each documentation flag left out, each claim amount the
+policies read (found in their conditions, typed by the claim schema) just under, at and just over each money threshold, alone, with each modifier and
 with a second line under a modifier a set lists beside GP, the same lines again the next
 day, and a same-day line of each other code a condition names. Each variant is dated on
 both sides of every date a policy turns on (effective dates, dated values, dated data rows),
@@ -388,12 +388,18 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
             yield f"{code}, POS {pos}, {provider}", (
                 lambda c, p=pos, t=provider: c.update(place_of_service=p, provider_type=t))
     mods = _modifier_literals(policies)
-    yield f"{code}, no modifiers", (lambda c: [l.__setitem__("modifiers", []) for l in c["lines"]])
-    for m in mods:
-        yield f"{code}, modifier {m} alone", (lambda c, m=m: [l.__setitem__("modifiers", [m]) for l in c["lines"]])
-        if m != "GP":
-            yield f"{code}, modifiers GP {m}", (
-                lambda c, m=m: [l.__setitem__("modifiers", ["GP", m]) for l in c["lines"]])
+    # Modifier rules may hold for one kind of provider only (a therapist's discipline modifier), so
+    # each modifier shape goes with each provider type.
+    for provider in PROVIDER_TYPES:
+        who = "" if provider == "therapist" else f", {provider}"
+        yield f"{code}{who}, no modifiers", (lambda c, t=provider: (
+            c.__setitem__("provider_type", t), [l.__setitem__("modifiers", []) for l in c["lines"]]))
+        for m in mods:
+            yield f"{code}{who}, modifier {m} alone", (lambda c, m=m, t=provider: (
+                c.__setitem__("provider_type", t), [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
+            if m != "GP":
+                yield f"{code}{who}, modifiers GP {m}", (lambda c, m=m, t=provider: (
+                    c.__setitem__("provider_type", t), [l.__setitem__("modifiers", ["GP", m]) for l in c["lines"]]))
     for flag in DOC_FLAGS:
         yield f"{code}, {flag} not documented", (lambda c, f=flag: c["documentation"].__setitem__(f, False))
     yield f"{code}, patient present", (lambda c: c["lines"][main].__setitem__("patient_present", True))

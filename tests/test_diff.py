@@ -189,6 +189,22 @@ def test_a_claim_total_priced_per_line_date_is_witnessed_where_the_kx_decision_t
     assert causes == {"rule kx_threshold_pt_slp", "rule kx_threshold_ot"}  # GP lines and GO lines
 
 
+def test_a_modifier_rule_widened_to_physicians_is_witnessed_by_a_physician_line_without_modifiers(tmp_path):
+    # Medicare asks discipline modifiers of therapists only; a version asking them of everyone moves a
+    # physician's line without modifiers, a combination of two axes the generator covers.
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
+    text = new.read_text(encoding="utf-8")
+    assert "  when therapist and disciplines != 1\n" in text
+    new.write_text(text.replace("  when therapist and disciplines != 1\n", "  when disciplines != 1\n"), encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
+    first = pair.behavior.witnesses[0]
+    assert first.label == "97550, physician, no modifiers, 2024-01-01"
+    assert (first.lines[0].old["status"], first.lines[0].new["status"]) == ("allowed", "denied")
+    assert [c.text() for c in first.causes] == ["rule discipline_modifier changed (when)"]
+
+
 def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
     assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
     monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
