@@ -10,9 +10,10 @@ units, patients represented and caregivers around each limit, one place of servi
 (office 11, facility 22, telehealth 02 and 10, and any other class the policies'
 sets tell apart) with each provider type, no modifier and each modifier alone and beside
 GP with each provider type, each documentation flag left out, each claim amount the
-policies read (found in their conditions, typed by the claim schema) just under, at and just over each money threshold, alone, with each modifier and
-with a second line under a modifier a set lists beside GP, the same lines again the next
-day, and a same-day line of each other code a condition names. Each variant is dated on
+policies read (found in their conditions, typed by the claim schema) just under, at and
+just over each money threshold, alone, with each modifier and with a second line under a
+modifier a set lists beside GP, the same lines again the next day, and a same-day line of
+each other code a condition names. Each variant is dated on
 both sides of every date a policy turns on (effective dates, dated values, dated data rows),
 so the next-day lines straddle each such date.
 
