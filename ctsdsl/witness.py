@@ -21,8 +21,9 @@ Thresholds found by search. A change can move where a threshold trips by cents w
 moving any round figure: a claim total summed another way (each line at its own date's
 conversion factor, say) changes the KX test only for a spend within cents of the
 threshold. So for each code's plain claim, under GP and under each modifier a set lists
-beside it, alone and with next-day lines, and each claim amount the policies read, the amount where each policy's decision turns is found by
-bisection to the cent, and the claim is compared just under and at each.
+beside it, alone and with next-day lines, and each claim amount the policies read, the
+amount where each policy's decision turns is found by bisection to the cent, and the
+claim is compared just under and at each.
 
 Dates. Two policies with overlapping effective periods decide each witness on the
 same date, inside the overlap. Two policies for different periods (Medicare 2024
