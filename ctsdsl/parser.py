@@ -153,10 +153,24 @@ def parse_expr(text: str, source_name: str = "<expr>") -> n.Expr:
 def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
     """Split a message string into text and `{expression}` holes; `{{` and `}}` are braces."""
     raw = unquote(token)
+    assert token.line is not None and token.column is not None  # the lexer positions every token
+    line, start_column = token.line, token.column
+
+    def text_part(start: int, end: int) -> str:
+        # Between holes a brace is a typo: a hole left open, or a literal brace not doubled.
+        lone = next((i for i in range(start, end) if raw[i] in "{}"), None)
+        if lone is not None:
+            column = start_column + 1 + lone
+            what = "an unclosed `{`" if raw[lone] == "{" else "a `}` that closes no hole"
+            raise PolicySyntaxError(Diagnostic(
+                "syntax", f"{what} in a message", source_name, n.Span(line, column, line, column + 1),
+                "close the hole, e.g. {line.minutes}, or write {{ or }} for a literal brace", source_text=text))
+        return raw[start:end]
+
     parts: list = []
     pos = 0
     for m in _HOLE.finditer(raw):
-        parts.append(raw[pos:m.start()])
+        parts.append(text_part(pos, m.start()))
         pos = m.end()
         if m.group(0) in ("{{", "}}"):
             parts.append(m.group(0)[0])
@@ -164,9 +178,7 @@ def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
         hole = m.group(1)
         # Offsets inside the token: exact when the string has no escapes before the hole,
         # which is the case for every message in practice.
-        assert token.line is not None and token.column is not None  # the lexer positions every token
-        line = token.line
-        column = token.column + 1 + m.start(1)
+        column = start_column + 1 + m.start(1)
         try:
             tree = _lark().parse(hole, start="expr")
         except UnexpectedInput as exc:
@@ -179,7 +191,7 @@ def _parse_template(token: Token, text: str, source_name: str) -> n.Template:
         check_parse_tree(tree, text, source_name, line, column)
         expr = _shift(to_expr(tree, source_name), line - 1, column - 1)
         parts.append(expr)
-    parts.append(raw[pos:])
+    parts.append(text_part(pos, len(raw)))
     merged: list = []
     for part in parts:
         if isinstance(part, str):

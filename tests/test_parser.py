@@ -339,6 +339,19 @@ def test_a_bad_message_hole_is_located_inside_the_string():
     assert d.span.line == 2 and d.span.column == 20
 
 
+@pytest.mark.parametrize(("message", "column", "what"), [
+    ('"{line.minutes minutes"', 12, "an unclosed `{`"),
+    ('"line.minutes} minutes"', 24, "a `}` that closes no hole"),
+    ('"{line.units} of {line.code" "}"', 28, "an unclosed `{`"),  # a hole may not span two strings
+])
+def test_a_lone_brace_in_a_message_is_an_error_at_the_brace(message, column, what):
+    # A lone brace is a hole left open or a literal brace not doubled: shown as text, either would mislead.
+    d = syntax_error(f"rule r {{\n  message {message}\n}}")
+    assert d.message == f"{what} in a message"
+    assert (d.span.line, d.span.column) == (2, column)
+    assert "{{ or }}" in d.hint
+
+
 def test_a_syntax_error_renders_the_line_with_a_caret():
     with pytest.raises(PolicySyntaxError) as info:
         parse("rule r {\n  when line.units = 2\n}", "broken.cts")
