@@ -47,6 +47,9 @@ CASE_SUFFIXES = (".yaml", ".yml")
 _CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params"}
 _EXPECT_KEYS = {"policy", "outcome", "total_allowed", "lines", "fires", "not_fires", "error", "findings"}
 _LINE_KEYS = {"code", "status", "units", "amount", "fires", "not_fires"}
+# The values a decision can have: an expectation of any other could never pass, whatever the policy did.
+_OUTCOMES = ("pay", "partial", "deny")
+_STATUSES = ("allowed", "reduced", "denied", "out_of_scope")
 
 
 @dataclass
@@ -181,11 +184,13 @@ def load_cases(path: str | Path) -> list[Case]:
         if not any(value not in (None, "", [], {}) for value in expect.values()):
             raise _case_problem(f"case {i + 1} expects nothing, so it could never fail", name, line,
                                 "add `expect:` with an outcome, lines, fires or not_fires, or an error")
+        _check_value(f"case {i + 1}: outcome", expect.get("outcome"), _OUTCOMES, name, line)
         for spec in _line_specs(expect):
             bad = set(spec) - _LINE_KEYS
             if bad:
                 raise _case_problem(f"case {i + 1}: unknown line expectation(s): {', '.join(sorted(bad))}",
                                     name, line, f"line expectations: {', '.join(sorted(_LINE_KEYS))}")
+            _check_value(f"case {i + 1}: line status", spec.get("status"), _STATUSES, name, line)
         params = raw.get("params") or {}
         if not isinstance(params, dict):
             raise _case_problem(f"case {i + 1}: `params` maps parameter names to values", name, line)
@@ -195,6 +200,14 @@ def load_cases(path: str | Path) -> list[Case]:
         cases.append(Case(str(raw.get("name") or f"case {i + 1}"), name, line, claim, expect,
                           raw.get("policy") or data.get("policy"), params))
     return cases
+
+
+def _check_value(what: str, value: object, choices: tuple[str, ...], file: str, line: int) -> None:
+    if value is None or value in choices:
+        return
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    raise _case_problem(f"{what} {value!r} is not one of {', '.join(choices)}", file, line,
+                        f"did you mean `{close[0]}`?" if close else "")
 
 
 def _line_specs(expect: dict) -> list[dict]:

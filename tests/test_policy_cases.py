@@ -193,6 +193,11 @@ def test_an_unexpected_error_is_shown_with_the_error_text(tmp_path: Path) -> Non
     ("cases:\n  - name: x\n    expect: {outcom: pay}\n", 2, "case 1: unknown expectation(s): outcom"),
     ("cases:\n  - name: x\n    params: [1]\n    expect: {outcome: pay}\n", 2,
      "case 1: `params` maps parameter names to values"),
+    # A value no decision can have would fail whatever the policy did, passing for a policy bug.
+    ("cases:\n  - name: x\n    expect: {outcome: payed}\n", 2,
+     "case 1: outcome 'payed' is not one of pay, partial, deny"),
+    ("cases:\n  - name: x\n    expect: {outcome: pay}\n  - name: y\n    expect: {lines: [{status: alowed}]}\n", 4,
+     "case 2: line status 'alowed' is not one of allowed, reduced, denied, out_of_scope"),
 ])
 def test_a_malformed_case_file_is_refused_at_its_line(tmp_path: Path, text, line, message) -> None:
     cases = tmp_path / "bad.yaml"
