@@ -191,6 +191,8 @@ def load_cases(path: str | Path) -> list[Case]:
                 raise _case_problem(f"case {i + 1}: unknown line expectation(s): {', '.join(sorted(bad))}",
                                     name, line, f"line expectations: {', '.join(sorted(_LINE_KEYS))}")
             _check_value(f"case {i + 1}: line status", spec.get("status"), _STATUSES, name, line)
+            _check_count(f"case {i + 1}: line units", spec.get("units"), name, line)
+        _check_count(f"case {i + 1}: findings", expect.get("findings"), name, line)
         params = raw.get("params") or {}
         if not isinstance(params, dict):
             raise _case_problem(f"case {i + 1}: `params` maps parameter names to values", name, line)
@@ -208,6 +210,12 @@ def _check_value(what: str, value: object, choices: tuple[str, ...], file: str, 
     close = difflib.get_close_matches(str(value), choices, n=1)
     raise _case_problem(f"{what} {value!r} is not one of {', '.join(choices)}", file, line,
                         f"did you mean `{close[0]}`?" if close else "")
+
+
+def _check_count(what: str, value: object, file: str, line: int) -> None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise _case_problem(f"{what} {value!r} is not a whole number", file, line,
+                            "write a count such as 2, without quotes")
 
 
 def _line_specs(expect: dict) -> list[dict]:

@@ -198,6 +198,8 @@ def test_an_unexpected_error_is_shown_with_the_error_text(tmp_path: Path) -> Non
      "case 1: outcome 'payed' is not one of pay, partial, deny"),
     ("cases:\n  - name: x\n    expect: {outcome: pay}\n  - name: y\n    expect: {lines: [{status: alowed}]}\n", 4,
      "case 2: line status 'alowed' is not one of allowed, reduced, denied, out_of_scope"),
+    ("cases:\n  - name: x\n    expect: {lines: {0: {units: one}}}\n", 2, "case 1: line units 'one' is not a whole number"),
+    ("cases:\n  - name: x\n    expect: {findings: 1.5}\n", 2, "case 1: findings 1.5 is not a whole number"),
 ])
 def test_a_malformed_case_file_is_refused_at_its_line(tmp_path: Path, text, line, message) -> None:
     cases = tmp_path / "bad.yaml"
