@@ -525,7 +525,7 @@ class Checker:
         if op in ("==", "!=", "<", "<=", ">", ">="):
             if not compatible(left, right):
                 self.report("type", f"cannot compare {_a(left)} with {_a(right)}", expr.span,
-                            'quote codes as strings ("97550"); dates are written 2024-01-01')
+                            _comparison_hint(left, right))
             elif op not in ("==", "!=") and left not in NUMERIC | {DATE, ANY}:
                 self.report("type", f"`{op}` orders numbers and dates, not {_a(left)}", expr.span)
             return BOOL
@@ -572,6 +572,19 @@ def _a(typ: str) -> str:
     if typ == ANY:
         return "a value of unknown type"
     return ("an " if typ[0] in "aeiou" else "a ") + typ
+
+
+def _comparison_hint(left: str, right: str) -> str:
+    """What the analyst most likely meant, for the commonest mismatches."""
+    for collection, value in ((left, right), (right, left)):
+        elem = element_type(collection)
+        if elem is not None and compatible(elem, value):
+            return 'to ask whether a collection holds a value, use `in`: "GP" in line.modifiers'
+    if {left, right} == {DATE, STRING}:
+        return "write a date without quotes: 2024-01-01"
+    if STRING in (left, right) and {left, right} & NUMERIC:
+        return 'quote codes as strings ("97550")'
+    return ""
 
 
 def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | dict[str, str] | None = None,

@@ -215,3 +215,14 @@ def test_an_unknown_table_column_is_located_with_the_columns_it_has(tmp_path, ma
     (d,) = loaded.checked.errors
     assert (d.code, d.message) == ("unknown-column", "table `t` has no column `totl`")
     assert d.hint == "did you mean `total`?"
+
+
+@pytest.mark.parametrize(("condition", "hint"), [
+    ('line.modifiers == "GP"', 'to ask whether a collection holds a value, use `in`: "GP" in line.modifiers'),
+    ('line.date_of_service > "2024-01-01"', "write a date without quotes: 2024-01-01"),
+    ("line.code == 97550", 'quote codes as strings ("97550")'),
+])
+def test_a_mismatched_comparison_hints_at_what_was_meant(make_policy, condition, hint):
+    loaded = make_policy(RULE.format(f"when {condition} deny"))
+    (d,) = [d for d in loaded.diagnostics if d.code == "type"]
+    assert d.message.startswith("cannot compare") and d.hint == hint
