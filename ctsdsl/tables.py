@@ -104,6 +104,48 @@ def _column_type(values: list[object]) -> str:
     return STRING
 
 
+def _yaml_row_lines(text: str, count: int) -> list[int]:
+    """The line each row of a YAML list starts on, so that a row's problem points into the file."""
+    node = yaml.compose(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass; parsed once already
+    if isinstance(node, yaml.SequenceNode) and len(node.value) == count:
+        return [item.start_mark.line + 1 for item in node.value]
+    return list(range(1, count + 1))
+
+
+def _mistyped_numbers(table: TableData, records: list[tuple[int, dict]], key: str, file: str,
+                      text: str) -> list[Diagnostic]:
+    """A column of decimal measures with a cell or two that is almost a number (`1.5x9`, `$1.59`, `1,59`).
+
+    Left alone, the cell would make the whole column text, and the policy would fail with type
+    errors on every line that reads it, far from the typo. So the cell is reported where it is, and
+    the column stays numeric, which spares the policy that cascade.
+    """
+    problems = []
+    lines = text.splitlines()
+    for column, kind in table.columns.items():
+        if kind != STRING or column == key:
+            continue
+        present = [(line, row[column]) for line, row in records if row.get(column) is not None]
+        measures = [v for _, v in present if isinstance(v, Decimal)]
+        odd = [(line, v) for line, v in present if not isinstance(v, (int, Decimal)) or isinstance(v, bool)]
+        if not measures or not odd or len(odd) > max(1, len(present) // 4) or \
+                not all(isinstance(v, str) and re.search(r"\d", v) for _, v in odd):
+            continue  # text with a number or two in it (codes), not numbers with a typo
+        for line, value in odd:
+            value = str(value)  # a string, as the test above made sure
+            at = lines[line - 1].find(value) + 1 if line <= len(lines) else 0  # the cell, if the row shows it
+            where = Span(line, at, line, at + len(value)) if at > 0 else Span(line, 1, line, 2)
+            problems.append(Diagnostic(
+                "table", f"column `{column}` holds numbers, but {value!r} is not one", file, where,
+                "write a plain number such as 1.59: no $, no thousands separator, a point for decimals",
+                source_text=text))
+        table.columns[column] = NUMBER
+        for _, row in records:
+            if not isinstance(row.get(column), (int, Decimal)):
+                row[column] = None
+    return problems
+
+
 def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span,
                source_name: str) -> tuple[TableData | None, list[Diagnostic]]:
     """Read and index one table file; problems come back as diagnostics, not exceptions."""
@@ -160,7 +202,8 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
                                   where=where, file=str(path))]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             return None, [problem(f"data file {path.name} must be a list of rows (mappings)")]
-        records = [(i + 1, {str(k): _cell(v) for k, v in r.items()}) for i, r in enumerate(data[:MAX_TABLE_ROWS + 1])]
+        records = [(line, {str(k): _cell(v) for k, v in r.items()})
+                   for line, r in zip(_yaml_row_lines(text, len(data)), data[:MAX_TABLE_ROWS + 1])]
     else:
         return None, [problem(f"data file {path.name} must be .csv, .yaml or .yml")]
     if len(records) > MAX_TABLE_ROWS:
@@ -179,6 +222,7 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
     if problems:
         return None, problems
     table.columns[key] = STRING
+    problems += _mistyped_numbers(table, records, key, str(path), text)
     # A column that is not numbers throughout is text throughout: "97550" next to "G0539" stays a code.
     # So is a column mixing true/false with other values: a cell's value always has its column's type.
     textual = [c for c, t in table.columns.items() if t not in (INT, NUMBER, BOOL)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ctsdsl
-from ctsdsl.fields import BOOL, STRING
+from ctsdsl.fields import BOOL, NUMBER, STRING
 
 from conftest import FIXTURES
 
@@ -226,3 +226,33 @@ def test_a_mismatched_comparison_hints_at_what_was_meant(make_policy, condition,
     loaded = make_policy(RULE.format(f"when {condition} deny"), raise_on_error=False)
     (d,) = [d for d in loaded.diagnostics if d.code == "type"]
     assert d.message.startswith("cannot compare") and d.hint == hint
+
+
+def test_a_typo_in_a_column_of_numbers_is_reported_at_its_cell_and_nowhere_else(tmp_path, make_policy):
+    # Left as text, "1.5x9" would turn the column into text and fail every line of the policy that reads it.
+    loaded = table_policy(tmp_path, "t.csv", "code,total\n97550,1.59\n97551,0.79\n97552,0.6x7\n", make_policy,
+                          "total + 1")
+    (d,) = loaded.checked.errors
+    assert (Path(d.source_name).name, d.span.line, d.span.column, d.span.end_column) == ("t.csv", 4, 7, 12)
+    assert d.message == "column `total` holds numbers, but '0.6x7' is not one"
+    assert loaded.checked.tables["t"].columns["total"] == NUMBER
+
+
+@pytest.mark.parametrize("cell", ["$1.59", "1,59"])
+def test_a_number_written_with_a_dollar_or_a_decimal_comma_is_a_typo_too(tmp_path, make_policy, cell):
+    loaded = table_policy(tmp_path, "t.csv", f'code,total\n97550,"{cell}"\n97551,0.79\n97552,0.67\n', make_policy,
+                          "total")
+    assert [d.message for d in loaded.checked.errors] == [f"column `total` holds numbers, but '{cell}' is not one"]
+
+
+def test_a_column_of_codes_some_of_which_look_like_numbers_stays_text(tmp_path, make_policy):
+    loaded = table_policy(tmp_path, "t.csv", "code,primary\n97551,97550\nG0540,G0539\nG0542,G0541\n", make_policy,
+                          "primary")
+    assert loaded.checked.errors == [] and loaded.checked.tables["t"].columns["primary"] == STRING
+
+
+def test_a_problem_in_a_yaml_row_points_at_the_line_the_row_starts_on(tmp_path, make_policy):
+    loaded = table_policy(tmp_path, "t.yaml", "# rates\n- code: '97550'\n  total: 1.59\n- total: 0.79\n",
+                          make_policy, "total")
+    (d,) = loaded.checked.errors
+    assert (d.message, d.span.line) == ("row without a `code`", 4)
