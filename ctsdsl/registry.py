@@ -133,9 +133,13 @@ class Registry:
         same_payer = sorted((e for e in self.entries() if e.payer == payer), key=lambda e: e.effective_from)
         if not same_payer:
             payers = sorted({e.payer for e in self.entries()})
+            # Payer names are matched exactly: "Medicare" is not "medicare", so say which was meant.
+            close = [p for p in payers if p.lower() == str(payer).lower()] or \
+                difflib.get_close_matches(str(payer), payers, n=1)
             raise PolicyNotFoundError(Diagnostic(
                 "unknown-payer", f"no policy for payer {payer!r}", str(self.root), path="$.payer",
-                hint=f"payers with policies: {', '.join(payers) or 'none'}"))
+                hint=(f"did you mean {close[0]!r}? " if close else "")
+                + f"payers with policies: {', '.join(payers) or 'none'}"))
         earliest = same_payer[0]
         if date < earliest.effective_from:
             message = (f"no {payer} policy covers {date}: the earliest, {earliest.name}, "

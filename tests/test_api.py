@@ -102,6 +102,14 @@ def test_a_payer_without_a_policy_is_a_claim_problem():
     assert info.value.exit_code == 2
 
 
+@pytest.mark.parametrize("payer", ["Medicare", "medicar"])
+def test_a_payer_written_almost_like_one_with_a_policy_gets_a_did_you_mean(payer):
+    # Payers match exactly (a policy is never chosen by a guess), so the hint says which one was meant.
+    with pytest.raises(PolicyNotFoundError) as info:
+        ctsdsl.evaluate(medicare_claim(payer=payer))
+    assert info.value.diagnostics[0].hint.startswith("did you mean 'medicare'? payers with policies: ")
+
+
 def test_a_date_no_policy_covers_is_a_clear_error_not_a_guess():
     with pytest.raises(PolicyNotFoundError) as info:
         ctsdsl.evaluate(medicare_claim(date_of_service="2023-12-31"))
