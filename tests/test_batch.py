@@ -225,6 +225,16 @@ def test_a_bad_record_keeps_no_traceback_that_would_pin_its_chunk_in_memory(mixe
     assert all(e.error.__traceback__ is None and e.error.__context__ is None for e in errors)
 
 
+def test_the_batch_guide_shows_the_summary_of_its_20000_generated_claims(tmp_path):
+    # docs/batch.md quotes the summary for `python benchmarks/gen_claims.py 20000`: it must stay true.
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join(generate(20_000)) + "\n", encoding="utf-8")
+    summary = batch.run_batch(path, output=tmp_path / "d.jsonl", progress=False)
+    guide = (ROOT / "docs" / "batch.md").read_text(encoding="utf-8")
+    shown = guide.split("```text\nclaims: 20,000 decided", 1)[1].split("```", 1)[0]
+    assert "claims: 20,000 decided" + shown == summary.render() + "\n"
+
+
 def test_an_overlong_record_is_refused_at_its_line_without_being_read_whole(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr("ctsdsl.claims.MAX_JSONL_LINE_BYTES", 2000)
     path = tmp_path / "claims.jsonl"
