@@ -186,6 +186,15 @@ def test_an_unexpected_error_is_shown_with_the_error_text(tmp_path: Path) -> Non
     assert "no medicare policy covers 2023-05-01" in result.problems[0]
 
 
+def test_the_testing_guide_shows_what_ctsdsl_test_prints_on_the_bundled_policies(capsys) -> None:
+    from ctsdsl.cli import main
+    assert main(["test"]) == 0
+    printed = capsys.readouterr().out
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text(encoding="utf-8")
+    shown = guide.split("## Rule coverage", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    assert printed == shown
+
+
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("- just a list\n", 1, "a case file is a mapping with a `cases` list"),
     ("cases:\n  - 5\n", 2, "case 1 is not a mapping"),
