@@ -125,6 +125,10 @@ class Checker:
             elif isinstance(item, n.Fee):
                 self.check_fee(item)
             elif isinstance(item, n.Disable):
+                if not (header and header.extends):  # nothing inherited to switch off: it would do nothing
+                    self.report("override-without-parent", f"`disable {item.rule}` in a policy that extends "
+                                "nothing", item.span, f'add `extends "<parent policy>"` to the header, or delete '
+                                f"rule `{item.rule}` itself")
                 self.check_cites(item.cites, f"`disable {item.rule}`", item.span)
                 if not item.reason.strip():
                     self.report("missing-entry", f"`disable {item.rule}` gives no reason", item.span)

@@ -112,6 +112,7 @@ RULE = 'rule r {{ title "R" cites s {} message "m" }}'
     # An unquoted code in a set is a number no code equals: `line.code in` it would never match.
     ('param codes: set = {"97550", 97551} cites s', "type", "the set mixes a string and an int (`97551`)"),
     (RULE.format('when line.code in {"97550", 97551} deny'), "type", "the set mixes a string and an int"),
+    ('disable r because "gone" cites s', "override-without-parent", "`disable r` in a policy that extends nothing"),
     ('override rule r { title "R" cites s deny message "m" }', "override-without-parent",
      "`override rule` in a policy that extends nothing"),
     ('policy "other" { payer "x" version "1" effective 2024-01-01 }', "duplicate-header",
