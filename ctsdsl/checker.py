@@ -279,6 +279,10 @@ class Checker:
         if header and header.effective_to and ordered and ordered[-1].end and ordered[-1].end < header.effective_to:
             self.report("dated-gap", f"`{param.name}` has no value after {ordered[-1].end}, but the policy runs "
                         f"to {header.effective_to}", ordered[-1].span)
+        elif header and header.effective_from and not header.effective_to and ordered and ordered[-1].end:
+            self.report("dated-gap", f"`{param.name}` has no value after {ordered[-1].end}, but the policy has no "
+                        "end date", ordered[-1].span,
+                        "leave the last value open (`from DATE = ...`), or give the policy an end date")
 
     def check_rule(self, rule: n.Rule) -> None:
         what = f"rule `{rule.id}`"

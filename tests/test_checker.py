@@ -257,3 +257,15 @@ def test_a_problem_in_a_yaml_row_points_at_the_line_the_row_starts_on(tmp_path, 
                           make_policy, "total")
     (d,) = loaded.checked.errors
     assert (d.message, d.span.line) == ("row without a `code`", 4)
+
+
+def test_a_policy_without_an_end_date_needs_its_last_dated_value_open_too(tmp_path):
+    # Otherwise every claim after the last value's end stops with an evaluation error.
+    from conftest import HEADER
+    from ctsdsl.loader import load_text
+    text = HEADER.replace("effective 2024-01-01 to 2024-12-31", "effective 2024-01-01") + \
+        "param cf { from 2024-01-01 to 2024-12-31 = $33 cites s }\n"
+    loaded = load_text(text, tmp_path / "open.cts", raise_on_error=False)
+    (d,) = loaded.checked.errors
+    assert (d.code, d.message) == ("dated-gap", "`cf` has no value after 2024-12-31, but the policy has no end date")
+    assert load_text(text.replace("to 2024-12-31 = $33", "= $33"), tmp_path / "open.cts").checked.errors == []

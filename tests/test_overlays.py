@@ -323,3 +323,15 @@ def test_a_parent_is_looked_up_by_name_through_a_policies_tree_but_only_beside_a
     write(tmp_path / "policies" / "medicare", parent=PARENT)
     tree = write(tmp_path / "policies" / "acme", child=CHILD)
     assert errors(tree["child"]) == [] and load_file(tree["child"]).layers[-1].path.parent.name == "medicare"
+
+
+def test_an_open_ended_overlay_of_a_year_policy_must_give_the_values_the_year_lacks(tmp_path):
+    # Medicare 2024's conversion factor ends with 2024: an overlay from 2025 on, with no end, has none.
+    (tmp_path / "policies").mkdir()
+    text = header("acme-2025", extends="medicare-cts-2024").replace("effective 2024-01-01 to 2024-12-31",
+                                                                    "effective 2025-01-01") \
+        + SOURCE
+    (path,) = write(tmp_path / "policies", acme=text).values()
+    gaps = [d for d in load_file(path, raise_on_error=False).diagnostics if d.code == "dated-gap"]
+    assert "`conversion_factor` has no value after 2024-12-31, but the policy has no end date" in \
+        [d.message for d in gaps]
