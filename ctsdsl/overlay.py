@@ -154,8 +154,13 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
         return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
     parent_path = find_parent(header.extends, path)
     if parent_path is None:
-        problem("unknown-parent", f'policy "{header.name}" extends "{header.extends}", which cannot be found',
-                header.span, "give the parent's policy name (as in its header) or a path to its .cts file")
+        outside = header.extends.endswith(".cts") and (path.parent / header.extends).resolve().is_file()
+        problem("unknown-parent", f'policy "{header.name}" extends "{header.extends}", which cannot be found'
+                + (" inside its policy tree" if outside else ""), header.span,
+                "the file exists but lies outside the nearest folder named `policies` above this policy (or, "
+                "without one, this policy's folder), and a policy reads no file outside it: keep both under "
+                "one folder named `policies`" if outside else
+                "give the parent's policy name (as in its header) or a path to its .cts file")
         return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
     if parent_path.resolve() in stack or len(stack) > MAX_CHAIN:
         chain = " -> ".join(p.name for p in (*stack, parent_path))

@@ -335,3 +335,14 @@ def test_an_open_ended_overlay_of_a_year_policy_must_give_the_values_the_year_la
     gaps = [d for d in load_file(path, raise_on_error=False).diagnostics if d.code == "dated-gap"]
     assert "`conversion_factor` has no value after 2024-12-31, but the policy has no end date" in \
         [d.message for d in gaps]
+
+
+def test_a_parent_path_out_of_the_policy_tree_is_refused_saying_why(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "other").mkdir()
+    write(tmp_path / "sub", parent=PARENT)
+    (child,) = write(tmp_path / "other", child=CHILD.replace('extends "parent-2024"',
+                                                             'extends "../sub/parent.cts"')).values()
+    (d,) = errors(child)
+    assert d.message.endswith('extends "../sub/parent.cts", which cannot be found inside its policy tree')
+    assert "folder named `policies`" in d.hint
