@@ -19,7 +19,7 @@ from .errors import Diagnostic
 from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, STRING, catalogue, compatible,
                      element_type)
 from .functions import FUNCTIONS
-from .tables import TableData
+from .tables import TableData, valid_date
 
 RESERVED = frozenset({"claim", "line", "units_allowed"}) | frozenset(FUNCTIONS)
 _LITERAL_TYPES = {"int": INT, "number": NUMBER, "money": MONEY, "string": STRING, "date": DATE, "bool": BOOL}
@@ -59,13 +59,6 @@ def _family(lit: n.Literal) -> str:
     kind = _LITERAL_TYPES[lit.kind]
     return NUMBER if kind == INT else kind
 
-
-def valid_date(text: str) -> bool:
-    try:
-        datetime.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _did_you_mean(name: str, choices) -> str:

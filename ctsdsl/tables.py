@@ -9,6 +9,7 @@ date of service, as dated parameters do.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import os
 import re
@@ -25,6 +26,17 @@ from .limits import MAX_TABLE_BYTES, MAX_TABLE_ROWS
 from .nodes import Span
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def valid_date(text: str) -> bool:
+    """A real calendar day written YYYY-MM-DD (2024-02-30 is not), in policy text and data alike."""
+    if not _DATE.match(text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -223,6 +235,10 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
         return None, problems
     table.columns[key] = STRING
     problems += _mistyped_numbers(table, records, key, str(path), text)
+    problems += [problem(f"{row[c]} in column `{c}` is not a calendar date", "write a real day: months 01-12, "
+                         "days that exist in the month", Span(line, 1, line, 2), str(path))
+                 for line, row in records for c, t in table.columns.items()
+                 if t == DATE and c != dated_by and row.get(c) is not None and not valid_date(str(row[c]))]
     # A column that is not numbers throughout is text throughout: "97550" next to "G0539" stays a code.
     # So is a column mixing true/false with other values: a cell's value always has its column's type.
     textual = [c for c, t in table.columns.items() if t not in (INT, NUMBER, BOOL)]
@@ -241,7 +257,7 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
         k = format(k, "f") if isinstance(k, Decimal) else str(k)
         row[key] = k
         start = str(row.get(dated_by)) if dated_by else ""
-        if dated_by and not (row.get(dated_by) and _DATE.match(start)):
+        if dated_by and not (row.get(dated_by) and valid_date(start)):
             problems.append(problem(f"row {k!r} has no valid `{dated_by}` date (YYYY-MM-DD)",
                                     where=Span(line, 1, line, 2), file=str(path)))
             continue

@@ -269,3 +269,13 @@ def test_a_policy_without_an_end_date_needs_its_last_dated_value_open_too(tmp_pa
     (d,) = loaded.checked.errors
     assert (d.code, d.message) == ("dated-gap", "`cf` has no value after 2024-12-31, but the policy has no end date")
     assert load_text(text.replace("to 2024-12-31 = $33", "= $33"), tmp_path / "open.cts").checked.errors == []
+
+
+def test_a_data_file_date_must_be_a_real_day_in_a_dated_column_and_in_a_date_column(tmp_path, make_policy):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t.csv").write_text("code,effective_from,ends\n97550,2024-02-30,2024-12-31\n"
+                                             "97551,2024-01-01,2024-13-01\n", encoding="utf-8")
+    loaded = make_policy('table t from "data/t.csv" key code dated effective_from cites s\n', raise_on_error=False)
+    assert sorted((d.span.line, d.message) for d in loaded.checked.errors) == [
+        (2, "row '97550' has no valid `effective_from` date (YYYY-MM-DD)"),
+        (3, "2024-13-01 in column `ends` is not a calendar date")]
