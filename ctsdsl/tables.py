@@ -85,6 +85,29 @@ def resolve_data_path(policy_path: Path, relative: str) -> tuple[Path | None, st
     return target, ""
 
 
+class _TableLoader(StrictYamlLoader):
+    """YAML rows read like CSV cells: `02` stays the text "02" (a code), and `1.59` an exact decimal."""
+
+
+def _int_or_code(loader: _TableLoader, node: yaml.ScalarNode) -> object:
+    text = loader.construct_scalar(node)
+    if re.match(r"^[-+]?0\d", text):  # YAML would read 02 as the number 2 (or as octal)
+        return text
+    return loader.construct_yaml_int(node)
+
+
+def _exact_decimal(loader: _TableLoader, node: yaml.ScalarNode) -> object:
+    text = loader.construct_scalar(node)
+    try:  # through a float, 12345678901234567.89 would lose its last digits
+        return Decimal(text.replace("_", ""))
+    except ArithmeticError:  # .inf, .nan: not amounts; the float keeps what YAML meant
+        return loader.construct_yaml_float(node)
+
+
+_TableLoader.add_constructor("tag:yaml.org,2002:int", _int_or_code)
+_TableLoader.add_constructor("tag:yaml.org,2002:float", _exact_decimal)
+
+
 def _cell(value: object) -> object:
     if isinstance(value, str):
         text = value.strip()
@@ -96,7 +119,7 @@ def _cell(value: object) -> object:
         return text
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int):
+    if isinstance(value, (int, Decimal)):
         return value
     if isinstance(value, float):
         return Decimal(str(value))
@@ -204,7 +227,7 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
     elif path.suffix.lower() in (".yaml", ".yml"):
         try:
             # Safe YAML that also refuses repeated keys, alias bombs and loops, like a claim's.
-            data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=_TableLoader)  # noqa: S506 - a SafeLoader subclass
         except RecursionError:
             return None, [problem("data file is nested too deeply", file=str(path))]
         except yaml.YAMLError as exc:
