@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from .fields import ANY, DATE, INT, MONEY, NUMBER, NUMERIC, BOOL
+from .fields import ANY, DATE, INT, MONEY, NUMBER, NUMERIC, BOOL, STRING
 
 
 def midpoint_units(minutes: int, unit_minutes: int) -> int:
@@ -69,6 +69,21 @@ def round_half_up(value, places: int):
     return Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
 
 
+def dollars(value) -> str | None:
+    """An amount as a biller reads it: cents rounded half up, thousands separated.
+
+    A message hole writes a number's digits exactly (`2330`, `24.225`); billers read
+    `$2,330.00`. Absent stays absent, so the hole shows `(none)`.
+
+    >>> [dollars(v) for v in (2330, Decimal("24.225"), Decimal("-2.5"), None)]
+    ['$2,330.00', '$24.23', '-$2.50', None]
+    """
+    if value is None:
+        return None
+    cents = round_half_up(Decimal(value), 2)
+    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
+
+
 def coalesce(value, default):
     return default if value is None else value
 
@@ -99,6 +114,8 @@ def _numeric_join(types: list[str]) -> str:
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("round", ("numeric", INT), lambda t: t[0], round_half_up,
              "round(x, places): x rounded half up to `places` decimals (money to cents: places 2)."),
+    Function("dollars", ("numeric",), lambda t: STRING, dollars,
+             "dollars(x): x as money text for a message, rounded to cents: `$2,330.00`, `-$2.50`."),
     Function("min", ("numeric", "numeric", "..."), _numeric_join, min, "min(a, b, ...): the smallest."),
     Function("max", ("numeric", "numeric", "..."), _numeric_join, max, "max(a, b, ...): the largest."),
     Function("midpoint_units", (INT, INT), lambda t: INT, midpoint_units,

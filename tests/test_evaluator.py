@@ -209,6 +209,14 @@ def test_a_message_quotes_money_exactly(decide):
     assert d.findings[0].message == "cf $33.2875, spend $800.5"
 
 
+def test_dollars_writes_an_amount_as_billers_read_it(decide):
+    message = ("cf {dollars(cf)}, spend {dollars(claim.therapy_spend_to_date)}, "
+               "credit {dollars(-cf)}, none {dollars(claim.ot_spend_to_date)}")
+    d = decide("param cf: money = $33.2875 cites s\n" + rule("say", "info", message),
+               claim(therapy_spend_to_date=12345.675))
+    assert d.findings[0].message == "cf $33.29, spend $12,345.68, credit -$33.29, none (none)"
+
+
 # ------------------------------------------------------------------ built-in functions
 
 

@@ -542,8 +542,9 @@ rule kx_threshold_pt_slp {
   when pt_slp_spend + pt_slp_claim_fees > kx_threshold_pt_slp
   deny
   reason CARC 119, PR 119
-  message "PT/SLP spend of ${pt_slp_spend} plus this claim's ${pt_slp_claim_fees} passes the PT/SLP "
-          "threshold of ${kx_threshold_pt_slp}; add KX when the services are medically necessary."
+  message "PT/SLP spend of {dollars(pt_slp_spend)} plus this claim's {dollars(pt_slp_claim_fees)} "
+          "passes the PT/SLP threshold of {dollars(kx_threshold_pt_slp)}; add KX when the services "
+          "are medically necessary."
 }
 
 rule kx_threshold_ot {
@@ -555,8 +556,8 @@ rule kx_threshold_ot {
   when ot_spend + ot_claim_fees > kx_threshold_ot
   deny
   reason CARC 119, PR 119
-  message "OT spend of ${ot_spend} plus this claim's ${ot_claim_fees} passes the OT threshold of "
-          "${kx_threshold_ot}; add KX when the services are medically necessary."
+  message "OT spend of {dollars(ot_spend)} plus this claim's {dollars(ot_claim_fees)} passes the OT "
+          "threshold of {dollars(kx_threshold_ot)}; add KX when the services are medically necessary."
 }
 
 # Not a billing rule: a claim-data warning. One figure given for a claim with lines toward both
@@ -572,9 +573,9 @@ rule kx_spend_not_by_discipline {
        and any(o in claim.lines where "GO" in o.modifiers)
   warn
   message "This claim has PT/SLP and OT lines but one therapy_spend_to_date "
-          "(${claim.therapy_spend_to_date}), so it was used for both KX thresholds, which Medicare "
-          "tracks apart. Give pt_slp_spend_to_date and ot_spend_to_date to test each threshold on "
-          "its own spend."
+          "({dollars(claim.therapy_spend_to_date)}), so it was used for both KX thresholds, which "
+          "Medicare tracks apart. Give pt_slp_spend_to_date and ot_spend_to_date to test each "
+          "threshold on its own spend."
 }
 
 # ---------------------------------------------------------------- payment
