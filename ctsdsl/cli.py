@@ -18,7 +18,7 @@ from .api import compile as compile_policy
 from .claims import load_claim_file, validate_claim
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError
 from .loader import POLICY_SUFFIX, load_file
-from .registry import bundled
+from .registry import bundled, overlapping_policies
 from .report import render_decision, render_explain
 
 EXIT_INTERNAL = 70
@@ -123,9 +123,13 @@ def cmd_check(args) -> int:
     files = _policy_files(args.paths)
     given = {str(path) for path in files}
     found: dict[tuple, Diagnostic] = {}
+    clean = []  # the policies that load without errors, to compare their periods
     for path in files:
         try:
-            diagnostics = load_file(path, raise_on_error=False).diagnostics
+            loaded = load_file(path, raise_on_error=False)
+            diagnostics = loaded.diagnostics
+            if not any(d.severity == "error" for d in diagnostics):
+                clean.append(loaded)
         except CtsdslError as exc:  # syntax errors and unreadable files
             diagnostics = exc.diagnostics
         for d in diagnostics:
@@ -134,6 +138,8 @@ def cmd_check(args) -> int:
             key = _same(d)
             if key not in found or (d.source_name in given and found[key].source_name not in given):
                 found[key] = d
+    for d in overlapping_policies(clean):
+        found[_same(d)] = d
     for d in found.values():
         print(d.render(), file=sys.stderr)
         errors += d.severity == "error"

@@ -30,6 +30,32 @@ class Entry:
                 and (self.effective_to is None or date <= self.effective_to))
 
 
+def overlapping_policies(loaded: list[LoadedPolicy]) -> list[Diagnostic]:
+    """An error for each policy whose period overlaps an earlier-starting one of the same payer.
+
+    The registry chooses one policy per payer and date of service, so a claim dated in the
+    overlap could not be decided (``ambiguous-policy``). `ctsdsl check` reports it on the
+    policy's `effective` line, before a claim ever meets it.
+    """
+    found = []
+    ordered = sorted(loaded, key=lambda p: (p.header.payer, p.header.effective_from, str(p.path)))
+    for j, later in enumerate(ordered):
+        b = later.header
+        for earlier in ordered[:j]:
+            a = earlier.header
+            if a.payer != b.payer or (a.effective_to is not None and a.effective_to < b.effective_from):
+                continue
+            span = dict(b.entry_spans).get("effective", b.span)
+            found.append(Diagnostic(
+                "overlapping-policies",
+                f"policy {b.name} ({b.effective_from} to {b.effective_to or 'open'}) overlaps {a.name} "
+                f"({a.effective_from} to {a.effective_to or 'open'}, {earlier.path}) for payer {b.payer!r}: "
+                f"a claim dated {b.effective_from} would have two policies", str(later.path), span,
+                "end the earlier policy the day before the later one starts; an overlay for another payer "
+                "needs its own `payer`", source_text=later.text))
+    return found
+
+
 class Registry:
     """The policies under one folder, loaded and compiled once each, on first use."""
 

@@ -257,3 +257,14 @@ def test_a_registry_chooses_by_header_so_a_broken_policy_stops_only_the_claims_i
     with pytest.raises(PolicySemanticError) as info:
         registry.evaluator(registry.policy_for(medicare_claim(payer="other")).path)
     assert info.value.diagnostics[0].source_name.endswith("broken.cts")
+
+
+def test_a_claim_dated_where_two_policies_of_its_payer_overlap_is_refused_naming_both(tmp_path):
+    from ctsdsl.registry import Registry
+    (tmp_path / "a.cts").write_text(policy_text(""))
+    (tmp_path / "b.cts").write_text(policy_text("").replace('"test-policy"', '"test-overlay"'))
+    with pytest.raises(PolicyNotFoundError) as info:
+        Registry(tmp_path).policy_for(medicare_claim(payer="test"))
+    d = info.value.diagnostics[0]
+    assert d.code == "ambiguous-policy"
+    assert d.message == "2 policies cover payer 'test' on 2024-05-01: test-policy, test-overlay"

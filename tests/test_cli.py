@@ -165,6 +165,29 @@ def test_check_reports_every_broken_policy_and_exits_1(capsys):
         assert f"{path}:" in err
 
 
+def _period_policy(folder, name: str, period: str) -> None:
+    text = policy_text("").replace('"test-policy"', f'"{name}"').replace("2024-01-01 to 2024-12-31", period)
+    (folder / f"{name}.cts").write_text(text, encoding="utf-8")
+
+
+def test_check_refuses_two_policies_of_one_payer_in_force_on_the_same_day(capsys, tmp_path):
+    # A claim dated in the overlap could not be decided; check says so before a claim meets it.
+    _period_policy(tmp_path, "test-2024", "2024-01-01 to 2024-12-31")
+    _period_policy(tmp_path, "test-mid-2024", "2024-07-01")
+    code, out, err = run(capsys, "check", str(tmp_path))
+    assert code == 1 and "1 error(s)" in out
+    assert f"{tmp_path / 'test-mid-2024.cts'}:5:3: error: policy test-mid-2024 (2024-07-01 to open) overlaps " \
+           f"test-2024 (2024-01-01 to 2024-12-31" in err
+    assert "a claim dated 2024-07-01 would have two policies" in err
+
+
+def test_check_accepts_one_payers_policies_that_follow_one_another(capsys, tmp_path):
+    _period_policy(tmp_path, "test-2024", "2024-01-01 to 2024-06-30")
+    _period_policy(tmp_path, "test-mid-2024", "2024-07-01")
+    code, out, _ = run(capsys, "check", str(tmp_path))
+    assert code == 0 and out.strip().endswith(": ok")
+
+
 def test_check_of_a_missing_file_exits_1_naming_it(capsys, tmp_path):
     code, _, err = run(capsys, "check", str(tmp_path / "nosuch.cts"))
     assert code == 1 and "policy file not found" in err and "nosuch.cts" in err
