@@ -53,7 +53,8 @@ class RecordError:
         index: The record's position in the input, from 0.
         location: Where it came from: ``claims.jsonl:12`` for line 12 of a file.
         error: The `CtsdslError`, with located diagnostics.
-        record: The record's text as read, when it came from a file (else empty).
+        record: The record's text as read, when it came from a JSON Lines file; from a CSV file
+            the claim assembled from its rows, as JSON; else empty.
     """
 
     index: int
