@@ -102,6 +102,7 @@ class Summary:
     outcomes: Counter = field(default_factory=Counter)
     lines: Counter = field(default_factory=Counter)  # allowed, reduced, denied, out_of_scope
     total_allowed: Decimal = ZERO
+    incomplete: int = 0  # claims whose total leaves out a paid line of unknown amount
     rules: Counter = field(default_factory=Counter)  # rule id -> findings
     exit_code: int = 0  # the worst record's exit code (2 malformed, 3 not evaluable)
 
@@ -111,6 +112,7 @@ class Summary:
         for line in decision.lines:
             self.lines[line.status] += 1
         self.total_allowed += decision.total_allowed
+        self.incomplete += not decision.total_complete
         for finding in decision.findings:
             self.rules[finding.rule] += 1
 
@@ -124,6 +126,7 @@ class Summary:
         self.outcomes.update(other.outcomes)
         self.lines.update(other.lines)
         self.total_allowed += other.total_allowed
+        self.incomplete += other.incomplete
         self.rules.update(other.rules)
         self.exit_code = max(self.exit_code, other.exit_code)
 
@@ -133,7 +136,8 @@ class Summary:
                "outcomes: " + ", ".join(f"{k} {self.outcomes[k]:,}" for k in ("pay", "partial", "deny")),
                f"lines: {lines['allowed']:,} allowed, {lines['reduced']:,} reduced, {lines['denied']:,} denied, "
                f"{lines['out_of_scope']:,} out of scope",
-               f"total allowed: ${self.total_allowed:,.2f}"]
+               f"total allowed: ${self.total_allowed:,.2f}"
+               + (f" known; {self.incomplete:,} claim(s) have lines of unknown amount" if self.incomplete else "")]
         if self.rules:
             # ties broken by name, so the summary is the same at any --jobs
             ranked = sorted(self.rules.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
@@ -273,7 +277,8 @@ class DecisionEncoder:
         findings = ",".join(map(self._finding, d.findings))
         return (f'{{"claim_id":{_quote(d.claim_id)},"claim_digest":{_quote(d.claim_digest)},'
                 f'"policy":{self._policy(d.policy)},"outcome":{_quote(d.outcome)},"lines":[{lines}],'
-                f'"findings":[{findings}],"total_allowed":{_quote(str(d.total_allowed.quantize(ZERO)))}}}')
+                f'"findings":[{findings}],"total_allowed":{_quote(str(d.total_allowed.quantize(ZERO)))},'
+                f'"total_complete":{"true" if d.total_complete else "false"}}}')
 
 
 # ---------------------------------------------------------------- files

@@ -144,6 +144,9 @@ class Decision:
     findings: tuple[Finding, ...]
     total_allowed: Decimal
     claim_digest: str = ""  # see `claim_digest`: with policy.digest, what the decision was made from
+    # False when a line is paid with an amount the policy's data cannot give (a 2026 line before
+    # CMS's RVUs are in): total_allowed then adds only the known amounts, and is not the claim's total.
+    total_complete: bool = True
 
     def to_dict(self) -> dict:
         """The decision as `schemas/decision.schema.json` defines it."""
@@ -151,7 +154,7 @@ class Decision:
                 "outcome": self.outcome,
                 "lines": [line.to_dict() for line in self.lines],
                 "findings": [f.to_dict() for f in self.findings],
-                "total_allowed": money_text(self.total_allowed)}
+                "total_allowed": money_text(self.total_allowed), "total_complete": self.total_complete}
 
     def findings_for(self, index: int | None) -> list[Finding]:
         return [f for f in self.findings if f.line == index]

@@ -24,7 +24,12 @@ def _wrap(text: str, indent: int, width: int = 100) -> str:
 def render_decision(decision: Decision) -> str:
     """A decision as a biller reads it: outcome, one row per line, then each finding with its source."""
     p = decision.policy
-    out = [f"claim {decision.claim_id}: {decision.outcome.upper()}, total allowed {_money(decision.total_allowed)}",
+    total = _money(decision.total_allowed)
+    if not decision.total_complete:
+        unknown = sum(1 for line in decision.lines if line.allowed_amount is None and line.units_allowed
+                      and line.status != "out_of_scope")
+        total += f" known, {unknown} line(s) of unknown amount"
+    out = [f"claim {decision.claim_id}: {decision.outcome.upper()}, total allowed {total}",
            f"  policy {p.name} version {p.version} ({p.effective_from} to {p.effective_to or 'open'})"]
     out.append("  lines:")
     for line in decision.lines:

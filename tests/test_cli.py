@@ -262,3 +262,14 @@ def test_a_failing_test_case_exits_1_saying_what_differed(capsys, tmp_path):
     code, out, _ = run(capsys, "test", str(tmp_path / "cases.yaml"))
     assert code == 1
     assert "FAIL" in out and "wrongly expects a denial" in out
+
+
+def test_eval_of_a_2026_claim_says_its_total_is_only_the_known_part(capsys, tmp_path):
+    # CMS's 2026 RVUs are not in the reference: the amount is unknown, and "$0.00" alone would read as paid nothing.
+    path = write_claim(tmp_path, medicare_claim(date_of_service="2026-03-02"))
+    code, out, _ = run(capsys, "eval", path)
+    assert code == 0
+    assert out.splitlines()[0] == "claim m-1: PAY, total allowed $0.00 known, 1 line(s) of unknown amount"
+    code, out, _ = run(capsys, "eval", "--json", path)
+    decision = json.loads(out)
+    assert (decision["total_allowed"], decision["total_complete"]) == ("0.00", False)

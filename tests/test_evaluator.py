@@ -377,3 +377,18 @@ def test_any_amount_is_rounded_to_the_nearest_cent_with_halves_going_up(tmp_path
 def test_a_decision_prints_money_half_up_even_when_built_by_hand(amount, text):
     from ctsdsl.decision import money_text
     assert money_text(None if amount is None else Decimal(amount)) == text
+
+
+def test_a_total_that_leaves_out_a_paid_line_of_unknown_amount_says_it_is_incomplete(decide):
+    fee = 'fee f { cites s applies to line where line.code == "97550" amount $10 }\n'
+    d = decide(fee, claim({"code": "97550", "units": 1}, {"code": "97551", "units": 1}))
+    assert [ln.allowed_amount for ln in d.lines] == [Decimal("10.00"), None]
+    assert d.total_allowed == Decimal("10.00") and d.total_complete is False
+    assert d.to_dict()["total_complete"] is False
+
+
+def test_a_denied_line_of_unknown_fee_leaves_the_total_complete(decide):
+    fee = 'fee f { cites s applies to line where line.code == "97550" amount $10 }\n'
+    d = decide(fee + rule("no_addon", 'applies to line where line.code == "97551" deny'),
+               claim({"code": "97550", "units": 1}, {"code": "97551", "units": 1}))
+    assert d.lines[1].status == "denied" and d.total_complete is True
