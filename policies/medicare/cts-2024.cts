@@ -160,6 +160,20 @@ source givers_2024 {
   confidence likely
 }
 
+source assistant_cts {
+  title "CTS by a PTA or OTA takes CQ/CO and is paid at 85% (an inference)"
+  url "https://fprehab.com/2024/01/03/new-caregiving-training-services-are-here/"
+  confidence likely
+}
+
+source carc_4 {
+  title "X12 CARC 4: procedure code inconsistent with the modifier, or a required modifier missing"
+  url "https://www.rubydoc.info/gems/hippo/0.5.2/Hippo/CodeLists/ClaimAdjustmentReasonCodes"
+  confidence likely
+  note "The CARC text is verified; its use for a missing or conflicting therapy modifier is likely "
+       "(reference §7)."
+}
+
 source assistant_slp {
   title "No assistant payment differential for SLP assistants"
   url "https://biologyinsights.com/what-is-modifier-97-for-therapy-assistants"
@@ -173,7 +187,13 @@ source mue_g0540 {
 }
 
 source mue_mai {
-  title "NGS Medicare: MUE claim lines deny when units exceed the MUE; CARC 96 with RARC N362 (Noridian)"
+  title "NGS Medicare: MUE claim lines deny when units exceed the MUE (MAI 1, 2, 3)"
+  url "https://ngsmedicare.com/coding-and-edits?selectedArticleId=1943300"
+  confidence verified
+}
+
+source mue_carc {
+  title "Noridian JF: an MUE denial is CARC 96 with RARC N362"
   url "https://med.noridianmedicare.com/web/jfb/topics/claim-submission/reason-code-guidance/mue-service-exceeds-max"
   confidence verified
 }
@@ -192,7 +212,9 @@ param conversion_factor: money {
   from 2024-03-09 to 2024-12-31 = $33.2875 cites asco_cf_2024
 }
 
-param assistant_factor: number = 0.85 cites cms_cqco
+# 85% for CQ/CO lines is verified (§1.10); that CTS by a PTA or OTA takes CQ/CO and the 85% is
+# "likely", an inference the reference shares with one article (fprehab).
+param assistant_factor: number = 0.85 cites cms_cqco, assistant_cts
 
 # PT and SLP share one threshold, OT has its own; both $2,330 in 2024 (reference §1.11).
 param kx_threshold_pt_slp: money = $2330 cites ngs_kx_2024
@@ -240,6 +262,9 @@ rule patient_present {
   applies to line
   when line.patient_present
   deny
+  # CARC 16 is the reference's code for a billing error (§7); that a MAC uses it for this case
+  # (and for the two group rules) is our reading: the reference has no row for it. No RARC, as
+  # with every CARC 16 here (see the documentation rules).
   reason CARC 16
   message "{line.code} is defined as training without the patient present; with the patient present, "
           "bill the treatment code for the activity (for example 97530 or 97535)."
@@ -298,7 +323,12 @@ rule plan_of_care_missing {
 # The reference (§1.5) requires the need for CTS to be identified and documented, the
 # training to be congruent with the plan and aimed at the patient's outcomes, and each
 # occurrence to be reasonable and necessary ("likely"). It does not list the record's
-# elements one by one; the five below are how the engine issue breaks that down.
+# elements one by one. The six rules below are how the Medicare policy issue (#3) breaks
+# that down: need_for_occurrence_missing and impact_on_goals_missing rest on the reference's
+# own words; the reason without the patient, what was trained, the caregiver's response and
+# the group details are the issue's elements, not the reference's.
+# CARC 16 (§7) always comes with a RARC saying what is missing; the reference names none for
+# these cases, so none is encoded, and each message names the missing element instead.
 
 rule reason_without_patient_missing {
   title "Document why the training is done without the patient"
@@ -370,10 +400,11 @@ rule group_details_missing {
 
 rule discipline_modifier {
   title "A therapist's CTS line needs exactly one of GP, GO, GN"
-  cites wps_modifiers
+  cites wps_modifiers, carc_4
   applies to line
   when therapist and disciplines != 1
   deny
+  # CARC 4's text is verified; its use for a missing therapy modifier is "likely" (§7).
   reason CARC 4
   message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS line "
           "needs exactly one of GP (PT), GO (OT) or GN (SLP)."
@@ -381,11 +412,12 @@ rule discipline_modifier {
 
 rule assistant_modifier_mismatch {
   title "CQ goes only with GP, CO only with GO"
-  cites cms_cqco, assistant_slp
+  cites cms_cqco, assistant_slp, carc_4
   applies to line
   when "CQ" in line.modifiers and "GP" not in line.modifiers
        or "CO" in line.modifiers and "GO" not in line.modifiers
   deny
+  # CARC 4 for a CQ/CO conflict: "likely" (§7), as for discipline_modifier.
   reason CARC 4
   message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a "
           "PT plan (with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant "
@@ -400,6 +432,7 @@ rule addon_without_primary {
   applies to line where role == "addon"
   when not any(o in claim.lines where o.code == primary_code and o.date_of_service == line.date_of_service)
   deny
+  # CARC 107's text is verified; its use for an add-on without its primary is "likely" (§7).
   reason CARC 107
   message "{line.code} on {line.date_of_service} has no {primary_code} for the same date on this "
           "claim; bill {primary_code} for the first 30 minutes, or remove {line.code}."
@@ -438,7 +471,7 @@ rule addon_units_from_minutes {
 
 rule mue_exceeded {
   title "Units over the code's medically unlikely edit (MUE) deny the line"
-  cites mue_g0540, mue_mai
+  cites mue_g0540, mue_mai, mue_carc
   applies to line where coded and not missing(codes[line.code].mue)
   when line.units > codes[line.code].mue
   deny
@@ -482,11 +515,12 @@ rule individual_code_for_group {
 
 # ---------------------------------------------------------------- rules: warnings of low confidence
 
-# "Likely" only (reference §1.6, §10.2): no CMS source says 97552 may not be billed the
-# same day as 97550, and no NCCI pair was found. A warning for review, never a denial.
+# An open question of the reference (§10, item 2): no NCCI PTP pair involving 97550-97552 was
+# found, and no CMS source says 97552 may or may not be billed the same day as 97550. A warning
+# for review, never a denial. It cites the codes' definitions: 97552 is a separate, group service.
 rule same_day_individual_and_group {
   title "Individual and group CTS on the same date (unconfirmed edit)"
-  cites codingintel_cts
+  cites cms_pfs_2024
   applies to line where role == "group"
   when any(o in claim.lines
            where o.code in codes
@@ -585,8 +619,8 @@ rule no_mppr {
   cites mppr_2024
   applies to claim
   info
-  message "CTS lines are paid in full: their MULT PROC indicator is 0, so the therapy MPPR does not "
-          "reduce them."
+  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator 0 "
+          "in CMS's 2024 fee schedule file)."
 }
 
 let setting_rvu = if facility then rvu[line.code].total_f else rvu[line.code].total_nf

@@ -91,6 +91,8 @@ param therapist_telehealth_allowed: bool {
   # Lapsed at midnight 2026-01-30 (verified). H.R. 7148 reportedly restored it through 2027-12-31,
   # retroactive to the lapse: one blog source only ("likely"); CMS guidance not seen.
   from 2026-01-31 to 2027-12-31 = true cites waivers_2026_lapse, waivers_2027
+  # The reference says nothing past 2027-12-31: false from 2028 is this policy's reading (the
+  # waivers end with their last extension). No policy runs that late yet.
   from 2028-01-01 = false cites waivers_2027
 }
 
@@ -112,6 +114,10 @@ override rule consent_not_documented {
 
 override rule no_mppr {
   # MULT PROC 0 is confirmed only in the 2024 file; carrying it forward is "likely" (reference §1.9).
+  # The message says so: a note is not shown in decisions. 2026 inherits this.
+  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator 0 "
+          "in CMS's 2024 fee schedule file; the indicator of later years was not checked and is "
+          "taken to be unchanged)."
   note "2025 indicator not checked; carried forward from 2024."
 }
 
