@@ -45,7 +45,7 @@ from .registry import Registry, bundled
 
 CASE_SUFFIXES = (".yaml", ".yml")
 _CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params"}
-_EXPECT_KEYS = {"policy", "outcome", "total_allowed", "lines", "fires", "not_fires", "error", "findings"}
+_EXPECT_KEYS = {"policy", "outcome", "total_allowed", "total_complete", "lines", "fires", "not_fires", "error", "findings"}
 _LINE_KEYS = {"code", "status", "units", "amount", "fires", "not_fires"}
 # The values a decision can have: an expectation of any other could never pass, whatever the policy did.
 _OUTCOMES = ("pay", "partial", "deny")
@@ -185,6 +185,9 @@ def load_cases(path: str | Path) -> list[Case]:
             raise _case_problem(f"case {i + 1} expects nothing, so it could never fail", name, line,
                                 "add `expect:` with an outcome, lines, fires or not_fires, or an error")
         _check_value(f"case {i + 1}: outcome", expect.get("outcome"), _OUTCOMES, name, line)
+        if not isinstance(expect.get("total_complete", True), bool):
+            raise _case_problem(f"case {i + 1}: total_complete is true or false, not "
+                                f"{expect['total_complete']!r}", name, line)
         for spec in _line_specs(expect):
             bad = set(spec) - _LINE_KEYS
             if bad:
@@ -486,6 +489,8 @@ def compare(decision: Decision, expect: dict) -> list[str]:
         check("outcome", expect["outcome"], decision.outcome)
     if "total_allowed" in expect:
         check("total_allowed", _money(expect["total_allowed"]), money_text(decision.total_allowed))
+    if "total_complete" in expect:
+        check("total_complete", expect["total_complete"], decision.total_complete)
     problems += _firing(expect, {f.rule for f in decision.findings})
     if "findings" in expect:
         check("number of findings", expect["findings"], len(decision.findings))

@@ -165,6 +165,7 @@ _CLAIM_2024 = ("{id: c, payer: medicare, date_of_service: '2024-05-01', place_of
     ("{lines: [{fires: [patient_present]}]}", "line #0 (97550): expected rule patient_present to fire; fired: no_mppr"),
     ("{lines: [{not_fires: [no_mppr]}]}", "line #0 (97550): expected rule no_mppr not to fire, but it did"),
     ("{total_allowed: '1.00'}", "total_allowed: expected '1.00', got '52.93'"),
+    ("{total_complete: false}", "total_complete: expected False, got True"),
     ("{findings: 3}", "number of findings: expected 3, got 1"),
     ("{error: 'no policy'}", "expected an error containing 'no policy', but the claim was decided (pay)"),
 ])
@@ -209,6 +210,7 @@ def test_the_testing_guide_shows_what_ctsdsl_test_prints_on_the_bundled_policies
      "case 2: line status 'alowed' is not one of allowed, reduced, denied, out_of_scope"),
     ("cases:\n  - name: x\n    expect: {lines: {0: {units: one}}}\n", 2, "case 1: line units 'one' is not a whole number"),
     ("cases:\n  - name: x\n    expect: {findings: 1.5}\n", 2, "case 1: findings 1.5 is not a whole number"),
+    ("cases:\n  - name: x\n    expect: {total_complete: \"no\"}\n", 2, "case 1: total_complete is true or false, not 'no'"),
 ])
 def test_a_malformed_case_file_is_refused_at_its_line(tmp_path: Path, text, line, message) -> None:
     cases = tmp_path / "bad.yaml"
