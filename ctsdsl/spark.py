@@ -34,11 +34,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 # The decisions DataFrame: a few columns to filter and aggregate on, and the whole
 # decision (schemas/decision.schema.json) as JSON text; `error` instead for a bad row.
+# Columns are added at the end, so code that reads them by position keeps working.
 DECISION_SCHEMA = ("claim_id string, outcome string, total_allowed decimal(18,2), policy string, "
-                   "decision string, error string")
+                   "decision string, error string, total_complete boolean")
 MAX_SHIPPED_BYTES = 64 * 1024 * 1024  # a policy folder is kilobytes; refuse to broadcast a whole disk by mistake
 _ARROW_TYPES = (("claim_id", pa.string()), ("outcome", pa.string()), ("total_allowed", pa.decimal128(18, 2)),
-                ("policy", pa.string()), ("decision", pa.string()), ("error", pa.string()))
+                ("policy", pa.string()), ("decision", pa.string()), ("error", pa.string()),
+                ("total_complete", pa.bool_()))
 _SHIPPED_SUFFIXES = (POLICY_SUFFIX, ".csv", ".yaml", ".yml", ".json")
 
 
@@ -100,7 +102,7 @@ def _chooser(broadcast, digest: str, policy: str | None) -> _Policies:
 
 def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
     out: dict[str, list] = {"claim_id": [], "outcome": [], "total_allowed": [], "policy": [], "decision": [],
-                            "error": []}
+                            "error": [], "total_complete": []}
     for text in texts:
         claim_id = None
         row: tuple  # one value per column of `out`, in its order
@@ -112,10 +114,10 @@ def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
             decision = _decide(claim, f"<claim {claim_id}>" if claim_id else "<row>", choose)
         except CtsdslError as exc:
             error = RecordError(-1, f"<claim {claim_id}>" if claim_id else "<row>", _bare(exc), "")
-            row = (claim_id, None, None, None, None, json.dumps(error.to_dict(), ensure_ascii=False))
+            row = (claim_id, None, None, None, None, json.dumps(error.to_dict(), ensure_ascii=False), None)
         else:
             row = (decision.claim_id, decision.outcome, decision.total_allowed, decision.policy.name,
-                   encode(decision), None)
+                   encode(decision), None, decision.total_complete)
         for column, value in zip(out, row):
             out[column].append(value)
     return out
@@ -137,7 +139,8 @@ def evaluate_dataframe(df: DataFrame, *, column: str | None = "claim", policy: s
         A DataFrame with `DECISION_SCHEMA`: ``claim_id``, ``outcome``, ``total_allowed``,
         ``policy``, ``decision`` (the decision's JSON, as ``ctsdsl batch`` writes it) and
         ``error`` (for a row that could not be decided: JSON with its diagnostics; the other
-        columns but ``claim_id`` are then null).
+        columns but ``claim_id`` are then null), then ``total_complete`` (false when a paid
+        line's amount is unknown).
 
     Raises:
         CtsdslError: On the driver, before any job runs, for a policy that does not load.

@@ -56,6 +56,7 @@ def test_a_bad_row_gets_an_error_with_its_diagnostics_and_the_others_are_decided
     rows = [(json.dumps(medicare_claim()),), ('{"id": "m-x", ',), (bad_units,), (None,)]
     out = evaluate_dataframe(spark.createDataFrame(rows, "claim string").coalesce(1)).collect()
     assert (out[0].outcome, out[0].total_allowed) == ("pay", ctsdsl.evaluate(medicare_claim()).total_allowed)
+    assert out[0].total_complete is True and out[1].total_complete is None
     errors = [json.loads(r.error) for r in out[1:]]
     assert [e["diagnostics"][0]["code"] for e in errors] == ["claim-syntax", "claim-invalid", "claim-missing"]
     assert errors[1]["diagnostics"][0]["path"] == "$.lines[0].units" and out[2].claim_id == "m-2"
@@ -90,3 +91,10 @@ def test_a_broken_policy_fails_on_the_driver_before_any_job(spark, tmp_path):
         evaluate_dataframe(df, policy=tmp_path / "missing.cts")
     with pytest.raises(ctsdsl.ClaimError, match="must hold claim JSON"):
         evaluate_dataframe(spark.createDataFrame([(1,)], "claim int"))
+
+
+def test_a_2026_claim_of_unknown_fees_says_its_total_is_incomplete(spark):
+    claim = json.dumps(medicare_claim(date_of_service="2026-03-02"))
+    (row,) = evaluate_dataframe(spark.createDataFrame([(claim,)], "claim string")).collect()
+    assert (row.outcome, str(row.total_allowed), row.total_complete) == ("pay", "0.00", False)
+    assert json.loads(row.decision)["total_complete"] is False
