@@ -495,7 +495,8 @@ class Checker:
             params.pop()
         if len(args) < len(params) or (len(args) > len(params) and not variadic):
             self.report("arity", f"{expr.func}() takes {len(params)}{' or more' if variadic else ''} "
-                        f"arguments, not {len(args)}", expr.span, fn.doc)
+                        f"argument{'' if len(params) == 1 and not variadic else 's'}, not {len(args)}",
+                        expr.span, fn.doc)
             return ANY
         for i, (arg, node) in enumerate(zip(args, expr.args)):
             want = params[min(i, len(params) - 1)]
@@ -572,6 +573,10 @@ def _a(typ: str) -> str:
         return f"table `{typ[6:]}`"
     if typ == ANY:
         return "a value of unknown type"
+    if typ == "numeric":  # a function parameter that takes int, number or money
+        return "a number or an amount"
+    if typ == "collection":
+        return "a list or a set"
     return ("an " if typ[0] in "aeiou" else "a ") + typ
 
 
