@@ -270,6 +270,7 @@ def test_eval_of_a_2026_claim_says_its_total_is_only_the_known_part(capsys, tmp_
     code, out, _ = run(capsys, "eval", path)
     assert code == 0
     assert out.splitlines()[0] == "claim m-1: PAY, total allowed $0.00 known, 1 line(s) of unknown amount"
+    assert out.splitlines()[3].split()[-4:] == ["units", "unknown", "F1", "F2"]
     code, out, _ = run(capsys, "eval", "--json", path)
     decision = json.loads(out)
     assert (decision["total_allowed"], decision["total_complete"]) == ("0.00", False)
