@@ -71,7 +71,7 @@ def evaluate(claim: dict, *, policy: LoadedPolicy | Evaluator | str | Path | Non
         ClaimError: the claim is malformed, or its lines are dated under more than one policy.
         PolicyNotFoundError: no bundled policy covers the claim's payer and date.
     """
-    validate_claim(claim)
+    claim = validate_claim(claim)
     if policy is None:
         registry = bundled()
         evaluator = registry.evaluator(registry.policy_for(claim).path)

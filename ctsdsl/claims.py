@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -357,16 +358,28 @@ def claim_schema() -> dict:
 @functools.lru_cache(maxsize=None)
 def _validator() -> Draft202012Validator:
     # Imported here: valid claims never need jsonschema, and importing it is a third of `ctsdsl eval`'s start-up.
-    from jsonschema import Draft202012Validator
-    return Draft202012Validator(claim_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def pattern(validator, regex, instance, schema):
+        # JSON Schema patterns are ECMA-262: "$" ends the text. Python's "$" also matches before a
+        # final newline, which let "97550\n" through as a code that then matched no rule.
+        if validator.is_type(instance, "string") and not re.search(_ecma_end(regex), instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    checker = validators.extend(Draft202012Validator, {"pattern": pattern})
+    return checker(claim_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-# The fast checker mirrors the schema keyword for keyword, with jsonschema's
-# Python semantics: bool is not a number, 3.0 is an integer, and patterns use
-# re.search, so "$" also matches before a final newline ("11\n" passes).
-_POS_CODE = re.compile(r"^[0-9]{2}$").search
-_CPT_CODE = re.compile(r"^[A-Z0-9]{5}$").search
-_MODIFIER = re.compile(r"^[A-Z0-9]{2}$").search
+def _ecma_end(regex: str) -> str:
+    return regex[:-1] + r"\Z" if regex.endswith("$") and not regex.endswith("\\$") else regex
+
+
+# The fast checker accepts only claims the schema accepts and that need nothing more: plain
+# ints where the schema wants integers (3.0 is an integer to the schema, and is made 3 on the
+# slow path), finite amounts, text without lone surrogates. Anything else takes the slow path.
+_POS_CODE = re.compile(r"[0-9]{2}").fullmatch
+_CPT_CODE = re.compile(r"[A-Z0-9]{5}").fullmatch
+_MODIFIER = re.compile(r"[A-Z0-9]{2}").fullmatch
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # the date format check uses fullmatch
 _REQUIRED = ("id", "payer", "date_of_service", "place_of_service", "lines")
 _DOC_FIELDS = frozenset(("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
@@ -374,11 +387,19 @@ _DOC_FIELDS = frozenset(("plan_of_care_includes_cts", "consent", "reason_without
 
 
 def _int_in(value: object, low: int, high: int) -> bool:
-    if type(value) is int:  # the usual case, first: neither bool nor float
-        return low <= value <= high
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return (isinstance(value, int) or value.is_integer()) and low <= value <= high
+    return type(value) is int and low <= value <= high  # neither bool nor a float such as 3.0
+
+
+def _is_text(value: object, high: int) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= high and not _has_surrogate(value)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\udc80" in JSON): half a character, not text
+        return True
+    return False
 
 
 def _is_date(value: object) -> bool:
@@ -413,18 +434,22 @@ _LINE_CHECKS = {
 SPEND_FIELDS = ("therapy_spend_to_date", "pt_slp_spend_to_date", "ot_spend_to_date")
 
 
+# Past this, exact cents need more than the 28 digits of decimal arithmetic, and no one's yearly
+# therapy spend comes near it. The schema says so too (`maximum`).
+MAX_AMOUNT = 1_000_000_000_000
+
+
 def _is_amount(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not v < 0
+    return type(v) in (int, float) and 0 <= v <= MAX_AMOUNT  # type: ignore[operator]  # NaN fails both
 
 
 _CLAIM_CHECKS = {
-    "id": lambda v: isinstance(v, str) and 1 <= len(v) <= 200,
-    "payer": lambda v: isinstance(v, str) and 1 <= len(v) <= 100,
+    "id": lambda v: _is_text(v, 200),
+    "payer": lambda v: _is_text(v, 100),
     "date_of_service": _is_date,
     "place_of_service": lambda v: isinstance(v, str) and bool(_POS_CODE(v)),
     "provider_type": lambda v: isinstance(v, str) and v in ("therapist", "physician", "npp"),
-    # Other number types (Decimal...) are left to jsonschema; `not v < 0` lets NaN through, as jsonschema does
-    # (validate_claim refuses NaN and infinity itself).
+    # Other number types (Decimal...) take the slow path, as do NaN and infinity.
     **{field: _is_amount for field in SPEND_FIELDS},
     "apm_qualifying": lambda v: isinstance(v, bool),
     "documentation": lambda v: isinstance(v, dict) and v.keys() <= _DOC_FIELDS
@@ -444,7 +469,25 @@ def _infinite_spends(obj: object) -> list[str]:
     """The spend fields holding NaN or an infinity, which the schema cannot refuse."""
     if not isinstance(obj, dict):
         return []
-    return [f for f in SPEND_FIELDS if isinstance(obj.get(f), float) and not math.isfinite(obj[f])]
+    return [f for f in SPEND_FIELDS if (isinstance(obj.get(f), float) and not math.isfinite(obj[f]))
+            or (isinstance(obj.get(f), Decimal) and not obj[f].is_finite())]
+
+
+_INT_FIELDS = ("units", "minutes", "patients_represented", "caregivers")
+
+
+def _with_ints(claim: dict) -> dict:
+    """The claim with whole floats in integer fields (3.0, as pandas and Spark write them) made ints.
+
+    The schema counts 3.0 as an integer, so the claim is valid; the policy's arithmetic needs 3.
+    A copy when something changes: the caller's claim is never modified.
+    """
+    lines = claim["lines"]
+    if not any(type(line.get(f)) is float for line in lines for f in _INT_FIELDS):
+        return claim
+    fixed = [{k: int(v) if k in _INT_FIELDS and type(v) is float else v for k, v in line.items()}
+             for line in lines]
+    return dict(claim, lines=fixed)
 
 
 def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
@@ -455,29 +498,46 @@ def validate_claim(obj: object, source_name: str = "<claim>") -> dict:
         source_name: Where the claim came from, for the diagnostics.
 
     Returns:
-        ``obj`` itself, unchanged: defaults are not filled in.
+        ``obj`` itself, unchanged (defaults are not filled in); or, when a line gives a whole
+        number as a float (``"units": 1.0``, which the schema counts as an integer), a copy
+        with it as an int.
 
     Raises:
         ClaimError: With one ``claim-invalid`` diagnostic per problem, sorted by
             JSON path, each naming the path (``$.lines[0].units``).
     """
-    if _fast_valid(obj) and not _infinite_spends(obj):
+    if _fast_valid(obj):
         return obj  # type: ignore[return-value]
+    return _slow_validate(obj, source_name)
+
+
+def _slow_validate(obj: object, source_name: str) -> dict:
+    """`validate_claim` with jsonschema, for what the fast checker does not accept at once."""
+    infinite = _infinite_spends(obj)
+    # jsonschema's `minimum` would raise on a Decimal NaN: check what is left, and report the NaN here.
+    checked = {k: v for k, v in obj.items() if k not in infinite} if infinite else obj  # type: ignore[union-attr]
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
-    errors = sorted(_validator().iter_errors(obj), key=lambda e: (
+    errors = sorted(_validator().iter_errors(checked), key=lambda e: (
         [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
         [not part for part in _relevance(e)[2:]]))
     diagnostics: list[Diagnostic] = []
     for error in errors:
         diagnostics += [d for d in _explain(error, source_name) if d not in diagnostics]
-    for field in _infinite_spends(obj):  # the schema cannot say "finite"; an amount of money must be
+    for field in infinite:  # the schema cannot say "finite"; an amount of money must be
         diagnostics.append(Diagnostic("claim-invalid", f"expected a finite number, got {obj[field]}",  # type: ignore[index]
                                       source_name,
                                       hint="NaN, Infinity and numbers past 1e308 are not amounts",
                                       path=f"$.{field}"))
+    for field in ("id", "payer"):  # nor "no lone surrogates": half a UTF-16 pair cannot be written as UTF-8
+        value = obj.get(field) if isinstance(obj, dict) else None
+        if isinstance(value, str) and _has_surrogate(value):
+            diagnostics.append(Diagnostic(
+                "claim-invalid", f"{_show(value)} contains a lone surrogate, half of a UTF-16 pair, which is not text",
+                source_name, hint="the producer split a character such as an emoji in two: write it whole",
+                path=f"$.{field}"))
     if diagnostics:
         raise ClaimError(diagnostics)
-    return obj  # type: ignore[return-value] # jsonschema is the authority: the fast checker was too strict
+    return _with_ints(obj)  # type: ignore[arg-type]
 
 
 def _relevance(error: ValidationError) -> Any:  # a sort key: jsonschema types it loosely
@@ -490,6 +550,8 @@ def _show(value: object) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
+    # A lone surrogate stays escaped: the message must be writable as UTF-8.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 60 else text[:57] + "..."
 
 

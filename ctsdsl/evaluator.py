@@ -239,7 +239,7 @@ class Evaluator:
         """
         if validate:
             from .claims import validate_claim
-            validate_claim(claim)
+            claim = validate_claim(claim)
         return self._decide(claim, self._fn(claim))
 
     def evaluate_many(self, claims: Iterable[dict], *, validate: bool = True) -> Iterator[Decision]:
@@ -251,7 +251,7 @@ class Evaluator:
         """Decide a claim and record every rule evaluated, with the values it read."""
         if validate:
             from .claims import validate_claim
-            validate_claim(claim)
+            claim = validate_claim(claim)
         if self._traced is None:
             self._traced = self._build(trace=True)
         findings, den, al, gov, amt, ev = self._traced(claim)
