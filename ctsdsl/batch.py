@@ -78,7 +78,9 @@ class RecordError:
                 "diagnostics": [_diagnostic_dict(d, self.line) for d in self.error.diagnostics], "record": self.record}
 
     def render(self) -> str:
-        return self.error.render(limit=3)
+        text = self.error.render(limit=3)
+        # An evaluation error is located in the policy: say which record it happened on, too.
+        return text if text.startswith(self.location) else f"{self.location}: could not be decided:\n{text}"
 
 
 def _bare(exc: CtsdslError) -> CtsdslError:

@@ -515,7 +515,7 @@ def _slow_validate(obj: object, source_name: str) -> dict:
     """`validate_claim` with jsonschema, for what the fast checker does not accept at once."""
     infinite = _infinite_spends(obj)
     # jsonschema's `minimum` would raise on a Decimal NaN: check what is left, and report the NaN here.
-    checked = {k: v for k, v in obj.items() if k not in infinite} if infinite else obj  # type: ignore[union-attr]
+    checked = {k: v for k, v in obj.items() if k not in infinite} if isinstance(obj, dict) and infinite else obj
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
     errors = sorted(_validator().iter_errors(checked), key=lambda e: (
         [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],

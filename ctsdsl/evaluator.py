@@ -25,7 +25,7 @@ from . import nodes as n
 from .checker import CheckedPolicy
 from .compiler import Compiler, DatedLookupError
 from .decision import Decision, Finding, LineDecision, Origin, PolicyInfo, Source, claim_digest
-from .errors import Diagnostic, EvaluationError
+from .errors import ClaimError, Diagnostic, EvaluationError
 from .limits import MAX_TRACE_READS
 
 _EMPTY: dict = {}
@@ -240,7 +240,12 @@ class Evaluator:
         if validate:
             from .claims import validate_claim
             claim = validate_claim(claim)
-        return self._decide(claim, self._fn(claim))
+        try:
+            result = self._fn(claim)
+        except EvaluationError:
+            self._refuse_outside_period(claim)
+            raise
+        return self._decide(claim, result)
 
     def evaluate_many(self, claims: Iterable[dict], *, validate: bool = True) -> Iterator[Decision]:
         """Decide claims one after another, lazily: an iterator in, an iterator out."""
@@ -254,13 +259,36 @@ class Evaluator:
             claim = validate_claim(claim)
         if self._traced is None:
             self._traced = self._build(trace=True)
-        findings, den, al, gov, amt, ev = self._traced(claim)
+        try:
+            findings, den, al, gov, amt, ev = self._traced(claim)
+        except EvaluationError:
+            self._refuse_outside_period(claim)
+            raise
         decision = self._decide(claim, (findings, den, al, gov, amt))
         evaluations = []
         for k, line, applicable, fired, reads in ev:
             info = self.rules[k] if k >= 0 else self.fees[-1 - k]
             evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file))
         return decision, evaluations
+
+    def _refuse_outside_period(self, claim: dict) -> None:
+        """Blame the claim, not the policy, when it failed on a date the policy does not cover.
+
+        A policy passed explicitly decides any claim it is given (what-if runs rely on that), but
+        its dated figures cover only its own period: a 2025 claim under the 2024 policy stops on
+        "conversion_factor has no value". That is a claim for another policy, not a broken one.
+        """
+        start, end = self.info.effective_from, self.info.effective_to
+        dos = claim["date_of_service"]
+        dated = [("$.date_of_service", dos)] + [(f"$.lines[{i}].date_of_service", line["date_of_service"])
+                                                for i, line in enumerate(claim["lines"]) if "date_of_service" in line]
+        outside = [(path, date) for path, date in dated if date < start or (end is not None and date > end)]
+        if outside:
+            raise ClaimError([Diagnostic(
+                "claim-outside-policy", f"dated {date}, outside the period of policy {self.info.name} "
+                f"({start} to {end or 'open'}), whose dated figures do not cover it", "<claim>", path=path,
+                hint="let ctsdsl choose the policy in force (no --policy / policy=), or split the claim")
+                for path, date in outside])
 
     def _decide(self, claim: dict, result) -> Decision:
         raw_findings, den, al, gov, amt = result[:5]

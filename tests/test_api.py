@@ -268,3 +268,19 @@ def test_a_claim_dated_where_two_policies_of_its_payer_overlap_is_refused_naming
     d = info.value.diagnostics[0]
     assert d.code == "ambiguous-policy"
     assert d.message == "2 policies cover payer 'test' on 2024-05-01: test-policy, test-overlay"
+
+
+def test_a_claim_dated_after_an_explicit_policys_period_is_refused_as_the_claims_problem():
+    # The 2024 policy's conversion factor ends with 2024: a 2025 claim is a claim for another policy.
+    with pytest.raises(ClaimError) as info:
+        ctsdsl.evaluate(medicare_claim(date_of_service="2025-03-03"), policy="medicare-cts-2024")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.path) == ("claim-outside-policy", "$.date_of_service")
+    assert "outside the period of policy medicare-cts-2024 (2024-01-01 to 2024-12-31)" in d.message
+
+
+def test_an_explicit_policy_still_decides_what_it_can_outside_its_period():
+    # What-if runs rely on it: before 2024 the codes did not exist, and the policy says so.
+    decision = ctsdsl.evaluate(medicare_claim(date_of_service="2023-06-01"), policy="medicare-cts-2024")
+    assert decision.outcome == "deny"
+    assert "code_not_in_force" in {f.rule for f in decision.findings}

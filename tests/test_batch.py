@@ -11,7 +11,7 @@ import pytest
 import ctsdsl
 from ctsdsl import batch, cli
 
-from conftest import ROOT
+from conftest import ROOT, policy_text
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from gen_claims import generate  # noqa: E402
@@ -148,8 +148,8 @@ def test_evaluate_all_yields_a_decision_or_an_error_per_claim_in_order():
 def test_evaluate_all_with_a_named_policy_decides_every_claim_with_it():
     results = list(ctsdsl.evaluate_all([dict(GOOD, date_of_service="2025-05-01"), GOOD], policy="medicare-cts-2025"))
     assert results[0].policy.name == "medicare-cts-2025"
-    # the 2025 policy has no 2024 conversion factor: that claim cannot be evaluated, and says why
-    assert results[1].exit_code == 3 and "conversion_factor" in results[1].render()
+    # the 2025 policy has no 2024 conversion factor: that claim is one for another policy, and says so
+    assert results[1].exit_code == 2 and "outside the period of policy medicare-cts-2025" in results[1].render()
 
 
 def test_the_generator_is_deterministic():
@@ -267,3 +267,34 @@ def test_eval_reads_a_jsonl_file_whole_so_refuses_one_over_the_file_limit_and_po
     assert code == 2 and "larger than 5000 bytes" in err and "ctsdsl batch" in err
     code, _, _ = run(capsys, "batch", str(path), "-o", str(tmp_path / "d.jsonl"))
     assert code == 0
+
+
+def test_a_record_that_breaks_a_policy_is_reported_at_the_record_and_at_the_policy_line(capsys, tmp_path):
+    policy = tmp_path / "p.cts"
+    policy.write_text(policy_text('table caps from "caps.csv" key code cites s\n'
+                                  'rule cap { title "Cap" cites s applies to line when line.units > caps[line.code].max '
+                                  'deny message "m" }'), encoding="utf-8")
+    (tmp_path / "caps.csv").write_text("code,max\n97550,1\n", encoding="utf-8")
+    claims = tmp_path / "c.jsonl"
+    claims.write_text(good(1) + "\n", encoding="utf-8")  # its 97551 line has no row in caps.csv
+    code, _, err = run(capsys, "batch", str(claims), "--policy", str(policy), "-o", str(tmp_path / "d.jsonl"))
+    assert code == 3
+    first, second = err.splitlines()[:2]
+    assert first == f"{claims}:1: could not be decided:"
+    assert second.startswith(f"{policy}:") and "rule `cap` could not be evaluated at $.lines[1]" in second
+
+
+@pytest.mark.parametrize(("plain", "broken", "path"), [
+    ('"place_of_service": "11"', '"place_of_service": "\\udc80"', "$.place_of_service"),
+    ('"id": "c-2"', '"id": "c\\ud800"', "$.id"),
+])
+def test_a_record_with_a_lone_surrogate_is_reported_and_the_run_goes_on(capsys, tmp_path, plain, broken, path):
+    # JSON may escape half of a UTF-16 pair; no UTF-8 writer can write it back, so it is refused on the way in.
+    claims = tmp_path / "c.jsonl"
+    claims.write_text("\n".join([good(1), good(2).replace(plain, broken), good(3)]) + "\n", encoding="utf-8")
+    out, errors = tmp_path / "d.jsonl", tmp_path / "e.jsonl"
+    code, _, _ = run(capsys, "batch", str(claims), "-o", str(out), "--errors", str(errors))
+    assert code == 2
+    assert [json.loads(line)["claim_id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["c-1", "c-3"]
+    (error,) = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+    assert (error["line"], error["diagnostics"][0]["path"]) == (2, path)
