@@ -7,7 +7,7 @@ from pathlib import Path
 from .claims import validate_claim
 from .decision import Decision
 from .errors import CtsdslError, Diagnostic
-from .evaluator import Evaluator
+from .evaluator import Claim, Evaluator
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
 from .registry import bundled
 
@@ -57,7 +57,7 @@ def compile(policy: LoadedPolicy | str | Path) -> Evaluator:  # noqa: A001 - the
     return policy.evaluator()
 
 
-def evaluate(claim: dict, *, policy: LoadedPolicy | Evaluator | str | Path | None = None) -> Decision:
+def evaluate(claim: Claim, *, policy: LoadedPolicy | Evaluator | str | Path | None = None) -> Decision:
     """Decide a claim with the bundled policy in force for its payer and date of service.
 
     Args:

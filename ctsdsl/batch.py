@@ -299,7 +299,7 @@ class ChunkResult:
 class _Worker:
     """What one process needs to decide chunks: its policies and its encoder, built once."""
 
-    def __init__(self, name: str, policy: str | None) -> None:
+    def __init__(self, name: str, policy: str | Path | None) -> None:
         self.name = name
         self.choose = _Policies(policy)
         self.encode = DecisionEncoder().encode
@@ -329,7 +329,7 @@ class _Worker:
 _WORKER: _Worker | None = None  # one per worker process
 
 
-def _init_worker(name: str, policy: str | None) -> None:
+def _init_worker(name: str, policy: str | Path | None) -> None:
     global _WORKER
     _WORKER = _Worker(name, policy)
 
@@ -450,7 +450,7 @@ def _open_input(path: Path) -> BufferedReader:
 
 
 def run_batch(claims_path: str | Path, *, output: str | Path | None = None, errors: str | Path | None = None,
-              jobs: int = 1, policy: str | None = None, progress: bool | None = None,
+              jobs: int = 1, policy: str | Path | None = None, progress: bool | None = None,
               on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES) -> Summary:
     """Decide every claim of a file and write one decision per line, in input order.
 

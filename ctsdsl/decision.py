@@ -10,8 +10,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 CENT = Decimal("0.01")
+
+# The closed vocabularies of a decision, as the schema's enums: a type checker then catches
+# `decision.outcome == "paid"` in code that embeds ctsdsl.
+Outcome = Literal["pay", "partial", "deny"]
+LineStatus = Literal["allowed", "reduced", "denied", "out_of_scope"]
+Severity = Literal["deny", "reduce", "warn", "info"]
 
 
 # Built once: json.dumps with options builds an encoder per call, a tenth of the digest's time in batch runs.
@@ -98,7 +105,7 @@ class Finding:
 
     id: str
     rule: str
-    severity: str  # deny, reduce, warn, info
+    severity: Severity
     line: int | None
     message: str
     citation: str
@@ -121,7 +128,7 @@ class LineDecision:
 
     index: int
     code: str
-    status: str  # allowed, reduced, denied, out_of_scope
+    status: LineStatus
     units_billed: int
     units_allowed: int
     allowed_amount: Decimal | None
@@ -139,7 +146,7 @@ class Decision:
 
     claim_id: str
     policy: PolicyInfo
-    outcome: str  # pay, partial, deny
+    outcome: Outcome
     lines: tuple[LineDecision, ...]
     findings: tuple[Finding, ...]
     total_allowed: Decimal

@@ -16,21 +16,26 @@ Combining semantics (docs/language.md repeats them for analysts):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any, cast
 
 from . import nodes as n
 from .checker import CheckedPolicy
 from .compiler import Compiler, DatedLookupError
-from .decision import Decision, Finding, LineDecision, Origin, PolicyInfo, Source, claim_digest
+from .decision import (Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo, Severity, Source,
+                       claim_digest)
 from .errors import ClaimError, Diagnostic, EvaluationError
 from .limits import MAX_TRACE_READS
 
 _EMPTY: dict = {}
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
+
+# A claim as the schema defines it: read, never modified, so any mapping will do (a TypedDict too).
+Claim = Mapping[str, Any]
 
 
 class MissingRowError(LookupError):
@@ -135,7 +140,7 @@ class RuleInfo:
 
     id: str
     title: str
-    severity: str
+    severity: Severity
     citation: str
     reasons: tuple[str, ...]
     sources: tuple[Source, ...]
@@ -180,18 +185,19 @@ class Evaluator:
         self.fees = [self._rule_info(f, sources) for f in policy.of_kind(n.Fee)]
         self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
         self._fn = self._build(trace=False)
-        self._traced: Callable[[dict], tuple] | None = None
+        self._traced: Callable[[Claim], tuple] | None = None
 
     def _rule_info(self, rule: n.Rule | n.Fee, sources: dict[str, Source]) -> RuleInfo:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
-        severity = rule.outcome.kind if isinstance(rule, n.Rule) and rule.outcome else "info"
+        # The grammar admits only deny, reduce, warn and info as a rule's outcome.
+        severity = cast(Severity, rule.outcome.kind if isinstance(rule, n.Rule) and rule.outcome else "info")
         reasons = tuple(f"{r.system} {r.code}" for r in getattr(rule, "reasons", ()))
         file = rule.origin or self._source_file
         name, version = self._layers.get(file, (self.info.name, self.info.version))
         return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
                         Origin(name, version, shown_path(file), rule.span.line), rule.span, file)
 
-    def _build(self, trace: bool) -> Callable[[dict], tuple]:
+    def _build(self, trace: bool) -> Callable[[Claim], tuple]:
         generated = Compiler(self.checked, trace=trace).generate()
         namespace = dict(generated.namespace)
         namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO,
@@ -222,7 +228,7 @@ class Evaluator:
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate(self, claim: dict, *, validate: bool = True) -> Decision:
+    def evaluate(self, claim: Claim, *, validate: bool = True) -> Decision:
         """Decide one claim.
 
         Args:
@@ -247,12 +253,12 @@ class Evaluator:
             raise
         return self._decide(claim, result)
 
-    def evaluate_many(self, claims: Iterable[dict], *, validate: bool = True) -> Iterator[Decision]:
+    def evaluate_many(self, claims: Iterable[Claim], *, validate: bool = True) -> Iterator[Decision]:
         """Decide claims one after another, lazily: an iterator in, an iterator out."""
         for claim in claims:
             yield self.evaluate(claim, validate=validate)
 
-    def trace(self, claim: dict, *, validate: bool = True) -> tuple[Decision, list[Evaluation]]:
+    def trace(self, claim: Claim, *, validate: bool = True) -> tuple[Decision, list[Evaluation]]:
         """Decide a claim and record every rule evaluated, with the values it read."""
         if validate:
             from .claims import validate_claim
@@ -271,7 +277,7 @@ class Evaluator:
             evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file))
         return decision, evaluations
 
-    def _refuse_outside_period(self, claim: dict) -> None:
+    def _refuse_outside_period(self, claim: Claim) -> None:
         """Blame the claim, not the policy, when it failed on a date the policy does not cover.
 
         A policy passed explicitly decides any claim it is given (what-if runs rely on that), but
@@ -290,7 +296,7 @@ class Evaluator:
                 hint="let ctsdsl choose the policy in force (no --policy / policy=), or split the claim")
                 for path, date in outside])
 
-    def _decide(self, claim: dict, result) -> Decision:
+    def _decide(self, claim: Claim, result) -> Decision:
         raw_findings, den, al, gov, amt = result[:5]
         lines = claim["lines"]
         rules = self.rules
@@ -319,6 +325,7 @@ class Evaluator:
                 continue
             governed_count += 1
             units = 0 if den[i] else al[i]
+            status: LineStatus
             if units <= 0:
                 status, units = "denied", 0
                 denied += 1
@@ -335,6 +342,7 @@ class Evaluator:
             elif units:
                 unknown += 1
             out_lines.append(LineDecision(i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
+        outcome: Outcome
         if governed_count and denied == governed_count:
             outcome = "deny"
         elif denied or reduced:
