@@ -159,6 +159,7 @@ class Evaluation:
     fired: bool
     reads: tuple[tuple[str, object], ...]
     file: str = ""  # where the rule is defined: an overlay's inherited rules keep their parent's file
+    kind: str = "rule"  # or "fee"
 
 
 class Evaluator:
@@ -274,7 +275,8 @@ class Evaluator:
         evaluations = []
         for k, line, applicable, fired, reads in ev:
             info = self.rules[k] if k >= 0 else self.fees[-1 - k]
-            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file))
+            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file,
+                                          "rule" if k >= 0 else "fee"))
         return decision, evaluations
 
     def _refuse_outside_period(self, claim: Claim) -> None:

@@ -133,6 +133,9 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
             head = f"      {ev.rule}: {verdict}"
             if finding is not None:
                 head += f" ({finding.severity}, {finding.id})"
+            if ev.kind == "fee" and ev.fired and line is not None:  # a fee runs only on a line with units
+                ld = decision.lines[line]
+                head += f": {_money(ld.allowed_amount)} for {ld.units_allowed} unit(s)"
             out.append(head)
             if len(layer_of) > 1 and shown_path(ev.file) in layer_of:  # an overlay: say whose rule it is
                 out.append(f"        layer: {layer_of[shown_path(ev.file)]} ({shown_path(ev.file)})")

@@ -284,3 +284,13 @@ def test_an_explicit_policy_still_decides_what_it_can_outside_its_period():
     decision = ctsdsl.evaluate(medicare_claim(date_of_service="2023-06-01"), policy="medicare-cts-2024")
     assert decision.outcome == "deny"
     assert "code_not_in_force" in {f.rule for f in decision.findings}
+
+
+def test_explain_says_what_amount_the_fee_set_on_each_line():
+    from ctsdsl.report import render_explain
+    evaluator = ctsdsl.compile("medicare-cts-2024")
+    claim = medicare_claim(lines=[{"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]},
+                                  {"code": "97550", "units": 1, "minutes": 10, "modifiers": ["GP"]}])
+    text = render_explain(*evaluator.trace(claim))
+    assert text.count("physician_fee_schedule: fired") == 1  # a denied line is allowed nothing: no fee runs
+    assert "physician_fee_schedule: fired: $52.93 for 1 unit(s)" in text
