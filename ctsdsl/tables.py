@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import difflib
 import io
 import os
 import re
@@ -181,6 +182,16 @@ def _mistyped_numbers(table: TableData, records: list[tuple[int, dict]], key: st
     return problems
 
 
+def _missing_file_hint(path: Path) -> str:
+    hint = "the path is relative to the policy's folder"
+    try:  # a typo in the file name: name the data file that was probably meant
+        near = [p.name for p in path.parent.iterdir() if p.suffix.lower() in (".csv", ".yaml", ".yml")]
+    except OSError:
+        return hint
+    close = difflib.get_close_matches(path.name, near, n=1)
+    return f"did you mean {close[0]!r}, beside it in {path.parent.name}/? ({hint})" if close else hint
+
+
 def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span,
                source_name: str) -> tuple[TableData | None, list[Diagnostic]]:
     """Read and index one table file; problems come back as diagnostics, not exceptions."""
@@ -195,7 +206,7 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
             return None, [problem(f"data file {path.name} is {size} bytes; the limit is {MAX_TABLE_BYTES}")]
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, [problem(f"data file not found: {path}", "the path is relative to the policy's folder")]
+        return None, [problem(f"data file not found: {path}", _missing_file_hint(path))]
     except OSError as exc:
         return None, [problem(f"cannot read data file {path}: {exc.strerror}")]
     if b"\x00" in raw:  # as for policy files: NUL bytes mean binary, and csv would keep them in a cell

@@ -294,3 +294,11 @@ def test_explain_says_what_amount_the_fee_set_on_each_line():
     text = render_explain(*evaluator.trace(claim))
     assert text.count("physician_fee_schedule: fired") == 1  # a denied line is allowed nothing: no fee runs
     assert "physician_fee_schedule: fired: $52.93 for 1 unit(s)" in text
+
+
+def test_a_misspelt_data_file_name_gets_the_file_that_was_probably_meant(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "caps.csv").write_text("code,max\n97550,1\n", encoding="utf-8")
+    (tmp_path / "p.cts").write_text(policy_text('table caps from "data/cap.csv" key code cites s\n'), encoding="utf-8")
+    (d,) = [d for d in ctsdsl.check(tmp_path / "p.cts") if d.severity == "error"]
+    assert d.message.startswith("data file not found") and d.hint.startswith("did you mean 'caps.csv'")
