@@ -9,7 +9,9 @@ located diagnostic.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,23 +20,45 @@ from .api import compile as compile_policy
 from .claims import load_claim_file, validate_claim
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError
 from .loader import POLICY_SUFFIX, load_file
-from .registry import bundled, overlapping_policies
+from .registry import OWN_POLICY_HINT, bundled, overlapping_policies
 from .report import render_decision, render_explain
 
 EXIT_INTERNAL = 70
+
+
+class UsageError(CtsdslError):
+    """The command line asks for something that cannot be done (an output that is not a folder)."""
+
+    exit_code = 2
 
 
 def _evaluator_for(claim: dict, policy: str | None):
     if policy:
         return compile_policy(policy)
     registry = bundled()
-    return registry.evaluator(registry.policy_for(claim).path)
+    try:
+        return registry.evaluator(registry.policy_for(claim).path)
+    except PolicyNotFoundError as exc:  # say how to name a policy of one's own the way this command line does
+        exc.diagnostics = [dataclasses.replace(d, hint=d.hint.replace(
+            OWN_POLICY_HINT, "to decide it with a policy of your own, pass its file: --policy PATH.cts"))
+            for d in exc.diagnostics]
+        raise
 
 
-def _claims(paths: list[str]):
+def _claim_file(path: str, several: bool = False, kinds: str = ".json, .yaml or .jsonl") -> str:
+    """Refuse a folder where a claim file belongs, before it is taken for a file of unknown format."""
+    if Path(path).is_dir():
+        raise ClaimError(Diagnostic(
+            "claim-file-is-folder", f"{path} is not a regular file but a folder: a claim file is needed", path,
+            hint=f"name a claim file ({kinds})"
+                 + (f", or several: {Path(path) / '*.json'}" if several else "")))
+    return path
+
+
+def _claims(paths: list[str], several: bool = True):
     """Every claim in the given files, validated, with where it came from."""
     for path in paths:
-        for location, raw in load_claim_file(path):
+        for location, raw in load_claim_file(_claim_file(path, several)):
             yield location, validate_claim(raw, location)
 
 
@@ -57,7 +81,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    for location, claim in _claims([args.claim]):
+    for location, claim in _claims([args.claim], several=False):
         try:
             evaluator = _evaluator_for(claim, args.policy)
             decision, evaluations = evaluator.trace(claim, validate=False)
@@ -83,7 +107,7 @@ def cmd_batch(args) -> int:
             print("... more bad records" + (f": see {args.errors}" if args.errors else "; pass --errors FILE"),
                   file=sys.stderr)
 
-    summary = run_batch(args.claims, output=args.output, errors=args.errors, jobs=args.jobs, policy=args.policy,
+    summary = run_batch(_claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml"), output=args.output, errors=args.errors, jobs=args.jobs, policy=args.policy,
                         on_error=report, progress=False if args.quiet else None)
     if not args.quiet:
         print(summary.render(), file=sys.stderr)
@@ -178,23 +202,55 @@ def cmd_diff(args) -> int:
     return report.exit_code
 
 
+DOCS_OUTPUT = "docs/policies"
+
+
+def _docs_output(args) -> Path:
+    out = Path(args.output or DOCS_OUTPUT)
+    if out.exists() and not out.is_dir():
+        raise UsageError(Diagnostic(
+            "output-not-folder", f"-o {out} is a file: the pages go in a folder", str(out),
+            hint=f"name a folder for the pages (it is made if missing), e.g. -o {DOCS_OUTPUT}"))
+    return out
+
+
+def _docs_command(args) -> str:
+    """The `ctsdsl docs` command that writes the pages that `args` checked."""
+    words = ["ctsdsl", "docs", *args.paths] + (["-o", args.output] if args.output else [])
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def cmd_docs(args) -> int:
     from .docgen import generate
+    out = _docs_output(args)
     files = _policy_files(args.paths)
     root = Path(args.paths[0]).resolve().parent if args.paths else _resources.policies_dir().parent
     pages = generate([load_file(f) for f in files], root)
-    out = Path(args.output)
+    missing = [name for name in pages if not (out / name).is_file()]
     stale = [name for name, text in pages.items()
-             if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+             if name not in missing and (out / name).read_text(encoding="utf-8") != text]
     if args.check:
+        for name in missing:
+            print(f"{out / name} is missing", file=sys.stderr)
         for name in stale:
             print(f"{out / name} is out of date", file=sys.stderr)
-        print(f"{len(pages)} page(s), {len(stale)} out of date")
-        return 1 if stale else 0
-    out.mkdir(parents=True, exist_ok=True)
-    for name in stale:
-        (out / name).write_text(pages[name], encoding="utf-8")
-    print(f"wrote {len(stale)} of {len(pages)} page(s) to {out}")
+        print(f"{len(pages)} page(s) in {out}: {len(missing)} missing, {len(stale)} out of date")
+        if missing or stale:
+            hint = f"  hint: write them with `{_docs_command(args)}`"
+            if not args.output and not out.is_dir():  # the default folder is relative: from elsewhere it is not the one meant
+                hint += (f"; pages are looked for in {DOCS_OUTPUT} under the current folder: "
+                         "pass -o FOLDER to check (and write) them elsewhere")
+            print(hint, file=sys.stderr)
+        return 1 if missing or stale else 0
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in missing + stale:
+            (out / name).write_text(pages[name], encoding="utf-8")
+    except OSError as exc:  # a parent that is a file, no permission, a full disk: the output's problem
+        raise UsageError(Diagnostic(
+            "output-not-writable", f"cannot write the pages to {out}: {exc.strerror or exc}", str(out),
+            hint="name a folder you can write to with -o FOLDER")) from None
+    print(f"wrote {len(missing) + len(stale)} of {len(pages)} page(s) to {out}")
     return 0
 
 
@@ -221,7 +277,7 @@ def cmd_fmt(args) -> int:
             print(f"reformatted {path}", file=sys.stderr)
     verb = "would reformat" if args.check or args.diff else "reformatted"
     print(f"{len(files)} policy file(s): {verb} {changed}, {failed} with errors", file=sys.stderr)
-    return 1 if failed or (args.check and changed) else 0
+    return 1 if failed or ((args.check or args.diff) and changed) else 0
 
 
 def _prefix(exc: CtsdslError, location: str) -> None:
@@ -284,14 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("docs", help="write a Markdown page per policy, generated from the policy files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
-    p.add_argument("-o", "--output", default="docs/policies", help="folder for the pages (default: docs/policies)")
-    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any page is out of date")
+    p.add_argument("-o", "--output", metavar="FOLDER",
+                   help=f"folder for the pages, made if missing (default: {DOCS_OUTPUT} under the current folder)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any page is missing or out of date")
     p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser("fmt", help="lay policy files out canonically, keeping every comment")
     p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
     p.add_argument("--check", action="store_true", help="write nothing; list the files that would change, exit 1 if any")
-    p.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    p.add_argument("--diff", action="store_true",
+                   help="write nothing; print a unified diff of the changes, exit 1 if any")
     p.set_defaults(run=cmd_fmt)
     return parser
 

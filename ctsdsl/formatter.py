@@ -506,9 +506,22 @@ class FileFormat:
         return self.old != self.new
 
     def unified_diff(self) -> str:
-        name = str(self.path)
-        return "".join(difflib.unified_diff(_lines(self.old), _lines(self.new),
-                                            name, name + " (formatted)"))
+        """The change as a unified diff of the lines' text.
+
+        A change of line ends or a dropped byte-order mark would show as pairs of `-`/`+` lines
+        that look the same, so it is said in a line of its own above the diff instead (patch
+        skips text before `---`); a file that changes in nothing else has no diff below it.
+        """
+        name, old, notes = str(self.path), self.old, []
+        if old.startswith("\ufeff"):
+            old = old[1:]
+            notes.append("the byte-order mark is dropped")
+        crlf = old.count("\r\n")  # strings hold no raw line break, so every CR LF is a line end
+        if crlf:
+            old = old.replace("\r\n", "\n")
+            notes.append(f"{crlf} CRLF line end(s) become LF")
+        header = f"{name}: {'; '.join(notes)}\n" if notes else ""
+        return header + "".join(difflib.unified_diff(_lines(old), _lines(self.new), name, name + " (formatted)"))
 
 
 def _lines(text: str) -> list[str]:

@@ -14,6 +14,11 @@ from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, read_policy_text
 from .parser import parse_with_problems
 
 
+# A payer's policy that lives outside this folder is never found by its payer: it must be named.
+# The command line replaces this ending with its own option (see cli.py).
+OWN_POLICY_HINT = "to decide it with a policy of your own, name that policy's .cts file (policy=PATH)"
+
+
 @dataclass(frozen=True)
 class Entry:
     """A policy in a registry: enough of its header to choose it without compiling it."""
@@ -165,7 +170,7 @@ class Registry:
             raise PolicyNotFoundError(Diagnostic(
                 "unknown-payer", f"no policy for payer {payer!r}", str(self.root), path="$.payer",
                 hint=(f"did you mean {close[0]!r}? " if close else "")
-                + f"payers with policies: {', '.join(payers) or 'none'}"))
+                + f"payers with policies: {', '.join(payers) or 'none'}; {OWN_POLICY_HINT}"))
         earliest = same_payer[0]
         if date < earliest.effective_from:
             message = (f"no {payer} policy covers {date}: the earliest, {earliest.name}, "

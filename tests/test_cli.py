@@ -94,6 +94,31 @@ def test_a_claim_for_a_payer_without_a_policy_exits_2(capsys, tmp_path):
     assert "no policy for payer 'acme'" in err and "$.payer" in err
 
 
+def test_a_claim_for_a_payer_whose_policy_is_not_bundled_is_told_how_to_name_that_policy(capsys, tmp_path):
+    code, _, err = run(capsys, "eval", write_claim(tmp_path, medicare_claim(payer="sunrise")))
+    assert code == 2
+    assert "payers with policies: " in err and "medicare" in err
+    assert "--policy PATH.cts" in err
+
+
+def test_the_python_hint_for_a_payer_without_a_policy_names_the_policy_argument():
+    import ctsdsl
+    from ctsdsl.errors import PolicyNotFoundError
+    with pytest.raises(PolicyNotFoundError) as info:
+        ctsdsl.evaluate(medicare_claim(payer="sunrise"))
+    assert "policy=PATH" in info.value.diagnostics[0].hint
+
+
+@pytest.mark.parametrize("command", ["eval", "explain", "batch"])
+def test_a_folder_given_as_the_claim_file_exits_2_saying_it_is_a_folder(capsys, tmp_path, command):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    code, _, err = run(capsys, command, str(folder))
+    assert code == 2
+    assert f"{folder} is not a regular file but a folder: a claim file is needed" in err
+    assert "cannot tell the format" not in err
+
+
 def test_a_claim_dated_before_every_policy_exits_2(capsys, tmp_path):
     code, _, err = run(capsys, "eval", write_claim(tmp_path, medicare_claim(date_of_service="2023-06-01")))
     assert code == 2 and "no medicare policy covers 2023-06-01" in err

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from ctsdsl import _resources
 from ctsdsl.cli import main
 from ctsdsl.docgen import generate
@@ -54,3 +56,41 @@ def test_an_overlay_page_lists_the_rules_it_switches_off_with_the_reason_and_sou
     section = page.split("## Rules switched off", 1)[1].split("##", 1)[0]
     assert "`possible_bundling_with_therapy`: Acme does not use this warning." in section
     assert "Acme provider manual" in section
+
+
+def test_docs_check_tells_missing_pages_from_stale_ones_and_says_how_to_write_them(tmp_path, capsys):
+    out = tmp_path / "pages"
+    assert main(["docs", "-o", str(out)]) == 0
+    (out / "medicare-cts-2024.md").write_text("edited by hand\n", encoding="utf-8")
+    (out / "index.md").unlink()
+    capsys.readouterr()
+    assert main(["docs", "--check", "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert f"{out / 'index.md'} is missing" in captured.err
+    assert f"{out / 'medicare-cts-2024.md'} is out of date" in captured.err
+    assert f"hint: write them with `ctsdsl docs -o {out}`" in captured.err
+    assert "1 missing, 1 out of date" in captured.out
+
+
+def test_docs_check_of_pages_never_written_says_where_it_looked_and_to_pass_o(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no docs/policies here
+    examples = str(ROOT / "policies" / "examples")
+    assert main(["docs", examples, "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "docs/policies/index.md is missing" in err and "out of date" not in err
+    assert f"write them with `ctsdsl docs {examples}`" in err and "pass -o FOLDER" in err
+
+
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_docs_output_that_is_a_file_exits_2_saying_it_must_be_a_folder(tmp_path, capsys, check):
+    afile = tmp_path / "afile"
+    afile.touch()
+    assert main(["docs", str(ROOT / "policies" / "examples"), "-o", str(afile), *check]) == 2
+    err = capsys.readouterr().err
+    assert "the pages go in a folder" in err and "internal error" not in err
+
+
+def test_docs_output_that_cannot_be_made_exits_2_naming_it(tmp_path, capsys):
+    (tmp_path / "afile").touch()
+    assert main(["docs", str(ROOT / "policies" / "examples"), "-o", str(tmp_path / "afile" / "pages")]) == 2
+    assert f"cannot write the pages to {tmp_path / 'afile' / 'pages'}" in capsys.readouterr().err

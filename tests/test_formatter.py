@@ -145,14 +145,40 @@ def test_a_byte_order_mark_or_crlf_is_not_canonical_and_fmt_writes_plain_utf8_wi
     assert main(["fmt", "--check", str(path)]) == 0
 
 
-def test_fmt_diff_prints_a_unified_diff_and_writes_nothing(tmp_path, capsys):
+def test_fmt_diff_prints_a_unified_diff_writes_nothing_and_exits_1_like_check(tmp_path, capsys):
     path = _copy(tmp_path, "overlay_items.cts")
     before = path.read_text(encoding="utf-8")
-    assert main(["fmt", "--diff", str(path)]) == 0
+    assert main(["fmt", "--diff", str(path)]) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"--- {path}\n+++ {path} (formatted)\n@@")
     assert "+override rule short {" in out
     assert path.read_text(encoding="utf-8") == before
+
+
+def test_fmt_diff_of_a_formatted_file_prints_nothing_and_exits_0(tmp_path, capsys):
+    path = tmp_path / "ok.cts"
+    path.write_text((FIXTURES / "fmt" / "formatted" / "messy_rules.cts").read_text(), encoding="utf-8")
+    assert main(["fmt", "--diff", str(path)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_fmt_diff_says_line_ends_change_instead_of_showing_lines_that_look_the_same(tmp_path, capsys):
+    formatted = (FIXTURES / "fmt" / "formatted" / "messy_rules.cts").read_text(encoding="utf-8")
+    path = tmp_path / "ok.cts"
+    path.write_text(formatted, encoding="utf-8-sig", newline="\r\n")
+    assert main(["fmt", "--diff", str(path)]) == 1
+    out = capsys.readouterr().out
+    lines = formatted.count("\n")
+    assert out == f"{path}: the byte-order mark is dropped; {lines} CRLF line end(s) become LF\n"
+
+
+def test_fmt_diff_of_crlf_and_a_real_change_shows_only_the_real_change(tmp_path, capsys):
+    path = tmp_path / "p.cts"
+    path.write_bytes(b'source s {\r\n  title "t" }\r\n')
+    assert main(["fmt", "--diff", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: 2 CRLF line end(s) become LF\n--- {path}\n")
+    assert "\r" not in out and ' source s {\n-  title "t" }\n+  title "t"\n+}\n' in out
 
 
 def test_fmt_reports_a_syntax_error_with_its_location_and_still_formats_the_other_files(tmp_path, capsys):
