@@ -350,8 +350,9 @@ class Formatter:
             entries.append(("note", self.strings("note ", h.note)))
         self.block(f"policy {format_string(h.name)}", h, entries)
 
-    def _list_lines(self, prefix: str, items: list[str]) -> list[str]:
-        width = self.opts.width - len(self.opts.indent)
+    def _list_lines(self, prefix: str, items: list[str], width: int | None = None) -> list[str]:
+        """Items after `prefix`, comma-separated, wrapped under the first one; `width` defaults to a block entry's."""
+        width = self.opts.width - len(self.opts.indent) if width is None else width
         lines, current = [], prefix
         for k, item in enumerate(items):
             piece = item + ("," if k < len(items) - 1 else "")
@@ -417,9 +418,16 @@ class Formatter:
         self.out.extend(self.wrap(f"{self._override(let)}let {let.name} = ", let.expr))
 
     def item_disable(self, d: n.Disable) -> None:
+        # The reason wraps as a message does; `cites` follows its last piece while that fits the width,
+        # else goes on a line of its own under the reason, so that no line outgrows the width by its cites.
         prefix = f"disable {d.rule} because "
         lines = self.strings(prefix, d.reason)
-        lines[-1] += self.cites(d.cites)
+        cites = self.cites(d.cites)
+        if not d.cites or len(lines[-1] + cites) <= self.opts.width:
+            lines[-1] += cites
+        else:
+            pad = " " * len(prefix)
+            lines += self._list_lines(pad + "cites ", [c.source for c in d.cites], self.opts.width)
         self.out.extend(lines)
 
     def _scope(self, scope: str, where) -> list[str]:

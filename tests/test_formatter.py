@@ -88,6 +88,28 @@ def test_a_long_message_is_split_into_strings_that_join_to_the_same_text():
     assert parse(out) == parse(text)
 
 
+SOURCES = "".join(f'source source_number_{i} {{\n  title "t"\n}}\n\n' for i in range(12))
+
+
+def test_a_disable_whose_cites_would_overflow_puts_them_on_a_line_under_the_reason():
+    text = SOURCES + ('disable possible_bundling_with_therapy because "Acme does not use this warning." '
+                      'cites source_number_0, source_number_1  # why\n')
+    out = format_policy(text)
+    assert out.endswith('disable possible_bundling_with_therapy because "Acme does not use this warning."\n'
+                        '                                               cites source_number_0, source_number_1'
+                        '  # why\n')
+    assert parse(out) == parse(text) and format_policy(out) == out
+
+
+def test_a_long_disable_wraps_its_reason_and_its_cites_within_the_width():
+    words = " ".join(f"word{i}" for i in range(40))
+    cited = ", ".join(f"source_number_{i}" for i in range(12))
+    text = SOURCES + f'disable possible_bundling_with_therapy because "{words}" cites {cited}\n'
+    out = format_policy(text)
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert parse(out) == parse(text) and format_policy(out) == out
+
+
 def test_a_form_feed_inside_a_string_is_not_taken_for_a_line_break():
     text = 'let v0 = "\x0c\x0c".a\nrule r0 { applies to line when v0 warn message "m" }  # c0\n'
     once = format_policy(text)
