@@ -31,17 +31,17 @@ import copy
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from .claims import StrictYamlLoader, parse_yaml, validate_claim
 from .decision import Decision, money_text
-from .errors import CtsdslError, Diagnostic
+from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_text
 from .nodes import Span
-from .registry import Registry, bundled
+from .registry import Entry, Registry, bundled
 
 CASE_SUFFIXES = (".yaml", ".yml")
 _CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params"}
@@ -63,6 +63,7 @@ class Case:
     expect: dict
     policy: str | None = None
     params: dict = field(default_factory=dict)  # what-if values for the policy's parameters
+    param_at: dict[str, tuple[int, int]] = field(default_factory=dict)  # (line, column) of each of `params`
 
 
 @dataclass
@@ -72,6 +73,7 @@ class CaseResult:
     policy_path: str | None = None
     policy_name: str | None = None  # of the policy that decided (a what-if: the policy it overlays)
     fired: frozenset[str] = frozenset()  # ids of the rules and fees that fired on the claim
+    decided: list[str] = field(default_factory=list)  # what the policy decided, line by line (see `summary`)
 
     @property
     def passed(self) -> bool:
@@ -123,17 +125,22 @@ class TestReport:
 
     @property
     def fired_percent(self) -> float:
-        """Share of rules that fired in at least one case."""
+        """Share of rules that fired in at least one case (0 when there are none: see `coverage_percent`)."""
         if not self.coverage:
-            return 100.0
+            return 0.0
         return 100.0 * sum(1 for c in self.coverage.values() if c.fired) / len(self.coverage)
 
     @property
     def coverage_percent(self) -> float:
         """Share of rules fully covered: fired in some case and, if they have a condition,
-        applied without firing in some case."""
+        applied without firing in some case.
+
+        With no rules at all (no case was decided and no policy file was given) nothing was
+        covered: 0, so that a `--min-coverage` gate fails rather than passes on a run that
+        tested nothing.
+        """
         if not self.coverage:
-            return 100.0
+            return 0.0
         silent_needed = {id(c) for c in self.never_failed_to_fire()}
         covered = sum(1 for c in self.coverage.values() if c.fired and id(c) not in silent_needed)
         return 100.0 * covered / len(self.coverage)
@@ -149,12 +156,26 @@ def _merge(base: object, override: object) -> object:
     return copy.deepcopy(override)
 
 
-def _case_problem(message: str, file: str, line: int, hint: str = "") -> CtsdslError:
-    return CtsdslError(Diagnostic("test-case", message, file, Span(line, 1, line, 2), hint))
+def _case_problem(message: str, file: str, at: tuple[int, int] | int, hint: str = "",
+                  text: str | None = None) -> CtsdslError:
+    line, column = (at, 1) if isinstance(at, int) else at
+    return CtsdslError(Diagnostic("test-case", message, file, Span(line, column, line, column + 1), hint,
+                                  source_text=text))
+
+
+def _did_you_mean(unknown: Iterable[object], valid: Iterable[str], what: str) -> str:
+    """A hint naming the valid keys, led by the one a misspelt key most likely meant."""
+    valid = sorted(valid)
+    for key in sorted(map(str, unknown)):
+        close = difflib.get_close_matches(key, valid, n=1)
+        if close:
+            return f"did you mean `{close[0]}`? {what}: {', '.join(valid)}"
+    return f"{what}: {', '.join(valid)}"
 
 
 def load_cases(path: str | Path) -> list[Case]:
-    """Read one case file. Raises CtsdslError naming the file and line of a malformed case."""
+    """Read one case file. Raises CtsdslError naming the file, line and column of a malformed case:
+    the offending key or value's where the YAML gives it, else the case's first line."""
     path = Path(path)
     name = str(path)
     try:
@@ -164,72 +185,87 @@ def load_cases(path: str | Path) -> list[Case]:
     data = parse_yaml(text, name)
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise _case_problem("a case file is a mapping with a `cases` list", name, 1,
-                            "see docs/testing.md for the format")
-    lines = _case_lines(text)
+                            "see docs/testing.md for the format", text)
+    nodes = _case_nodes(text)
     defaults = data.get("defaults") or {}
     cases = []
     for i, raw in enumerate(data["cases"]):
-        line = lines[i] if i < len(lines) else 1
+        node = nodes[i] if i < len(nodes) else None
+        line = node.start_mark.line + 1 if node is not None else 1
+
+        def problem(message: str, *steps: object, key: bool = False, hint: str = "") -> CtsdslError:
+            return _case_problem(f"case {i + 1}{message}", name, _at(node, line, steps, key=key), hint, text)
+
         if not isinstance(raw, dict):
-            raise _case_problem(f"case {i + 1} is not a mapping", name, line)
+            raise problem(" is not a mapping")
         unknown = set(raw) - _CASE_KEYS
         if unknown:
-            raise _case_problem(f"case {i + 1} has unknown key(s): {', '.join(sorted(unknown))}", name, line,
-                                f"keys: {', '.join(sorted(_CASE_KEYS))}")
+            raise problem(f" has unknown key(s): {', '.join(sorted(map(str, unknown)))}",
+                          min(unknown, key=str), key=True, hint=_did_you_mean(unknown, _CASE_KEYS, "keys"))
         expect = raw.get("expect") or {}
-        unknown = set(expect) - _EXPECT_KEYS if isinstance(expect, dict) else {"(not a mapping)"}
-        if unknown or not isinstance(expect, dict):
-            raise _case_problem(f"case {i + 1}: unknown expectation(s): {', '.join(sorted(unknown))}", name, line,
-                                f"expectations: {', '.join(sorted(_EXPECT_KEYS))}")
+        if not isinstance(expect, dict):
+            raise problem(": `expect` maps expectations to values", "expect",
+                          hint=f"expectations: {', '.join(sorted(_EXPECT_KEYS))}")
+        unknown = set(expect) - _EXPECT_KEYS
+        if unknown:
+            raise problem(f": unknown expectation(s): {', '.join(sorted(map(str, unknown)))}",
+                          "expect", min(unknown, key=str), key=True,
+                          hint=_did_you_mean(unknown, _EXPECT_KEYS, "expectations"))
         if not any(value not in (None, "", [], {}) for value in expect.values()):
-            raise _case_problem(f"case {i + 1} expects nothing, so it could never fail", name, line,
-                                "add `expect:` with an outcome, lines, fires or not_fires, or an error")
-        _check_value(f"case {i + 1}: outcome", expect.get("outcome"), _OUTCOMES, name, line)
+            raise problem(" expects nothing, so it could never fail",
+                          hint="add `expect:` with an outcome, lines, fires or not_fires, or an error")
+        _check_value(problem, ": outcome", expect.get("outcome"), _OUTCOMES, "expect", "outcome")
         if not isinstance(expect.get("total_complete", True), bool):
-            raise _case_problem(f"case {i + 1}: total_complete is true or false, not "
-                                f"{expect['total_complete']!r}", name, line)
-        for spec in _line_specs(expect):
+            raise problem(f": total_complete is true or false, not {expect['total_complete']!r}",
+                          "expect", "total_complete")
+        for index, spec in _keyed_line_specs(expect):
             bad = set(spec) - _LINE_KEYS
             if bad:
-                raise _case_problem(f"case {i + 1}: unknown line expectation(s): {', '.join(sorted(bad))}",
-                                    name, line, f"line expectations: {', '.join(sorted(_LINE_KEYS))}")
-            _check_value(f"case {i + 1}: line status", spec.get("status"), _STATUSES, name, line)
-            _check_count(f"case {i + 1}: line units", spec.get("units"), name, line)
-        _check_count(f"case {i + 1}: findings", expect.get("findings"), name, line)
+                raise problem(f": unknown line expectation(s): {', '.join(sorted(map(str, bad)))}",
+                              "expect", "lines", index, min(bad, key=str), key=True,
+                              hint=_did_you_mean(bad, _LINE_KEYS, "line expectations"))
+            _check_value(problem, ": line status", spec.get("status"), _STATUSES, "expect", "lines", index, "status")
+            _check_count(problem, ": line units", spec.get("units"), "expect", "lines", index, "units")
+        _check_count(problem, ": findings", expect.get("findings"), "expect", "findings")
         params = raw.get("params") or {}
         if not isinstance(params, dict):
-            raise _case_problem(f"case {i + 1}: `params` maps parameter names to values", name, line)
+            raise problem(": `params` maps parameter names to values", "params")
         claim = _merge(defaults, raw.get("claim") or {})
         if isinstance(claim, dict):
             claim.setdefault("id", f"{path.stem}-{i + 1}")
+        param_at = {str(k): _at(node, line, ("params", k), key=True) for k in params}
         cases.append(Case(str(raw.get("name") or f"case {i + 1}"), name, line, claim, expect,
-                          raw.get("policy") or data.get("policy"), params))
+                          raw.get("policy") or data.get("policy"), params, param_at))
     return cases
 
 
-def _check_value(what: str, value: object, choices: tuple[str, ...], file: str, line: int) -> None:
+def _check_value(problem, what: str, value: object, choices: tuple[str, ...], *steps: object) -> None:
     if value is None or value in choices:
         return
     close = difflib.get_close_matches(str(value), choices, n=1)
-    raise _case_problem(f"{what} {value!r} is not one of {', '.join(choices)}", file, line,
-                        f"did you mean `{close[0]}`?" if close else "")
+    raise problem(f"{what} {value!r} is not one of {', '.join(choices)}", *steps,
+                  hint=f"did you mean `{close[0]}`?" if close else "")
 
 
-def _check_count(what: str, value: object, file: str, line: int) -> None:
+def _check_count(problem, what: str, value: object, *steps: object) -> None:
     if value is not None and (type(value) is not int or value < 0):
-        raise _case_problem(f"{what} {value!r} is not a whole number", file, line,
-                            "write a count such as 2, without quotes")
+        raise problem(f"{what} {value!r} is not a whole number", *steps,
+                      hint="write a count such as 2, without quotes")
+
+
+def _keyed_line_specs(expect: dict) -> list[tuple[object, dict]]:
+    """Each line expectation with its key: its place in a `lines` list, or its key in a `lines` mapping."""
+    lines = expect.get("lines") or []
+    pairs = list(lines.items()) if isinstance(lines, dict) else list(enumerate(lines))
+    return [(k, v) for k, v in pairs if isinstance(v, dict)]
 
 
 def _line_specs(expect: dict) -> list[dict]:
-    lines = expect.get("lines") or []
-    if isinstance(lines, dict):
-        return [v for v in lines.values() if isinstance(v, dict)]
-    return [v for v in lines if isinstance(v, dict)]
+    return [spec for _, spec in _keyed_line_specs(expect)]
 
 
-def _case_lines(text: str) -> list[int]:
-    """The 1-based line where each case starts, for messages that point at it."""
+def _case_nodes(text: str) -> list[yaml.Node]:
+    """The YAML node of each case, for messages that point at the key or value at fault."""
     try:
         root = yaml.compose(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
@@ -238,8 +274,28 @@ def _case_lines(text: str) -> list[int]:
         return []
     for key, value in root.value:
         if key.value == "cases" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
+            return list(value.value)
     return []
+
+
+def _at(node: yaml.Node | None, line: int, steps: Iterable[object], *, key: bool = False) -> tuple[int, int]:
+    """(line, column) of the value at `steps` below a case's node (of the last step's key, with `key`);
+    as far down as the YAML goes, the case's own line if it has no node."""
+    if node is None:
+        return line, 1
+    steps = list(steps)
+    for i, step in enumerate(steps):
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(step):
+                    found = k if key and i == len(steps) - 1 else v
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            found = node.value[step]
+        if found is None:
+            break
+        node = found
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def find_case_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -263,14 +319,84 @@ def find_policy_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+class _FolderRegistry(Registry):
+    """The policies in one folder, not its subfolders: a case file saved outside any policy
+    tree (in a home folder, say) does not make every policy below it a candidate."""
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            headers = [(path, self._header(path)) for path in sorted(self.root.glob("*" + POLICY_SUFFIX))]
+            self._entries = [Entry(h.name, h.payer, h.effective_from, h.effective_to, path, h.changes)
+                             for path, h in headers]
+        return self._entries
+
+
 class Runner:
-    """Runs cases against policies chosen by name, path or claim, and tallies coverage."""
+    """Runs cases against policies chosen by name, path or claim, and tallies coverage.
+
+    A case file's policy names, and the payer and date that choose a policy for its claims, are
+    looked up as a policy's `extends` is: in the case file's policy tree (the nearest folder named
+    `policies` above it, else the case file's own folder), then among the bundled policies. So
+    cases in a copy of the policies run against the copy. Given a `registry`, every case uses it.
+    """
 
     def __init__(self, registry: Registry | None = None) -> None:
+        self._fixed = registry
         self.registry = registry or bundled()
         self.coverage: dict[tuple[str, str], RuleCoverage] = {}
         self._what_ifs: dict[tuple, object] = {}
         self._tracked: set[Path] = set()
+        self._trees: dict[Path, Registry] = {}
+        self._own = Registry(Path.cwd())  # caches the policies loaded from outside the bundled tree
+
+    def registries_for(self, case_file: str | Path) -> list[Registry]:
+        """Where a case file's policies are found, nearest first."""
+        if self._fixed is not None:
+            return [self._fixed]
+        here = Path(case_file).resolve().parent
+        root = next((p for p in (here, *here.parents) if p.name == "policies"), None)
+        if root == self.registry.root.resolve():
+            return [self.registry]
+        tree = self._trees.get(root or here)
+        if tree is None:
+            # Not in a policy tree: the folder's own policies (not its subfolders', as `extends` reads them).
+            tree = self._trees[root or here] = Registry(root) if root else _FolderRegistry(here)
+        return [tree, self.registry]
+
+    def load(self, path: Path) -> LoadedPolicy:
+        """A policy, loaded once per run (the bundled ones once per process)."""
+        return self._cache_of(path).load(self._key(path))
+
+    def evaluator(self, path: Path):
+        return self._cache_of(path).evaluator(self._key(path))
+
+    def _cache_of(self, path: Path) -> Registry:
+        inside = Path(path).resolve().is_relative_to(self.registry.root.resolve())
+        return self.registry if inside or self._fixed else self._own
+
+    def _key(self, path: Path) -> Path:
+        # One file given as x/policies/a.cts and found as /abs/x/policies/a.cts is compiled once.
+        return Path(path) if self._cache_of(path) is self.registry else Path(path).resolve()
+
+    def policy_path(self, case: Case, claim: dict) -> Path:
+        """The file of the policy that decides a case: named by path or name, else chosen by the claim."""
+        if case.policy and case.policy.endswith(POLICY_SUFFIX):
+            return (Path(case.file).parent / case.policy).resolve()
+        registries = self.registries_for(case.file)
+        if case.policy:
+            for registry in registries:
+                if any(e.name == case.policy for e in registry.entries()):
+                    return registry.by_name(case.policy).path
+            names = sorted({e.name for r in registries for e in r.entries()})
+            close = difflib.get_close_matches(case.policy, names, n=1)
+            where = " or ".join(str(r.root) for r in registries)
+            raise PolicyNotFoundError(Diagnostic(
+                "unknown-policy", f"no policy named {case.policy!r} in {where}", f"{case.file}:{case.line}",
+                hint=f"did you mean {close[0]!r}?" if close else f"policies: {', '.join(names) or 'none'}"))
+        # The nearest registry with any policy of the claim's payer chooses among its own.
+        payer = claim.get("payer")
+        chooser = next((r for r in registries if any(e.payer == payer for e in r.entries())), registries[-1])
+        return chooser.policy_for(claim).path
 
     def track(self, policies: Iterable[LoadedPolicy]) -> None:
         """Count coverage of every rule these policies define, fired or not."""
@@ -288,31 +414,28 @@ class Runner:
         file = _display(item.origin or str(loaded.path))
         if not item.override or {"applies", "when"} & set(item.given) or len(loaded.layers) < 2:
             return file, item.id
-        parent = self.registry.load(loaded.layers[1].path)
+        parent = self.load(loaded.layers[1].path)
         same = next((i for i in _rule_items(parent) if i.id == item.id), None)
         return self._condition_home(parent, same) if same is not None else (file, item.id)
 
     def evaluator_for(self, case: Case, claim: dict):
-        registry = self.registry
-        if case.policy:
-            if case.policy.endswith(POLICY_SUFFIX):
-                path = (Path(case.file).parent / case.policy).resolve()
-            else:
-                path = registry.by_name(case.policy).path
-        else:
-            path = registry.policy_for(claim).path
+        path = self.policy_path(case, claim)
         if path not in self._tracked:
             # Coverage covers every rule of a policy a case used, even if no case reached it.
             self._tracked.add(path)
-            self.track([registry.load(path)])
+            self.track([self.load(path)])
         if case.params:
-            return self._what_if(registry.load(path), case)
-        return registry.evaluator(path)
+            return self._what_if(self.load(path), case)
+        return self.evaluator(path)
 
     def _what_if(self, loaded: LoadedPolicy, case: Case):
         """The policy with some parameters set otherwise: an overlay written for this case only."""
         key = (str(loaded.path), tuple(sorted((k, repr(v)) for k, v in case.params.items())))
         if key not in self._what_ifs:
+            for name in case.params:
+                line, column = case.param_at.get(str(name), (case.line, 1))
+                # A misspelt name is the case file's mistake, pointed at where it is written.
+                _declared(loaded, name, Diagnostic("test-case", "", case.file, Span(line, column, line, column + 1)))
             text = what_if_text(loaded, case.params, f"{case.file}:{case.line}")
             # The overlay "lives" beside its parent, so `extends` finds the parent by name.
             self._what_ifs[key] = load_text(text, loaded.path.with_name(".what-if" + POLICY_SUFFIX)).evaluator()
@@ -327,7 +450,10 @@ class Runner:
             decision, evaluations = evaluator.trace(claim, validate=False)
         except CtsdslError as exc:
             text = exc.render()
-            if expected_error is None:
+            if any(d.code == "test-case" for d in exc.diagnostics):
+                # The case file's own mistake (a misspelt what-if parameter): no `error` expectation meets it.
+                result.problems.append(f"case file error: {text}")
+            elif expected_error is None:
                 result.problems.append(f"unexpected error: {text}")
             elif str(expected_error) not in text:
                 result.problems.append(f"expected an error containing {expected_error!r}, got: {text}")
@@ -348,6 +474,8 @@ class Runner:
         self._count_silent_fees(evaluator, decision, evaluations)
         result.problems.extend(unknown_rules(case.expect, [r.id for r in evaluator.rules], result.policy_name))
         result.problems.extend(compare(decision, case.expect))
+        if result.problems:
+            result.decided = summary(decision, evaluations)
         return result
 
     def _entry(self, file: str, rule: str) -> RuleCoverage:
@@ -386,8 +514,6 @@ def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
     Raises:
         CtsdslError: an unknown parameter, or a value that is not of its type.
     """
-    from . import nodes as n
-    declared = {p.name: p for p in loaded.policy.of_kind(n.Param)}
     header = loaded.header
     if not (_SAFE_TEXT.fullmatch(header.name) and _SAFE_TEXT.fullmatch(header.payer)):
         raise CtsdslError(Diagnostic("test-case", f"params: cannot write a what-if overlay of {header.name!r} "
@@ -402,16 +528,26 @@ def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
              'source what_if { title "an analyst\'s what-if in a test case, not a billing source" '
              'url "docs/testing.md" confidence unverified }']
     for name, value in params.items():
-        param = declared.get(str(name)) if _IDENTIFIER.fullmatch(str(name)) else None
-        if param is None:
-            raise CtsdslError(Diagnostic("test-case", f"params: {header.name} has no parameter {name!r}", where,
-                                         hint=f"parameters: {', '.join(sorted(declared))}"))
+        param = _declared(loaded, name, Diagnostic("test-case", "", where))
         literal = _literal(param, value)
         if literal is None:
             raise CtsdslError(Diagnostic("test-case", f"params: {value!r} is not a {param.type_name or 'value'} "
                                          f"for {name}", where))
         lines.append(f"override param {name}: {param.type_name} = {literal} cites what_if")
     return "\n".join(lines) + "\n"
+
+
+def _declared(loaded: LoadedPolicy, name: object, at: Diagnostic):
+    """The parameter `name` of the policy; else raises `at` saying it has none, and which it may mean."""
+    from . import nodes as n
+    declared = {p.name: p for p in loaded.policy.of_kind(n.Param)}
+    param = declared.get(str(name)) if _IDENTIFIER.fullmatch(str(name)) else None
+    if param is None:
+        close = difflib.get_close_matches(str(name), list(declared), n=1)
+        raise CtsdslError(replace(
+            at, message=f"params: {loaded.header.name} has no parameter {name!r}",
+            hint=(f"did you mean `{close[0]}`? " if close else "") + f"parameters: {', '.join(sorted(declared))}"))
+    return param
 
 
 def _literal(param, value) -> str | None:
@@ -521,6 +657,33 @@ def compare(decision: Decision, expect: dict) -> list[str]:
     return problems
 
 
+def summary(decision: Decision, evaluations) -> list[str]:
+    """What a policy decided, compactly: the outcome and total, then each line's status, units,
+    amount and the rules (and fee) that fired on it. A failing case shows it, so that an amount
+    of 0.00 where 57.29 was expected comes with the denial that explains it."""
+    # Rules as expectations see them (a line's findings, see `compare`), and the fee that priced each line.
+    fired: dict[int | None, list[str]] = {}
+    attached: set[str] = set()
+    for line in decision.lines:
+        on_line = [f.rule for f in decision.findings
+                   if f.line == line.index or (f.line is None and f.id in line.findings)]
+        on_line += [ev.rule for ev in evaluations if ev.fired and ev.kind == "fee" and ev.line == line.index]
+        fired[line.index] = list(dict.fromkeys(on_line))
+        attached.update(line.findings)
+    fired[None] = list(dict.fromkeys(f.rule for f in decision.findings if f.line is None and f.id not in attached))
+    total = money_text(decision.total_allowed)
+    out = [f"decided: {decision.outcome}, total allowed {total}"
+           + ("" if decision.total_complete else " (incomplete)") + f" by {decision.policy.name}"]
+    if fired.get(None):
+        out.append(f"  claim: fired {', '.join(fired[None])}")
+    for line in decision.lines:
+        amount = money_text(line.allowed_amount)
+        out.append(f"  line #{line.index} ({line.code}): {line.status}, {line.units_allowed} of "
+                   f"{line.units_billed} unit(s), {amount if amount is not None else 'unknown'}; "
+                   f"fired {', '.join(fired.get(line.index, [])) or 'none'}")
+    return out
+
+
 def _firing(expect: dict, fired: set[str], where: str = "") -> list[str]:
     """What an expectation's `fires` and `not_fires` say that the rules which `fired` contradict."""
     shown = ", ".join(sorted(fired)) or "none"
@@ -541,7 +704,7 @@ def run_paths(paths: list[str | Path], registry: Registry | None = None) -> Test
     """Run every case file under `paths`, measuring coverage of the policies under them."""
     runner = Runner(registry)
     policy_files = find_policy_files(paths)
-    runner.track(runner.registry.load(p) for p in policy_files)
+    runner.track(runner.load(p) for p in policy_files)
     cases = [c for f in find_case_files(paths) for c in load_cases(f)]
     report = runner.run(cases)
     # Coverage is of the rules written in the policies under test: an overlay's folder answers for
@@ -560,9 +723,14 @@ def render_report(report: TestReport, *, verbose: bool = False) -> str:
             continue
         out.append(f"FAIL {r.case.file}:{r.case.line}: {r.case.name}")
         out.extend(f"       {p}" for p in r.problems)
+        out.extend(f"       {d}" for d in r.decided)
     passed = len(report.results) - len(report.failed)
     out.append(f"{passed} passed, {len(report.failed)} failed")
     total = len(report.coverage)
+    if not total:
+        out.append("rule coverage: no rules to cover (no case was decided by a policy, and no policy file "
+                   "was given), so coverage counts as 0%")
+        return "\n".join(out)
     out.append(f"rule coverage: {report.coverage_percent:.1f}% of {total} rules "
                f"(fired in some case: {report.fired_percent:.1f}%; a rule with a condition must also "
                "stay silent in some case where it applies)")

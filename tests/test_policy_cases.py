@@ -7,6 +7,7 @@ case that fails in CI fails here too, under its own name.
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ctsdsl import _resources
 from ctsdsl.errors import CtsdslError
 from ctsdsl.loader import load_text
 from ctsdsl.registry import bundled
-from ctsdsl.testing import Case, Runner, find_case_files, load_cases, run_paths, what_if_text
+from ctsdsl.testing import Case, Runner, find_case_files, load_cases, render_report, run_paths, what_if_text
 
 POLICIES = _resources.policies_dir()
 CASES = [case for path in find_case_files([POLICIES]) for case in load_cases(path)]
@@ -196,29 +197,148 @@ def test_the_testing_guide_shows_what_ctsdsl_test_prints_on_the_bundled_policies
     assert printed == shown
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ("- just a list\n", 1, "a case file is a mapping with a `cases` list"),
-    ("cases:\n  - 5\n", 2, "case 1 is not a mapping"),
-    ("cases:\n  - name: x\n    expext: {outcome: pay}\n", 2, "case 1 has unknown key(s): expext"),
-    ("cases:\n  - name: x\n    expect: {outcom: pay}\n", 2, "case 1: unknown expectation(s): outcom"),
-    ("cases:\n  - name: x\n    params: [1]\n    expect: {outcome: pay}\n", 2,
+@pytest.mark.parametrize(("text", "at", "message"), [
+    ("- just a list\n", (1, 1), "a case file is a mapping with a `cases` list"),
+    ("cases:\n  - 5\n", (2, 5), "case 1 is not a mapping"),
+    # A misspelt key or value is pointed at where it is written, not at the case's first line.
+    ("cases:\n  - name: x\n    expext: {outcome: pay}\n", (3, 5), "case 1 has unknown key(s): expext"),
+    ("cases:\n  - name: x\n    expect: {outcom: pay}\n", (3, 14), "case 1: unknown expectation(s): outcom"),
+    ("cases:\n  - name: x\n    params: [1]\n    expect: {outcome: pay}\n", (3, 13),
      "case 1: `params` maps parameter names to values"),
     # A value no decision can have would fail whatever the policy did, passing for a policy bug.
-    ("cases:\n  - name: x\n    expect: {outcome: payed}\n", 2,
+    ("cases:\n  - name: x\n    expect: {outcome: payed}\n", (3, 23),
      "case 1: outcome 'payed' is not one of pay, partial, deny"),
-    ("cases:\n  - name: x\n    expect: {outcome: pay}\n  - name: y\n    expect: {lines: [{status: alowed}]}\n", 4,
-     "case 2: line status 'alowed' is not one of allowed, reduced, denied, out_of_scope"),
-    ("cases:\n  - name: x\n    expect: {lines: {0: {units: one}}}\n", 2, "case 1: line units 'one' is not a whole number"),
-    ("cases:\n  - name: x\n    expect: {findings: 1.5}\n", 2, "case 1: findings 1.5 is not a whole number"),
-    ("cases:\n  - name: x\n    expect: {total_complete: \"no\"}\n", 2, "case 1: total_complete is true or false, not 'no'"),
+    ("cases:\n  - name: x\n    expect: {outcome: pay}\n  - name: y\n    expect: {lines: [{status: alowed}]}\n",
+     (5, 31), "case 2: line status 'alowed' is not one of allowed, reduced, denied, out_of_scope"),
+    ("cases:\n  - name: x\n    expect:\n      lines:\n        - status: allowed\n        - status: reducd\n",
+     (6, 19), "case 1: line status 'reducd' is not one of allowed, reduced, denied, out_of_scope"),
+    ("cases:\n  - name: x\n    expect: {lines: {0: {units: one}}}\n", (3, 33),
+     "case 1: line units 'one' is not a whole number"),
+    ("cases:\n  - name: x\n    expect:\n      lines: [{amount: '1.00', stauts: denied}]\n", (4, 32),
+     "case 1: unknown line expectation(s): stauts"),
+    ("cases:\n  - name: x\n    expect: {findings: 1.5}\n", (3, 24), "case 1: findings 1.5 is not a whole number"),
+    ("cases:\n  - name: x\n    expect: {total_complete: \"no\"}\n", (3, 30),
+     "case 1: total_complete is true or false, not 'no'"),
 ])
-def test_a_malformed_case_file_is_refused_at_its_line(tmp_path: Path, text, line, message) -> None:
+def test_a_malformed_case_file_is_refused_at_the_line_and_column_at_fault(tmp_path: Path, text, at, message) -> None:
     cases = tmp_path / "bad.yaml"
     cases.write_text(text, encoding="utf-8")
     with pytest.raises(CtsdslError) as info:
         load_cases(cases)
     (d,) = info.value.diagnostics
-    assert (d.span.line, d.message) == (line, message)
+    assert ((d.span.line, d.span.column), d.message) == (at, message)
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ("cases:\n  - name: x\n    expectt: {outcome: pay}\n", "did you mean `expect`? keys: "),
+    ("cases:\n  - name: x\n    expect: {outcomes: pay}\n", "did you mean `outcome`? expectations: "),
+    ("cases:\n  - name: x\n    expect: {lines: [{ammount: '1.00'}]}\n", "did you mean `amount`? line expectations: "),
+    ("cases:\n  - name: x\n    expect: {lines: [{status: reducd}]}\n", "did you mean `reduced`?"),
+])
+def test_a_misspelt_key_or_value_gets_a_did_you_mean(tmp_path: Path, text, hint) -> None:
+    cases = tmp_path / "typo.yaml"
+    cases.write_text(text, encoding="utf-8")
+    with pytest.raises(CtsdslError) as info:
+        load_cases(cases)
+    assert info.value.diagnostics[0].hint.startswith(hint)
+
+
+def test_a_misspelt_what_if_parameter_fails_the_case_at_its_line_with_a_suggestion(tmp_path: Path) -> None:
+    cases = tmp_path / "what-if.yaml"
+    cases.write_text("policy: medicare-cts-2025\n"
+                     "cases:\n"
+                     "  - name: misspelt parameter\n"
+                     "    params:\n"
+                     "      kx_treshold_ot: 1000\n"
+                     "    claim: {id: c, payer: medicare, date_of_service: '2025-02-03', place_of_service: '11',\n"
+                     "            lines: [{code: '97550', units: 1, minutes: 30}]}\n"
+                     "    expect: {error: 'no parameter'}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    # The case file's own mistake: it fails even though the case expects an error that mentions it.
+    (problem,) = result.problems
+    assert problem.startswith(f"case file error: {cases}:5:7: error: params: medicare-cts-2025 has no "
+                              "parameter 'kx_treshold_ot'\n  hint: did you mean `kx_threshold_ot`?")
+
+
+def test_a_failing_case_shows_what_the_policy_decided_on_each_line(tmp_path: Path) -> None:
+    cases = tmp_path / "failing.yaml"
+    cases.write_text("policy: medicare-cts-2024\ncases:\n  - name: f\n"
+                     f"    claim: {_CLAIM_2024.replace('minutes: 30', 'minutes: 15')}\n"
+                     "    expect: {lines: [{amount: '52.93'}]}\n", encoding="utf-8")
+    report = Runner().run(load_cases(cases))
+    (result,) = report.results
+    # The amount alone does not say why: the line was denied, and the rule that denied it is shown.
+    assert result.decided == ["decided: deny, total allowed 0.00 by medicare-cts-2024",
+                              "  line #0 (97550): denied, 0 of 1 unit(s), 0.00; fired no_mppr, initial_too_short"]
+    rendered = render_report(report).splitlines()
+    assert rendered[1:4] == ["       line #0 (97550) amount: expected '52.93', got '0.00'",
+                             "       decided: deny, total allowed 0.00 by medicare-cts-2024",
+                             "         line #0 (97550): denied, 0 of 1 unit(s), 0.00; fired no_mppr, initial_too_short"]
+
+
+def test_a_passing_case_keeps_no_decision_summary(tmp_path: Path) -> None:
+    cases = tmp_path / "passing.yaml"
+    cases.write_text(f"policy: medicare-cts-2024\ncases:\n  - name: p\n    claim: {_CLAIM_2024}\n"
+                     "    expect: {outcome: pay}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    assert (result.passed, result.decided) == (True, [])
+
+
+# ---------------------------------------------------------------- cases in a copy of the policies
+
+def _copied_tree(tmp_path: Path) -> Path:
+    """A copy of the bundled policies where 97550 is never too short: the 15-minute case must fail."""
+    tree = tmp_path / "work" / "policies"
+    shutil.copytree(POLICIES, tree)
+    policy = tree / "medicare" / "cts-2024.cts"
+    text = policy.read_text(encoding="utf-8")
+    rule = text.index("rule initial_too_short")
+    changed = text[rule:].replace('role == "initial"', 'role == "never"', 1)
+    policy.write_text(text[:rule] + changed, encoding="utf-8")
+    return tree
+
+
+def test_cases_in_a_copied_tree_run_against_the_copy_and_measure_its_rules(tmp_path: Path, monkeypatch) -> None:
+    tree = _copied_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    report = run_paths([tree / "medicare" / "cases" / "2024-time.yaml"])
+    failed = [r.case.name for r in report.failed]
+    assert "97550 with 15 minutes is denied" in failed
+    assert {r.policy_path for r in report.results} == {"medicare/cts-2024.cts"}  # relative to its root
+    assert {c.policy for c in report.coverage.values()} == {str(Path("work/policies/medicare/cts-2024.cts"))}
+    assert str(Path("work/policies/medicare/cts-2024.cts")) + " initial_too_short" in \
+        [f"{c.policy} {c.rule}" for c in report.never_fired()]
+
+
+def test_a_case_in_a_copied_tree_finds_a_policy_only_that_tree_has(tmp_path: Path) -> None:
+    tree = _copied_tree(tmp_path)
+    policy = tree / "medicare" / "cts-2024.cts"
+    text = policy.read_text(encoding="utf-8").replace('policy "medicare-cts-2024"',
+                                                      'policy "medicare-cts-2024-draft"', 1)
+    (tree / "medicare" / "cts-2024-draft.cts").write_text(text.replace("payer \"medicare\"", "payer \"draft\"", 1),
+                                                          encoding="utf-8")
+    cases = tree / "medicare" / "cases" / "draft.yaml"
+    cases.write_text(f"policy: medicare-cts-2024-draft\ncases:\n  - name: d\n    claim: {_CLAIM_2024}\n"
+                     "    expect: {policy: medicare-cts-2024-draft}\n", encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    assert result.problems == []
+
+
+def test_a_case_file_outside_any_policy_tree_uses_its_folder_then_the_bundled_policies(tmp_path: Path) -> None:
+    cases = tmp_path / "loose.yaml"
+    cases.write_text(f"cases:\n  - name: l\n    claim: {_CLAIM_2024}\n    expect: {{policy: medicare-cts-2024}}\n"
+                     "  - name: m\n    policy: medicare-cts-2024x\n"
+                     f"    claim: {_CLAIM_2024}\n    expect: {{outcome: pay}}\n", encoding="utf-8")
+    ok, missing = Runner().run(load_cases(cases)).results
+    assert ok.problems == []
+    assert f"no policy named 'medicare-cts-2024x' in {tmp_path} or {POLICIES}" in missing.problems[0]
+    assert "did you mean 'medicare-cts-2024'?" in missing.problems[0]
+
+
+def test_a_run_that_decided_nothing_has_no_rules_to_cover_and_no_coverage(tmp_path: Path) -> None:
+    report = run_paths([tmp_path])
+    assert (report.results, report.coverage_percent) == ([], 0.0)
+    assert "rule coverage: no rules to cover" in render_report(report)
 
 
 # ---------------------------------------------------------------- 2026's two conversion factors
