@@ -186,14 +186,25 @@ class Change:
     details: tuple[tuple[str, str | None, str | None], ...] = ()
     # Names a witness's cause may cite for this change: a rule id, a parameter, `table[key]`, `governs`.
     refs: frozenset[str] = field(default=frozenset(), compare=False)
+    # For a parent's rule an overlay's `disable` line switches: "disabled" (NEW adds the line, action
+    # removed) or "re-enabled" (NEW drops it, action added). The rule itself did not come or go.
+    toggled: str = ""
 
     @property
     def key(self) -> str:
         return f"{self.kind} {self.name}"
 
+    @property
+    def shown_action(self) -> str:
+        """The action as a reviewer reads it: a `disable` line added or dropped says so."""
+        return self.toggled or self.action
+
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "action": self.action,
-                "details": [{"field": f, "old": o, "new": w} for f, o, w in self.details]}
+        out = {"kind": self.kind, "name": self.name, "action": self.action,
+               "details": [{"field": f, "old": o, "new": w} for f, o, w in self.details]}
+        if self.toggled:  # added to the contract later: present only for a toggled rule
+            out["toggled"] = self.toggled
+        return out
 
 
 def _text(value) -> str | None:
@@ -252,10 +263,15 @@ def _item_changes(old: n.Policy, new: n.Policy) -> list[Change]:
             details: tuple[tuple[str, str | None, str | None], ...] = tuple(
                 (f, _text(getattr(present, f)), None) if b is None else (f, None, _text(getattr(present, f)))
                 for f in fields if getattr(present, f) not in (None, "", ()))
-            disabled = [d for d in new.of_kind(n.Disable) if d.rule == name] if b is None else []
-            if disabled:  # an overlay switched the rule off: say why, in its words
-                details = (("disabled", None, disabled[0].reason),) + details
-            changes.append(Change(kind, name, "removed" if b is None else "added", details, refs))
+            # An overlay's `disable` line added (the rule is gone from NEW) or dropped (it is back):
+            # say so, and why, in the overlay's words, rather than as a rule written or deleted.
+            switch = [d for d in (new if b is None else old).of_kind(n.Disable) if d.rule == name]
+            toggled = ""
+            if switch and kind == "rule":
+                toggled = "disabled" if b is None else "re-enabled"
+                details = ((("disabled", None, switch[0].reason) if b is None
+                            else ("disabled", switch[0].reason, None)),) + details
+            changes.append(Change(kind, name, "removed" if b is None else "added", details, refs, toggled))
             continue
         if type(a) is not type(b):
             changes.append(Change(kind, name, "changed", (("kind", type(a).__name__, type(b).__name__),), refs))
@@ -442,6 +458,21 @@ def _sources_summary(changes: list[Change]) -> str:
     return "sources " + "; ".join(f"{action}: {', '.join(names)}" for action, names in by_action.items())
 
 
+def _toggled(c: Change) -> tuple[str, str, str]:
+    """A toggled rule's heading, its `disable` reason as a phrase, and its title (the body is the parent's)."""
+    details = {f: (was, now) for f, was, now in c.details}
+    was, now = details.get("disabled", (None, None))
+    if c.toggled == "disabled":
+        return "disabled", f"because: {now}", (details.get("title") or (None, None))[0] or ""
+    return "re-enabled (no longer disabled)", f"was disabled because: {was}", \
+        (details.get("title") or (None, None))[1] or ""
+
+
+def _toggled_text(c: Change) -> list[str]:
+    heading, reason, title = _toggled(c)
+    return [f"  {c.kind} {c.name}: {heading}", f"      {reason}"] + ([f"      title: {title}"] if title else [])
+
+
 def render_text(report: DiffReport) -> str:
     out = [f"ctsdsl diff {report.old_label} {report.new_label}"]
     for name, p in report.removed:
@@ -454,6 +485,9 @@ def render_text(report: DiffReport) -> str:
         shown = [c for c in pair.changes if c.kind != "source"]
         out.append(f"Structural changes: {len(shown)}" + ("" if shown else " (none)"))
         for c in shown:
+            if c.toggled:
+                out += _toggled_text(c)
+                continue
             out.append(f"  {c.kind} {c.name}: {c.action}")
             for f, was, now in c.details:
                 if c.action == "changed":  # a cell or entry emptied or filled in: say so, on one line if short
@@ -481,7 +515,7 @@ def render_text(report: DiffReport) -> str:
         if pair.no_effect:
             out += ["", "No effect on any " + ("generated" if b.source == "generated" else "replayed")
                     + " claim (status, units, amount and rules fired are the same):"]
-            out += [f"  {c.kind} {c.name} ({c.action}"
+            out += [f"  {c.kind} {c.name} ({c.shown_action}"
                     + (f": {', '.join(d[0] for d in c.details)})" if c.action == "changed" else ")")
                     for c in pair.no_effect]
     out += ["", "result: " + ("claims decide differently (exit 1)" if report.behavioral_change
@@ -511,6 +545,12 @@ def render_markdown(report: DiffReport) -> str:
         if not shown:
             out.append("None.")
         for c in shown:
+            if c.toggled:
+                heading, reason, title = _toggled(c)
+                label, _, text = reason.partition(": ")
+                out += [f"- {c.kind} `{c.name}` {heading}", f"  - {label}: {_md(text)}"]
+                out += [f"  - title: {_md(title)}"] if title else []
+                continue
             out.append(f"- {c.kind} `{c.name}` {c.action}")
             for f, was, now in c.details:
                 out.append(f"  - {f}: {_md(was)} → {_md(now)}")
@@ -538,7 +578,7 @@ def render_markdown(report: DiffReport) -> str:
         if pair.no_effect:
             out += ["", "#### No effect on any " + ("generated" if b.source == "generated" else "replayed") + " claim",
                     ""]
-            out += [f"- {c.kind} `{c.name}` {c.action}" + (f" ({', '.join(d[0] for d in c.details)})"
+            out += [f"- {c.kind} `{c.name}` {c.shown_action}" + (f" ({', '.join(d[0] for d in c.details)})"
                                                             if c.action == "changed" else "")
                     for c in pair.no_effect]
         out.append("")

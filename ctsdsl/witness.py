@@ -35,10 +35,11 @@ year". Periods less than a year apart are compared the same number of days into 
 A replayed claim whose date lies outside a policy's period is moved to the same calendar
 day of that period's year.
 
-Each witness names its cause: the rules whose findings differ on a line, with the
-parameters and data rows they read whose values differ (from the evaluator's trace),
-the fee and what it read when only the amount differs, or the `governs` list when a
-code comes into or out of scope. Witnesses are deduplicated by (cause, line outcome
+Each witness names every cause of each changed line: the rules whose findings differ, with
+the parameters and data rows they read whose values differ (from the evaluator's trace); a
+rule reducing or denying on both sides that changed or read other values, when units or
+status differ; the fee, when a line priced on both sides has another amount and the fee or
+what it read changed; or the `governs` list when a code comes into or out of scope. Witnesses are deduplicated by (cause, line outcome
 change), keeping the simplest claim, and their number is bounded.
 """
 
@@ -571,7 +572,10 @@ class Comparer:
         self.names = {c.name for c in changes if c.kind in ("param", "table", "let")}
         for p in (old, new):
             self.names |= {i.name for i in p.policy.items if isinstance(i, (n.Param, n.Table))}
-        self.fees = [f.id for f in new.policy.of_kind(n.Fee)] or [f.id for f in old.policy.of_kind(n.Fee)]
+        self.fees = list(dict.fromkeys(f.id for p in (new, old) for f in p.policy.of_kind(n.Fee)))
+        # Each side's rule outcomes (deny, reduce, warn, info), to tell which rules can move units or status.
+        self.kinds = tuple({r.id: r.outcome.kind if r.outcome else None for r in p.policy.of_kind(n.Rule)}
+                           for p in (old, new))
 
     def compare(self, label: str, claim: dict, new_date: str, explain: bool = True) -> Witness | None:
         """The witness if the two policies decide `claim` differently; `explain` traces both to name causes."""
@@ -618,15 +622,45 @@ class Comparer:
                               refs=frozenset({"governs", f"governs[{lc.code}]"}))
                 causes.setdefault(cause.key, cause)
                 continue
-            rules = sorted(set(lc.old["findings"]) ^ set(lc.new["findings"]))
-            if not rules and (lc.old["status"], lc.old["units"]) == (lc.new["status"], lc.new["units"]):
-                rules = self.fees  # only the amount moved: the fee and what it read
             if reads_a is None or reads_b is None:  # both are read together, the first time they are needed
                 reads_a, reads_b = self._reads(self.old_ev, claim), self._reads(self.new_ev, new_claim)
-            for rule in rules:
-                cause = self._cause(rule, lc, reads_a, reads_b)
+            for cause in self._line_causes(lc, reads_a, reads_b):
                 causes.setdefault(cause.key, cause)
         return tuple(causes.values())
+
+    # The fields of a rule or fee whose edit can move a line; a new title or citation moves nothing.
+    _RULE_EFFECT = frozenset({"scope", "where", "when", "outcome"})
+    _FEE_EFFECT = frozenset({"where", "amount"})
+
+    def _line_causes(self, lc: LineChange, reads_a: dict, reads_b: dict) -> list[Cause]:
+        """Every rule and fee that moves one line. A line can move for several reasons at once (a
+        warning newly fired beside a new fee share; a cap that fires on both sides but to fewer
+        units), so each part of its outcome is explained on its own: the findings that differ,
+        the units or status when a rule firing on both sides reduced or denied differently, and
+        the amount when the fee itself, or what it read, differs."""
+        found = [self._cause(rule, lc, reads_a, reads_b)
+                 for rule in sorted(set(lc.old["findings"]) ^ set(lc.new["findings"]))]
+        if (lc.old["status"], lc.old["units"]) != (lc.new["status"], lc.new["units"]):
+            for rule in sorted(set(lc.old["findings"]) & set(lc.new["findings"])):
+                if {self.kinds[0].get(rule), self.kinds[1].get(rule)} <= {"warn", "info", None}:
+                    continue  # a warning fired on both sides sets neither status nor units
+                cause = self._cause(rule, lc, reads_a, reads_b)
+                if cause.reads or self._edited(rule, self._RULE_EFFECT):
+                    found.append(cause)
+        # A line denied on one side is not priced there: its fee, and what the fee would read, explain
+        # nothing about the move; the rule that denied it does.
+        if lc.old["amount"] != lc.new["amount"] and "denied" not in (lc.old["status"], lc.new["status"]):
+            for fee in self.fees:
+                cause = self._cause(fee, lc, reads_a, reads_b)
+                if any("(not read)" not in r[1:] for r in cause.reads) or self._edited(fee, self._FEE_EFFECT):
+                    found.append(cause)
+        if not found:  # nothing traced explains it: the fee prices every line, so name it and what it read
+            found = [self._cause(fee, lc, reads_a, reads_b) for fee in self.fees]
+        return found
+
+    def _edited(self, item: str, fields: frozenset[str]) -> bool:
+        edit = self.edits.get(item)
+        return edit is not None and (edit.action != "changed" or any(d[0] in fields for d in edit.details))
 
     def _cause(self, rule: str, lc: LineChange, reads_a: dict, reads_b: dict) -> Cause:
         kind = "fee" if rule in self.fees else "rule"
@@ -634,7 +668,8 @@ class Comparer:
         edit_text = ""
         refs = {rule}
         if edit is not None:
-            edit_text = edit.action + (f" ({', '.join(d[0] for d in edit.details)})" if edit.action == "changed" else "")
+            edit_text = edit.shown_action + (f" ({', '.join(d[0] for d in edit.details)})"
+                                             if edit.action == "changed" else "")
         ra = {**reads_a.get((rule, None), {}), **reads_a.get((rule, lc.index), {})}
         rb = {**reads_b.get((rule, None), {}), **reads_b.get((rule, lc.index), {})}
         differing = []

@@ -17,6 +17,7 @@ import pytest
 from ctsdsl import cli
 from ctsdsl.diff import run_diff, structural_changes
 from ctsdsl.loader import load_file
+from ctsdsl.witness import DOC_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "diff"
@@ -353,16 +354,16 @@ def test_replayed_claims_move_to_the_same_day_of_each_policys_year():
     assert w.lines[0].old["findings"] == ["no_mppr", "telehealth_not_covered"] and w.lines[0].new["status"] == "allowed"
 
 
-def test_a_rule_an_overlay_disables_is_removed_with_its_reason(tmp_path):
+def test_a_rule_an_overlay_disables_is_disabled_with_its_reason(tmp_path):
     shutil.copytree(FIX / "base", tmp_path, dirs_exist_ok=True)
     (tmp_path / "payer.cts").write_text(
         'policy "toy-payer" {\n  payer "toy-payer"\n  version "1"\n  effective 2030-01-01 to 2030-12-31\n'
         '  extends "toy"\n}\n\ndisable too_short because "This payer has no time limit." cites s\n', encoding="utf-8")
     pair = only_pair(run_diff(str(tmp_path / "toy.cts"), str(tmp_path / "payer.cts")))
     [rule] = [c for c in pair.changes if c.kind == "rule"]
-    assert (rule.key, rule.action, rule.details[0]) == ("rule too_short", "removed",
-                                                        ("disabled", None, "This payer has no time limit."))
-    assert any(w.causes[0].item == "rule too_short" and w.causes[0].edit == "removed" for w in pair.behavior.witnesses)
+    assert (rule.key, rule.action, rule.toggled, rule.details[0]) == (
+        "rule too_short", "removed", "disabled", ("disabled", None, "This payer has no time limit."))
+    assert any(w.causes[0].item == "rule too_short" and w.causes[0].edit == "disabled" for w in pair.behavior.witnesses)
 
 
 def test_periods_less_than_a_year_apart_compare_the_same_offset_into_each(tmp_path):
@@ -402,3 +403,133 @@ def test_an_error_in_a_revision_names_it_as_rev_path(tmp_path, capsys, monkeypat
     monkeypatch.chdir(repo)
     code, _, err = run(capsys, "diff", "HEAD:policy/toy.cts", str(FIX / "base" / "toy.cts"))
     assert code == 2 and "HEAD:policy/toy.cts:3:1: error" in err and "ctsdsl-diff-" not in err
+
+
+# ------------------------------------------------------------------ every cause of a multi-line claim
+
+SUNRISE = '''policy "sunrise-2025" {{
+  payer "sunrise"
+  version "2025.1"
+  effective 2025-01-01 to 2025-12-31
+  extends "medicare-cts-2025"
+}}
+
+source s {{
+  title "Made up for tests"
+  url "https://example.org/sunrise"
+}}
+
+param sunrise_share: number = {share} cites s
+
+table caps from "data/caps.csv" key code cites s
+
+override fee physician_fee_schedule {{
+  cites s
+  amount round(inherited * sunrise_share, 2)
+}}
+
+rule sunrise_caps {{
+  title "Units capped per code"
+  cites s
+  applies to line where line.code in caps
+  reduce units to caps[line.code].max_units
+  message "{{line.code}} is capped"
+}}
+
+rule warn_long_session {{
+  title "A long session"
+  cites s
+  applies to line
+  when session_minutes > {over}
+  warn
+  message "a long session"
+}}
+{disable}'''
+
+
+def sunrise(root: Path, share: str, cap: int, over: int, disable: bool) -> str:
+    """Medicare 2025 with an overlay that touches a fee share, a data cap, a warning and a `disable`."""
+    shutil.copytree(ROOT / "policies", root)
+    (root / "sunrise" / "data").mkdir(parents=True)
+    (root / "sunrise" / "data" / "caps.csv").write_text(f"code,max_units\n97551,{cap}\n", encoding="utf-8")
+    line = 'disable possible_bundling_with_therapy because "Not used here." cites s\n' if disable else ""
+    (root / "sunrise" / "sunrise-2025.cts").write_text(
+        SUNRISE.format(share=share, over=over, disable=line), encoding="utf-8")
+    return str(root / "sunrise" / "sunrise-2025.cts")
+
+
+@pytest.fixture
+def sunrise_pair(tmp_path):
+    return (sunrise(tmp_path / "old", "1.10", 3, 120, True), sunrise(tmp_path / "new", "1.05", 2, 90, False))
+
+
+def two_lines(minutes: int, units: int) -> dict:
+    return {"id": f"{minutes}-{units}", "payer": "sunrise", "date_of_service": "2025-03-10", "place_of_service": "11",
+            "provider_type": "therapist", "documentation": dict.fromkeys(DOC_FLAGS, True),
+            "lines": [{"code": "97550", "units": 1, "minutes": minutes, "modifiers": ["GP"]},
+                      {"code": "97551", "units": units, "modifiers": ["GP"]}]}
+
+
+FEE = "fee physician_fee_schedule; sunrise_share 1.10 -> 1.05"
+CAP = "rule sunrise_caps; caps[97551].max_units 3 -> 2"
+WARN = "rule warn_long_session changed (when)"
+
+
+@pytest.mark.parametrize(("minutes", "units", "causes"), [
+    (70, 3, {FEE, CAP}),  # the cap fires on the new side only
+    (100, 3, {FEE, CAP, WARN}),  # a warning newly fired does not hide the new share
+    (100, 4, {FEE, CAP, WARN}),  # the cap fires on both sides, to fewer units on the new
+    # The cap and the midpoint rule fire on both sides; only the cap reduces to other units. The
+    # warning fires on both sides too: its changed condition moves nothing here.
+    (70, 4, {FEE, CAP}),
+    (130, 3, {FEE, CAP}),
+])
+def test_every_change_that_moves_a_line_of_a_replayed_claim_is_its_cause(sunrise_pair, tmp_path, minutes, units,
+                                                                         causes):
+    claims = tmp_path / "claim.json"
+    claims.write_text(json.dumps(two_lines(minutes, units)), encoding="utf-8")
+    pair = only_pair(run_diff(*sunrise_pair, str(claims)))
+    [w] = pair.behavior.witnesses
+    assert [(l.old["amount"], l.new["amount"]) for l in w.lines] == [("57.29", "54.68"), ("84.32", "53.66")]
+    assert {c.text() for c in w.causes} == causes
+    no_effect = {c.key for c in pair.no_effect}
+    assert not no_effect & {"param sunrise_share", "row caps[97551]"}
+    assert ("rule warn_long_session" in no_effect) == (WARN not in causes)
+
+
+def test_no_change_that_moves_a_replayed_claim_is_said_to_have_no_effect(sunrise_pair, tmp_path, capsys):
+    claims = tmp_path / "claim.json"
+    claims.write_text(json.dumps(two_lines(70, 3)), encoding="utf-8")
+    _, out, _ = run(capsys, "diff", *sunrise_pair, "--claims", str(claims))
+    assert f"cause: {FEE}" in out and f"cause: {CAP}" in out
+    no_effect = out.split("No effect on any replayed claim", 1)[1]
+    assert "sunrise_share" not in no_effect and "caps[97551]" not in no_effect
+    assert "rule warn_long_session (changed: when)" in no_effect  # 70 minutes: over neither threshold
+
+
+def test_a_generated_witness_names_the_new_warning_and_the_new_share_together(sunrise_pair):
+    pair = only_pair(run_diff(*sunrise_pair))
+    [w] = [w for w in pair.behavior.witnesses if w.label == "97550, 91 minutes, 2025-01-01"]
+    assert (w.lines[0].old["amount"], w.lines[0].new["amount"]) == ("57.29", "54.68")
+    assert {c.text() for c in w.causes} == {WARN, FEE}
+    assert pair.no_effect == []  # every change moves some generated claim
+
+
+def test_a_dropped_disable_line_reads_as_re_enabled_and_an_added_one_as_disabled(sunrise_pair, capsys):
+    old, new = sunrise_pair
+    [enabled] = [c for c in structural_changes(load_file(old), load_file(new)) if c.kind == "rule"
+                 and c.name == "possible_bundling_with_therapy"]
+    [disabled] = [c for c in structural_changes(load_file(new), load_file(old)) if c.kind == "rule"
+                  and c.name == "possible_bundling_with_therapy"]
+    assert (enabled.action, enabled.toggled, enabled.details[0]) == ("added", "re-enabled",
+                                                                     ("disabled", "Not used here.", None))
+    assert (disabled.action, disabled.toggled, disabled.details[0]) == ("removed", "disabled",
+                                                                        ("disabled", None, "Not used here."))
+    _, out, _ = run(capsys, "diff", old, new)
+    assert ("  rule possible_bundling_with_therapy: re-enabled (no longer disabled)\n"
+            "      was disabled because: Not used here.\n"
+            "      title: CTS with 97110, 97112 or 97116 on the same date (unverified bundling claim)\n") in out
+    assert "cause: rule possible_bundling_with_therapy re-enabled" in out
+    assert "when:" not in out.split("re-enabled", 1)[1].split("row caps", 1)[0]  # the parent's body is not repeated
+    _, out, _ = run(capsys, "diff", new, old, "--format", "markdown")
+    assert "- rule `possible_bundling_with_therapy` disabled\n  - because: `Not used here.`\n" in out

@@ -179,6 +179,22 @@ def test_an_open_ended_overlay_that_disables_a_rule_validates(validator, tmp_pat
     assert body["pairs"][0]["new_policy"]["effective_to"] is None
     [removed] = [c for c in body["pairs"][0]["structural"] if c["action"] == "removed"]
     assert removed["details"][0] == {"field": "disabled", "old": None, "new": "Short sessions are paid."}
+    assert removed["toggled"] == "disabled"
+
+
+def test_an_overlay_that_drops_its_disable_line_validates_with_the_rule_re_enabled(validator, tmp_path):
+    shutil.copytree(FIX / "base", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "open.cts").write_text(OPEN_OVERLAY, encoding="utf-8")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "open.cts").write_text(OPEN_OVERLAY.split("disable ")[0], encoding="utf-8")
+    shutil.copytree(FIX / "base", tmp_path / "new", dirs_exist_ok=True)
+    body = diff_json(tmp_path / "open.cts", tmp_path / "new" / "open.cts")
+    assert problems(validator, body) == []
+    [added] = [c for c in body["pairs"][0]["structural"] if c["action"] == "added"]
+    assert added["toggled"] == "re-enabled"
+    assert added["details"][0] == {"field": "disabled", "old": "Short sessions are paid.", "new": None}
+    # Only a toggled rule carries the field: it was added to the contract, so older readers never see it.
+    assert all("toggled" not in c for c in body["pairs"][0]["structural"] if c is not added)
 
 
 def test_folders_with_a_policy_on_one_side_only_validate(validator, tmp_path):
