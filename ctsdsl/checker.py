@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from . import nodes as n
@@ -19,6 +20,7 @@ from .errors import Diagnostic
 from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, STRING, catalogue, compatible,
                      element_type)
 from .functions import FUNCTIONS
+from .overlay import INHERITED
 from .tables import TableData, valid_date
 
 RESERVED = frozenset({"claim", "line", "units_allowed"}) | frozenset(FUNCTIONS)
@@ -27,6 +29,9 @@ PARAM_TYPES = frozenset(_LITERAL_TYPES) | {"set"}
 CONFIDENCE = ("verified", "likely", "unverified")
 MAX_DEPTH = 64
 _REASON_CODE = re.compile(r"[A-Z0-9]+")
+_NO_PARENT = frozenset({"unknown-parent", "extends-cycle"})
+_EXAMPLES = {INT: "2", NUMBER: "0.85", MONEY: "$32.35", STRING: '"text"', DATE: "2025-01-01", BOOL: "true"}
+_NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
 
 
 @dataclass
@@ -70,7 +75,8 @@ class Checker:
     """Walks a policy once, collecting diagnostics and types."""
 
     def __init__(self, policy: n.Policy, tables: dict[str, TableData],
-                 source_text: str | dict[str, str] | None = None) -> None:
+                 source_text: str | dict[str, str] | None = None,
+                 replaced: Mapping[str, n.Param] | None = None) -> None:
         self.result = CheckedPolicy(policy, tables)
         self.policy = policy
         # An overlay's merged tree mixes items from several files: report each in its own.
@@ -82,6 +88,10 @@ class Checker:
         self.lets = {l.name: l for l in policy.of_kind(n.Let)}
         self.sources = {s.id: s for s in policy.of_kind(n.Source)}
         self._let_stack: list[str] = []
+        self.replaced = replaced or {}
+        self._in_override = False
+        # Table columns as the checker meets them, so a type error can say why a column is text.
+        self._columns: dict[int, tuple[TableData, str]] = {}
 
     # ------------------------------------------------------------ reporting
 
@@ -96,11 +106,17 @@ class Checker:
     # ------------------------------------------------------------ items
 
     def run(self) -> CheckedPolicy:
+        # A parent that could not be read leaves the overlay without what it would have inherited
+        # (its codes, the entries an override does not restate): the error saying so is enough.
+        self.orphan = any(d.code in _NO_PARENT for d in self.result.diagnostics)
         self.check_header()
         self.check_names()
         header = self.policy.header
         for item in self.policy.items:
             self.at(item)
+            self._in_override = bool(getattr(item, "override", False))
+            if self.orphan and self._in_override:
+                continue
             if getattr(item, "override", False) and not (header and header.extends):
                 self.report("override-without-parent", f"`override {type(item).__name__.lower()}` in a policy "
                             "that extends nothing", item.span, 'add `extends "<parent policy>"` to the header, '
@@ -126,6 +142,7 @@ class Checker:
                 if not item.reason.strip():
                     self.report("missing-entry", f"`disable {item.rule}` gives no reason", item.span)
         self.current = self.policy.source_name
+        self._in_override = False
         return self.result
 
     def check_header(self) -> None:
@@ -138,6 +155,7 @@ class Checker:
             self.report("duplicate-header", "a file holds one policy: a second `policy` header", extra.span,
                         "split it into two files")
         h = headers[0]
+        effective = dict(h.entry_spans).get("effective", h.span)
         for attr, example in (("payer", 'payer "medicare"'), ("version", 'version "2024.1"'),
                               ("effective_from", "effective 2024-01-01 to 2024-12-31")):
             if not getattr(h, attr):
@@ -145,11 +163,12 @@ class Checker:
                             f"add `{example}`")
         for date in (h.effective_from, h.effective_to):
             if date and not valid_date(date):
-                self.report("bad-date", f"{date} is not a calendar date", h.span)
+                self.report("bad-date", f"{date} is not a calendar date", effective,
+                            "write a real date as YYYY-MM-DD: months 01-12, days that exist in the month")
         if h.effective_to and h.effective_from and h.effective_to < h.effective_from:
             self.report("bad-range", f"the policy ends ({h.effective_to}) before it starts ({h.effective_from})",
-                        h.span)
-        if not h.governs:
+                        effective)
+        if not h.governs and not (h.extends and self.orphan):
             self.report("missing-entry", f'policy "{h.name}" does not say which codes it `governs`', h.span,
                         'add `governs "97550", "97551", "97552"`; lines with other codes are out of scope')
 
@@ -232,6 +251,8 @@ class Checker:
             self.report("type", f"{what} mixes values of types {', '.join(sorted(kinds))}", param.span,
                         "every dated value of a parameter has one type")
         inferred = kinds.pop() if kinds else ANY
+        if self.check_override_type(param, inferred):
+            return
         declared = param.type_name
         if declared and declared in PARAM_TYPES and inferred != ANY:
             base = inferred.split(":")[0]
@@ -241,6 +262,29 @@ class Checker:
             elif declared != "set":
                 inferred = declared
         self.result.param_types[param.name] = inferred
+
+    def check_override_type(self, param: n.Param, inferred: str) -> bool:
+        """An override keeps its parent's type: the parent's uses were checked against it.
+
+        Returns whether a mismatch was reported: the parameter then keeps the parent's type, so that
+        the parent's every use of it is not reported as well, in a file the overlay's author did not write.
+        """
+        parent = self.replaced.get(param.name) if param.override else None
+        if parent is None:
+            return False
+        want = _param_type(parent)
+        got = param.type_name if param.type_name in PARAM_TYPES and param.type_name != "set" else inferred
+        if ANY in (want, got) or _widens(want, got) or \
+                (want.startswith("set:") and got.startswith("set:") and ANY in (want[4:], got[4:])):
+            return False
+        where = f"{Path(parent.origin).name}:{parent.span.line}" if parent.origin else "the parent"
+        says = f"declares it {want}" if parent.type_name and parent.type_name != "set" else f"gives it {_a(want)}"
+        self.report("type", f"`override param {param.name}`: the parent ({where}) {says}, but this value is "
+                    f"{_a(got)}", param.span,
+                    f"an override keeps the parameter's type, as every use of it was written for it: write "
+                    f"{_a(want)}" + (f", such as {_EXAMPLES[want]}" if want in _EXAMPLES else ""))
+        self.result.param_types[param.name] = want
+        return True
 
     def check_dated(self, param: n.Param) -> None:
         """Dated values must be real dates, in order, without overlaps or gaps in the policy's span."""
@@ -265,17 +309,34 @@ class Checker:
                 self.report("dated-gap", f"`{param.name}` has no value from {_next_day(prev.end)} to the day "
                             f"before {cur.start}", cur.span, "extend one value or add one for the gap")
         header = self.policy.header
-        if header and header.effective_from and ordered and ordered[0].start > header.effective_from:
-            self.report("dated-gap", f"`{param.name}` has no value from {header.effective_from} (the policy's "
-                        f"start) to the day before {ordered[0].start}", ordered[0].span,
-                        "start the first value on or before the policy's effective date")
-        if header and header.effective_to and ordered and ordered[-1].end and ordered[-1].end < header.effective_to:
-            self.report("dated-gap", f"`{param.name}` has no value after {ordered[-1].end}, but the policy runs "
-                        f"to {header.effective_to}", ordered[-1].span)
-        elif header and header.effective_from and not header.effective_to and ordered and ordered[-1].end:
-            self.report("dated-gap", f"`{param.name}` has no value after {ordered[-1].end}, but the policy has no "
-                        "end date", ordered[-1].span,
-                        "leave the last value open (`from DATE = ...`), or give the policy an end date")
+        if not (header and header.effective_from and ordered) or \
+                not all(valid_date(d) for d in (header.effective_from, header.effective_to) if d):
+            return  # a policy date that is no date has its own error: measuring gaps from it would only repeat it
+        start, end = header.effective_from, header.effective_to
+        first, last = ordered[0], ordered[-1]
+        gaps: list[tuple[n.DatedValue, str, str]] = []
+        if first.start > start:
+            gaps.append((first, f"no value from {start} (the policy's start) to the day before {first.start}",
+                         "start the first value on or before the policy's effective date"))
+        if end and last.end and last.end < end:
+            gaps.append((last, f"no value after {last.end}, but the policy runs to {end}", ""))
+        elif not end and last.end:
+            gaps.append((last, f"no value after {last.end}, but the policy has no end date",
+                         "leave the last value open (`from DATE = ...`), or give the policy an end date"))
+        inherited = param.origin and param.origin != self.policy.source_name
+        for value, gap, hint in gaps:
+            if not inherited:
+                self.report("dated-gap", f"`{param.name}` has {gap}", value.span, hint)
+                continue
+            # The parent's values are right for the parent's dates: it is this overlay's dates that
+            # outrun them, so the error belongs at its `effective`, with the parent's line to look at.
+            reporting_in, self.current = self.current, self.policy.source_name
+            self.report("dated-gap", f"`{param.name}` has {gap} (the parameter is inherited: its values are at "
+                        f"{Path(param.origin).name}:{value.span.line})",
+                        dict(header.entry_spans).get("effective", header.span),
+                        f"give this policy dates its parent covers, or `override param {param.name}` with values "
+                        "for the dates it lacks")
+            self.current = reporting_in
 
     def check_rule(self, rule: n.Rule) -> None:
         what = f"rule `{rule.id}`"
@@ -456,6 +517,13 @@ class Checker:
             return typ
         if name in self.result.tables or name in {t.name for t in self.policy.of_kind(n.Table)}:
             return "table:" + name
+        if name == INHERITED:
+            self.report("unknown-name", "`inherited` has nothing to stand for here", expr.span,
+                        "the parent's rule, fee or let has no such entry to inherit: write the whole expression"
+                        if self._in_override else
+                        "`inherited` stands for the parent's expression, so it is only available inside an "
+                        "`override` of a rule, fee or let in a policy that `extends` another")
+            return ANY
         choices = list(env) + list(self.params) + list(self.lets) + [t.name for t in self.policy.of_kind(n.Table)]
         self.report("unknown-name", f"unknown name `{name}`", expr.span,
                     _did_you_mean(name, choices) or "define it with `param`, `let` or `table`")
@@ -472,6 +540,7 @@ class Checker:
                 self.report("unknown-column", f"table `{table.name}` has no column `{expr.name}`", expr.span,
                             _did_you_mean(expr.name, table.columns) or f"columns: {', '.join(table.columns)}")
                 return ANY
+            self._columns[id(expr)] = (table, expr.name)
             return table.columns[expr.name]
         fields = catalogue().get(obj)
         if fields is None:
@@ -509,6 +578,30 @@ class Checker:
                             node.span, fn.doc)
         return fn.result(args)
 
+    def _text_column_hint(self, expr: n.Binary, left: str, right: str) -> str:
+        """Why a table column compared with a number is text, if one side is such a column."""
+        for node, typ, other in ((expr.left, left, right), (expr.right, right, left)):
+            if typ == STRING and other in NUMERIC and (hint := self._why_text(node)):
+                return hint
+        return ""
+
+    def _why_text(self, node: n.Expr) -> str:
+        """Why a table column is text: a column is numbers only if every cell is one."""
+        column = self._columns.get(id(node))
+        if column is None:
+            return ""
+        table, name = column
+        cells = [(key, start, str(row[name])) for key, versions in table.rows.items()
+                 for start, row in versions if row.get(name) is not None]
+        odd = [cell for cell in cells if not _NUMBER_TEXT.fullmatch(cell[2])]
+        if not odd or len(odd) == len(cells):
+            return f"column `{name}` of table `{table.name}` holds text, not numbers ({Path(table.path).name})"
+        key, start, value = min(odd, key=lambda c: table.row_lines.get(c[:2], 0))
+        line = table.row_lines.get((key, start))
+        return (f"column `{name}` of table `{table.name}` was read as text, because one of its cells is not a "
+                f"number: {value!r} in row {key!r} ({Path(table.path).name}" + (f" line {line}" if line else "")
+                + "); a column is numbers only if every cell is one")
+
     def infer_binary(self, expr: n.Binary, left: str, right: str) -> str:
         op = expr.op
         if op in ("and", "or"):
@@ -527,14 +620,15 @@ class Checker:
         if op in ("==", "!=", "<", "<=", ">", ">="):
             if not compatible(left, right):
                 self.report("type", f"cannot compare {_a(left)} with {_a(right)}", expr.span,
-                            _comparison_hint(left, right))
+                            self._text_column_hint(expr, left, right) or _comparison_hint(left, right))
             elif op not in ("==", "!=") and left not in NUMERIC | {DATE, ANY}:
                 self.report("type", f"`{op}` orders numbers and dates, not {_a(left)}", expr.span)
             return BOOL
         # arithmetic
         for side, node in ((left, expr.left), (right, expr.right)):
             if side not in NUMERIC and side != ANY:
-                self.report("type", f"`{op}` needs numbers, not {_a(side)}", node.span)
+                self.report("type", f"`{op}` needs numbers, not {_a(side)}", node.span,
+                            self._why_text(node) if side == STRING else "")
                 return ANY
         if ANY in (left, right):
             return ANY
@@ -560,6 +654,19 @@ def _next_day(date: str) -> str:
         return (datetime.date.fromisoformat(date) + datetime.timedelta(days=1)).isoformat()
     except ValueError:
         return date
+
+
+def _param_type(param: n.Param) -> str:
+    """The type a parameter's uses are checked against (as `check_param` settles it, without reporting)."""
+    if param.type_name in PARAM_TYPES and param.type_name != "set":
+        return param.type_name
+    value = param.value if param.value is not None else (param.dated[0].value if param.dated else None)
+    return literal_type(value) if value is not None else ANY
+
+
+def _widens(want: str, got: str) -> bool:
+    """Whether a value of type `got` may stand where `want` is declared (a whole number is a number)."""
+    return got == want or (want in (NUMBER, MONEY) and got == INT) or (want == MONEY and got == NUMBER)
 
 
 def _a(typ: str) -> str:
@@ -594,7 +701,7 @@ def _comparison_hint(left: str, right: str) -> str:
 
 
 def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | dict[str, str] | None = None,
-          problems: Sequence[Diagnostic] = ()) -> CheckedPolicy:
+          problems: Sequence[Diagnostic] = (), *, replaced: Mapping[str, n.Param] | None = None) -> CheckedPolicy:
     """Check a parsed policy against its loaded tables.
 
     Args:
@@ -602,11 +709,12 @@ def check(policy: n.Policy, tables: dict[str, TableData], source_text: str | dic
         tables: Loaded tables by name (a table that failed to load is absent).
         source_text: The policy text (or, for an overlay, each file's text by name), for excerpts.
         problems: Diagnostics found earlier (parse-time structure, table loading).
+        replaced: For an overlay, each overridden parameter as its parent had it.
 
     Returns:
         The `CheckedPolicy`; its `errors` are empty when the policy may be compiled.
     """
-    checker = Checker(policy, tables, source_text)
+    checker = Checker(policy, tables, source_text, replaced)
     checker.result.diagnostics.extend(problems)
     return checker.run()
 

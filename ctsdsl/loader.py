@@ -11,6 +11,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
         PolicySemanticError: the checker found errors (only when `raise_on_error`).
     """
     own, problems = _parse(text, path)
-    resolved = resolve(own, path, text, find_parent, _read_parent)
+    resolved = resolve(own, path, text, find_parent, _read_parent, reachable=reachable_names)
     policy = resolved.policy
     problems = problems + resolved.problems
     texts = {str(layer.path): layer.text for layer in resolved.layers}
@@ -127,7 +128,7 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
     # The compiler writes each let out where it is used: refuse what would blow up there.
     problems.extend(_with_text(d, texts[d.source_name]) if d.source_name in texts else d
                     for d in expansion_problems(policy, str(path)))
-    checked = check(policy, tables, texts, problems)
+    checked = check(policy, tables, texts, problems, replaced=resolved.replaced)
     loaded = LoadedPolicy(path, text, checked, "sha256:" + digest.hexdigest(), resolved.layers)
     if raise_on_error and checked.errors:
         raise PolicySemanticError(checked.errors)
@@ -139,7 +140,8 @@ def _parse(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
         policy, problems = parse_with_problems(text, str(path))
     except PolicySyntaxError as exc:
         # Attach the text so the diagnostic can show the offending line.
-        raise PolicySyntaxError([_with_text(_lookalike_hint(d, text), text) for d in exc.diagnostics]) from None
+        raise PolicySyntaxError([_with_text(_lookalike_hint(_disable_without_cites(d, text), text), text)
+                                 for d in exc.diagnostics]) from None
     return policy, [_with_text(d, text) for d in problems]
 
 
@@ -165,6 +167,32 @@ def _lookalike_hint(d: Diagnostic, text: str) -> Diagnostic:
     hint = f"column {column} holds {what}, which may look like a letter or nothing at all: names and keywords " \
            "are plain ASCII"
     return dataclasses.replace(d, hint=f"{hint}; {d.hint}" if d.hint else hint)
+
+
+_DISABLE_BEFORE = re.compile(r'\bdisable\s+(\w+)\s+because\s+(?:"(?:\\.|[^"\\\n])*"\s*)+$')
+
+
+def _disable_without_cites(d: Diagnostic, text: str) -> Diagnostic:
+    """Say that a `disable` lacks its `cites` when that is why the parse failed.
+
+    The parser, left waiting for `cites` or another reason string, reports the next item (or the end
+    of the file, with a hint about unclosed blocks) as unexpected, far from the missing entry.
+    """
+    lines = text.splitlines(keepends=True)
+    if d.code != "syntax" or not 0 < d.span.line <= len(lines):
+        return d
+    offset = sum(len(line) for line in lines[:d.span.line - 1]) + d.span.column - 1
+    before = _STRING_OR_COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith('"') else " " * len(m.group(0)),
+                                    text[:offset])
+    found = _DISABLE_BEFORE.search(before)
+    if found is None:
+        return d
+    line = before.count("\n", 0, found.start()) + 1
+    column = found.start() - (before.rfind("\n", 0, found.start()) + 1) + 1
+    rule = found.group(1)
+    return dataclasses.replace(d, message=f"`disable {rule}` needs `cites SOURCE`, naming the source that says "
+                               "the rule does not apply", span=n.Span(line, column, line, column + len("disable")),
+                               hint=f'add it after the reason: disable {rule} because "..." cites <source>')
 
 
 def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
@@ -214,8 +242,18 @@ def find_parent(reference: str, child: Path) -> Path | None:
         # A path may not leave the child's tree: a policy reads no file outside it.
         target = (child.parent / reference).resolve()
         return target if target.is_file() and target.is_relative_to(root) else None
-    in_tree = root.name == "policies"
-    roots = [(root, in_tree)]
+    return next((path for path, name in _candidates(child) if name == reference), None)
+
+
+def reachable_names(child: Path) -> list[str]:
+    """The policy names `find_parent` can find for `child`: what a misspelt `extends` may have meant."""
+    return sorted({name for _, name in _candidates(child.resolve()) if name is not None})
+
+
+def _candidates(child: Path) -> Iterator[tuple[Path, str | None]]:
+    """Each policy file a name in `child`'s `extends` may refer to, with its name, in lookup order."""
+    root = next((p for p in child.parents if p.name == "policies"), child.parent)
+    roots = [(root, root.name == "policies")]
     try:
         from ._resources import policies_dir
         roots.append((policies_dir(), True))
@@ -224,9 +262,8 @@ def find_parent(reference: str, child: Path) -> Path | None:
     for folder, recursive in roots:
         for candidate in sorted((folder.rglob if recursive else folder.glob)("*" + POLICY_SUFFIX)):
             real = candidate.resolve()
-            if real != child and real.is_relative_to(folder.resolve()) and _policy_name(candidate) == reference:
-                return candidate
-    return None
+            if real != child and real.is_relative_to(folder.resolve()):
+                yield candidate, _policy_name(candidate)
 
 
 def load_file(path: str | Path, *, raise_on_error: bool = True) -> LoadedPolicy:

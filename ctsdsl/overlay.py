@@ -26,6 +26,7 @@ from .errors import Diagnostic
 
 MAX_CHAIN = 16
 INHERITED = "inherited"
+_DEAD_OVERRIDE_HINT = "keep one: delete the `disable` to change the rule, or delete the override to switch it off"
 _OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
 _ORIGINATED = (*_OVERRIDABLE, n.Disable)  # the items that record the file they came from
 
@@ -50,6 +51,9 @@ class Resolved:
     policy: n.Policy
     layers: list[Layer] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)
+    # Each overridden parameter as the layer below had it, so the checker can hold the
+    # override to the parent's type where the override is written, not where the parent uses it.
+    replaced: dict[str, n.Param] = field(default_factory=dict)
 
 
 def _key(item: n.Node) -> tuple[str, str] | None:
@@ -123,7 +127,7 @@ def _merge_item(parent: n.Item, child: n.Item) -> n.Item:
 
 def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str, Path], Path | None],
             read: Callable[[Path], tuple[n.Policy, str, list[Diagnostic]]],
-            _stack: tuple[Path, ...] = ()) -> Resolved:
+            _stack: tuple[Path, ...] = (), *, reachable: Callable[[Path], list[str]] | None = None) -> Resolved:
     """Merge a policy with the chain of parents it extends.
 
     Args:
@@ -132,6 +136,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
         text: Its text.
         find_parent: Finds a parent file by the name or path given in `extends`.
         read: Reads and parses a parent file: (tree, text, structural problems).
+        reachable: The policy names `find_parent` could find for this file, for a did-you-mean.
 
     Returns:
         The merged tree, the layers (child first) and any problems found in merging.
@@ -147,6 +152,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     def problem(code: str, message: str, span: n.Span, hint: str = "") -> None:
         problems.append(Diagnostic(code, message, origin, span, hint, source_text=text))
 
+    extends_span = dict(header.entry_spans).get("extends", header.span)
     stack = (*_stack, path.resolve())
     if header.extends == header.name:  # by name, a file is never its own parent: say why it is refused
         problem("extends-cycle", f'policy "{header.name}" extends itself', header.span,
@@ -155,11 +161,13 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     parent_path = find_parent(header.extends, path)
     if parent_path is None:
         outside = header.extends.endswith(".cts") and (path.parent / header.extends).resolve().is_file()
+        close = _closest(header.extends, reachable(path)) if reachable and not outside else []
         problem("unknown-parent", f'policy "{header.name}" extends "{header.extends}", which cannot be found'
-                + (" inside its policy tree" if outside else ""), header.span,
+                + (" inside its policy tree" if outside else ""), extends_span,
                 "the file exists but lies outside the nearest folder named `policies` above this policy (or, "
                 "without one, this policy's folder), and a policy reads no file outside it: keep both under "
                 "one folder named `policies`" if outside else
+                f'did you mean "{close[0]}"?' if close else
                 "give the parent's policy name (as in its header) or a path to its .cts file")
         return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
     if parent_path.resolve() in stack or len(stack) > MAX_CHAIN:
@@ -169,7 +177,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
         return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
 
     parent_tree, parent_text, parent_problems = read(parent_path)
-    parent = resolve(parent_tree, parent_path, parent_text, find_parent, read, stack)
+    parent = resolve(parent_tree, parent_path, parent_text, find_parent, read, stack, reachable=reachable)
     problems.extend(parent_problems)
     problems.extend(parent.problems)
     if any(d.code == "extends-cycle" for d in parent.problems):  # merging round a cycle only repeats errors
@@ -181,6 +189,11 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     index = {key: i for i, item in enumerate(merged) if (key := _key(item)) is not None}
     removed: set[int] = set()
     appended: list[n.Item] = []
+    replaced = dict(parent.replaced)
+    # A rule both disabled and overridden: the disable wins, so the override is dead code, and
+    # which one the author meant is anyone's guess. Said at the second, naming the first's line.
+    disabled_at: dict[str, n.Span] = {}
+    overridden_at: dict[str, n.Span] = {}
     for item in own:
         if isinstance(item, n.PolicyHeader):
             continue
@@ -191,6 +204,11 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
                         item.span, _close(item.rule, [k[1] for k in index if k[0] == "rule"]))
             else:
                 removed.add(at)
+                if item.rule in overridden_at:
+                    problem("disabled-and-overridden", f"`disable {item.rule}`: this policy also overrides rule "
+                            f"`{item.rule}` (line {overridden_at[item.rule].line}), and a disabled rule never runs",
+                            item.span, _DEAD_OVERRIDE_HINT)
+                disabled_at.setdefault(item.rule, item.span)
             appended.append(item)
             continue
         key = _key(item)
@@ -203,6 +221,14 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
                 problem("unknown-override", f"`override {_kind(item)} {key[1]}`: parent policy {parent_name} has "
                         f"no {_kind(item)} of that name", item.span, _close(key[1], names))
                 continue
+            if isinstance(item, n.Rule) and item.id in disabled_at:
+                problem("disabled-and-overridden", f"`override rule {item.id}`: this policy also disables it (line "
+                        f"{disabled_at[item.id].line}), so the override never runs", item.span, _DEAD_OVERRIDE_HINT)
+            if isinstance(item, n.Rule):
+                overridden_at.setdefault(item.id, item.span)
+            below = merged[at]
+            if isinstance(item, n.Param) and isinstance(below, n.Param):
+                replaced[item.name] = below
             merged[at] = _merge_item(merged[at], item)
         elif at is not None:
             where = getattr(merged[at], "origin", "") or parent_name  # sources carry no origin
@@ -215,7 +241,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     if parent_header is not None and not own_header.governs:
         own_header = dataclasses.replace(own_header, governs=parent_header.governs)
     result = dataclasses.replace(policy, items=(own_header, *items, *appended))
-    return Resolved(result, [layer, *parent.layers], problems)
+    return Resolved(result, [layer, *parent.layers], problems, replaced)
 
 
 def _changes(items: list[n.Item]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -236,3 +262,26 @@ def _changes(items: list[n.Item]) -> tuple[tuple[str, ...], tuple[str, ...], tup
 def _close(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=1)
     return f"did you mean `{close[0]}`?" if close else ""
+
+
+def _closest(name: str, names: list[str]) -> list[str]:
+    """The name most like `name`, by edits with a swap of two neighbours as one edit.
+
+    Policy names differ in their years, and difflib alone ranks medicare-cts-2026 as close to a
+    mistyped medicare-cts-2052 as medicare-cts-2025 is; the swapped digits decide it.
+    """
+    close = difflib.get_close_matches(name, names, n=5)
+    return sorted(close, key=lambda other: _edits(name, other))[:1]
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]

@@ -293,3 +293,47 @@ def test_a_yaml_table_reads_cells_as_a_csv_one_does(tmp_path, make_policy):
     table = loaded.checked.tables["t"]
     assert (table.columns["pos"], table.lookup("97550")["pos"]) == (STRING, "02")
     assert (table.columns["amount"], table.lookup("97550")["amount"]) == (NUMBER, Decimal("12345678901234567.89"))
+
+
+# ------------------------------------------------------------------ the header's dates
+
+
+def test_a_policy_date_that_is_no_date_is_reported_at_effective_and_gaps_are_not_measured_from_it(tmp_path):
+    from conftest import HEADER
+    from ctsdsl.loader import load_text
+    text = HEADER.replace("to 2024-12-31", "to 2024-13-31") + \
+        "param cf { from 2024-01-01 to 2024-12-31 = $33 cites s }\n"
+    loaded = load_text(text, tmp_path / "p.cts", raise_on_error=False)
+    (d,) = loaded.checked.errors
+    assert (d.code, d.message) == ("bad-date", "2024-13-31 is not a calendar date")
+    assert (d.span.line, d.span.column) == (text.splitlines().index("  effective 2024-01-01 to 2024-13-31") + 1, 3)
+
+
+def test_inherited_outside_an_override_says_where_it_may_be_used(make_policy):
+    (d,) = make_policy(RULE.format("when inherited deny"), raise_on_error=False).checked.errors
+    assert d.message == "`inherited` has nothing to stand for here"
+    assert "only available inside an `override`" in d.hint
+
+
+# ------------------------------------------------------------------ text columns met as numbers
+
+
+def test_a_column_made_text_by_one_cell_says_which_cell_when_compared_with_a_number(tmp_path, make_policy):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t.csv").write_text("code,n\n97550,3\n97551,n/a\n97552,2\n", encoding="utf-8")
+    loaded = make_policy('table t from "data/t.csv" key code cites s\n'
+                         + RULE.format("applies to line when t[line.code].n > 2 deny"), raise_on_error=False)
+    (d,) = loaded.checked.errors
+    assert d.message == "cannot compare a string with an int"
+    assert d.hint == ("column `n` of table `t` was read as text, because one of its cells is not a number: 'n/a' in "
+                      "row '97551' (t.csv line 3); a column is numbers only if every cell is one")
+
+
+def test_a_column_of_text_used_in_arithmetic_says_it_holds_text(tmp_path, make_policy):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t.csv").write_text("code,n\n97550,a\n97551,b\n", encoding="utf-8")
+    loaded = make_policy('table t from "data/t.csv" key code cites s\n'
+                         + RULE.format("applies to line when t[line.code].n + 1 > 2 deny"), raise_on_error=False)
+    (d,) = loaded.checked.errors
+    assert (d.message, d.hint) == ("`+` needs numbers, not a string", "column `n` of table `t` holds text, not "
+                                   "numbers (t.csv)")

@@ -211,6 +211,78 @@ def test_a_misspelt_override_gets_a_did_you_mean_hint(tmp_path):
     assert errors(paths["child"])[0].hint == "did you mean `too_many_units`?"
 
 
+def all_errors(path: Path) -> list:
+    return [d for d in load_file(path, raise_on_error=False).diagnostics if d.severity == "error"]
+
+
+def test_an_override_of_the_wrong_type_is_one_error_at_the_override_not_many_in_the_parent(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024")
+                  + 'override param max_units = "three" cites s\n')
+    (d,) = all_errors(paths["child"])
+    assert (d.code, d.source_name, d.span.line) == ("type", str(paths["child"]), 8)
+    assert d.message == "`override param max_units`: the parent (parent.cts:13) declares it int, but this value " \
+                        "is a string"
+    assert "an override keeps the parameter's type" in d.hint and "such as 2" in d.hint
+
+
+def test_an_override_may_give_a_whole_number_where_the_parent_declares_a_number(tmp_path):
+    paths = write(tmp_path, parent=PARENT.replace("param max_units: int = 3", "param share: number = 0.5 cites s\n"
+                                                  "param max_units: int = 3"),
+                  child=header("child-2024", extends="parent-2024") + "override param share = 1 cites s\n")
+    assert all_errors(paths["child"]) == []
+
+
+def test_an_overlays_date_that_is_no_date_is_one_error_at_its_effective_line(tmp_path):
+    (tmp_path / "policies").mkdir()
+    text = header("acme-2024", extends="medicare-cts-2024").replace("to 2024-12-31", "to 2024-13-31") + SOURCE
+    (path,) = write(tmp_path / "policies", acme=text).values()
+    (d,) = all_errors(path)
+    assert (d.code, d.source_name, d.span.line, d.span.column) == ("bad-date", str(path), 4, 3)
+
+
+@pytest.mark.parametrize(("body", "line", "fragment"), [
+    ('disable too_many_units because "x" cites s\noverride rule too_many_units {\n  message "y"\n}\n', 9,
+     "`override rule too_many_units`: this policy also disables it (line 8), so the override never runs"),
+    ('override rule too_many_units {\n  message "y"\n}\ndisable too_many_units because "x" cites s\n', 11,
+     "`disable too_many_units`: this policy also overrides rule `too_many_units` (line 8)"),
+])
+def test_a_rule_both_disabled_and_overridden_is_an_error_at_the_second(tmp_path, body, line, fragment):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024") + body)
+    (d,) = all_errors(paths["child"])
+    assert (d.code, d.span.line) == ("disabled-and-overridden", line)
+    assert d.message.startswith(fragment)
+    assert "keep one" in d.hint
+
+
+def test_inherited_where_the_parent_has_no_such_entry_says_so(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024")
+                  + "override rule too_many_units {\n  when inherited\n}\n")
+    (d,) = all_errors(paths["child"])
+    assert (d.message, d.span.line) == ("`inherited` has nothing to stand for here", 9)
+    assert d.hint.startswith("the parent's rule, fee or let has no such entry")
+
+
+def test_a_misspelt_parent_gets_a_did_you_mean_at_the_extends_line_and_no_knock_on_errors(tmp_path):
+    (tmp_path / "policies").mkdir()
+    text = header("acme-2025", extends="medicare-cts-2052") + SOURCE + \
+        'override rule no_mppr {\n  note "x"\n}\n'
+    (path,) = write(tmp_path / "policies", acme=text).values()
+    (d,) = all_errors(path)
+    assert (d.code, d.span.line, d.span.column) == ("unknown-parent", 5, 3)
+    assert d.hint == 'did you mean "medicare-cts-2025"?'
+
+
+def test_a_disable_without_cites_says_so_at_the_disable(tmp_path):
+    paths = write(tmp_path, parent=PARENT, child=header("child-2024", extends="parent-2024")
+                  + 'disable short_session because "No minimum."\n\n# the end\n')
+    with pytest.raises(PolicySyntaxError) as info:
+        load_file(paths["child"])
+    (d,) = info.value.diagnostics
+    assert (d.span.line, d.span.column) == (8, 1)
+    assert d.message.startswith("`disable short_session` needs `cites SOURCE`")
+    assert d.hint == 'add it after the reason: disable short_session because "..." cites <source>'
+
+
 def test_the_checker_rejects_a_cycle_of_parents_naming_the_chain(tmp_path):
     paths = write(tmp_path, a=header("a-2024", extends="b-2024") + SOURCE,
                   b=header("b-2024", extends="c-2024") + SOURCE, c=header("c-2024", extends="a-2024") + SOURCE)
@@ -333,8 +405,12 @@ def test_an_open_ended_overlay_of_a_year_policy_must_give_the_values_the_year_la
         + SOURCE
     (path,) = write(tmp_path / "policies", acme=text).values()
     gaps = [d for d in load_file(path, raise_on_error=False).diagnostics if d.code == "dated-gap"]
-    assert "`conversion_factor` has no value after 2024-12-31, but the policy has no end date" in \
-        [d.message for d in gaps]
+    (d,) = [d for d in gaps if "`conversion_factor`" in d.message]
+    assert d.message.startswith("`conversion_factor` has no value after 2024-12-31, but the policy has no end date "
+                                "(the parameter is inherited: its values are at cts-2024.cts:")
+    # Said at the overlay's own dates, which outrun the parent's values, not in Medicare's file.
+    assert (d.source_name, d.span.line) == (str(path), text.splitlines().index("  effective 2025-01-01") + 1)
+    assert "`override param conversion_factor`" in d.hint
 
 
 def test_a_parent_path_out_of_the_policy_tree_is_refused_saying_why(tmp_path):
