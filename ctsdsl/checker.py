@@ -30,6 +30,7 @@ CONFIDENCE = ("verified", "likely", "unverified")
 MAX_DEPTH = 64
 _REASON_CODE = re.compile(r"[A-Z0-9]+")
 _NO_PARENT = frozenset({"unknown-parent", "extends-cycle"})
+_INHERITABLE = frozenset({"unknown-name", "unknown-source"})  # what an overlay may take from its parent
 _EXAMPLES = {INT: "2", NUMBER: "0.85", MONEY: "$32.35", STRING: '"text"', DATE: "2025-01-01", BOOL: "true"}
 _NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
 
@@ -90,12 +91,15 @@ class Checker:
         self._let_stack: list[str] = []
         self.replaced = replaced or {}
         self._in_override = False
+        self.orphan = False
         # Table columns as the checker meets them, so a type error can say why a column is text.
         self._columns: dict[int, tuple[TableData, str]] = {}
 
     # ------------------------------------------------------------ reporting
 
     def report(self, code: str, message: str, span: n.Span, hint: str = "", severity: str = "error") -> None:
+        if self.orphan and code in _INHERITABLE:
+            return  # the name may well be the missing parent's: its absence is already reported
         self.result.diagnostics.append(Diagnostic(code, message, self.current, span, hint, severity,
                                                   source_text=self.texts.get(self.current)))
 

@@ -265,7 +265,9 @@ def test_inherited_where_the_parent_has_no_such_entry_says_so(tmp_path):
 def test_a_misspelt_parent_gets_a_did_you_mean_at_the_extends_line_and_no_knock_on_errors(tmp_path):
     (tmp_path / "policies").mkdir()
     text = header("acme-2025", extends="medicare-cts-2052") + SOURCE + \
-        'override rule no_mppr {\n  note "x"\n}\n'
+        'override rule no_mppr {\n  note "x"\n}\n' \
+        'rule r {\n  title "R"\n  cites s, cf_2025\n  applies to line\n  when line.units > kx_threshold_ot\n' \
+        '  deny\n  message "m"\n}\n'
     (path,) = write(tmp_path / "policies", acme=text).values()
     (d,) = all_errors(path)
     assert (d.code, d.span.line, d.span.column) == ("unknown-parent", 5, 3)
