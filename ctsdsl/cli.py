@@ -179,6 +179,13 @@ def cmd_test(args) -> int:
     print(render_report(report, verbose=args.verbose))
     if report.failed:
         return 1
+    if not report.results:  # nothing tested is not a pass: a wrong path would otherwise look green in CI
+        print(f"no test cases found in {', '.join(args.paths) or _resources.policies_dir()}: case files are "
+              "YAML files under a `cases` folder (see docs/testing.md)", file=sys.stderr)
+        return 1
+    if not report.coverage and args.min_coverage > 0:
+        print(f"no rules to cover, so --min-coverage {args.min_coverage:g} cannot be met", file=sys.stderr)
+        return 1
     if report.coverage_percent < args.min_coverage:
         print(f"rule coverage {report.coverage_percent:.1f}% is below the required {args.min_coverage:g}%",
               file=sys.stderr)

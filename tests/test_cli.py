@@ -299,3 +299,8 @@ def test_eval_of_a_2026_claim_says_its_total_is_only_the_known_part(capsys, tmp_
     code, out, _ = run(capsys, "eval", "--json", path)
     decision = json.loads(out)
     assert (decision["total_allowed"], decision["total_complete"]) == ("0.00", False)
+
+
+def test_test_of_a_folder_without_cases_fails_rather_than_passing_on_nothing(capsys, tmp_path):
+    code, _, err = run(capsys, "test", str(tmp_path))
+    assert code == 1 and f"no test cases found in {tmp_path}" in err
