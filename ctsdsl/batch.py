@@ -192,8 +192,8 @@ def _decide(claim: object, location: str, choose: _Policies) -> Decision:
         raise
 
 
-def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | None = None
-                 ) -> Iterator[Decision | RecordError]:
+def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | None = None,
+                 policies: str | Path | None = None) -> Iterator[Decision | RecordError]:
     """Decide claims one after another, lazily, carrying on past bad ones.
 
     Unlike `Evaluator.evaluate_many`, a claim that is malformed, has no policy in
@@ -206,6 +206,8 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
             yields for a record that does not parse): it is passed through as an error.
         policy: A policy name, a `.cts` path or an `Evaluator`; by default the bundled
             policy in force for each claim's payer and date of service.
+        policies: A folder of policies to choose from by payer and date instead of the
+            bundled ones (your own tree, overlays included).
 
     Yields:
         For each claim, in order, its `Decision` or a `RecordError`.
@@ -219,7 +221,7 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
     >>> [type(r).__name__ for r in ctsdsl.evaluate_all([good, {"id": "c2"}])]
     ['Decision', 'RecordError']
     """
-    choose = _Policies(policy)
+    choose = _Policies(policy, _registry(policies))
     for index, claim in enumerate(claims):
         location = f"<claim {index}>"
         if isinstance(claim, CtsdslError):
@@ -296,12 +298,17 @@ class ChunkResult:
     summary: Summary
 
 
+def _registry(policies: str | Path | None) -> Registry | None:
+    from .registry import folder_registry
+    return None if policies is None else folder_registry(policies)
+
+
 class _Worker:
     """What one process needs to decide chunks: its policies and its encoder, built once."""
 
-    def __init__(self, name: str, policy: str | Path | None) -> None:
+    def __init__(self, name: str, policy: str | Path | None, policies: str | Path | None = None) -> None:
         self.name = name
-        self.choose = _Policies(policy)
+        self.choose = _Policies(policy, _registry(policies))
         self.encode = DecisionEncoder().encode
 
     def chunk(self, records: list[tuple[int, int, bytes | ClaimError]]) -> ChunkResult:
@@ -329,9 +336,9 @@ class _Worker:
 _WORKER: _Worker | None = None  # one per worker process
 
 
-def _init_worker(name: str, policy: str | Path | None) -> None:
+def _init_worker(name: str, policy: str | Path | None, policies: str | Path | None) -> None:
     global _WORKER
-    _WORKER = _Worker(name, policy)
+    _WORKER = _Worker(name, policy, policies)
 
 
 def _run_chunk(records: list) -> ChunkResult:
@@ -450,7 +457,8 @@ def _open_input(path: Path) -> BufferedReader:
 
 
 def run_batch(claims_path: str | Path, *, output: str | Path | None = None, errors: str | Path | None = None,
-              jobs: int = 1, policy: str | Path | None = None, progress: bool | None = None,
+              jobs: int = 1, policy: str | Path | None = None, policies: str | Path | None = None,
+              progress: bool | None = None,
               on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES) -> Summary:
     """Decide every claim of a file and write one decision per line, in input order.
 
@@ -466,6 +474,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         errors: The file for bad records (JSON Lines), or None.
         jobs: Worker processes; 1 decides in this process.
         policy: A policy name or path for every claim; by default the bundled one in force.
+        policies: A folder of policies to choose from by payer and date instead of the bundled ones.
         progress: Show a progress bar on stderr; by default only when stderr is a terminal.
         on_error: Called with each bad record as it is found, in input order.
         chunk_lines: Records per task.
@@ -478,8 +487,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
             nothing is written then.
     """
     path = Path(claims_path)
-    if policy is not None:
-        _Policies(policy)  # a broken --policy fails here, once, not in every worker
+    if policy is not None or policies is not None:
+        _Policies(policy, _registry(policies))  # a broken --policy fails here, once, not in every worker
     out, err = _AtomicFile(output), _AtomicFile(errors) if errors else None
     summary = Summary()
     try:
@@ -487,10 +496,11 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
             fh = _open_input(path)
             with fh:
                 bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
-                worker = _Worker(str(path), policy) if jobs <= 1 else None
+                worker = _Worker(str(path), policy, policies) if jobs <= 1 else None
                 source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, str(path))
                 records = 0
-                for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (str(path), policy)):
+                init = (str(path), policy, policies)
+                for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, init):
                     _write(chunk, out, err, on_error)
                     summary.merge(chunk.summary)
                     records += chunk.decided + len(chunk.errors)
@@ -503,7 +513,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         else:
             encoder = DecisionEncoder()
             pairs = list(iter_claims(path))
-            for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy)):
+            for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy,
+                                                        policies=policies)):
                 if isinstance(result, RecordError):
                     located = RecordError(index, pairs[index][0], result.error)
                     _write(ChunkResult("", 0, [located], Summary()), out, err, on_error)

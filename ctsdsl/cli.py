@@ -20,7 +20,7 @@ from .api import compile as compile_policy
 from .claims import load_claim_file, validate_claim
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError
 from .loader import POLICY_SUFFIX, load_file
-from .registry import OWN_POLICY_HINT, bundled, overlapping_policies
+from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
 from .report import render_decision, render_explain
 
 EXIT_INTERNAL = 70
@@ -32,17 +32,25 @@ class UsageError(CtsdslError):
     exit_code = 2
 
 
-def _evaluator_for(claim: dict, policy: str | None):
+_CLI_OWN_POLICY_HINT = ("to decide it with a policy of your own, pass its file (--policy PATH.cts) or the "
+                        "folder of your policies, to choose from by payer and date (--policies DIR)")
+
+
+def _evaluator_for(claim: dict, policy: str | None, policies: str | None = None):
     if policy:
         return compile_policy(policy)
-    registry = bundled()
+    registry = folder_registry(policies) if policies else bundled()
     try:
         return registry.evaluator(registry.policy_for(claim).path)
-    except PolicyNotFoundError as exc:  # say how to name a policy of one's own the way this command line does
-        exc.diagnostics = [dataclasses.replace(d, hint=d.hint.replace(
-            OWN_POLICY_HINT, "to decide it with a policy of your own, pass its file: --policy PATH.cts"))
-            for d in exc.diagnostics]
+    except PolicyNotFoundError as exc:
+        _cli_hints(exc)
         raise
+
+
+def _cli_hints(exc: CtsdslError) -> None:
+    """Say how to name a policy of one's own the way this command line does (the API's hint says policy=)."""
+    exc.diagnostics = [dataclasses.replace(d, hint=d.hint.replace(OWN_POLICY_HINT, _CLI_OWN_POLICY_HINT))
+                       for d in exc.diagnostics]
 
 
 def _claim_file(path: str, several: bool = False, kinds: str = ".json, .yaml or .jsonl") -> str:
@@ -66,7 +74,7 @@ def cmd_eval(args) -> int:
     decisions = []
     for location, claim in _claims(args.claims):
         try:
-            decision = _evaluator_for(claim, args.policy).evaluate(claim, validate=False)
+            decision = _evaluator_for(claim, args.policy, args.policies).evaluate(claim, validate=False)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
@@ -83,7 +91,7 @@ def cmd_eval(args) -> int:
 def cmd_explain(args) -> int:
     for location, claim in _claims([args.claim], several=False):
         try:
-            evaluator = _evaluator_for(claim, args.policy)
+            evaluator = _evaluator_for(claim, args.policy, args.policies)
             decision, evaluations = evaluator.trace(claim, validate=False)
         except CtsdslError as exc:
             _prefix(exc, location)
@@ -102,16 +110,26 @@ def cmd_batch(args) -> int:
         nonlocal shown
         shown += 1
         if shown <= 20:
+            _cli_hints(error.error)
             print(error.render(), file=sys.stderr)
         elif shown == 21:
             print("... more bad records" + (f": see {args.errors}" if args.errors else "; pass --errors FILE"),
                   file=sys.stderr)
 
-    summary = run_batch(_claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml"), output=args.output, errors=args.errors, jobs=args.jobs, policy=args.policy,
+    summary = run_batch(_claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml"), output=args.output,
+                        errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,
                         on_error=report, progress=False if args.quiet else None)
     if not args.quiet:
         print(summary.render(), file=sys.stderr)
     return summary.exit_code
+
+
+def _policy_options(p: argparse.ArgumentParser, default: str) -> None:
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--policy", help=f"a policy name or .cts path {default}")
+    which.add_argument("--policies", metavar="DIR",
+                       help="choose each claim's policy by payer and date among the policies under DIR "
+                       "(your own tree, overlays included) instead of the bundled ones")
 
 
 def _jobs(text: str) -> int:
@@ -302,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="decide claims and print the decisions")
     p.add_argument("claims", nargs="+", metavar="CLAIM", help="claim files: .json, .yaml or .jsonl")
-    p.add_argument("--policy", help="a policy name or .cts path (default: the bundled policy in force)")
+    _policy_options(p, "(default: the bundled policy in force)")
     p.add_argument("--json", action="store_true", help="print decisions as JSON (schemas/decision.schema.json)")
     p.set_defaults(run=cmd_eval)
 
@@ -312,13 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write decisions here (default: stdout)")
     p.add_argument("--errors", metavar="FILE", help="write each bad record here, as JSON with its line number")
     p.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N", help="worker processes (default 1)")
-    p.add_argument("--policy", help="a policy name or .cts path for every claim (default: the bundled one in force)")
+    _policy_options(p, "for every claim (default: the bundled one in force)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(run=cmd_batch)
 
     p = sub.add_parser("explain", help="show which rules fired on which line, the values they read, and why")
     p.add_argument("claim", metavar="CLAIM")
-    p.add_argument("--policy", help="a policy name or .cts path")
+    _policy_options(p, "(default: the bundled policy in force)")
     p.add_argument("--all", action="store_true", help="also list the rules that did not fire")
     p.set_defaults(run=cmd_explain)
 

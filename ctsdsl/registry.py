@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,3 +195,20 @@ def bundled() -> Registry:
     if _BUNDLED is None:
         _BUNDLED = Registry(_resources.policies_dir())
     return _BUNDLED
+
+
+@functools.lru_cache(maxsize=8)
+def folder_registry(folder: str | Path) -> Registry:
+    """The registry of a folder of one's own policies (overlays and their parents), kept per folder.
+
+    Raises:
+        PolicyNotFoundError: the folder does not exist or holds no policy file.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise PolicyNotFoundError(Diagnostic(
+            "policy-folder", f"{folder} is not a folder of policies", str(folder),
+            hint="name the folder that holds your .cts files (a policies folder, with the parents they extend)"))
+    if not any(path.rglob("*" + POLICY_SUFFIX)):
+        raise PolicyNotFoundError(Diagnostic("policy-folder", f"no .cts policy files in {folder}", str(folder)))
+    return Registry(path)

@@ -298,3 +298,18 @@ def test_a_record_with_a_lone_surrogate_is_reported_and_the_run_goes_on(capsys, 
     assert [json.loads(line)["claim_id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["c-1", "c-3"]
     (error,) = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
     assert (error["line"], error["diagnostics"][0]["path"]) == (2, path)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_batch_chooses_policies_from_a_folder_of_ones_own(capsys, tmp_path, jobs):
+    import shutil
+    tree = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies" / "medicare", tree / "medicare")
+    (tree / "medicare" / "cts-2024.cts").unlink()  # this tree has no 2024 policy: a 2024 claim has none in force
+    claims = tmp_path / "c.jsonl"
+    claims.write_text(json.dumps(dict(GOOD, id="y25", date_of_service="2025-05-01")) + "\n" + good(1) + "\n",
+                      encoding="utf-8")
+    out = tmp_path / "d.jsonl"
+    code, _, err = run(capsys, "batch", str(claims), "--policies", str(tree), "-o", str(out), "-j", jobs)
+    assert code == 2 and "no medicare policy covers 2024-05-01: the earliest, medicare-cts-2025" in err
+    assert [json.loads(line)["claim_id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["y25"]

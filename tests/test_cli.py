@@ -304,3 +304,30 @@ def test_eval_of_a_2026_claim_says_its_total_is_only_the_known_part(capsys, tmp_
 def test_test_of_a_folder_without_cases_fails_rather_than_passing_on_nothing(capsys, tmp_path):
     code, _, err = run(capsys, "test", str(tmp_path))
     assert code == 1 and f"no test cases found in {tmp_path}" in err
+
+
+def _own_tree(tmp_path):
+    """A policy tree of one's own: a payer of its own, extending the bundled Medicare 2025 policy."""
+    import shutil
+    tree = tmp_path / "policies"
+    shutil.copytree(_resources.policies_dir() / "medicare", tree / "medicare")
+    (tree / "sunrise").mkdir()
+    (tree / "sunrise" / "sunrise-2025.cts").write_text(
+        'policy "sunrise-2025" {\n  title "Sunrise"\n  payer "sunrise"\n  version "1"\n'
+        '  effective 2025-01-01 to 2025-12-31\n  extends "medicare-cts-2025"\n}\n', encoding="utf-8")
+    return tree
+
+
+def test_policies_chooses_each_claims_policy_in_a_tree_of_ones_own(capsys, tmp_path):
+    tree = _own_tree(tmp_path)
+    path = write_claim(tmp_path, medicare_claim(payer="sunrise", date_of_service="2025-06-02"))
+    code, out, err = run(capsys, "eval", path)
+    assert code == 2 and "--policies DIR" in err  # the bundled policies know no such payer, and say what to do
+    code, out, _ = run(capsys, "eval", path, "--policies", str(tree))
+    assert code == 0 and "policy sunrise-2025 version 1" in out
+
+
+def test_policies_must_name_a_folder_of_policies(capsys, tmp_path):
+    path = write_claim(tmp_path, medicare_claim())
+    code, _, err = run(capsys, "eval", path, "--policies", str(tmp_path / "nope"))
+    assert code == 2 and "is not a folder of policies" in err
