@@ -6,11 +6,9 @@ Everything a policy reads comes through here, so the rules on what it may read
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,59 +138,8 @@ def _parse(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
         policy, problems = parse_with_problems(text, str(path))
     except PolicySyntaxError as exc:
         # Attach the text so the diagnostic can show the offending line.
-        raise PolicySyntaxError([_with_text(_lookalike_hint(_disable_without_cites(d, text), text), text)
-                                 for d in exc.diagnostics]) from None
+        raise PolicySyntaxError([_with_text(d, text) for d in exc.diagnostics]) from None
     return policy, [_with_text(d, text) for d in problems]
-
-
-_STRING_OR_COMMENT = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')
-
-
-def _lookalike_hint(d: Diagnostic, text: str) -> Diagnostic:
-    """Name the invisible or look-alike character that broke a syntax error's line, if there is one.
-
-    A Cyrillic `е` in `rule` or a zero-width space in `cites` gives "unexpected name `rul`",
-    which no one can see the reason for; names and keywords are ASCII, so any other
-    character outside a string or comment is the likely culprit.
-    """
-    lines = text.splitlines()
-    if d.code != "syntax" or not 0 < d.span.line <= len(lines):
-        return d
-    code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), lines[d.span.line - 1])
-    found = next(((i, ch) for i, ch in enumerate(code) if ord(ch) > 127), None)
-    if found is None:
-        return d
-    column, ch = found[0] + 1, found[1]
-    what = f"U+{ord(ch):04X} {unicodedata.name(ch, 'an unnamed character')}"
-    hint = f"column {column} holds {what}, which may look like a letter or nothing at all: names and keywords " \
-           "are plain ASCII"
-    return dataclasses.replace(d, hint=f"{hint}; {d.hint}" if d.hint else hint)
-
-
-_DISABLE_BEFORE = re.compile(r'\bdisable\s+(\w+)\s+because\s+(?:"(?:\\.|[^"\\\n])*"\s*)+$')
-
-
-def _disable_without_cites(d: Diagnostic, text: str) -> Diagnostic:
-    """Say that a `disable` lacks its `cites` when that is why the parse failed.
-
-    The parser, left waiting for `cites` or another reason string, reports the next item (or the end
-    of the file, with a hint about unclosed blocks) as unexpected, far from the missing entry.
-    """
-    lines = text.splitlines(keepends=True)
-    if d.code != "syntax" or not 0 < d.span.line <= len(lines):
-        return d
-    offset = sum(len(line) for line in lines[:d.span.line - 1]) + d.span.column - 1
-    before = _STRING_OR_COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith('"') else " " * len(m.group(0)),
-                                    text[:offset])
-    found = _DISABLE_BEFORE.search(before)
-    if found is None:
-        return d
-    line = before.count("\n", 0, found.start()) + 1
-    column = found.start() - (before.rfind("\n", 0, found.start()) + 1) + 1
-    rule = found.group(1)
-    return dataclasses.replace(d, message=f"`disable {rule}` needs `cites SOURCE`, naming the source that says "
-                               "the rule does not apply", span=n.Span(line, column, line, column + len("disable")),
-                               hint=f'add it after the reason: disable {rule} because "..." cites <source>')
 
 
 def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -126,7 +128,8 @@ def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Pol
     try:
         tree = _lark().parse(text, start="start")
     except UnexpectedInput as exc:
-        raise PolicySyntaxError(_syntax_diagnostic(exc, text, source_name)) from None
+        d = _syntax_diagnostic(exc, text, source_name)
+        raise PolicySyntaxError(_lookalike_hint(_disable_without_cites(d, text), text)) from None
     check_parse_tree(tree, text, source_name)  # before the recursive passes: depth and size limits
 
     def parse_template(token: Token) -> n.Template:
@@ -248,6 +251,56 @@ def _enclosing_block(text: str, pos: int) -> str:
                 return head.group(1) if head and head.group(1) in BLOCK_KEYWORDS else "top"
             depth -= 1
     return "top"
+
+
+_STRING_OR_COMMENT = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')
+
+
+def _lookalike_hint(d: Diagnostic, text: str) -> Diagnostic:
+    """Name the invisible or look-alike character that broke a syntax error's line, if there is one.
+
+    A Cyrillic `е` in `rule` or a zero-width space in `cites` gives "unexpected name `rul`",
+    which no one can see the reason for; names and keywords are ASCII, so any other
+    character outside a string or comment is the likely culprit.
+    """
+    lines = text.splitlines()
+    if d.code != "syntax" or not 0 < d.span.line <= len(lines):
+        return d
+    code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), lines[d.span.line - 1])
+    found = next(((i, ch) for i, ch in enumerate(code) if ord(ch) > 127), None)
+    if found is None:
+        return d
+    column, ch = found[0] + 1, found[1]
+    what = f"U+{ord(ch):04X} {unicodedata.name(ch, 'an unnamed character')}"
+    hint = f"column {column} holds {what}, which may look like a letter or nothing at all: names and keywords " \
+           "are plain ASCII"
+    return dataclasses.replace(d, hint=f"{hint}; {d.hint}" if d.hint else hint)
+
+
+_DISABLE_BEFORE = re.compile(r'\bdisable\s+(\w+)\s+because\s+(?:"(?:\\.|[^"\\\n])*"\s*)+$')
+
+
+def _disable_without_cites(d: Diagnostic, text: str) -> Diagnostic:
+    """Say that a `disable` lacks its `cites` when that is why the parse failed.
+
+    The parser, left waiting for `cites` or another reason string, reports the next item (or the end
+    of the file, with a hint about unclosed blocks) as unexpected, far from the missing entry.
+    """
+    lines = text.splitlines(keepends=True)
+    if d.code != "syntax" or not 0 < d.span.line <= len(lines):
+        return d
+    offset = sum(len(line) for line in lines[:d.span.line - 1]) + d.span.column - 1
+    before = _STRING_OR_COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith('"') else " " * len(m.group(0)),
+                                    text[:offset])
+    found = _DISABLE_BEFORE.search(before)
+    if found is None:
+        return d
+    line = before.count("\n", 0, found.start()) + 1
+    column = found.start() - (before.rfind("\n", 0, found.start()) + 1) + 1
+    rule = found.group(1)
+    return dataclasses.replace(d, message=f"`disable {rule}` needs `cites SOURCE`, naming the source that says "
+                               "the rule does not apply", span=n.Span(line, column, line, column + len("disable")),
+                               hint=f'add it after the reason: disable {rule} because "..." cites <source>')
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, source_name: str) -> Diagnostic:
