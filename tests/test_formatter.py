@@ -386,3 +386,11 @@ def test_a_random_policy_keeps_its_tree_and_comments_and_formats_idempotently(rn
     assert parse(formatted) == parse(text)
     assert format_policy(formatted) == formatted
     assert comment_texts(formatted) == comment_texts(text)
+
+
+def test_fmt_says_a_disable_needs_cites_as_check_does(tmp_path, capsys):
+    path = tmp_path / "d.cts"
+    path.write_text('policy "x" {\n  payer "x"\n  version "1"\n  effective 2024-01-01\n  governs "97550"\n}\n'
+                    'disable foo because "why"\n', encoding="utf-8")
+    assert main(["fmt", "--check", str(path)]) == 1
+    assert f"{path}:7:1: error: `disable foo` needs `cites SOURCE`" in capsys.readouterr().err
