@@ -16,7 +16,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 
 from . import nodes as n
-from .errors import Diagnostic
+from .errors import Diagnostic, Severity
 from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, STRING, catalogue, compatible,
                      element_type)
 from .functions import FUNCTIONS
@@ -97,7 +97,7 @@ class Checker:
 
     # ------------------------------------------------------------ reporting
 
-    def report(self, code: str, message: str, span: n.Span, hint: str = "", severity: str = "error") -> None:
+    def report(self, code: str, message: str, span: n.Span, hint: str = "", severity: Severity = "error") -> None:
         if self.orphan and code in _INHERITABLE:
             return  # the name may well be the missing parent's: its absence is already reported
         self.result.diagnostics.append(Diagnostic(code, message, self.current, span, hint, severity,

@@ -6,6 +6,10 @@ runner and an embedding pipeline all render the same located message.
 
 from __future__ import annotations
 
+from typing import Literal
+
+Severity = Literal["error", "warning"]  # error stops the policy from compiling; warning does not
+
 from dataclasses import dataclass, field
 
 from .nodes import NO_SPAN, Span
@@ -30,7 +34,7 @@ class Diagnostic:
     source_name: str = "<string>"
     span: Span = NO_SPAN
     hint: str = ""
-    severity: str = "error"
+    severity: Severity = "error"
     path: str = ""
     source_text: str | None = field(default=None, compare=False, repr=False)
 
