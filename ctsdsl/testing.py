@@ -28,6 +28,7 @@ docs/testing.md is the analyst's guide to all of this.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import re
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_text
 from .nodes import Span
 from .registry import Entry, Registry, bundled
+from .tables import valid_date
 
 CASE_SUFFIXES = (".yaml", ".yml")
 _CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params"}
@@ -226,7 +228,9 @@ def load_cases(path: str | Path) -> list[Case]:
                               hint=_did_you_mean(bad, _LINE_KEYS, "line expectations"))
             _check_value(problem, ": line status", spec.get("status"), _STATUSES, "expect", "lines", index, "status")
             _check_count(problem, ": line units", spec.get("units"), "expect", "lines", index, "units")
+            _check_both(problem, spec, "expect", "lines", index)
         _check_count(problem, ": findings", expect.get("findings"), "expect", "findings")
+        _check_both(problem, expect, "expect")
         params = raw.get("params") or {}
         if not isinstance(params, dict):
             raise problem(": `params` maps parameter names to values", "params")
@@ -245,6 +249,14 @@ def _check_value(problem, what: str, value: object, choices: tuple[str, ...], *s
     close = difflib.get_close_matches(str(value), choices, n=1)
     raise problem(f"{what} {value!r} is not one of {', '.join(choices)}", *steps,
                   hint=f"did you mean `{close[0]}`?" if close else "")
+
+
+def _check_both(problem, spec: dict, *steps: object) -> None:
+    """A rule both in `fires` and in `not_fires` makes a case that can never pass."""
+    both = sorted(set(_as_list(spec.get("fires"))) & set(_as_list(spec.get("not_fires"))))
+    if both:
+        raise problem(f": {', '.join(both)} both in `fires` and in `not_fires`, so the case can never pass",
+                      *steps, "not_fires", hint="keep it in one of the two")
 
 
 def _check_count(problem, what: str, value: object, *steps: object) -> None:
@@ -355,6 +367,8 @@ class Runner:
             return [self._fixed]
         here = Path(case_file).resolve().parent
         root = next((p for p in (here, *here.parents) if p.name == "policies"), None)
+        if root is None and here.name == "cases":  # a policy's cases sit in `cases/` beside it
+            here = here.parent
         if root == self.registry.root.resolve():
             return [self.registry]
         tree = self._trees.get(root or here)
@@ -472,8 +486,10 @@ class Runner:
             elif ev.applicable:
                 entry.not_fired += 1
         self._count_silent_fees(evaluator, decision, evaluations)
-        result.problems.extend(unknown_rules(case.expect, [r.id for r in evaluator.rules], result.policy_name))
-        result.problems.extend(compare(decision, case.expect))
+        ids = [r.id for r in evaluator.rules] + [f.id for f in evaluator.fees]
+        result.problems.extend(unknown_rules(case.expect, ids, result.policy_name))
+        priced = {ev.line: ev.rule for ev in evaluations if ev.fired and ev.kind == "fee"}
+        result.problems.extend(compare(decision, case.expect, priced))
         if result.problems:
             result.decided = summary(decision, evaluations)
         return result
@@ -529,11 +545,12 @@ def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
              'url "docs/testing.md" confidence unverified }']
     for name, value in params.items():
         param = _declared(loaded, name, Diagnostic("test-case", "", where))
-        literal = _literal(param, value)
+        kind = _kind(param)
+        literal = _literal(kind, value)
         if literal is None:
-            raise CtsdslError(Diagnostic("test-case", f"params: {value!r} is not a {param.type_name or 'value'} "
-                                         f"for {name}", where))
-        lines.append(f"override param {name}: {param.type_name} = {literal} cites what_if")
+            raise CtsdslError(Diagnostic("test-case", f"params: {value!r} is not a {kind or 'value'} for {name}",
+                                         where, hint=_KIND_HINTS.get(kind or "", "")))
+        lines.append(f"override param {name}: {kind} = {literal} cites what_if")
     return "\n".join(lines) + "\n"
 
 
@@ -550,9 +567,28 @@ def _declared(loaded: LoadedPolicy, name: object, at: Diagnostic):
     return param
 
 
-def _literal(param, value) -> str | None:
+def _kind(param) -> str | None:
+    """A parameter's type: as declared, else as its value (or first dated value) is written."""
+    if param.type_name:
+        return param.type_name
+    value = param.value if param.value is not None else (param.dated[0].value if param.dated else None)
+    if value is None:
+        return None
+    from .checker import literal_type
+    kind = literal_type(value)
+    return "set" if kind.startswith("set:") else kind
+
+
+_KIND_HINTS = {"date": "write a date as YYYY-MM-DD, a real calendar day", "bool": "write true or false",
+               "set": "write a list of codes: [\"97550\", \"97551\"]", "money": "write a number: 2410 or 33.4009",
+               "int": "write a whole number", "number": "write a number"}
+
+
+def _literal(kind: str | None, value) -> str | None:
     from decimal import Decimal, InvalidOperation
-    kind = param.type_name
+    if kind == "date":  # YAML reads an unquoted 2025-01-01 as a date; quoted, it is text
+        text = value.isoformat() if isinstance(value, datetime.date) else value
+        return text if isinstance(text, str) and valid_date(text) else None
     if kind == "bool":
         return ("true" if value else "false") if isinstance(value, bool) else None
     if kind == "set":
@@ -611,8 +647,13 @@ def unknown_rules(expect: dict, rules: list[str], policy: str) -> list[str]:
     return problems
 
 
-def compare(decision: Decision, expect: dict) -> list[str]:
-    """Every way the decision differs from the expectation, as 'expected X, got Y' lines."""
+def compare(decision: Decision, expect: dict, priced: dict[int | None, str] | None = None) -> list[str]:
+    """Every way the decision differs from the expectation, as 'expected X, got Y' lines.
+
+    `priced` names the fee that set each line's amount: a fee counts as fired on the lines it
+    priced (and on the claim), as coverage counts it.
+    """
+    priced = priced or {}
     problems: list[str] = []
 
     def check(what: str, expected, actual) -> None:
@@ -627,7 +668,7 @@ def compare(decision: Decision, expect: dict) -> list[str]:
         check("total_allowed", _money(expect["total_allowed"]), money_text(decision.total_allowed))
     if "total_complete" in expect:
         check("total_complete", expect["total_complete"], decision.total_complete)
-    problems += _firing(expect, {f.rule for f in decision.findings})
+    problems += _firing(expect, {f.rule for f in decision.findings} | set(priced.values()))
     if "findings" in expect:
         check("number of findings", expect["findings"], len(decision.findings))
     specs = expect.get("lines")
@@ -653,6 +694,8 @@ def compare(decision: Decision, expect: dict) -> list[str]:
         if "amount" in spec:
             check(f"{where} amount", _money(spec["amount"]), money_text(line.allowed_amount))
         on_line = {f.rule for f in decision.findings if f.line == index or (f.line is None and f.id in line.findings)}
+        if index in priced:
+            on_line.add(priced[index])
         problems += _firing(spec, on_line, f"{where}: ")
     return problems
 

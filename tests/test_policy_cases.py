@@ -156,14 +156,18 @@ _CLAIM_2024 = ("{id: c, payer: medicare, date_of_service: '2024-05-01', place_of
 
 
 @pytest.mark.parametrize(("expect", "problem"), [
-    ("{fires: [patient_present]}", "expected rule patient_present to fire; fired: no_mppr"),
+    ("{fires: [patient_present]}", "expected rule patient_present to fire; fired: no_mppr, physician_fee_schedule"),
     ("{not_fires: [no_mppr]}", "expected rule no_mppr not to fire, but it did"),
     ("{lines: [{status: allowed}, {status: allowed}]}", "lines: expected 2, the decision has 1"),
     ("{lines: {0: {status: denied}}}", "line #0 (97550) status: expected 'denied', got 'allowed'"),
     ("{lines: [{code: '97551'}]}", "line #0 (97550) code: expected '97551', got '97550'"),
     ("{lines: [{units: 2}]}", "line #0 (97550) units allowed: expected 2, got 1"),
     ("{lines: [{amount: '52.92'}]}", "line #0 (97550) amount: expected '52.92', got '52.93'"),
-    ("{lines: [{fires: [patient_present]}]}", "line #0 (97550): expected rule patient_present to fire; fired: no_mppr"),
+    ("{lines: [{fires: [patient_present]}]}",
+     "line #0 (97550): expected rule patient_present to fire; fired: no_mppr, physician_fee_schedule"),
+    # A fee counts as fired on the lines it priced, as coverage counts it.
+    ("{lines: [{not_fires: [physician_fee_schedule]}]}",
+     "line #0 (97550): expected rule physician_fee_schedule not to fire, but it did"),
     ("{lines: [{not_fires: [no_mppr]}]}", "line #0 (97550): expected rule no_mppr not to fire, but it did"),
     ("{total_allowed: '1.00'}", "total_allowed: expected '1.00', got '52.93'"),
     ("{total_complete: false}", "total_complete: expected False, got True"),
@@ -219,6 +223,8 @@ def test_the_testing_guide_shows_what_ctsdsl_test_prints_on_the_bundled_policies
     ("cases:\n  - name: x\n    expect: {findings: 1.5}\n", (3, 24), "case 1: findings 1.5 is not a whole number"),
     ("cases:\n  - name: x\n    expect: {total_complete: \"no\"}\n", (3, 30),
      "case 1: total_complete is true or false, not 'no'"),
+    ("cases:\n  - name: x\n    expect: {fires: [a, b], not_fires: [b]}\n", (3, 40),
+     "case 1: b both in `fires` and in `not_fires`, so the case can never pass"),
 ])
 def test_a_malformed_case_file_is_refused_at_the_line_and_column_at_fault(tmp_path: Path, text, at, message) -> None:
     cases = tmp_path / "bad.yaml"
@@ -413,3 +419,24 @@ def test_each_years_policy_has_a_case_that_fires_each_of_its_rules(name, report)
     rules = {i.id for i in loaded.policy.of_kind(n.Rule) + loaded.policy.of_kind(n.Fee)}
     fired = set().union(*(r.fired for r in report.results if r.policy_name == name))
     assert rules - fired == CANNOT_FIRE.get(name, set())
+
+
+def test_a_policy_outside_any_policies_tree_finds_its_cases_beside_it_and_dates_can_be_what_ifs(tmp_path: Path):
+    # The usual layout: the policy, and its cases in `cases/` beside it; a date parameter set quoted or not.
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "p.cts").write_text(
+        'policy "dp" {\n  payer "dp"\n  version "1"\n  effective 2025-01-01 to 2025-12-31\n  governs "97550"\n}\n'
+        'source s { title "s" url "https://e.org" }\n'
+        "param cutoff: date = 2025-09-30 cites s\nparam plain = 2025-06-30 cites s\n"
+        'rule late { title "late" cites s applies to line when claim.date_of_service > cutoff '
+        'and claim.date_of_service > plain deny message "late" }\n', encoding="utf-8")
+    cases = tmp_path / "cases" / "c.yaml"
+    cases.write_text(
+        "policy: dp\ndefaults: {payer: dp, date_of_service: '2025-08-01', place_of_service: '11',\n"
+        "           lines: [{code: '97550', units: 1}]}\ncases:\n"
+        "  - {name: before, expect: {outcome: pay, not_fires: [late]}}\n"
+        "  - {name: what-if, params: {cutoff: 2025-01-01, plain: '2025-01-02'}, expect: {outcome: deny, fires: [late]}}\n"
+        "  - {name: no such day, params: {cutoff: 2025-02-30}, expect: {outcome: deny}}\n", encoding="utf-8")
+    results = Runner().run(load_cases(cases)).results
+    assert [r.problems for r in results[:2]] == [[], []]
+    assert "params: '2025-02-30' is not a date for cutoff" in results[2].problems[0]
