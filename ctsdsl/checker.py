@@ -125,6 +125,7 @@ class Checker:
                 self.report("override-without-parent", f"`override {type(item).__name__.lower()}` in a policy "
                             "that extends nothing", item.span, 'add `extends "<parent policy>"` to the header, '
                             "or drop `override`")
+                continue  # an override restates only what changes: its missing entries would be noise
             if isinstance(item, n.Source):
                 self.check_source(item)
             elif isinstance(item, n.Param):
@@ -473,7 +474,9 @@ class Checker:
             elem = element_type(coll)
             if elem is None and coll != ANY:
                 self.report("type", f"`{expr.kind}` goes over a list or set, not {_a(coll)}", expr.collection.span)
-            if expr.var in env or expr.var in self.params or expr.var in self.lets:
+            table_names = {t.name for t in self.policy.of_kind(n.Table)}
+            if (expr.var in env or expr.var in self.params or expr.var in self.lets or expr.var in table_names
+                    or expr.var in RESERVED):
                 self.report("shadow", f"`{expr.var}` already names something; choose another variable name",
                             expr.span)
             inner = {**env, expr.var: elem or ANY}
@@ -521,6 +524,10 @@ class Checker:
             return typ
         if name in self.result.tables or name in {t.name for t in self.policy.of_kind(n.Table)}:
             return "table:" + name
+        if name == "units_allowed":  # in env only inside a fee
+            self.report("scope", "`units_allowed` is only available in a fee's amount", expr.span,
+                        "a rule reads the units billed, `line.units`; the units it allows are what it decides")
+            return ANY
         if name == INHERITED:
             self.report("unknown-name", "`inherited` has nothing to stand for here", expr.span,
                         "the parent's rule, fee or let has no such entry to inherit: write the whole expression"
@@ -587,6 +594,10 @@ class Checker:
         for node, typ, other in ((expr.left, left, right), (expr.right, right, left)):
             if typ == STRING and other in NUMERIC and (hint := self._why_text(node)):
                 return hint
+            if typ in NUMERIC and other == STRING and (column := self._columns.get(id(node))):
+                # A code column whose codes are all digits (97550) is read as numbers.
+                return (f"column `{column[1]}` of table `{column[0].name}` was read as numbers, since every cell "
+                        "is one; to compare it with text such as a code, write as_text(...) around it")
         return ""
 
     def _why_text(self, node: n.Expr) -> str:

@@ -84,6 +84,19 @@ def dollars(value) -> str | None:
     return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
 
 
+def as_text(value) -> str | None:
+    """A value as text: a table cell of digits (97550) read as a number, compared with a code.
+
+    >>> [as_text(v) for v in (97550, Decimal("1.50"), "G0539", None)]
+    ['97550', '1.50', 'G0539', None]
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
 def coalesce(value, default):
     return default if value is None else value
 
@@ -116,6 +129,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              "round(x, places): x rounded half up to `places` decimals (money to cents: places 2)."),
     Function("dollars", ("numeric",), lambda t: STRING, dollars,
              "dollars(x): x as money text for a message, rounded to cents: `$2,330.00`, `-$2.50`."),
+    Function("as_text", (ANY,), lambda t: STRING, as_text,
+             "as_text(x): x as text, e.g. a table column of all-digit codes (read as numbers) to compare with a code."),
     Function("min", ("numeric", "numeric", "..."), _numeric_join, min, "min(a, b, ...): the smallest."),
     Function("max", ("numeric", "numeric", "..."), _numeric_join, max, "max(a, b, ...): the largest."),
     Function("midpoint_units", (INT, INT), lambda t: INT, midpoint_units,

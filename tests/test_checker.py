@@ -99,6 +99,8 @@ RULE = 'rule r {{ title "R" cites s {} message "m" }}'
     (RULE.format("applies to claim when line.units > 1 deny"), "scope", "`line` is only available"),
     (RULE.format("applies to claim reduce units to 1"), "scope", "reduces units but applies to the claim"),
     (RULE.format("when any(claim in claim.lines where claim.units > 1) deny"), "shadow", "already names"),
+    (RULE.format("when count(round in claim.lines) > 1 deny"), "shadow", "`round` already names something"),
+    (RULE.format("when units_allowed > 1 deny"), "scope", "`units_allowed` is only available in a fee's amount"),
     (RULE.format('when "x" and true deny'), "type", "`and` needs a bool"),
     (RULE.format("when line.units + line.modifiers > 1 deny"), "type", "`+` needs numbers"),
     ('rule r { title "R" cites s deny }', "missing-entry", "has no message"),
@@ -337,3 +339,29 @@ def test_a_column_of_text_used_in_arithmetic_says_it_holds_text(tmp_path, make_p
     (d,) = loaded.checked.errors
     assert (d.message, d.hint) == ("`+` needs numbers, not a string", "column `n` of table `t` holds text, not "
                                    "numbers (t.csv)")
+
+
+def test_a_quantifier_variable_may_not_take_a_tables_name(tmp_path, make_policy):
+    loaded = table_policy(tmp_path, "t.csv", "code,x\n97550,1\n", make_policy, "x")
+    assert loaded.checked.errors == []
+    body = 'table t from "data/t.csv" key code cites s\n' + \
+        'rule r { title "R" cites s applies to line when count(t in claim.lines) > 1 deny message "m" }\n'
+    loaded = make_policy(body, raise_on_error=False)
+    assert [(d.code, d.message) for d in loaded.checked.errors] == [
+        ("shadow", "`t` already names something; choose another variable name")]
+
+
+def test_an_all_digit_code_column_compared_with_a_code_points_to_as_text(tmp_path, make_policy):
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "t.csv").write_text("code,primary\n97550,\n97551,97550\n", encoding="utf-8")
+    def compare(code: str) -> str:
+        return ('table t from "data/t.csv" key code cites s\n'
+                f'rule r {{ title "R" cites s applies to line when line.code == {code} deny message "m" }}\n')
+    (d,) = make_policy(compare("t[line.code].primary"), raise_on_error=False).checked.errors
+    assert "was read as numbers, since every cell is one" in d.hint and "as_text(...)" in d.hint
+    assert make_policy(compare("as_text(t[line.code].primary)")).checked.errors == []
+
+
+def test_an_override_in_a_policy_without_a_parent_is_one_error_not_a_flood(make_policy):
+    loaded = make_policy("override rule r { when true }", raise_on_error=False)
+    assert [d.code for d in loaded.checked.diagnostics] == ["override-without-parent"]
