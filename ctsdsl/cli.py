@@ -9,6 +9,7 @@ located diagnostic.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shlex
@@ -19,7 +20,7 @@ from . import _resources
 from .api import compile as compile_policy
 from .claims import load_claim_file, validate_claim
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError
-from .loader import POLICY_SUFFIX, load_file
+from .loader import POLICY_SUFFIX, load_file, policy_tree
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
 from .report import render_decision, render_explain
 
@@ -166,9 +167,12 @@ def cmd_check(args) -> int:
     given = {str(path) for path in files}
     found: dict[tuple, Diagnostic] = {}
     clean = []  # the policies that load without errors, to compare their periods
+    folders = [Path(p).resolve() for p in args.paths if Path(p).is_dir()]
     for path in files:
+        tree = next((f for f in folders if path.resolve().is_relative_to(f)), None)
         try:
-            loaded = load_file(path, raise_on_error=False)
+            with policy_tree(tree) if tree else contextlib.nullcontext():  # parents from the folder given
+                loaded = load_file(path, raise_on_error=False)
             diagnostics = loaded.diagnostics
             if not any(d.severity == "error" for d in diagnostics):
                 clean.append(loaded)

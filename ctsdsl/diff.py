@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, cast
 from . import nodes as n
 from .errors import CtsdslError, Diagnostic
 from .formatter import format_expr, format_literal
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, policy_tree
 from .tables import TableData
 
 if TYPE_CHECKING:  # witness imports this module (for Change); it is imported here only when diffing behavior
@@ -139,7 +139,8 @@ def read_side(spec: str, stack: ExitStack) -> Side:
     policies = []
     for file in _policy_paths(path, spec):
         try:
-            policies.append(load_file(file))
+            with policy_tree(path if path.is_dir() else path.parent):  # each side's parents from its own tree
+                policies.append(load_file(file))
         except CtsdslError as exc:
             diagnostics = exc.diagnostics
             if checkout is not None:  # name the file as REV:path, not as a temporary folder that is gone

@@ -6,6 +6,8 @@ Everything a policy reads comes through here, so the rules on what it may read
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import re
@@ -175,16 +177,45 @@ def _header_name(path: Path, mtime_ns: int) -> str | None:
         return match.group(1) if match else None
 
 
+# A folder the user named as a tree of policies (`--policies DIR`, a side of `ctsdsl diff`):
+# inside it, parents are looked up in the whole folder even when it is not called `policies`.
+_TREE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("policy_tree", default=None)
+
+
+@contextlib.contextmanager
+def policy_tree(folder: str | Path) -> Iterator[None]:
+    """Within this block, a policy under `folder` finds its parents anywhere under `folder`."""
+    token = _TREE.set(Path(folder).resolve())
+    try:
+        yield
+    finally:
+        _TREE.reset(token)
+
+
+def tree_root(child: Path) -> tuple[Path, bool]:
+    """The folder a policy's `extends` may reach, and whether its subfolders count too.
+
+    The nearest folder named `policies` above it; else a tree the user named (`policy_tree`)
+    holding it; else the policy's own folder alone, so a policy saved in a home folder does
+    not make every file under it a candidate.
+    """
+    named = next((p for p in child.parents if p.name == "policies"), None)
+    if named is not None:
+        return named, True
+    given = _TREE.get()
+    if given is not None and child.is_relative_to(given):
+        return given, True
+    return child.parent, False
+
+
 def find_parent(reference: str, child: Path) -> Path | None:
     """The file a policy `extends`: a path relative to the child, or a policy name.
 
-    Names are looked up among the policies of the child's tree (the nearest folder
-    named `policies` and its subfolders, else the child's own folder alone, so a
-    policy saved in a home folder does not make every file under it a candidate),
-    then among the bundled ones.
+    Names are looked up among the policies of the child's tree (see `tree_root`), then
+    among the bundled ones.
     """
     child = child.resolve()
-    root = next((p for p in child.parents if p.name == "policies"), child.parent)
+    root = tree_root(child)[0]
     if reference.endswith(POLICY_SUFFIX):
         # A path may not leave the child's tree: a policy reads no file outside it.
         target = (child.parent / reference).resolve()
@@ -199,8 +230,7 @@ def reachable_names(child: Path) -> list[str]:
 
 def _candidates(child: Path) -> Iterator[tuple[Path, str | None]]:
     """Each policy file a name in `child`'s `extends` may refer to, with its name, in lookup order."""
-    root = next((p for p in child.parents if p.name == "policies"), child.parent)
-    roots = [(root, root.name == "policies")]
+    roots = [tree_root(child)]
     try:
         from ._resources import policies_dir
         roots.append((policies_dir(), True))

@@ -11,7 +11,7 @@ from . import _resources
 from . import nodes as n
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, read_policy_text
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, policy_tree, read_policy_text
 from .parser import parse_with_problems
 
 
@@ -95,7 +95,8 @@ class Registry:
     def load(self, path: Path) -> LoadedPolicy:
         path = Path(path)
         if path not in self._loaded:
-            self._loaded[path] = load_file(path)
+            with policy_tree(self.root):  # an overlay here finds its parents anywhere in this folder
+                self._loaded[path] = load_file(path)
         return self._loaded[path]
 
     def evaluator(self, path: Path) -> Evaluator:

@@ -302,3 +302,21 @@ def test_a_misspelt_data_file_name_gets_the_file_that_was_probably_meant(tmp_pat
     (tmp_path / "p.cts").write_text(policy_text('table caps from "data/cap.csv" key code cites s\n'), encoding="utf-8")
     (d,) = [d for d in ctsdsl.check(tmp_path / "p.cts") if d.severity == "error"]
     assert d.message.startswith("data file not found") and d.hint.startswith("did you mean 'caps.csv'")
+
+
+def test_a_folder_of_ones_own_not_named_policies_still_gives_overlays_its_own_parents(tmp_path):
+    import shutil
+    from ctsdsl.registry import folder_registry
+    tree = tmp_path / "mytree"
+    shutil.copytree(ROOT / "policies" / "medicare", tree / "medicare", ignore=shutil.ignore_patterns("cases"))
+    parent = tree / "medicare" / "cts-2025.cts"
+    parent.write_text(parent.read_text(encoding="utf-8").replace(
+        "param kx_threshold_pt_slp: money = $2410", "param kx_threshold_pt_slp: money = $100"), encoding="utf-8")
+    (tree / "sunrise").mkdir()
+    (tree / "sunrise" / "s.cts").write_text(
+        'policy "sunrise-2025" {\n  payer "sunrise"\n  version "1"\n  effective 2025-01-01 to 2025-12-31\n'
+        '  extends "medicare-cts-2025"\n}\n', encoding="utf-8")
+    claim = medicare_claim(payer="sunrise", date_of_service="2025-05-01", therapy_spend_to_date=500)
+    registry = folder_registry(tree)
+    decision = registry.evaluator(registry.policy_for(claim).path).evaluate(claim)
+    assert "kx_threshold_pt_slp" in {f.rule for f in decision.findings}  # the $100 of this tree's parent

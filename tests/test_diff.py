@@ -533,3 +533,20 @@ def test_a_dropped_disable_line_reads_as_re_enabled_and_an_added_one_as_disabled
     assert "when:" not in out.split("re-enabled", 1)[1].split("row caps", 1)[0]  # the parent's body is not repeated
     _, out, _ = run(capsys, "diff", new, old, "--format", "markdown")
     assert "- rule `possible_bundling_with_therapy` disabled\n  - because: `Not used here.`\n" in out
+
+
+def test_two_copies_of_the_tree_not_named_policies_each_use_their_own_parent(tmp_path):
+    # old/ and new/ are two checkouts of the tree: an overlay's change must come from its own side's parent,
+    # not from the policies installed with ctsdsl.
+    for side in ("old", "new"):
+        shutil.copytree(ROOT / "policies" / "medicare", tmp_path / side / "medicare",
+                        ignore=shutil.ignore_patterns("cts-2026.cts", "cases"))
+        (tmp_path / side / "examples").mkdir()
+        shutil.copy(ROOT / "policies" / "examples" / "example-percent-of-medicare.cts", tmp_path / side / "examples")
+    parent = tmp_path / "new" / "medicare" / "cts-2025.cts"
+    text = parent.read_text(encoding="utf-8")
+    parent.write_text(text.replace("param kx_threshold_pt_slp: money = $2410", "param kx_threshold_pt_slp: money = $2400"),
+                      encoding="utf-8")
+    report = run_diff(str(tmp_path / "old"), str(tmp_path / "new"))
+    changed = {pair.new.header.name for pair in report.pairs if pair.behavior.witnesses}
+    assert changed == {"medicare-cts-2025", "example-percent-of-medicare-2025"}
