@@ -104,6 +104,7 @@ class RuleCoverage:
 class TestReport:
     results: list[CaseResult]
     coverage: dict[tuple[str, str], RuleCoverage]
+    untested: list[str] = field(default_factory=list)  # policies under test that decided no case
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -316,6 +317,11 @@ def find_case_files(paths: Iterable[str | Path]) -> list[Path]:
         p = Path(p)
         if p.is_dir():
             files.extend(f for f in sorted(p.rglob("*")) if f.suffix in CASE_SUFFIXES and "cases" in f.parts)
+        elif p.suffix == POLICY_SUFFIX:  # read as YAML it would fail as "invalid YAML"
+            raise CtsdslError(Diagnostic(
+                "test-case", f"{p} is a policy file, and ctsdsl test runs case files", str(p),
+                hint=f"give the policy's folder ({p.parent}) to run its cases and measure its rules' coverage, "
+                "or the case files themselves"))
         else:
             files.append(p)
     return files
@@ -754,7 +760,11 @@ def run_paths(paths: list[str | Path], registry: Registry | None = None) -> Test
     # the overlay's own rules, not for the Medicare rules it inherits (their cases live with them).
     # Given only case files, the policies under test are the ones those cases chose.
     scope = {_display(str(p)) for p in policy_files} or {_display(str(p)) for p in runner._tracked}
-    return TestReport(report.results, {key: c for key, c in report.coverage.items() if c.policy in scope})
+    # A policy that only overrides values (a new year's figures) has no rules of its own to cover,
+    # so coverage alone would not notice that no case ever ran under it.
+    decided = {_display(str(p)) for p in runner._tracked}  # the policies some case was run under
+    untested = [shown for shown in (_display(str(p)) for p in policy_files) if shown not in decided]
+    return TestReport(report.results, {key: c for key, c in report.coverage.items() if c.policy in scope}, untested)
 
 
 def render_report(report: TestReport, *, verbose: bool = False) -> str:
@@ -786,4 +796,6 @@ def render_report(report: TestReport, *, verbose: bool = False) -> str:
             out.append(f"    {c.policy} {c.rule}")
     for c in sorted(report.unconditional(), key=lambda c: (c.policy, c.rule)):
         out.append(f"  no condition, so it fires whenever it runs: {c.policy} {c.rule}")
+    for policy in report.untested:
+        out.append(f"  no case was decided by: {policy}")
     return "\n".join(out)

@@ -440,3 +440,22 @@ def test_a_policy_outside_any_policies_tree_finds_its_cases_beside_it_and_dates_
     results = Runner().run(load_cases(cases)).results
     assert [r.problems for r in results[:2]] == [[], []]
     assert "params: '2025-02-30' is not a date for cutoff" in results[2].problems[0]
+
+
+def test_a_policy_no_case_was_run_under_is_named_though_it_adds_no_rule(tmp_path: Path) -> None:
+    # A new year that only overrides figures has nothing for coverage to count: say it was never run.
+    import shutil
+    shutil.copytree(Path(__file__).resolve().parent.parent / "policies" / "examples", tmp_path / "policies")
+    (tmp_path / "policies" / "later.cts").write_text(
+        'policy "later" {\n  payer "later"\n  version "1"\n  effective 2026-01-01 to 2026-12-31\n'
+        '  extends "medicare-cts-2026"\n}\n', encoding="utf-8")
+    report = run_paths([tmp_path / "policies"])
+    assert [Path(p).name for p in report.untested] == ["later.cts"]
+    assert "  no case was decided by: " in render_report(report)
+
+
+def test_a_policy_file_given_to_ctsdsl_test_is_refused_pointing_at_its_folder() -> None:
+    with pytest.raises(CtsdslError) as info:
+        run_paths(["policies/medicare/cts-2024.cts"])
+    (d,) = info.value.diagnostics
+    assert "is a policy file, and ctsdsl test runs case files" in d.message and "policies/medicare" in d.hint
