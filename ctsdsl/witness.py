@@ -6,7 +6,8 @@ claims are generated from the two policies themselves: every code they mention
 clean claim, then varied one thing at a time: the minutes on both sides of each
 time threshold (the constants in conditions and the midpoint thresholds of the
 codes table's unit minutes: 15/16, 37/38, 52/53 for 30- and 15-minute units), the
-units, patients represented and caregivers around each limit, one place of service per class
+units, patients represented and caregivers around each limit (and around each constant a
+condition compares them with), one place of service per class
 (office 11, facility 22, telehealth 02 and 10, and any other class the policies'
 sets tell apart) with each provider type, no modifier and each modifier alone and beside
 GP with each provider type, each documentation flag left out, each claim amount the
@@ -47,10 +48,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from . import _resources
 from . import nodes as n
 from .decision import Decision, money_text
 from .diff import Change
@@ -318,6 +322,56 @@ def _minutes(policies: list[LoadedPolicy], row: dict) -> list[int]:
     return sorted(m for m in found if 0 <= m <= 1440)
 
 
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+@functools.lru_cache(maxsize=1)
+def _line_int_bounds() -> dict[str, tuple[int, int]]:
+    """Each integer field of a claim line, with the least and greatest value the claim schema allows."""
+    with open(_resources.schema_path("claim.schema.json"), encoding="utf-8") as fh:
+        props = json.load(fh)["$defs"]["line"]["properties"]
+    return {name: (prop.get("minimum", 0), prop.get("maximum", 1440)) for name, prop in props.items()
+            if prop.get("type") == "integer"}
+
+
+def _int_probes(policies: list[LoadedPolicy]) -> dict[str, list[int]]:
+    """For each integer line field a condition compares with a constant (`line.caregivers > 4`, or a
+    named expression or int parameter standing for either side), the constant less one, itself and plus
+    one, within the schema's bounds: a rule on five or more caregivers needs a claim with five."""
+    bounds = _line_int_bounds()
+    found: dict[str, set[int]] = {name: set() for name in bounds}
+    for p in policies:
+        lets = {let.name: let.expr for let in p.policy.of_kind(n.Let)}
+        params: dict[str, list[int]] = {}
+        for param in p.policy.of_kind(n.Param):
+            values = [v for v in [param.value, *(d.value for d in param.dated)]
+                      if isinstance(v, n.Literal) and v.kind == "int"]
+            params[param.name] = [int(v.value) for v in values if isinstance(v.value, int)]
+
+        def line_field(e: n.Node) -> str | None:
+            if isinstance(e, n.Name) and e.name in lets:
+                e = lets[e.name]
+            if isinstance(e, n.Attribute) and isinstance(e.obj, n.Name) and e.obj.name != "claim":
+                return e.name if e.name in bounds else None
+            return None
+
+        def constants(e: n.Node) -> list[int]:
+            if isinstance(e, n.Name) and e.name in lets:
+                e = lets[e.name]
+            if isinstance(e, n.Literal) and e.kind == "int" and isinstance(e.value, int):
+                return [e.value]
+            return params.get(e.name, []) if isinstance(e, n.Name) else []
+
+        for node in p.policy.walk():
+            if isinstance(node, n.Binary) and node.op in _COMPARISONS:
+                for side, other in ((node.left, node.right), (node.right, node.left)):
+                    name = line_field(side)
+                    if name is not None:
+                        found[name] |= {c + d for c in constants(other) for d in (-1, 0, 1)}
+    return {name: sorted(v for v in values if bounds[name][0] <= v <= bounds[name][1])
+            for name, values in found.items()}
+
+
 def _pos_classes(policies: list[LoadedPolicy]) -> list[str]:
     """One place of service per class the policies' sets tell apart, starting with the usual ones."""
     sets = _set_params(policies)
@@ -379,12 +433,24 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
     for minutes in _minutes(policies, _code_row(policies, row["primary"]) if row.get("primary") else row):
         yield f"{code}, {minutes} minutes", (lambda c, m=minutes: c["lines"][timed].__setitem__("minutes", m))
     mue = row.get("mue")
-    for units in sorted({1, 2, 3} | ({mue, mue + 1} if isinstance(mue, int) else set())):
-        yield f"{code}, {units} units", (lambda c, u=units: c["lines"][main].__setitem__("units", u))
-    for count in (1, 2, 3):
-        yield f"{code}, {count} patients represented", (
+    probes = _int_probes(policies)
+    for units in sorted({1, 2, 3} | ({mue, mue + 1} if isinstance(mue, int) else set()) | set(probes["units"])):
+        yield f"{code}, {units} unit{'s' if units != 1 else ''}", (
+            lambda c, u=units: c["lines"][main].__setitem__("units", u))
+    # An add-on's units past what the base session supports: also with a session long enough for them,
+    # so a condition on the units billed is seen where the time rule would not reduce them.
+    primary = _code_row(policies, row["primary"]) if row.get("primary") else {}
+    if isinstance(primary.get("unit_minutes"), int) and isinstance(row.get("unit_minutes"), int):
+        for units in probes["units"]:
+            minutes = primary["unit_minutes"] + units * row["unit_minutes"]
+            if units > 2 and minutes <= 1440:
+                yield f"{code}, {units} units, {minutes} session minutes", (
+                    lambda c, u=units, m=minutes: (c["lines"][main].__setitem__("units", u),
+                                                   c["lines"][timed].__setitem__("minutes", m)))
+    for count in sorted({1, 2, 3} | set(probes["patients_represented"])):
+        yield f"{code}, {_patients(count)}", (
             lambda c, k=count: c["lines"][main].__setitem__("patients_represented", k))
-    for count in (2, 3):
+    for count in sorted({2, 3} | set(probes["caregivers"]) - {1}):
         yield f"{code}, {count} caregivers", (lambda c, k=count: c["lines"][main].__setitem__("caregivers", k))
     for pos in _pos_classes(policies):
         for provider in PROVIDER_TYPES:
@@ -426,6 +492,19 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
             lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]}))
 
 
+def _patients(count: int) -> str:
+    return f"{count} patient{'s' if count != 1 else ''} represented"
+
+
+def _with_patients(label: str, code: str, claim: dict) -> str:
+    """The label naming the main line's patients represented when the base claim sets them (a group
+    code's two), so that a claim's label describes it whole; a label that already says them is kept."""
+    count = claim["lines"][-1].get("patients_represented", 1)
+    if count == 1 or "represented" in label or not label.startswith(code):
+        return label
+    return f"{code} ({_patients(count)})" + label[len(code):]
+
+
 def _siblings_of_gp(policies: list[LoadedPolicy]) -> list[str]:
     """The alternatives to the base claim's GP: the modifiers a set parameter lists beside it (GO, GN)."""
     return [m for m in _modifier_literals(policies)
@@ -463,6 +542,7 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
                 fn(claim)
                 if fn is _again_next_day and not _comparable(claim, new_date, old, new):
                     continue
+                label = _with_patients(label, code, claim)
                 yield f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim, new_date
 
 
@@ -530,7 +610,8 @@ def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy,
                              turning_amount(comparer.new_ev, new_claim, name, top)} - {None}
                     what = name.replace("_", " ").removesuffix(" to date")
                     for amount in sorted({a + d for a in turns if a is not None for d in (Decimal("-0.01"), 0)}):
-                        yield (f"{code}{variant}, {what} ${amount} (where a decision turns), {old_date}"
+                        yield (_with_patients(f"{code}{variant}", code, claim)
+                               + f", {what} ${amount} (where a decision turns), {old_date}"
                                + (f" / {new_date}" if new_date != old_date else "")), \
                             {**claim, name: float(amount)}, new_date
 

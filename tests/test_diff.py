@@ -206,6 +206,36 @@ def test_a_modifier_rule_widened_to_physicians_is_witnessed_by_a_physician_line_
     assert [c.text() for c in first.causes] == ["rule discipline_modifier changed (when)"]
 
 
+def test_a_new_limit_on_caregivers_patients_or_add_on_units_has_a_witness_past_it(tmp_path):
+    # Each whole-number line field a condition compares with a constant is billed at the constant
+    # less one, at it and past it: 5 caregivers, 5 patients, 6 units of an add-on beside its primary.
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    new = tmp_path / "new" / "medicare" / "cts-2025.cts"
+    rules = [("many_caregivers", "group", "line.caregivers > 4"),
+             ("many_patients", "group", "line.patients_represented > 4"),
+             ("many_addon_units", "addon", "line.units > 5")]
+    new.write_text(new.read_text(encoding="utf-8") + "".join(
+        f'\nrule {rule} {{\n  title "{rule}"\n  cites cms_pfs_2025\n  applies to line where role == "{role}"\n'
+        f'  when {when}\n  warn\n  message "{rule}"\n}}\n' for rule, role, when in rules), encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2025.cts"), str(new)))
+    assert pair.no_effect == []
+    fired: dict = {}
+    for w in pair.behavior.witnesses:  # the first witness of each rule: the governed code's (97551, 97552)
+        fired.update({c.item: w for c in w.causes if c.item not in fired})
+    assert {rule for rule, _, _ in rules} == {item.removeprefix("rule ") for item in fired}
+    line = fired["rule many_caregivers"].claim["lines"][-1]
+    assert (line["caregivers"], line["patients_represented"]) == (5, 2)
+    assert "97552 (2 patients represented), 5 caregivers" in fired["rule many_caregivers"].label
+    assert fired["rule many_patients"].claim["lines"][-1]["patients_represented"] == 5
+    addon = fired["rule many_addon_units"].claim["lines"]
+    assert addon[-1]["units"] == 6 and addon[0]["code"] == _primary_of(addon[-1]["code"])
+
+
+def _primary_of(code: str) -> str:
+    return {"97551": "97550", "G0540": "G0539", "G0542": "G0541"}[code]
+
+
 def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
     assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
     monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
