@@ -675,7 +675,10 @@ class Comparer:
         causes = self._causes(claim, new_claim, changed, a, b) if explain else ()
         return Witness(label, claim, claim["date_of_service"], new_date, tuple(changed), causes)
 
-    def _reads(self, evaluator: Evaluator, claim: dict) -> dict[tuple[str, int | None], dict[str, object]]:
+    def _reads(self, evaluator: Evaluator, claim: dict) -> dict[tuple[str, int | None], dict[str, list]]:
+        """Each rule's (and line's) reads: every value read under each label, in order. One label may
+        read several values: `at(o.date_of_service, conversion_factor)` over lines of two dates reads
+        the factor of each, and only the second may differ."""
         try:
             _, evaluations = evaluator.trace(claim)
         except CtsdslError:
@@ -684,7 +687,7 @@ class Comparer:
         for e in evaluations:
             reads = out.setdefault((e.rule, e.line), {})
             for label, value in e.reads:
-                reads.setdefault(label, value)
+                reads.setdefault(label, []).append(value)
         return out
 
     def _causes(self, claim, new_claim, changed: list[LineChange], a, b) -> tuple[Cause, ...]:
@@ -758,8 +761,9 @@ class Comparer:
             base = label.split("[")[0].split(".")[0]
             if base not in self.names:
                 continue
-            old_v, new_v = ra.get(label, "(not read)"), rb.get(label, "(not read)")
-            if old_v != new_v:
+            difference = _first_difference(ra.get(label, []), rb.get(label, []))
+            if difference is not None:
+                old_v, new_v = difference
                 shown = label.replace("[line.code]", f"[{lc.code}]")
                 differing.append((shown, _show(old_v), _show(new_v)))
                 refs |= {base, shown.split("]")[0] + "]" if "[" in shown else base}
@@ -769,6 +773,20 @@ class Comparer:
             # Values one side never read (a condition short-circuited) are evidence only when nothing else is.
             differing = [r for r in differing if "(not read)" not in (r[1], r[2])]
         return Cause(f"{kind} {rule}", edit_text, tuple(differing), frozenset(refs))
+
+
+def _first_difference(old: list, new: list) -> tuple[object, object] | None:
+    """The first pair of values read under one label that differ, in the order read; a side that read
+    the label fewer times shows "(not read)". The same values read a different number of times (a
+    condition short-circuited on one more line) are no difference."""
+    for a, b in zip(old, new):
+        if a != b:
+            return a, b
+    if all(v in old for v in new) and all(v in new for v in old):
+        return None
+    if len(old) > len(new):
+        return old[len(new)], "(not read)"
+    return "(not read)", new[len(old)]
 
 
 def _show(value) -> str:

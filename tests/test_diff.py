@@ -236,6 +236,23 @@ def _primary_of(code: str) -> str:
     return {"97551": "97550", "G0540": "G0539", "G0542": "G0541"}[code]
 
 
+def test_a_moved_conversion_factor_date_is_named_by_the_kx_rule_that_read_it_on_the_next_days_line(tmp_path):
+    # The factor changes on 2024-03-15 instead of 03-09: a claim of 03-08 with lines again on 03-09
+    # reads the same factor for its first line on both sides and another for its second. The KX rule
+    # that turns reads both, so its cause names the factor, not an empty edit with nothing read.
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
+    text = new.read_text(encoding="utf-8")
+    assert "to 2024-03-08 = $32.7442" in text and "from 2024-03-09 to 2024-12-31" in text
+    new.write_text(text.replace("to 2024-03-08 = $32.7442", "to 2024-03-14 = $32.7442")
+                   .replace("from 2024-03-09 to 2024-12-31", "from 2024-03-15 to 2024-12-31"), encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
+    kx = [c for w in pair.behavior.witnesses for c in w.causes if c.item.startswith("rule kx_threshold")]
+    assert kx and all(c.reads for c in kx)
+    assert ("conversion_factor", "33.2875", "32.7442") in {r for c in kx for r in c.reads}
+
+
 def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
     assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
     monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
