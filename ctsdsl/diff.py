@@ -185,7 +185,7 @@ class Change:
     name: str
     action: str  # added, removed, changed
     details: tuple[tuple[str, str | None, str | None], ...] = ()
-    # Names a witness's cause may cite for this change: a rule id, a parameter, `table[key]`, `governs`.
+    # Names a witness's cause may cite for this change: `rule ID`, `fee ID`, a parameter, `table[key]`, `governs`.
     refs: frozenset[str] = field(default=frozenset(), compare=False)
     # For a parent's rule an overlay's `disable` line switches: "disabled" (NEW adds the line, action
     # removed) or "re-enabled" (NEW drops it, action added). The rule itself did not come or go.
@@ -258,7 +258,9 @@ def _item_changes(old: n.Policy, new: n.Policy) -> list[Change]:
         kind, name = key
         a, b = before.get(key), after.get(key)
         fields = _FIELDS[type(a or b)]
-        refs = frozenset({name}) if kind != "source" else frozenset()
+        # A rule and a parameter may share a name (rule kx_threshold_ot reads param kx_threshold_ot):
+        # a rule or fee is cited by kind and name, so a read of the parameter never witnesses the rule.
+        refs = frozenset() if kind == "source" else frozenset({f"{kind} {name}" if kind in ("rule", "fee") else name})
         if a is None or b is None:
             present = a or b
             details: tuple[tuple[str, str | None, str | None], ...] = tuple(

@@ -81,6 +81,10 @@ class Cause:
     edit: str = ""  # the item's own structural change: "changed (when, title)", "added"
     reads: tuple[tuple[str, str, str], ...] = ()  # (name read, old value, new value)
     refs: frozenset[str] = field(default=frozenset(), compare=False)
+    # Each read's kind (param, table, let); a read whose name is also a rule's or fee's is shown with
+    # it ("param kx_threshold_ot"), so that rule kx_threshold_ot reading it does not read as itself.
+    kinds: tuple[str, ...] = field(default=(), compare=False)
+    qualified: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def key(self) -> tuple:
@@ -88,12 +92,17 @@ class Cause:
 
     def text(self) -> str:
         parts = [f"{self.item} {self.edit}".strip()]
-        parts += [f"{name} {old} -> {new}" for name, old, new in self.reads]
+        parts += [f"{kind + ' ' if name in self.qualified else ''}{name} {old} -> {new}"
+                  for (name, old, new), kind in zip(self.reads, self._kinds())]
         return "; ".join(parts)
+
+    def _kinds(self) -> tuple[str, ...]:
+        return self.kinds if len(self.kinds) == len(self.reads) else ("",) * len(self.reads)
 
     def to_dict(self) -> dict:
         return {"item": self.item, "edit": self.edit,
-                "reads": [{"name": r[0], "old": r[1], "new": r[2]} for r in self.reads]}
+                "reads": [{"name": r[0], "old": r[1], "new": r[2], **({"kind": kind} if kind else {})}
+                          for r, kind in zip(self.reads, self._kinds())]}
 
 
 @dataclass(frozen=True)
@@ -649,10 +658,14 @@ class Comparer:
     def __init__(self, old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]):
         self.old, self.new = old, new
         self.old_ev, self.new_ev = old.evaluator(), new.evaluator()
-        self.edits = {c.name: c for c in changes if c.kind in ("rule", "fee", "let", "param", "table")}
-        self.names = {c.name for c in changes if c.kind in ("param", "table", "let")}
+        # By kind and name: a parameter's change is not its namesake rule's (kx_threshold_ot is both).
+        self.edits = {(c.kind, c.name): c for c in changes if c.kind in ("rule", "fee")}
+        self.read_kinds = {c.name: c.kind for c in changes if c.kind in ("param", "table", "let")}
         for p in (old, new):
-            self.names |= {i.name for i in p.policy.items if isinstance(i, (n.Param, n.Table))}
+            self.read_kinds.update({i.name: "param" if isinstance(i, n.Param) else "table"
+                                    for i in p.policy.items if isinstance(i, (n.Param, n.Table))})
+        self.names = set(self.read_kinds)
+        self.item_ids = {i.id for p in (old, new) for i in p.policy.items if isinstance(i, (n.Rule, n.Fee))}
         self.fees = list(dict.fromkeys(f.id for p in (new, old) for f in p.policy.of_kind(n.Fee)))
         # Each side's rule outcomes (deny, reduce, warn, info), to tell which rules can move units or status.
         self.kinds = tuple({r.id: r.outcome.kind if r.outcome else None for r in p.policy.of_kind(n.Rule)}
@@ -729,28 +742,28 @@ class Comparer:
                 if {self.kinds[0].get(rule), self.kinds[1].get(rule)} <= {"warn", "info", None}:
                     continue  # a warning fired on both sides sets neither status nor units
                 cause = self._cause(rule, lc, reads_a, reads_b)
-                if cause.reads or self._edited(rule, self._RULE_EFFECT):
+                if cause.reads or self._edited("rule", rule, self._RULE_EFFECT):
                     found.append(cause)
         # A line denied on one side is not priced there: its fee, and what the fee would read, explain
         # nothing about the move; the rule that denied it does.
         if lc.old["amount"] != lc.new["amount"] and "denied" not in (lc.old["status"], lc.new["status"]):
             for fee in self.fees:
                 cause = self._cause(fee, lc, reads_a, reads_b)
-                if any("(not read)" not in r[1:] for r in cause.reads) or self._edited(fee, self._FEE_EFFECT):
+                if any("(not read)" not in r[1:] for r in cause.reads) or self._edited("fee", fee, self._FEE_EFFECT):
                     found.append(cause)
         if not found:  # nothing traced explains it: the fee prices every line, so name it and what it read
             found = [self._cause(fee, lc, reads_a, reads_b) for fee in self.fees]
         return found
 
-    def _edited(self, item: str, fields: frozenset[str]) -> bool:
-        edit = self.edits.get(item)
+    def _edited(self, kind: str, item: str, fields: frozenset[str]) -> bool:
+        edit = self.edits.get((kind, item))
         return edit is not None and (edit.action != "changed" or any(d[0] in fields for d in edit.details))
 
     def _cause(self, rule: str, lc: LineChange, reads_a: dict, reads_b: dict) -> Cause:
         kind = "fee" if rule in self.fees else "rule"
-        edit = self.edits.get(rule)
+        edit = self.edits.get((kind, rule))
         edit_text = ""
-        refs = {rule}
+        refs = {f"{kind} {rule}"}
         if edit is not None:
             edit_text = edit.shown_action + (f" ({', '.join(d[0] for d in edit.details)})"
                                              if edit.action == "changed" else "")
@@ -772,7 +785,10 @@ class Comparer:
         elif any("(not read)" not in (r[1], r[2]) for r in differing):
             # Values one side never read (a condition short-circuited) are evidence only when nothing else is.
             differing = [r for r in differing if "(not read)" not in (r[1], r[2])]
-        return Cause(f"{kind} {rule}", edit_text, tuple(differing), frozenset(refs))
+        bases = [r[0].split("[")[0].split(".")[0] for r in differing]
+        return Cause(f"{kind} {rule}", edit_text, tuple(differing), frozenset(refs),
+                     kinds=tuple(self.read_kinds.get(b, "") for b in bases),
+                     qualified=frozenset(r[0] for r, b in zip(differing, bases) if b in self.item_ids))
 
 
 def _first_difference(old: list, new: list) -> tuple[object, object] | None:
@@ -860,7 +876,7 @@ def unwitnessed(changes: list[Change], behavior: Behavior) -> list[Change]:
     for w in behavior.witnesses:
         for c in w.causes:
             cited |= c.refs
-            cited.add(c.item.split(" ", 1)[-1])
+            cited.add(c.item)  # "rule ID", "fee ID": by kind, as a rule or fee change refers to itself
             scoped |= {r[len("governs["):-1] for r in c.refs if r.startswith("governs[")}
 
     def witnessed(c: Change) -> bool:

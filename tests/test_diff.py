@@ -253,6 +253,24 @@ def test_a_moved_conversion_factor_date_is_named_by_the_kx_rule_that_read_it_on_
     assert ("conversion_factor", "33.2875", "32.7442") in {r for c in kx for r in c.reads}
 
 
+def test_a_parameter_named_like_its_rule_is_named_as_the_parameter_not_as_a_change_to_the_rule(tmp_path):
+    # Rule kx_threshold_ot reads param kx_threshold_ot: a new OT threshold changes the parameter only,
+    # so the rule is cited unedited, beside "param kx_threshold_ot 2330 -> 2400", and is no change of its own.
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
+    text = new.read_text(encoding="utf-8")
+    assert "param kx_threshold_ot: money = $2330" in text
+    new.write_text(text.replace("param kx_threshold_ot: money = $2330", "param kx_threshold_ot: money = $2400"),
+                   encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
+    assert [c.key for c in pair.changes] == ["param kx_threshold_ot"] and pair.no_effect == []
+    texts = {c.text() for w in pair.behavior.witnesses for c in w.causes}
+    assert texts == {"rule kx_threshold_ot; param kx_threshold_ot 2330 -> 2400"}
+    read = pair.behavior.witnesses[0].causes[0].to_dict()["reads"][0]
+    assert read == {"name": "kx_threshold_ot", "old": "2330", "new": "2400", "kind": "param"}
+
+
 def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
     assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
     monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
@@ -374,7 +392,7 @@ def test_text_markdown_and_json_say_the_same_thing(capsys):
     assert set(w) >= {"id", "label", "claim", "old_date", "new_date", "lines", "causes", "alike"}
     assert w["lines"][0]["old"]["status"] == "allowed" and w["lines"][0]["new"]["status"] == "denied"
     assert w["causes"][0] == {"item": "rule too_short", "edit": "", "reads": [
-        {"name": "min_minutes", "old": "16", "new": "23"}]}
+        {"name": "min_minutes", "old": "16", "new": "23", "kind": "param"}]}
     # A witness claim is a valid claim: it can be fed back to `ctsdsl eval`.
     from ctsdsl.claims import validate_claim
     validate_claim(w["claim"])
