@@ -14,7 +14,9 @@ GP with each provider type, each documentation flag left out, each claim amount 
 policies read (found in their conditions, typed by the claim schema) just under, at and
 just over each money threshold, alone, with each modifier and with a second line under a
 modifier a set lists beside GP, the same lines again the next day, and a same-day line of
-each other code a condition names. Each variant is dated on
+each other code a condition names. Then each governed code beside each governed code of another role
+(a rule may pair codes by role: group with initial), listed only for a cause or line change no
+single-code claim showed. Each variant is dated on
 both sides of every date a policy turns on (effective dates, dated values, dated data rows),
 so the next-day lines straddle each such date.
 
@@ -505,13 +507,27 @@ def _patients(count: int) -> str:
     return f"{count} patient{'s' if count != 1 else ''} represented"
 
 
-def _with_patients(label: str, code: str, claim: dict) -> str:
+def _with_patients(label: str, code: str, base: dict) -> str:
     """The label naming the main line's patients represented when the base claim sets them (a group
     code's two), so that a claim's label describes it whole; a label that already says them is kept."""
-    count = claim["lines"][-1].get("patients_represented", 1)
+    count = base["lines"][-1].get("patients_represented", 1)  # the main line: last of the base claim
     if count == 1 or "represented" in label or not label.startswith(code):
         return label
     return f"{code} ({_patients(count)})" + label[len(code):]
+
+
+def role_pairs(policies: list[LoadedPolicy], code: str):
+    """(label, change to a base claim): each governed code of another role than `code`'s on the same
+    day, as it is billed alone (an add-on with its primary). A rule may pair codes by role, not by
+    name (a group code billed the same day as an initial one: `codes[o.code].role == "initial"`);
+    codes of the main code's own role add nothing a role condition tells apart."""
+    row = _code_row(policies, code)
+    for other in _codes(policies)[0]:
+        other_row = _code_row(policies, other)
+        if other != code and other_row.get("role") and other_row.get("role") != row.get("role") \
+                and other != row.get("primary") and other_row.get("primary") != code:
+            yield f"{code} with {other} the same day", (
+                lambda c, o=other, r=other_row: c["lines"].extend(_base(o, r, c["date_of_service"])["lines"]))
 
 
 def _siblings_of_gp(policies: list[LoadedPolicy]) -> list[str]:
@@ -538,21 +554,28 @@ def _comparable(claim: dict, new_date: str, old: LoadedPolicy, new: LoadedPolicy
 
 
 def generate(old: LoadedPolicy, new: LoadedPolicy):
-    """Every witness candidate: (label, claim on the old date, the new date)."""
+    """Every witness candidate: (label, claim on the old date, the new date, whether it pairs codes).
+
+    The pairs of codes by role come after every code of a date has been billed alone, so that a pair
+    whose every change those single claims already show can be told apart (see `witnesses`)."""
     policies = [old, new]
     codes, others = _codes(policies)
     payer = new.header.payer or old.header.payer
     for old_date, new_date in date_pairs(old, new):
-        for code in codes:
-            row = _code_row(policies, code)
-            for k, (label, fn) in enumerate(variants(policies, code, others)):
-                claim = _base(code, row, old_date)
-                claim.update(payer=payer, id=f"witness-{code}-{old_date}-{k}")  # unique, so a file of them replays
-                fn(claim)
-                if fn is _again_next_day and not _comparable(claim, new_date, old, new):
-                    continue
-                label = _with_patients(label, code, claim)
-                yield f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim, new_date
+        for paired in (False, True):
+            for code in codes:
+                row = _code_row(policies, code)
+                shapes = role_pairs(policies, code) if paired else variants(policies, code, others)
+                for k, (label, fn) in enumerate(shapes):
+                    claim = _base(code, row, old_date)
+                    # Unique, so a file of them replays.
+                    claim.update(payer=payer, id=f"witness-{code}-{old_date}-{'pair-' if paired else ''}{k}")
+                    label = _with_patients(label, code, claim)
+                    fn(claim)
+                    if fn is _again_next_day and not _comparable(claim, new_date, old, new):
+                        continue
+                    yield (f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim,
+                           new_date, paired)
 
 
 def _outcome(evaluator: Evaluator, claim: dict) -> tuple:
@@ -820,7 +843,13 @@ def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Be
     comparer = Comparer(old, new, changes)
     result = Behavior("generated")
     seen: set = set()
-    for label, claim, new_date in itertools.chain(generate(old, new), at_turning_amounts(comparer, old, new, result)):
+    # Causes and line changes shown so far: a claim pairing two codes whose every cause and line
+    # change a single-code claim already showed (each code's new fee) tells nothing new.
+    shown_causes: set = set()
+    shown_lines: set = set()
+    turning = ((label, claim, new_date, False) for label, claim, new_date in
+               at_turning_amounts(comparer, old, new, result))
+    for label, claim, new_date, paired in itertools.chain(generate(old, new), turning):
         if result.compared >= MAX_CLAIMS:
             result.truncated = True
             break
@@ -829,6 +858,11 @@ def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Be
         if w is None:
             continue
         result.differing += 1
+        causes, lines = {c.key for c in w.causes}, {lc.signature() for lc in w.lines}
+        if paired and w.key() not in seen and causes <= shown_causes and lines <= shown_lines:
+            continue
+        shown_causes |= causes
+        shown_lines |= lines
         result.alike[w.key()] = result.alike.get(w.key(), 0) + 1
         if w.key() in seen:
             continue

@@ -271,6 +271,29 @@ def test_a_parameter_named_like_its_rule_is_named_as_the_parameter_not_as_a_chan
     assert read == {"name": "kx_threshold_ot", "old": "2330", "new": "2400", "kind": "param"}
 
 
+def test_a_removed_rule_pairing_codes_by_role_has_a_witness_of_a_group_and_an_initial_code(tmp_path):
+    # same_day_individual_and_group fires on a 97552 with a same-date line whose role is initial;
+    # no condition names 97550, so only the pairs by role bill them together.
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
+    text = new.read_text(encoding="utf-8")
+    start = text.index("rule same_day_individual_and_group {")
+    new.write_text(text[:start] + text[text.index("\n}\n", start) + 3:], encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
+    assert pair.no_effect == []
+    [w] = pair.behavior.witnesses
+    assert w.label == "97550 with 97552 the same day, 2024-01-01"
+    assert [c.text() for c in w.causes] == ["rule same_day_individual_and_group removed"]
+
+
+def test_a_pair_of_codes_is_listed_only_for_what_no_single_code_claim_shows(medicare):
+    # 2024 -> 2025 moves every code's fee: pairs of codes would repeat each fee change.
+    pairs = [w for w in only_pair(medicare).behavior.witnesses if "the same day" in w.label]
+    assert all(any("same_day_individual_and_group" in c.text() or c.item == "governs" for c in w.causes)
+               for w in pairs)
+
+
 def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
     assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
     monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
