@@ -355,7 +355,9 @@ def _row_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
             details = tuple((c, _cell(ra.get(c)), _cell(rb.get(c))) for c in dict.fromkeys([*ra, *rb])
                             if c not in skip and ra.get(c) != rb.get(c))
             if details:
-                if table.dated_by:
+                # The version's date is shown when it moved too (2024's row against 2025's); an
+                # unchanged date is no change, and only changed cells are listed.
+                if table.dated_by and va[-1][0] != vb[-1][0]:
                     details = ((table.dated_by, va[-1][0], vb[-1][0]),) + details
                 changes.append(Change("row", f"{name}[{key}]", "changed", details, refs))
     return changes

@@ -64,6 +64,18 @@ def test_a_changed_data_row_shows_the_cell():
     assert (change.key, change.action, change.details) == ("row fees[97551]", "changed", (("rvu", "1.00", "1.50"),))
 
 
+def test_a_changed_dated_row_lists_only_its_changed_cells_not_its_unchanged_date(tmp_path):
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    rvu = tmp_path / "new" / "medicare" / "data" / "rvu.csv"
+    text = rvu.read_text(encoding="utf-8")
+    assert "\n97551,2025-01-01,0.54," in text
+    rvu.write_text(text.replace("\n97551,2025-01-01,0.54,", "\n97551,2025-01-01,0.64,"), encoding="utf-8")
+    [change] = structural_changes(load_file(tmp_path / "old" / "medicare" / "cts-2025.cts"),
+                                  load_file(tmp_path / "new" / "medicare" / "cts-2025.cts"))
+    assert (change.key, change.details) == ("row rvu[97551]", (("work", "0.54", "0.64"),))
+
+
 def test_an_added_rule_is_added_and_the_reverse_removed():
     [added] = structural_changes(load_file(BASE), load_file(toy("rule_added")))
     [removed] = structural_changes(load_file(toy("rule_added")), load_file(BASE))
