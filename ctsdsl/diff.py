@@ -190,6 +190,9 @@ class Change:
     # For a parent's rule an overlay's `disable` line switches: "disabled" (NEW adds the line, action
     # removed) or "re-enabled" (NEW drops it, action added). The rule itself did not come or go.
     toggled: str = ""
+    # The parent file a changed item comes from in both policies (an overlay or a later year that
+    # does not restate it): the pair shows the parent's edit as its own, and says where it was made.
+    inherited_from: str = ""
 
     @property
     def key(self) -> str:
@@ -205,6 +208,8 @@ class Change:
                "details": [{"field": f, "old": o, "new": w} for f, o, w in self.details]}
         if self.toggled:  # added to the contract later: present only for a toggled rule
             out["toggled"] = self.toggled
+        if self.inherited_from:  # added later too: present only for an item both sides inherit
+            out["inherited_from"] = self.inherited_from
         return out
 
 
@@ -251,7 +256,18 @@ def _items(policy: n.Policy) -> dict[tuple[str, str], n.Node]:
     return {(_KIND[type(i)], _name(i)): i for i in policy.items if type(i) in _KIND}
 
 
-def _item_changes(old: n.Policy, new: n.Policy) -> list[Change]:
+def _inherited(a: n.Node, b: n.Node, old_file: Path | None, new_file: Path | None) -> str:
+    """The parent file's name when both sides' item comes from a file other than their own policy's."""
+    origins = (getattr(a, "origin", ""), getattr(b, "origin", ""))
+    if not all(origins) or old_file is None or new_file is None:
+        return ""
+    if Path(origins[0]).resolve() == old_file.resolve() or Path(origins[1]).resolve() == new_file.resolve():
+        return ""
+    return Path(origins[1]).name
+
+
+def _item_changes(old: n.Policy, new: n.Policy, old_file: Path | None = None,
+                  new_file: Path | None = None) -> list[Change]:
     before, after = _items(old), _items(new)
     changes = []
     for key in [*before, *(k for k in after if k not in before)]:
@@ -282,7 +298,8 @@ def _item_changes(old: n.Policy, new: n.Policy) -> list[Change]:
         details = tuple((f, _text(getattr(a, f)), _text(getattr(b, f))) for f in fields
                         if getattr(a, f) != getattr(b, f))
         if details:
-            changes.append(Change(kind, name, "changed", details, refs))
+            changes.append(Change(kind, name, "changed", details, refs,
+                                  inherited_from=_inherited(a, b, old_file, new_file)))
     return changes
 
 
@@ -369,7 +386,7 @@ def _cell(value) -> str | None:
 
 def structural_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
     """Every structural difference between two resolved policies, header first, then items, then data rows."""
-    return [*_header_changes(old.header, new.header), *_item_changes(old.policy, new.policy),
+    return [*_header_changes(old.header, new.header), *_item_changes(old.policy, new.policy, old.path, new.path),
             *_row_changes(old, new)]
 
 
@@ -493,7 +510,8 @@ def render_text(report: DiffReport) -> str:
             if c.toggled:
                 out += _toggled_text(c)
                 continue
-            out.append(f"  {c.kind} {c.name}: {c.action}")
+            out.append(f"  {c.kind} {c.name}: {c.action}"
+                       + (f" (inherited from {c.inherited_from})" if c.inherited_from else ""))
             for f, was, now in c.details:
                 if c.action == "changed":  # a cell or entry emptied or filled in: say so, on one line if short
                     was, now = ("(none)" if was is None else was), ("(none)" if now is None else now)
@@ -556,7 +574,8 @@ def render_markdown(report: DiffReport) -> str:
                 out += [f"- {c.kind} `{c.name}` {heading}", f"  - {label}: {_md(text)}"]
                 out += [f"  - title: {_md(title)}"] if title else []
                 continue
-            out.append(f"- {c.kind} `{c.name}` {c.action}")
+            out.append(f"- {c.kind} `{c.name}` {c.action}"
+                       + (f" (inherited from `{c.inherited_from}`)" if c.inherited_from else ""))
             for f, was, now in c.details:
                 out.append(f"  - {f}: {_md(was)} → {_md(now)}")
         if _sources_summary(pair.changes):

@@ -790,6 +790,7 @@ class Comparer:
         if edit is not None:
             edit_text = edit.shown_action + (f" ({', '.join(d[0] for d in edit.details)})"
                                              if edit.action == "changed" else "")
+            edit_text += f" in {edit.inherited_from}" if edit.inherited_from else ""
         ra = {**reads_a.get((rule, None), {}), **reads_a.get((rule, lc.index), {})}
         rb = {**reads_b.get((rule, None), {}), **reads_b.get((rule, lc.index), {})}
         differing = []

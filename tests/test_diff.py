@@ -76,6 +76,37 @@ def test_a_changed_dated_row_lists_only_its_changed_cells_not_its_unchanged_date
     assert (change.key, change.details) == ("row rvu[97551]", (("work", "0.54", "0.64"),))
 
 
+def test_a_parents_change_shows_under_each_pair_that_inherits_it_naming_the_parent(tmp_path):
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    parent = tmp_path / "new" / "medicare" / "cts-2024.cts"
+    text = parent.read_text(encoding="utf-8")
+    assert "when line.patients_represented < 2" in text
+    parent.write_text(text.replace("when line.patients_represented < 2", "when line.patients_represented < 3"),
+                      encoding="utf-8")
+    report = run_diff(str(tmp_path / "old"), str(tmp_path / "new"))
+    by_file = {p.new.path.name: p for p in report.pairs}
+    [own] = by_file["cts-2024.cts"].changes
+    [inherited] = by_file["cts-2025.cts"].changes
+    assert own.inherited_from == "" and inherited.inherited_from == "cts-2024.cts"
+    assert inherited.to_dict()["inherited_from"] == "cts-2024.cts" and "inherited_from" not in own.to_dict()
+    causes = {c.text() for w in by_file["cts-2025.cts"].behavior.witnesses for c in w.causes}
+    assert "rule group_needs_two_patients changed (when) in cts-2024.cts" in causes
+
+
+def test_a_renamed_rule_is_removed_and_added_and_decides_differently_where_it_fires(tmp_path):
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
+    new.write_text(new.read_text(encoding="utf-8").replace("rule group_needs_two_patients {",
+                                                           "rule group_needs_2_patients {"), encoding="utf-8")
+    report = run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new))
+    pair = only_pair(report)
+    assert {(c.key, c.action) for c in pair.changes} == {("rule group_needs_two_patients", "removed"),
+                                                         ("rule group_needs_2_patients", "added")}
+    assert report.behavioral_change and pair.behavior.witnesses
+
+
 def test_an_added_rule_is_added_and_the_reverse_removed():
     [added] = structural_changes(load_file(BASE), load_file(toy("rule_added")))
     [removed] = structural_changes(load_file(toy("rule_added")), load_file(BASE))
