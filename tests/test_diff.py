@@ -29,6 +29,19 @@ def toy(variant: str) -> str:
     return str(FIX / variant / "toy.cts")
 
 
+def edited_copy(tmp_path, relative: str, *edits: tuple[str, str]) -> Path:
+    """Two copies of the bundled tree, old/ and new/, with `edits` (old text, new text) made to new/relative."""
+    shutil.copytree(ROOT / "policies", tmp_path / "old")
+    shutil.copytree(ROOT / "policies", tmp_path / "new")
+    path = tmp_path / "new" / relative
+    text = path.read_text(encoding="utf-8")
+    for before, after in edits:
+        assert before in text, before
+        text = text.replace(before, after)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
@@ -65,25 +78,15 @@ def test_a_changed_data_row_shows_the_cell():
 
 
 def test_a_changed_dated_row_lists_only_its_changed_cells_not_its_unchanged_date(tmp_path):
-    shutil.copytree(ROOT / "policies", tmp_path / "old")
-    shutil.copytree(ROOT / "policies", tmp_path / "new")
-    rvu = tmp_path / "new" / "medicare" / "data" / "rvu.csv"
-    text = rvu.read_text(encoding="utf-8")
-    assert "\n97551,2025-01-01,0.54," in text
-    rvu.write_text(text.replace("\n97551,2025-01-01,0.54,", "\n97551,2025-01-01,0.64,"), encoding="utf-8")
+    edited_copy(tmp_path, "medicare/data/rvu.csv", ("\n97551,2025-01-01,0.54,", "\n97551,2025-01-01,0.64,"))
     [change] = structural_changes(load_file(tmp_path / "old" / "medicare" / "cts-2025.cts"),
                                   load_file(tmp_path / "new" / "medicare" / "cts-2025.cts"))
     assert (change.key, change.details) == ("row rvu[97551]", (("work", "0.54", "0.64"),))
 
 
 def test_a_parents_change_shows_under_each_pair_that_inherits_it_naming_the_parent(tmp_path):
-    shutil.copytree(ROOT / "policies", tmp_path / "old")
-    shutil.copytree(ROOT / "policies", tmp_path / "new")
-    parent = tmp_path / "new" / "medicare" / "cts-2024.cts"
-    text = parent.read_text(encoding="utf-8")
-    assert "when line.patients_represented < 2" in text
-    parent.write_text(text.replace("when line.patients_represented < 2", "when line.patients_represented < 3"),
-                      encoding="utf-8")
+    edited_copy(tmp_path, "medicare/cts-2024.cts",
+                ("when line.patients_represented < 2", "when line.patients_represented < 3"))
     report = run_diff(str(tmp_path / "old"), str(tmp_path / "new"))
     by_file = {p.new.path.name: p for p in report.pairs}
     [own] = by_file["cts-2024.cts"].changes
@@ -236,12 +239,8 @@ def test_a_claim_total_priced_per_line_date_is_witnessed_where_the_kx_decision_t
 def test_a_modifier_rule_widened_to_physicians_is_witnessed_by_a_physician_line_without_modifiers(tmp_path):
     # Medicare asks discipline modifiers of therapists only; a version asking them of everyone moves a
     # physician's line without modifiers, a combination of two axes the generator covers.
-    shutil.copytree(ROOT / "policies", tmp_path / "old")
-    shutil.copytree(ROOT / "policies", tmp_path / "new")
-    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
-    text = new.read_text(encoding="utf-8")
-    assert "  when therapist and disciplines != 1\n" in text
-    new.write_text(text.replace("  when therapist and disciplines != 1\n", "  when disciplines != 1\n"), encoding="utf-8")
+    new = edited_copy(tmp_path, "medicare/cts-2024.cts",
+                      ("  when therapist and disciplines != 1\n", "  when disciplines != 1\n"))
     pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
     first = pair.behavior.witnesses[0]
     assert first.label == "97550, physician, no modifiers, 2024-01-01"
@@ -283,13 +282,8 @@ def test_a_moved_conversion_factor_date_is_named_by_the_kx_rule_that_read_it_on_
     # The factor changes on 2024-03-15 instead of 03-09: a claim of 03-08 with lines again on 03-09
     # reads the same factor for its first line on both sides and another for its second. The KX rule
     # that turns reads both, so its cause names the factor, not an empty edit with nothing read.
-    shutil.copytree(ROOT / "policies", tmp_path / "old")
-    shutil.copytree(ROOT / "policies", tmp_path / "new")
-    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
-    text = new.read_text(encoding="utf-8")
-    assert "to 2024-03-08 = $32.7442" in text and "from 2024-03-09 to 2024-12-31" in text
-    new.write_text(text.replace("to 2024-03-08 = $32.7442", "to 2024-03-14 = $32.7442")
-                   .replace("from 2024-03-09 to 2024-12-31", "from 2024-03-15 to 2024-12-31"), encoding="utf-8")
+    new = edited_copy(tmp_path, "medicare/cts-2024.cts", ("to 2024-03-08 = $32.7442", "to 2024-03-14 = $32.7442"),
+                      ("from 2024-03-09 to 2024-12-31", "from 2024-03-15 to 2024-12-31"))
     pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
     kx = [c for w in pair.behavior.witnesses for c in w.causes if c.item.startswith("rule kx_threshold")]
     assert kx and all(c.reads for c in kx)
@@ -299,13 +293,8 @@ def test_a_moved_conversion_factor_date_is_named_by_the_kx_rule_that_read_it_on_
 def test_a_parameter_named_like_its_rule_is_named_as_the_parameter_not_as_a_change_to_the_rule(tmp_path):
     # Rule kx_threshold_ot reads param kx_threshold_ot: a new OT threshold changes the parameter only,
     # so the rule is cited unedited, beside "param kx_threshold_ot 2330 -> 2400", and is no change of its own.
-    shutil.copytree(ROOT / "policies", tmp_path / "old")
-    shutil.copytree(ROOT / "policies", tmp_path / "new")
-    new = tmp_path / "new" / "medicare" / "cts-2024.cts"
-    text = new.read_text(encoding="utf-8")
-    assert "param kx_threshold_ot: money = $2330" in text
-    new.write_text(text.replace("param kx_threshold_ot: money = $2330", "param kx_threshold_ot: money = $2400"),
-                   encoding="utf-8")
+    new = edited_copy(tmp_path, "medicare/cts-2024.cts",
+                      ("param kx_threshold_ot: money = $2330", "param kx_threshold_ot: money = $2400"))
     pair = only_pair(run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new)))
     assert [c.key for c in pair.changes] == ["param kx_threshold_ot"] and pair.no_effect == []
     texts = {c.text() for w in pair.behavior.witnesses for c in w.causes}
