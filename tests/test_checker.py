@@ -266,16 +266,20 @@ def test_a_problem_in_a_yaml_row_points_at_the_line_the_row_starts_on(tmp_path, 
     assert (d.message, d.span.line) == ("row without a `code`", 4)
 
 
-def test_a_policy_without_an_end_date_needs_its_last_dated_value_open_too(tmp_path):
-    # Otherwise every claim after the last value's end stops with an evaluation error.
+def with_effective(tmp_path, effective: str, body: str):
+    """The test policy with another `effective` entry: (its text, the loaded policy)."""
     from conftest import HEADER
     from ctsdsl.loader import load_text
-    text = HEADER.replace("effective 2024-01-01 to 2024-12-31", "effective 2024-01-01") + \
-        "param cf { from 2024-01-01 to 2024-12-31 = $33 cites s }\n"
-    loaded = load_text(text, tmp_path / "open.cts", raise_on_error=False)
+    text = HEADER.replace("effective 2024-01-01 to 2024-12-31", f"effective {effective}") + body
+    return text, load_text(text, tmp_path / "p.cts", raise_on_error=False)
+
+
+def test_a_policy_without_an_end_date_needs_its_last_dated_value_open_too(tmp_path):
+    # Otherwise every claim after the last value's end stops with an evaluation error.
+    text, loaded = with_effective(tmp_path, "2024-01-01", "param cf { from 2024-01-01 to 2024-12-31 = $33 cites s }\n")
     (d,) = loaded.checked.errors
     assert (d.code, d.message) == ("dated-gap", "`cf` has no value after 2024-12-31, but the policy has no end date")
-    assert load_text(text.replace("to 2024-12-31 = $33", "= $33"), tmp_path / "open.cts").checked.errors == []
+    assert with_effective(tmp_path, "2024-01-01", "param cf { from 2024-01-01 = $33 cites s }\n")[1].checked.errors == []
 
 
 def test_a_data_file_date_must_be_a_real_day_in_a_dated_column_and_in_a_date_column(tmp_path, make_policy):
@@ -301,11 +305,8 @@ def test_a_yaml_table_reads_cells_as_a_csv_one_does(tmp_path, make_policy):
 
 
 def test_a_policy_date_that_is_no_date_is_reported_at_effective_and_gaps_are_not_measured_from_it(tmp_path):
-    from conftest import HEADER
-    from ctsdsl.loader import load_text
-    text = HEADER.replace("to 2024-12-31", "to 2024-13-31") + \
-        "param cf { from 2024-01-01 to 2024-12-31 = $33 cites s }\n"
-    loaded = load_text(text, tmp_path / "p.cts", raise_on_error=False)
+    text, loaded = with_effective(tmp_path, "2024-01-01 to 2024-13-31",
+                                  "param cf { from 2024-01-01 to 2024-12-31 = $33 cites s }\n")
     (d,) = loaded.checked.errors
     assert (d.code, d.message) == ("bad-date", "2024-13-31 is not a calendar date")
     assert (d.span.line, d.span.column) == (text.splitlines().index("  effective 2024-01-01 to 2024-13-31") + 1, 3)
@@ -320,23 +321,25 @@ def test_inherited_outside_an_override_says_where_it_may_be_used(make_policy):
 # ------------------------------------------------------------------ text columns met as numbers
 
 
-def test_a_column_made_text_by_one_cell_says_which_cell_when_compared_with_a_number(tmp_path, make_policy):
+def column_error(tmp_path, make_policy, csv: str, condition: str):
+    """The one error of a rule reading column n of table t (data/t.csv holding `csv`) in `condition`."""
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "t.csv").write_text("code,n\n97550,3\n97551,n/a\n97552,2\n", encoding="utf-8")
+    (tmp_path / "data" / "t.csv").write_text(csv, encoding="utf-8")
     loaded = make_policy('table t from "data/t.csv" key code cites s\n'
-                         + RULE.format("applies to line when t[line.code].n > 2 deny"), raise_on_error=False)
+                         + RULE.format(f"applies to line when {condition} deny"), raise_on_error=False)
     (d,) = loaded.checked.errors
+    return d
+
+
+def test_a_column_made_text_by_one_cell_says_which_cell_when_compared_with_a_number(tmp_path, make_policy):
+    d = column_error(tmp_path, make_policy, "code,n\n97550,3\n97551,n/a\n97552,2\n", "t[line.code].n > 2")
     assert d.message == "cannot compare a string with an int"
     assert d.hint == ("column `n` of table `t` was read as text, because one of its cells is not a number: 'n/a' in "
                       "row '97551' (t.csv line 3); a column is numbers only if every cell is one")
 
 
 def test_a_column_of_text_used_in_arithmetic_says_it_holds_text(tmp_path, make_policy):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "t.csv").write_text("code,n\n97550,a\n97551,b\n", encoding="utf-8")
-    loaded = make_policy('table t from "data/t.csv" key code cites s\n'
-                         + RULE.format("applies to line when t[line.code].n + 1 > 2 deny"), raise_on_error=False)
-    (d,) = loaded.checked.errors
+    d = column_error(tmp_path, make_policy, "code,n\n97550,a\n97551,b\n", "t[line.code].n + 1 > 2")
     assert (d.message, d.hint) == ("`+` needs numbers, not a string", "column `n` of table `t` holds text, not "
                                    "numbers (t.csv)")
 
