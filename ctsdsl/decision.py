@@ -134,6 +134,12 @@ class LineDecision:
     allowed_amount: Decimal | None
     findings: tuple[str, ...] = ()
 
+    @property
+    def amount_unknown(self) -> bool:
+        """Paid (units allowed) with no amount: the policy's data has no fee for it. An
+        out-of-scope line has no amount either, but is not the policy's to pay."""
+        return self.allowed_amount is None and self.units_allowed > 0 and self.status != "out_of_scope"
+
     def to_dict(self) -> dict:
         return {"index": self.index, "code": self.code, "status": self.status,
                 "units_billed": self.units_billed, "units_allowed": self.units_allowed,
@@ -151,9 +157,12 @@ class Decision:
     findings: tuple[Finding, ...]
     total_allowed: Decimal
     claim_digest: str = ""  # see `claim_digest`: with policy.digest, what the decision was made from
-    # False when a line is paid with an amount the policy's data cannot give (a 2026 line before
-    # CMS's RVUs are in): total_allowed then adds only the known amounts, and is not the claim's total.
-    total_complete: bool = True
+
+    @property
+    def total_complete(self) -> bool:
+        """False when a paid line's amount is unknown (a 2026 line before CMS's RVUs are in):
+        total_allowed then adds only the known amounts, and is not the claim's total."""
+        return not any(line.amount_unknown for line in self.lines)
 
     def to_dict(self) -> dict:
         """The decision as `schemas/decision.schema.json` defines it."""

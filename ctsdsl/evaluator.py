@@ -318,7 +318,7 @@ class Evaluator:
                 on_line[line].append(fid)
         out_lines = []
         total = ZERO
-        denied = reduced = governed_count = unknown = 0
+        denied = reduced = governed_count = 0
         for i, ln in enumerate(lines):
             billed = ln["units"]
             if not gov[i]:
@@ -341,8 +341,6 @@ class Evaluator:
                 # Half up, as `round()` in a policy and as fee schedules round: $0.125 is $0.13.
                 amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
                 total += amount
-            elif units:
-                unknown += 1
             out_lines.append(LineDecision(i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
         outcome: Outcome
         if governed_count and denied == governed_count:
@@ -352,4 +350,4 @@ class Evaluator:
         else:
             outcome = "pay"
         return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total,
-                        claim_digest(claim), not unknown)
+                        claim_digest(claim))

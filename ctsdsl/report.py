@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .decision import Decision, LineDecision, money_text
+from .decision import Decision, money_text
 from .evaluator import Evaluation, _s, shown_path
 from .overlay import Layer
 
@@ -17,11 +17,6 @@ def _money(amount) -> str:
     return "-" if text is None else f"${text}"
 
 
-def _unpriced(line: LineDecision) -> bool:
-    """A paid line whose amount the policy could not give (out-of-scope lines have none either)."""
-    return line.allowed_amount is None and line.units_allowed > 0 and line.status != "out_of_scope"
-
-
 def _wrap(text: str, indent: int, width: int = 100) -> str:
     return textwrap.fill(text, width=width, initial_indent=" " * indent, subsequent_indent=" " * indent)
 
@@ -31,14 +26,14 @@ def render_decision(decision: Decision) -> str:
     p = decision.policy
     total = _money(decision.total_allowed)
     if not decision.total_complete:
-        total += f" known, {sum(map(_unpriced, decision.lines))} line(s) of unknown amount"
+        total += f" known, {sum(line.amount_unknown for line in decision.lines)} line(s) of unknown amount"
     out = [f"claim {decision.claim_id}: {decision.outcome.upper()}, total allowed {total}",
            f"  policy {p.name} version {p.version} ({p.effective_from} to {p.effective_to or 'open'})"]
     out.append("  lines:")
     for line in decision.lines:
         units = f"{line.units_allowed}/{line.units_billed} units"
         refs = " ".join(line.findings)
-        amount = "unknown" if _unpriced(line) else _money(line.allowed_amount)
+        amount = "unknown" if line.amount_unknown else _money(line.allowed_amount)
         out.append(f"    #{line.index} {line.code:<6} {_STATUS[line.status]:<13} {units:<12} "
                    f"{amount:>10}  {refs}".rstrip())
     if decision.findings:
