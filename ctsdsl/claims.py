@@ -473,7 +473,11 @@ def _infinite_spends(obj: object) -> list[str]:
             or (isinstance(obj.get(f), Decimal) and not obj[f].is_finite())]
 
 
-_INT_FIELDS = ("units", "minutes", "patients_represented", "caregivers")
+@functools.lru_cache(maxsize=1)
+def _integer_line_fields() -> frozenset[str]:
+    """The line fields the schema makes integers: the ones a whole float may stand in for."""
+    properties = claim_schema()["$defs"]["line"]["properties"]
+    return frozenset(name for name, prop in properties.items() if prop.get("type") == "integer")
 
 
 def _with_ints(claim: dict) -> dict:
@@ -482,10 +486,10 @@ def _with_ints(claim: dict) -> dict:
     The schema counts 3.0 as an integer, so the claim is valid; the policy's arithmetic needs 3.
     A copy when something changes: the caller's claim is never modified.
     """
-    lines = claim["lines"]
-    if not any(type(line.get(f)) is float for line in lines for f in _INT_FIELDS):
+    lines, integers = claim["lines"], _integer_line_fields()
+    if not any(type(line.get(f)) is float for line in lines for f in integers):
         return claim
-    fixed = [{k: int(v) if k in _INT_FIELDS and type(v) is float else v for k, v in line.items()}
+    fixed = [{k: int(v) if k in integers and type(v) is float else v for k, v in line.items()}
              for line in lines]
     return dict(claim, lines=fixed)
 
