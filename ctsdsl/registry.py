@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 from dataclasses import dataclass
@@ -63,10 +64,16 @@ def overlapping_policies(loaded: list[LoadedPolicy]) -> list[Diagnostic]:
 
 
 class Registry:
-    """The policies under one folder, loaded and compiled once each, on first use."""
+    """The policies under one folder, loaded and compiled once each, on first use.
 
-    def __init__(self, root: str | Path) -> None:
+    `recursive=False` takes the folder's own policies only, not its subfolders': a folder that is
+    no policy tree (a home folder, say) does not make every policy below it a candidate, for
+    choosing a policy or for its overlays' parents (see `loader.tree_root`).
+    """
+
+    def __init__(self, root: str | Path, *, recursive: bool = True) -> None:
         self.root = Path(root)
+        self.recursive = recursive
         self._loaded: dict[Path, LoadedPolicy] = {}
         self._compiled: dict[Path, Evaluator] = {}
         self._entries: list[Entry] | None = None
@@ -74,7 +81,7 @@ class Registry:
     def entries(self) -> list[Entry]:
         if self._entries is None:
             entries = []
-            for path in sorted(self.root.rglob("*" + POLICY_SUFFIX)):
+            for path in sorted((self.root.rglob if self.recursive else self.root.glob)("*" + POLICY_SUFFIX)):
                 header = self._header(path)
                 entries.append(Entry(header.name, header.payer, header.effective_from, header.effective_to, path,
                                      header.changes))
@@ -95,7 +102,8 @@ class Registry:
     def load(self, path: Path) -> LoadedPolicy:
         path = Path(path)
         if path not in self._loaded:
-            with policy_tree(self.root):  # an overlay here finds its parents anywhere in this folder
+            # In a tree, an overlay finds its parents anywhere in it; else `extends` keeps to its own folder.
+            with policy_tree(self.root) if self.recursive else contextlib.nullcontext():
                 self._loaded[path] = load_file(path)
         return self._loaded[path]
 

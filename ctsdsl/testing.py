@@ -40,9 +40,9 @@ import yaml
 from .claims import StrictYamlLoader, parse_yaml, validate_claim
 from .decision import Decision, money_text
 from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_text
+from .loader import POLICY_SUFFIX, LoadedPolicy, load_text, tree_root
 from .nodes import Span
-from .registry import Entry, Registry, bundled
+from .registry import Registry, bundled
 from .tables import valid_date
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -337,18 +337,6 @@ def find_policy_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-class _FolderRegistry(Registry):
-    """The policies in one folder, not its subfolders: a case file saved outside any policy
-    tree (in a home folder, say) does not make every policy below it a candidate."""
-
-    def entries(self) -> list[Entry]:
-        if self._entries is None:
-            headers = [(path, self._header(path)) for path in sorted(self.root.glob("*" + POLICY_SUFFIX))]
-            self._entries = [Entry(h.name, h.payer, h.effective_from, h.effective_to, path, h.changes)
-                             for path, h in headers]
-        return self._entries
-
-
 class Runner:
     """Runs cases against policies chosen by name, path or claim, and tallies coverage.
 
@@ -371,16 +359,14 @@ class Runner:
         """Where a case file's policies are found, nearest first."""
         if self._fixed is not None:
             return [self._fixed]
-        here = Path(case_file).resolve().parent
-        root = next((p for p in (here, *here.parents) if p.name == "policies"), None)
-        if root is None and here.name == "cases":  # a policy's cases sit in `cases/` beside it
-            here = here.parent
+        root, recursive = tree_root(Path(case_file).resolve())  # as a policy there would find its parent
+        if not recursive and root.name == "cases":  # a policy's cases sit in `cases/` beside it
+            root = root.parent
         if root == self.registry.root.resolve():
             return [self.registry]
-        tree = self._trees.get(root or here)
+        tree = self._trees.get(root)
         if tree is None:
-            # Not in a policy tree: the folder's own policies (not its subfolders', as `extends` reads them).
-            tree = self._trees[root or here] = Registry(root) if root else _FolderRegistry(here)
+            tree = self._trees[root] = Registry(root, recursive=recursive)
         return [tree, self.registry]
 
     def load(self, path: Path) -> LoadedPolicy:

@@ -320,3 +320,18 @@ def test_a_folder_of_ones_own_not_named_policies_still_gives_overlays_its_own_pa
     registry = folder_registry(tree)
     decision = registry.evaluator(registry.policy_for(claim).path).evaluate(claim)
     assert "kx_threshold_pt_slp" in {f.rule for f in decision.findings}  # the $100 of this tree's parent
+
+
+def test_a_folder_taken_alone_keeps_extends_to_that_folder(tmp_path):
+    # A home folder is no policy tree: a policy there must not find a parent in some subfolder below it.
+    from ctsdsl.registry import Registry
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "parent.cts").write_text(policy_text("").replace('"test-policy"', '"hidden-parent"'))
+    (tmp_path / "child.cts").write_text(
+        'policy "child" {\n  payer "child"\n  version "1"\n  effective 2024-01-01\n  extends "hidden-parent"\n}\n')
+    alone = Registry(tmp_path, recursive=False)
+    assert [e.name for e in alone.entries()] == ["child"]
+    with pytest.raises(PolicySemanticError) as info:
+        alone.load(tmp_path / "child.cts")
+    assert info.value.diagnostics[0].code == "unknown-parent"
+    assert Registry(tmp_path).load(tmp_path / "child.cts").header.name == "child"  # a tree: found
