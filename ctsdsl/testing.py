@@ -38,7 +38,7 @@ from pathlib import Path
 import yaml
 
 from .claims import StrictYamlLoader, parse_yaml, validate_claim
-from .decision import Decision, money_text
+from .decision import Decision, LineDecision, money_text
 from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_text, tree_root
 from .nodes import Span
@@ -483,7 +483,7 @@ class Runner:
         priced = {ev.line: ev.rule for ev in evaluations if ev.fired and ev.kind == "fee"}
         result.problems.extend(compare(decision, case.expect, priced))
         if result.problems:
-            result.decided = summary(decision, evaluations)
+            result.decided = summary(decision, priced)
         return result
 
     def _entry(self, file: str, rule: str) -> RuleCoverage:
@@ -685,26 +685,26 @@ def compare(decision: Decision, expect: dict, priced: dict[int | None, str] | No
             check(f"{where} units allowed", spec["units"], line.units_allowed)
         if "amount" in spec:
             check(f"{where} amount", _money(spec["amount"]), money_text(line.allowed_amount))
-        on_line = {f.rule for f in decision.findings if f.line == index or (f.line is None and f.id in line.findings)}
-        if index in priced:
-            on_line.add(priced[index])
-        problems += _firing(spec, on_line, f"{where}: ")
+        problems += _firing(spec, set(_fired_on(decision, line, priced)), f"{where}: ")
     return problems
 
 
-def summary(decision: Decision, evaluations) -> list[str]:
+def _fired_on(decision: Decision, line: LineDecision, priced: dict[int | None, str]) -> list[str]:
+    """The rules that fired on a line as expectations see them: its findings (a claim rule's too,
+    when the finding is listed on the line), then the fee that priced it."""
+    rules = [f.rule for f in decision.findings if f.line == line.index or (f.line is None and f.id in line.findings)]
+    if line.index in priced:
+        rules.append(priced[line.index])
+    return list(dict.fromkeys(rules))
+
+
+def summary(decision: Decision, priced: dict[int | None, str]) -> list[str]:
     """What a policy decided, compactly: the outcome and total, then each line's status, units,
-    amount and the rules (and fee) that fired on it. A failing case shows it, so that an amount
-    of 0.00 where 57.29 was expected comes with the denial that explains it."""
-    # Rules as expectations see them (a line's findings, see `compare`), and the fee that priced each line.
-    fired: dict[int | None, list[str]] = {}
-    attached: set[str] = set()
-    for line in decision.lines:
-        on_line = [f.rule for f in decision.findings
-                   if f.line == line.index or (f.line is None and f.id in line.findings)]
-        on_line += [ev.rule for ev in evaluations if ev.fired and ev.kind == "fee" and ev.line == line.index]
-        fired[line.index] = list(dict.fromkeys(on_line))
-        attached.update(line.findings)
+    amount and the rules (and the fee, `priced` naming it per line) that fired on it. A failing
+    case shows it, so that an amount of 0.00 where 57.29 was expected comes with the denial that
+    explains it."""
+    fired: dict[int | None, list[str]] = {line.index: _fired_on(decision, line, priced) for line in decision.lines}
+    attached = {fid for line in decision.lines for fid in line.findings}
     fired[None] = list(dict.fromkeys(f.rule for f in decision.findings if f.line is None and f.id not in attached))
     total = money_text(decision.total_allowed)
     out = [f"decided: {decision.outcome}, total allowed {total}"
