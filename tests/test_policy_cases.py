@@ -227,12 +227,18 @@ def test_the_testing_guide_shows_what_ctsdsl_test_prints_on_the_bundled_policies
      "case 1: b both in `fires` and in `not_fires`, so the case can never pass"),
 ])
 def test_a_malformed_case_file_is_refused_at_the_line_and_column_at_fault(tmp_path: Path, text, at, message) -> None:
+    d = refusal(tmp_path, text)
+    assert ((d.span.line, d.span.column), d.message) == (at, message)
+
+
+def refusal(tmp_path: Path, text: str):
+    """The one diagnostic with which a case file holding `text` is refused when read."""
     cases = tmp_path / "bad.yaml"
     cases.write_text(text, encoding="utf-8")
     with pytest.raises(CtsdslError) as info:
         load_cases(cases)
     (d,) = info.value.diagnostics
-    assert ((d.span.line, d.span.column), d.message) == (at, message)
+    return d
 
 
 @pytest.mark.parametrize(("text", "hint"), [
@@ -242,11 +248,7 @@ def test_a_malformed_case_file_is_refused_at_the_line_and_column_at_fault(tmp_pa
     ("cases:\n  - name: x\n    expect: {lines: [{status: reducd}]}\n", "did you mean `reduced`?"),
 ])
 def test_a_misspelt_key_or_value_gets_a_did_you_mean(tmp_path: Path, text, hint) -> None:
-    cases = tmp_path / "typo.yaml"
-    cases.write_text(text, encoding="utf-8")
-    with pytest.raises(CtsdslError) as info:
-        load_cases(cases)
-    assert info.value.diagnostics[0].hint.startswith(hint)
+    assert refusal(tmp_path, text).hint.startswith(hint)
 
 
 def test_a_misspelt_what_if_parameter_fails_the_case_at_its_line_with_a_suggestion(tmp_path: Path) -> None:
