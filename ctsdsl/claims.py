@@ -474,10 +474,11 @@ def _infinite_spends(obj: object) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _integer_line_fields() -> frozenset[str]:
-    """The line fields the schema makes integers: the ones a whole float may stand in for."""
+def line_integer_bounds() -> dict[str, tuple[int, int]]:
+    """Each integer field of a claim line, with the least and greatest value the schema allows."""
     properties = claim_schema()["$defs"]["line"]["properties"]
-    return frozenset(name for name, prop in properties.items() if prop.get("type") == "integer")
+    return {name: (prop.get("minimum", 0), prop.get("maximum", 1440)) for name, prop in properties.items()
+            if prop.get("type") == "integer"}
 
 
 def _with_ints(claim: dict) -> dict:
@@ -486,7 +487,7 @@ def _with_ints(claim: dict) -> dict:
     The schema counts 3.0 as an integer, so the claim is valid; the policy's arithmetic needs 3.
     A copy when something changes: the caller's claim is never modified.
     """
-    lines, integers = claim["lines"], _integer_line_fields()
+    lines, integers = claim["lines"], line_integer_bounds()
     if not any(type(line.get(f)) is float for line in lines for f in integers):
         return claim
     fixed = [{k: int(v) if k in integers and type(v) is float else v for k, v in line.items()}

@@ -50,14 +50,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import itertools
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from . import _resources
 from . import nodes as n
+from .claims import line_integer_bounds
 from .decision import Decision, money_text
 from .diff import Change
 from .errors import CtsdslError
@@ -336,20 +334,11 @@ def _minutes(policies: list[LoadedPolicy], row: dict) -> list[int]:
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 
-@functools.lru_cache(maxsize=1)
-def _line_int_bounds() -> dict[str, tuple[int, int]]:
-    """Each integer field of a claim line, with the least and greatest value the claim schema allows."""
-    with open(_resources.schema_path("claim.schema.json"), encoding="utf-8") as fh:
-        props = json.load(fh)["$defs"]["line"]["properties"]
-    return {name: (prop.get("minimum", 0), prop.get("maximum", 1440)) for name, prop in props.items()
-            if prop.get("type") == "integer"}
-
-
 def _int_probes(policies: list[LoadedPolicy]) -> dict[str, list[int]]:
     """For each integer line field a condition compares with a constant (`line.caregivers > 4`, or a
     named expression or int parameter standing for either side), the constant less one, itself and plus
     one, within the schema's bounds: a rule on five or more caregivers needs a claim with five."""
-    bounds = _line_int_bounds()
+    bounds = line_integer_bounds()
     found: dict[str, set[int]] = {name: set() for name in bounds}
     for p in policies:
         lets = {let.name: let.expr for let in p.policy.of_kind(n.Let)}
