@@ -277,7 +277,7 @@ class Checker:
         parent = self.replaced.get(param.name) if param.override else None
         if parent is None:
             return False
-        want = _param_type(parent)
+        want = param_type(parent)
         got = param.type_name if param.type_name in PARAM_TYPES and param.type_name != "set" else inferred
         if ANY in (want, got) or _widens(want, got) or \
                 (want.startswith("set:") and got.startswith("set:") and ANY in (want[4:], got[4:])):
@@ -671,7 +671,7 @@ def _next_day(date: str) -> str:
         return date
 
 
-def _param_type(param: n.Param) -> str:
+def param_type(param: n.Param) -> str:
     """The type a parameter's uses are checked against (as `check_param` settles it, without reporting)."""
     if param.type_name in PARAM_TYPES and param.type_name != "set":
         return param.type_name

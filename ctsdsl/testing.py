@@ -560,15 +560,12 @@ def _declared(loaded: LoadedPolicy, name: object, at: Diagnostic):
 
 
 def _kind(param) -> str | None:
-    """A parameter's type: as declared, else as its value (or first dated value) is written."""
-    if param.type_name:
-        return param.type_name
-    value = param.value if param.value is not None else (param.dated[0].value if param.dated else None)
-    if value is None:
-        return None
-    from .checker import literal_type
-    kind = literal_type(value)
-    return "set" if kind.startswith("set:") else kind
+    """A parameter's type as the checker settles it, written as a what-if overlay declares it
+    (any set as `set`); None when it cannot be told."""
+    from .checker import param_type
+    from .fields import ANY
+    kind = param_type(param)
+    return "set" if kind.startswith("set:") else None if kind == ANY else kind
 
 
 _KIND_HINTS = {"date": "write a date as YYYY-MM-DD, a real calendar day", "bool": "write true or false",
