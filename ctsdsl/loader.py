@@ -249,6 +249,45 @@ def load_file(path: str | Path, *, raise_on_error: bool = True) -> LoadedPolicy:
     return load_text(read_policy_text(path), path, raise_on_error=raise_on_error)
 
 
+@dataclass
+class TextCheck:
+    """What `check_text` found: every diagnostic, and the policy when the text parsed."""
+
+    diagnostics: list[Diagnostic]
+    loaded: LoadedPolicy | None  # None when the text (or a parent it extends) does not parse
+
+
+def check_text(text: str, path: str | Path, *, tree: str | Path | None = None) -> TextCheck:
+    """Check policy text that is meant to live at `path`, whether or not it is saved there yet.
+
+    An editor checks what is on screen: the text is checked as if saved at `path`, so its
+    `extends` and its tables resolve from that folder (parents and data files are read from
+    disk). Problems come back as diagnostics, never raised: a syntax error, in this text or in
+    a parent, leaves `loaded` None.
+
+    Args:
+        text: The policy text.
+        path: The file the text belongs to (it need not exist).
+        tree: A folder to treat as the policy tree, as `--policies DIR` does: inside it a
+            parent is found by name in any subfolder. By default the nearest folder named
+            `policies` above `path` is the tree.
+
+    Returns:
+        The diagnostics (errors and warnings, in every file of the overlay chain) and the
+        loaded policy.
+
+    >>> [d.code for d in check_text('policy "p" {', "p.cts").diagnostics]
+    ['syntax']
+    """
+    path = Path(path)
+    try:
+        with policy_tree(tree) if tree is not None else contextlib.nullcontext():
+            loaded = load_text(text, path, raise_on_error=False)
+    except CtsdslError as exc:
+        return TextCheck(exc.diagnostics, None)
+    return TextCheck(loaded.diagnostics, loaded)
+
+
 def _with_text(d: Diagnostic, text: str) -> Diagnostic:
     if d.source_text is not None:
         return d
