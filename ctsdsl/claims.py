@@ -525,9 +525,12 @@ def _slow_validate(obj: object, source_name: str) -> dict:
     errors = sorted(_validator().iter_errors(checked), key=lambda e: (
         [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
         [not part for part in _relevance(e)[2:]]))
-    diagnostics: list[Diagnostic] = []
+    # A dict keeps the first of each repeated diagnostic in order; `d not in list` made 20 000 bad
+    # lines cost minutes (issue 16).
+    unique: dict[Diagnostic, None] = {}
     for error in errors:
-        diagnostics += [d for d in _explain(error, source_name) if d not in diagnostics]
+        unique.update(dict.fromkeys(_explain(error, source_name)))
+    diagnostics = list(unique)
     for field in infinite:  # the schema cannot say "finite"; an amount of money must be
         diagnostics.append(Diagnostic("claim-invalid", f"expected a finite number, got {obj[field]}",  # type: ignore[index]
                                       source_name,

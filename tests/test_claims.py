@@ -270,6 +270,24 @@ def test_a_missing_bundled_resource_is_a_clear_error():
         _resources.schema_path("no-such.schema.json")
 
 
+def test_removing_repeated_diagnostics_costs_a_few_comparisons_per_bad_line_not_one_per_pair(monkeypatch):
+    # Issue 16: each diagnostic was compared with every one kept so far, so 20 000 bad lines took minutes.
+    from ctsdsl.errors import Diagnostic
+    compared = 0
+    equal = Diagnostic.__eq__
+
+    def counting(self, other):
+        nonlocal compared
+        compared += 1
+        return equal(self, other)
+
+    monkeypatch.setattr(Diagnostic, "__eq__", counting)
+    bad_lines = 600
+    found = problems(dict(minimal_claim(), lines=[{"code": "x", "units": 0}] * bad_lines))
+    assert len(found) == 2 * bad_lines
+    assert compared < 10 * bad_lines
+
+
 # ---------------------------------------------------- the fast checker agrees
 
 
