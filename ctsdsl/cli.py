@@ -309,6 +309,19 @@ def cmd_fmt(args) -> int:
     return 1 if failed or ((args.check or args.diff) and changed) else 0
 
 
+def cmd_lsp(args) -> int:
+    try:
+        from .lsp.server import serve
+    except ImportError as exc:  # the server's libraries are an extra, to keep the core install small
+        missing = (exc.name or "").split(".")[0]
+        if missing not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError(Diagnostic(
+            "lsp-not-installed", f"the language server needs {missing}, which is not installed",
+            "ctsdsl lsp", hint="install the extra: pip install 'ctsdsl[lsp]' (in a checkout: pip install -e '.[lsp]')"))
+    return serve(Path(args.policies) if args.policies else None)
+
+
 def _prefix(exc: CtsdslError, location: str) -> None:
     """Name the claim file in errors that arose while deciding it, or choosing its policy (a path into the claim)."""
     exc.diagnostics = [d if d.source_name != "<claim>" and not (isinstance(exc, PolicyNotFoundError) and d.path)
@@ -380,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", action="store_true",
                    help="write nothing; print a unified diff of the changes, exit 1 if any")
     p.set_defaults(run=cmd_fmt)
+
+    p = sub.add_parser("lsp", help="run the language server for editors, on stdin and stdout (docs/editors.md)")
+    p.add_argument("--policies", metavar="DIR", help="treat DIR as the policy tree: an overlay finds its parent by "
+                   "name anywhere under it, as --policies does for eval")
+    p.set_defaults(run=cmd_lsp)
     return parser
 
 
