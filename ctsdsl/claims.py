@@ -27,8 +27,8 @@ import yaml
 
 from . import _resources
 from .errors import ClaimError, Diagnostic
-from .limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_YAML_CLAIM_CHARS, MAX_YAML_DEPTH,
-                     yaml_problem)
+from .limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_NUMBER_DIGITS, MAX_YAML_CLAIM_CHARS,
+                     MAX_YAML_DEPTH, yaml_problem)
 from .nodes import NO_SPAN, Span
 
 if TYPE_CHECKING:
@@ -202,10 +202,30 @@ class StrictYamlLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+    def construct_yaml_int(self, node):
+        # int() refuses past 4300 digits with a ValueError that has no place in the file
+        if sum(ch.isdigit() for ch in self.construct_scalar(node)) > MAX_NUMBER_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, f"a number of more than {MAX_NUMBER_DIGITS} digits",
+                                                    node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+StrictYamlLoader.add_constructor("tag:yaml.org,2002:int", StrictYamlLoader.construct_yaml_int)
+
+# Numbers are ASCII digits, as in JSON: YAML 1.1 also reads 1:30 as 90 (base 60), 1_0 as 10,
+# 0x1F and 0b11 as numbers (and 0x_ as a crash). Those stay strings here, for the schema or the
+# table to refuse. Plain decimals, 0-led octal (02, as YAML 1.1 reads it) and floats with a point
+# (1e5 without one is text in YAML 1.1, and stays text) are numbers as before.
+_STRICT_NUMBERS = {
+    "tag:yaml.org,2002:int": re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|[-+]?0[0-7]+)$"),
+    "tag:yaml.org,2002:float": re.compile(r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?"
+                                          r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+}
 # An unquoted 2024-03-15 must stay the string the schema asks for, not become a
 # datetime.date that fails "type: string" with a baffling message.
 StrictYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, _STRICT_NUMBERS.get(tag, regexp)) for tag, regexp in resolvers
+            if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -591,6 +611,8 @@ _TYPE_HINTS = {("integer", bool): "true and false are not numbers here; write a 
                ("integer", str): "numbers go without quotes", ("number", str): "numbers go without quotes",
                ("integer", float): "write a whole number", ("boolean", str): "write true or false without quotes",
                ("string", int): "put it in quotes: unquoted, JSON and YAML read it as a number"}
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?").fullmatch
+_DIGITS_HINT = "write the number in the ASCII digits 0-9 alone, such as 90: not 1:30, 1_0, 0x5A or a non-ASCII digit"
 # Codes are where a number sneaks in: a POS of 02 written bare even loses its zero.
 _CODE_FIELDS = ("place_of_service", "code", "modifiers")
 _CODE_HINT = 'put codes in quotes, e.g. "02": unquoted, YAML reads them as numbers and drops the leading zero'
@@ -619,9 +641,11 @@ def _explain(error: ValidationError, source_name: str) -> list[Diagnostic]:
         return [say(f'the required field "{key}" is missing', "required here: " + ", ".join(limit))
                 for key in limit if key not in value]
     if kind == "type":
-        return [say(f"expected {_ARTICLES.get(limit, limit)}, got {_show(value)}",
-                    _CODE_HINT if (limit, type(value)) == ("string", int) and any(
-                        f in path for f in _CODE_FIELDS) else _TYPE_HINTS.get((limit, type(value)), ""))]
+        hint = _CODE_HINT if (limit, type(value)) == ("string", int) and any(f in path for f in _CODE_FIELDS) \
+            else _TYPE_HINTS.get((limit, type(value)), "")
+        if limit in ("integer", "number") and isinstance(value, str) and not _PLAIN_NUMBER(value.strip()):
+            hint = _DIGITS_HINT  # 1:30, 1_0, ٩٠: YAML 1.1 or a spreadsheet would have read a number into it
+        return [say(f"expected {_ARTICLES.get(limit, limit)}, got {_show(value)}", hint)]
     if kind == "pattern":
         what, example = _PATTERNS.get(limit, (f"matching {limit}", ""))
         hint = f'use capital letters: "{value.upper()}"' if re.search(limit, value.upper()) else (

@@ -97,7 +97,7 @@ import codecs  # noqa: E402 - the file-level formatter below builds on the expre
 import dataclasses  # noqa: E402
 import re  # noqa: E402
 
-from .parser import parse  # noqa: E402
+from .parser import one_line_end, parse  # noqa: E402
 
 _TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')
 
@@ -169,7 +169,7 @@ class Formatter:
     """Lays out a parsed policy canonically, putting every comment back beside what it was next to."""
 
     def __init__(self, text: str, options: FormatterOptions = DEFAULT_OPTIONS, source_name: str = "<string>"):
-        self.text = text
+        self.text = text = one_line_end(text)  # the parser's lines, which the comments must match
         self.opts = options
         self.policy = parse(text, source_name)
         self.comments = find_comments(text)
@@ -525,9 +525,10 @@ class FileFormat:
             old = old[1:]
             notes.append("the byte-order mark is dropped")
         crlf = old.count("\r\n")  # strings hold no raw line break, so every CR LF is a line end
-        if crlf:
-            old = old.replace("\r\n", "\n")
-            notes.append(f"{crlf} CRLF line end(s) become LF")
+        cr = old.count("\r") - crlf
+        if crlf or cr:
+            old = one_line_end(old)
+            notes += [f"{count} {kind} line end(s) become LF" for count, kind in ((crlf, "CRLF"), (cr, "CR")) if count]
         header = f"{name}: {'; '.join(notes)}\n" if notes else ""
         return header + "".join(difflib.unified_diff(_lines(old), _lines(self.new), name, name + " (formatted)"))
 

@@ -9,6 +9,7 @@ gives a located diagnostic, never a crash or a hang.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from lark import Token, Tree
@@ -27,6 +28,10 @@ MAX_POLICY_BYTES = 1024 * 1024
 MAX_STRING_CHARS = 10_000
 #: Digits in one number literal: Python refuses to convert integers past 4300 digits.
 MAX_NUMBER_DIGITS = 100
+#: Numbers in a policy, its data files and its test cases are below this (a thousand million
+#: million). Exact cents of such amounts, summed over a claim's 1 000 lines of 999 units, stay
+#: within decimal arithmetic's 28 digits; `$` and 40 nines, or 1e999999999, would not.
+MAX_NUMBER_MAGNITUDE = 10**15
 #: Levels of the parse tree: a file's blocks take four or five, the rest is expression nesting.
 #: The generated Python nests a parenthesis per level, and CPython's parser stops at 200.
 MAX_SYNTAX_DEPTH = 48
@@ -110,9 +115,41 @@ def check_parse_tree(tree: Tree, text: str, source_name: str, first_line: int = 
 def _token_problem(token: Token) -> tuple[str, str] | None:
     if token.type == "STRING" and len(token) - 2 > MAX_STRING_CHARS:
         return "too-long", f"string of {len(token) - 2} characters; the limit is {MAX_STRING_CHARS}"
-    if token.type in ("INT", "DECIMAL", "MONEY") and sum(ch.isdigit() for ch in token) > MAX_NUMBER_DIGITS:
-        return "too-long", f"number of more than {MAX_NUMBER_DIGITS} digits"
+    if token.type in ("INT", "DECIMAL", "MONEY"):
+        if sum(ch.isdigit() for ch in token) > MAX_NUMBER_DIGITS:
+            return "too-long", f"number of more than {MAX_NUMBER_DIGITS} digits"
+        whole = token.lstrip("$").partition(".")[0].lstrip("0")
+        if len(whole) > len(str(MAX_NUMBER_MAGNITUDE)) - 1:
+            return "too-large", f"number of {len(whole)} digits before the point; {MAGNITUDE_WORDS}"
     return None
+
+
+#: How a message states MAX_NUMBER_MAGNITUDE.
+MAGNITUDE_WORDS = f"numbers must be below {MAX_NUMBER_MAGNITUDE:,} (10^{len(str(MAX_NUMBER_MAGNITUDE)) - 1}) in size"
+
+
+def number_problem(value: int | Decimal) -> str | None:
+    """Why a number read from a data file or a test case is refused, or None.
+
+    Checked before the number is written out (`format(x, "f")` of 1e999999999 is a gigabyte)
+    or used in arithmetic (which would overflow decimal's context, or fail to round to cents).
+    """
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return f"{value} is not a number"
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and (exponent < -MAX_NUMBER_DIGITS or len(value.as_tuple().digits) >
+                                          MAX_NUMBER_DIGITS):
+            return f"a number of more than {MAX_NUMBER_DIGITS} digits"
+    # copy_abs, not abs(): abs() rounds to the context, and overflows on 1e999999999
+    if (value.copy_abs() if isinstance(value, Decimal) else abs(value)) >= MAX_NUMBER_MAGNITUDE:
+        return f"{_short(value)} is too large: {MAGNITUDE_WORDS}"
+    return None
+
+
+def _short(value: int | Decimal) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:20] + "..." + text[-10:]
 
 
 def _tree_position(node: Tree) -> tuple[int, int]:

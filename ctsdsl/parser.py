@@ -123,8 +123,19 @@ def parse(text: str, source_name: str = "<string>") -> n.Policy:
     return policy
 
 
+_CR = re.compile(r"\r\n?")
+
+
+def one_line_end(text: str) -> str:
+    """The text with every line ending in LF: a CR alone ends a line too, as `str.splitlines` and
+    editors count it, but Lark counts lines by LF only (a CR-only file was all line 1, and its first
+    comment ran to the end of the file)."""
+    return _CR.sub("\n", text) if "\r" in text else text
+
+
 def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Policy, list[Diagnostic]]:
     """Parse, returning also the structural problems the checker must report."""
+    text = one_line_end(text)
     try:
         tree = _lark().parse(text, start="start")
     except UnexpectedInput as exc:
@@ -145,6 +156,7 @@ def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Pol
 
 def parse_expr(text: str, source_name: str = "<expr>") -> n.Expr:
     """Parse a single expression, e.g. ``line.units > 1``."""
+    text = one_line_end(text)
     try:
         tree = _lark().parse(text, start="expr")
     except UnexpectedInput as exc:
@@ -272,8 +284,11 @@ def _lookalike_hint(d: Diagnostic, text: str) -> Diagnostic:
         return d
     column, ch = found[0] + 1, found[1]
     what = f"U+{ord(ch):04X} {unicodedata.name(ch, 'an unnamed character')}"
-    hint = f"column {column} holds {what}, which may look like a letter or nothing at all: names and keywords " \
-           "are plain ASCII"
+    if unicodedata.category(ch) == "Nd":  # ١٠٠ or ５: a digit, but not one a number may be written in
+        hint = f"column {column} holds {what}: numbers are written in the ASCII digits 0-9"
+    else:
+        hint = f"column {column} holds {what}, which may look like a letter or nothing at all: names and " \
+               "keywords are plain ASCII"
     return dataclasses.replace(d, hint=f"{hint}; {d.hint}" if d.hint else hint)
 
 

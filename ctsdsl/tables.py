@@ -14,6 +14,7 @@ import difflib
 import io
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,10 +24,11 @@ import yaml
 from .claims import StrictYamlLoader
 from .errors import Diagnostic
 from .fields import BOOL, DATE, INT, NUMBER, STRING
-from .limits import MAX_TABLE_BYTES, MAX_TABLE_ROWS
+from .limits import MAX_NUMBER_DIGITS, MAX_TABLE_BYTES, MAX_TABLE_ROWS, number_problem
 from .nodes import Span
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits only: `\d` would take ١٠ or ５ for a number too (and int() reads them).
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def valid_date(text: str) -> bool:
@@ -86,13 +88,17 @@ def resolve_data_path(policy_path: Path, relative: str) -> tuple[Path | None, st
     return target, ""
 
 
+#: For a CSV row the reader refuses ("unexpected end of data": a quote never closed).
+CSV_QUOTE_HINT = 'a quoted cell ends with " followed by a comma or the end of its line; write a quote inside it as ""'
+
+
 class _TableLoader(StrictYamlLoader):
     """YAML rows read like CSV cells: `02` stays the text "02" (a code), and `1.59` an exact decimal."""
 
 
 def _int_or_code(loader: _TableLoader, node: yaml.ScalarNode) -> object:
     text = loader.construct_scalar(node)
-    if re.match(r"^[-+]?0\d", text):  # YAML would read 02 as the number 2 (or as octal)
+    if re.match(r"^[-+]?0[0-9]", text):  # YAML would read 02 as the number 2 (or as octal)
         return text
     return loader.construct_yaml_int(node)
 
@@ -114,9 +120,10 @@ def _cell(value: object) -> object:
         text = value.strip()
         if text == "":
             return None
-        if _NUMBER.match(text) and not re.match(r"^-?0\d", text):  # "02" is a code, not a number
-            # "2" is a count (a whole number); "1.00" is a measure, kept exact as Decimal.
-            return int(text) if "." not in text else Decimal(text)
+        if _NUMBER.match(text) and not re.match(r"^-?0[0-9]", text):  # "02" is a code, not a number
+            # "2" is a count (a whole number); "1.00" is a measure, kept exact as Decimal. Past the
+            # digit limit, a Decimal too: int() refuses 4300 digits, and `_out_of_range` reports it.
+            return int(text) if "." not in text and len(text) <= MAX_NUMBER_DIGITS else Decimal(text)
         return text
     if isinstance(value, bool) or value is None:
         return value
@@ -182,6 +189,21 @@ def _mistyped_numbers(table: TableData, records: list[tuple[int, dict]], key: st
     return problems
 
 
+def _out_of_range(records: list[tuple[int, dict]], file: str) -> list[Diagnostic]:
+    """A number too large or too long for money arithmetic, each reported on its row.
+
+    Found before anything writes a number out: `format(x, "f")` of 1e999999999 is a gigabyte.
+    """
+    problems = []
+    for line, row in records:
+        for column, value in row.items():
+            why = number_problem(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else None
+            if why:
+                problems.append(Diagnostic("table", f"column `{column}`: {why}", file, Span(line, 1, line, 2),
+                                           "write an amount or a count as plain digits, such as 33.2875"))
+    return problems
+
+
 def _missing_file_hint(path: Path) -> str:
     hint = "the path is relative to the policy's folder"
     try:  # a typo in the file name: name the data file that was probably meant
@@ -220,21 +242,26 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
 
     records: list[tuple[int, dict]] = []
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
+        # strict: a quote left open at the end of the file is an error, not a cell that runs to the end
+        reader = csv.DictReader(io.StringIO(text), strict=True)
         try:
             if not reader.fieldnames:
                 return None, [problem(f"data file {path.name} is empty: it needs a header row")]
-            repeated = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+            # counted once: list.count per column made 200 000 columns take minutes
+            repeated = sorted(c for c, times in Counter(reader.fieldnames).items() if times > 1)
             if repeated:  # DictReader would silently keep the last of them
                 return None, [problem(f"column `{repeated[0]}` appears twice in the header", where=Span(1, 1, 1, 2),
                                       file=str(path))]
+            done = reader.line_num  # the last line read whole: a row that fails starts after it
             for row in reader:
                 records.append((reader.line_num, {k: _cell(v) for k, v in row.items() if k is not None}))
+                done = reader.line_num
                 if len(records) > MAX_TABLE_ROWS:
                     break
-        except csv.Error as exc:  # a field past csv's size limit, a NUL byte
-            line = reader.line_num or 1
-            return None, [problem(f"data file is not valid CSV: {exc}", where=Span(line, 1, line, 2), file=str(path))]
+        except csv.Error as exc:  # a field past csv's size limit, a quote left open, text after a quote
+            line = done + 1
+            return None, [problem(f"data file is not valid CSV: {exc}", CSV_QUOTE_HINT, Span(line, 1, line, 2),
+                                  str(path))]
     elif path.suffix.lower() in (".yaml", ".yml"):
         try:
             # Safe YAML that also refuses repeated keys, alias bombs and loops, like a claim's.
@@ -255,18 +282,20 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
     if len(records) > MAX_TABLE_ROWS:
         return None, [problem(f"data file {path.name} has more than {MAX_TABLE_ROWS} rows")]
 
+    out_of_range = _out_of_range(records, str(path))
     table = TableData(name, str(path), key, dated_by, raw=raw)
-    names: list[str] = []
+    seen: dict[str, None] = {}  # the columns in order of appearance; `k not in list` was quadratic
     for _, row in records:
-        names.extend(k for k in row if k not in names)
+        seen.update(dict.fromkeys(row))
+    names = list(seen)
     table.columns = {c: _column_type([r.get(c) for _, r in records]) for c in names}
     problems: list[Diagnostic] = []
     for required in (key, dated_by):
         if required and required not in table.columns:
             problems.append(problem(f"data file {path.name} has no column `{required}`",
                                     f"its columns are: {', '.join(names) or 'none'}"))
-    if problems:
-        return None, problems
+    if problems or out_of_range:
+        return None, problems + out_of_range
     table.columns[key] = STRING
     problems += _mistyped_numbers(table, records, key, str(path), text)
     problems += [problem(f"{row[c]} in column `{c}` is not a calendar date", "write a real day: months 01-12, "

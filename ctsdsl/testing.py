@@ -43,6 +43,7 @@ from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX, LoadedPolicy, load_text, tree_root
 from .nodes import Span
 from .registry import Registry, bundled
+from .limits import number_problem
 from .tables import valid_date
 
 CASE_SUFFIXES = (".yaml", ".yml")
@@ -218,6 +219,7 @@ def load_cases(path: str | Path) -> list[Case]:
             raise problem(" expects nothing, so it could never fail",
                           hint="add `expect:` with an outcome, lines, fires or not_fires, or an error")
         _check_value(problem, ": outcome", expect.get("outcome"), _OUTCOMES, "expect", "outcome")
+        _check_amount(problem, ": total_allowed", expect.get("total_allowed"), "expect", "total_allowed")
         if not isinstance(expect.get("total_complete", True), bool):
             raise problem(f": total_complete is true or false, not {expect['total_complete']!r}",
                           "expect", "total_complete")
@@ -229,6 +231,7 @@ def load_cases(path: str | Path) -> list[Case]:
                               hint=_did_you_mean(bad, _LINE_KEYS, "line expectations"))
             _check_value(problem, ": line status", spec.get("status"), _STATUSES, "expect", "lines", index, "status")
             _check_count(problem, ": line units", spec.get("units"), "expect", "lines", index, "units")
+            _check_amount(problem, ": line amount", spec.get("amount"), "expect", "lines", index, "amount")
             _check_both(problem, spec, "expect", "lines", index)
         _check_count(problem, ": findings", expect.get("findings"), "expect", "findings")
         _check_both(problem, expect, "expect")
@@ -258,6 +261,20 @@ def _check_both(problem, spec: dict, *steps: object) -> None:
     if both:
         raise problem(f": {', '.join(both)} both in `fires` and in `not_fires`, so the case can never pass",
                       *steps, "not_fires", hint="keep it in one of the two")
+
+
+def _check_amount(problem, what: str, value: object, *steps: object) -> None:
+    """An expected amount must be one a decision can have: 1e999999999 cannot be rounded to cents."""
+    from decimal import Decimal, InvalidOperation
+    if value is None:
+        return
+    try:
+        why = None if isinstance(value, bool) else number_problem(Decimal(str(value)))
+    except InvalidOperation:
+        why = "not a number"
+    if isinstance(value, bool) or why:
+        raise problem(f"{what} {value!r}: {why or 'not a number'}", *steps,
+                      hint='write an amount in dollars and cents, such as "52.93"')
 
 
 def _check_count(problem, what: str, value: object, *steps: object) -> None:

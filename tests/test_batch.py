@@ -194,6 +194,60 @@ def test_a_csv_of_claim_lines_is_grouped_into_claims_by_id(tmp_path):
     assert summary.claims == 1 and summary.errors == 2
 
 
+CSV_ROW = "{id},medicare,2024-05-01,11,therapist,true,true,{code},{units},53,GP,\n"
+
+
+def csv_run(tmp_path, *rows: str):
+    """Decide a CSV of these rows (after CSV_HEADER): the ids decided, and (record line, diagnostic line, message)."""
+    path = tmp_path / "claims.csv"
+    path.write_bytes((CSV_HEADER + "".join(rows)).encode("utf-8", "surrogateescape"))
+    errors = []
+    batch.run_batch(path, output=tmp_path / "d.jsonl", on_error=errors.append)
+    decided = [json.loads(line)["claim_id"] for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    return decided, [(e.line, e.error.diagnostics[0].span.line or e.line, e.error.diagnostics[0].message)
+                     for e in errors]
+
+
+def row(id: str, code: str = "97550", units: str = "1") -> str:
+    return CSV_ROW.format(id=id, code=code, units=units)
+
+
+def test_a_csv_row_with_a_wrong_number_of_cells_refuses_its_claim_only(tmp_path):
+    # Issue 16: one malformed row stopped the whole run with 0 decisions
+    decided, bad = csv_run(tmp_path, row("c-1"), row("c-2"), row("c-2", "97551").replace(",GP,", ",GP,,x,"),
+                           row("c-3"))
+    assert decided == ["c-1", "c-3"]
+    assert bad == [(3, 4, "14 cells where the header has 12")]
+
+
+def test_a_csv_row_too_broken_to_name_its_claim_refuses_the_claims_on_either_side(tmp_path):
+    # It may have been a row of either: deciding one without it would decide it wrongly.
+    decided, bad = csv_run(tmp_path, row("c-1"), row("c-2"), 'c-2,medicare,"2024-05-01"x,11\n', row("c-3"),
+                           row("c-4"))
+    assert decided == ["c-1", "c-4"]
+    assert [(record, at) for record, at, _ in bad] == [(3, 4), (5, 4)]
+    assert bad[1][2].endswith("that row, just before this claim's first, may have been one of its rows")
+
+
+def test_a_csv_row_that_is_not_utf8_refuses_its_claim_and_the_rest_are_decided(tmp_path):
+    broken = row("c-2", "97551").replace("97551", b"9755\xff".decode("utf-8", "surrogateescape"))
+    decided, bad = csv_run(tmp_path, row("c-1"), row("c-2"), broken, row("c-3"))
+    assert decided == ["c-1", "c-3"]
+    assert bad == [(3, 4, "invalid UTF-8 (byte 0xff)")]
+
+
+def test_a_csv_quote_left_open_at_the_end_is_an_error_record_not_a_cell_to_the_end_of_the_file(tmp_path):
+    decided, bad = csv_run(tmp_path, row("c-1"), row("c-2"), 'c-3,medicare,"2024-05-01,11\n')
+    assert decided == ["c-1"]  # the open row may have been c-2's
+    assert bad == [(3, 4, "malformed CSV: unexpected end of data")]
+
+
+@pytest.mark.parametrize("units", ["1_0", "١", "１", " 1e1"])
+def test_a_csv_count_is_a_number_only_in_ascii_digits(tmp_path, units):
+    decided, bad = csv_run(tmp_path, row("c-1", units=units))
+    assert decided == [] and bad[0][2] == f"expected an integer, got {json.dumps(units, ensure_ascii=False)}"
+
+
 def test_a_csv_header_with_an_unknown_column_is_refused_before_anything_is_written(capsys, tmp_path):
     path = tmp_path / "claims.csv"
     path.write_text("id,payer,code,unit\nc-1,medicare,97550,1\n", encoding="utf-8")

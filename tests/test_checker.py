@@ -294,11 +294,11 @@ def test_a_data_file_date_must_be_a_real_day_in_a_dated_column_and_in_a_date_col
 
 def test_a_yaml_table_reads_cells_as_a_csv_one_does(tmp_path, make_policy):
     # A bare 02 is a code, as in CSV (YAML alone would make it the number 2), and a decimal is exact.
-    loaded = table_policy(tmp_path, "t.yaml", "- {code: '97550', pos: 02, amount: 12345678901234567.89}\n"
+    loaded = table_policy(tmp_path, "t.yaml", "- {code: '97550', pos: 02, amount: 123456789012.3456789}\n"
                                               "- {code: '97551', pos: 07, amount: 1.59}\n", make_policy, "pos")
     table = loaded.checked.tables["t"]
     assert (table.columns["pos"], table.lookup("97550")["pos"]) == (STRING, "02")
-    assert (table.columns["amount"], table.lookup("97550")["amount"]) == (NUMBER, Decimal("12345678901234567.89"))
+    assert (table.columns["amount"], table.lookup("97550")["amount"]) == (NUMBER, Decimal("123456789012.3456789"))
 
 
 # ------------------------------------------------------------------ the header's dates

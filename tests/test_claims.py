@@ -496,6 +496,23 @@ def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
     assert doc["line"] == {"units": 2, "code": "97550"}
 
 
+@pytest.mark.parametrize("written", ["1:30", "1_0", "0x5A", "0b1011010", "٩٠"])
+def test_a_yaml_number_is_ascii_digits_so_base_60_hex_and_underscores_are_refused_not_read(tmp_path, written):
+    # YAML 1.1 reads `minutes: 1:30` as 90 (base 60) and 1_0 as 10: a claim decided on a guess (issue 16)
+    path = write(tmp_path, "claim.yaml", "id: c\npayer: medicare\ndate_of_service: '2024-05-01'\n"
+                                         f"place_of_service: '11'\nlines:\n  - {{code: '97550', units: 1, minutes: {written}}}\n")
+    [(location, doc)] = load_claim_file(path)
+    [d] = problems(doc)
+    assert (d.path, d.message) == ("$.lines[0].minutes", f"expected an integer, got {json.dumps(written, ensure_ascii=False)}")
+    assert "ASCII digits" in d.hint
+
+
+def test_a_yaml_integer_of_thousands_of_digits_is_a_located_error(tmp_path):
+    path = write(tmp_path, "claim.yaml", "id: c\nunits: " + "9" * 5000 + "\n")
+    [d] = load_error(path).diagnostics
+    assert (d.code, d.span.line, d.message) == ("claim-syntax", 2, "invalid YAML: a number of more than 100 digits")
+
+
 @pytest.mark.parametrize("name, content", [
     ("claim.json", ""), ("claim.json", "  \n"), ("claim.yaml", "# only a comment\n"),
     ("claims.jsonl", "\n\n"), ("claims.json", "[]")])

@@ -333,6 +333,39 @@ def test_a_character_from_another_language_gets_a_hint(char, hint):
     assert d.hint == hint
 
 
+@pytest.mark.parametrize("literal", ["$١٠٠", "１00", "1٠"])
+def test_a_number_written_in_digits_other_than_ascii_is_a_syntax_error_naming_the_digit(literal):
+    # Issue 16: `\d` in the grammar let $١٠٠ (Arabic-Indic digits) pay $100.
+    d = syntax_error(f"let x = {literal}")
+    assert "numbers are written in the ASCII digits 0-9" in d.hint
+    assert "DIGIT" in d.hint
+
+
+@pytest.mark.parametrize("literal", ["$" + "9" * 40, "1000000000000000", "-1000000000000000.5"])
+def test_a_number_literal_of_a_thousand_million_million_or_more_is_refused_where_it_stands(literal):
+    # Past it, exact cents would need more than decimal arithmetic's 28 digits (exit 70 before).
+    with pytest.raises(PolicySyntaxError) as info:
+        parse(f"let x = {literal}", "big.cts")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span.line) == ("too-large", 1)
+    assert "numbers must be below 1,000,000,000,000,000" in d.message
+
+
+def test_the_largest_amount_a_literal_may_be_is_read_exactly():
+    (let,) = parse("let x = $999999999999999.99").items
+    assert let.expr == lit(Decimal("999999999999999.99"), "money")
+
+
+def test_a_policy_with_cr_only_line_ends_is_located_line_by_line():
+    # Lark counts lines by LF: every location in a CR-only file was line 1.
+    d = syntax_error("# a comment\rlet x = 1\rlet y = = 2\r")
+    assert (d.span.line, d.span.column) == (3, 9)
+
+
+def test_a_comment_in_a_cr_only_file_ends_at_its_line_not_at_the_end_of_the_file():
+    assert [item.name for item in parse("# a comment\rlet x = 1\r\rlet y = 2\r").items] == ["x", "y"]
+
+
 def test_a_bad_message_hole_is_located_inside_the_string():
     d = syntax_error('rule r {\n  message "units: {line.}"\n}')
     assert "in a message hole" in d.message
