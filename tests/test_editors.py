@@ -93,3 +93,13 @@ def test_the_grammar_tokenizes_real_policies_as_vs_code_would():
     done = subprocess.run([node, "--test", "test/"], cwd=VSCODE, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^# fail 0$", done.stdout, re.M) and not re.search(r"^# pass 0$", done.stdout, re.M)
+
+
+def test_the_check_text_example_in_docs_editors_md_prints_what_it_says(tmp_path, monkeypatch, capsys):
+    page = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
+    example = re.search(r"```python\n(from ctsdsl.loader import check_text.*?)```\n\nprints\n\n```text\n(.*?)```",
+                        page, re.S)
+    assert example is not None, "docs/editors.md has lost its check_text example"
+    monkeypatch.chdir(tmp_path)  # outside any policies folder: the parent is the bundled one
+    exec(compile(example.group(1), "docs/editors.md", "exec"), {"__name__": "__docs__"})  # noqa: S102
+    assert capsys.readouterr().out == example.group(2)

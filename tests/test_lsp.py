@@ -8,6 +8,8 @@ and an overlay of it that overrides a parameter and a rule and disables another 
 
 from __future__ import annotations
 
+import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -394,3 +396,45 @@ async def test_the_bundled_overlay_chain_checks_clean_and_navigates_into_its_par
     assert replaced.uri.startswith((ROOT / "policies" / "medicare").as_uri())
     assert replaced.uri != newest.as_uri()
     close_document(client, newest)
+
+
+# ---------------------------------------------------------------- docs/editors.md
+
+
+_EXAMPLE = re.compile(r"<!-- lsp-example: (\w+) (.*?) -->\n```\w*\n(.*?)```", re.S)
+
+
+async def answer(client: LanguageClient, kind: str, args: list[str]) -> str:
+    """What the server answers to one example of docs/editors.md, written as the page shows it."""
+    path = ACME / args[0]
+    text = path.read_text(encoding="utf-8")
+    if kind == "diagnostic":  # FILE NEEDLE REPLACEMENT: the file with a mistake typed in
+        unsaved = path.with_name("example-" + path.name)
+        shown = [f"{d.range.start.line + 1}:{d.range.start.character + 1}: {_SEVERITY_WORD[d.severity]} {d.code}: "
+                 f"{d.message}" for d in await open_document(client, unsaved, text.replace(args[1], args[2], 1))]
+        close_document(client, unsaved)
+        return "\n".join(shown) + "\n"
+    await open_document(client, path)
+    try:
+        if kind == "hover":  # FILE NEEDLE PLUS: hover at the needle, so many characters in
+            return await hover_text(client, path, at(text, args[1], plus=int(args[2]))) + "\n"
+        assert kind == "completion", kind  # FILE TYPED: completion after typing at the end
+        await edit(client, path, 2, end_of(text), end_of(text), args[1].encode().decode("unicode_escape"))
+        result = await client.text_document_completion_async(t.CompletionParams(
+            t.TextDocumentIdentifier(path.as_uri()), end_of(text + args[1].encode().decode("unicode_escape"))))
+        items = result.items if isinstance(result, t.CompletionList) else result or []
+        return "".join(f"{item.label:<28}{item.detail or ''}".rstrip() + "\n" for item in items)
+    finally:
+        close_document(client, path)
+
+
+_SEVERITY_WORD = {t.DiagnosticSeverity.Error: "error", t.DiagnosticSeverity.Warning: "warning"}
+
+
+async def test_the_examples_in_docs_editors_md_are_what_the_server_answers(client: LanguageClient):
+    page = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
+    examples = _EXAMPLE.findall(page)
+    assert len(examples) >= 3
+    for kind, args, shown in examples:
+        actual = await answer(client, kind, shlex.split(args))
+        assert actual == shown, f"docs/editors.md: the {kind} example ({args}) is out of date; the server answers:\n{actual}"
