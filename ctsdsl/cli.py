@@ -19,18 +19,12 @@ from pathlib import Path
 from . import _resources
 from .api import compile as compile_policy
 from .claims import load_claim_file, validate_claim
-from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError
 from .loader import POLICY_SUFFIX, load_file, policy_tree
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
 from .report import render_decision, render_explain
 
 EXIT_INTERNAL = 70
-
-
-class UsageError(CtsdslError):
-    """The command line asks for something that cannot be done (an output that is not a folder)."""
-
-    exit_code = 2
 
 
 _CLI_OWN_POLICY_HINT = ("to decide it with a policy of your own, pass its file (--policy PATH.cts) or the "
@@ -322,6 +316,35 @@ def cmd_lsp(args) -> int:
     return serve(Path(args.policies) if args.policies else None)
 
 
+_DEFAULT_RVU_TABLE = Path("policies", "medicare", "data", "rvu.csv")
+
+
+def cmd_import_rvu(args) -> int:
+    from . import rvu_import
+    from .pprrvu import read_release
+    table = Path(args.into or _DEFAULT_RVU_TABLE)
+    if args.into is None and not table.is_file():
+        raise UsageError(Diagnostic("usage", f"there is no {_DEFAULT_RVU_TABLE} under {Path.cwd()}", "ctsdsl import rvu",
+                                    hint="run from the root of a checkout of the policies, or name the table "
+                                         "with --into PATH.csv"))
+    release = read_release(args.file)
+    codes = [c for c in args.codes.split(",")] if args.codes else None
+    plan = rvu_import.plan_import(release, table, args.effective, codes, args.source, args.confidence)
+    print(plan.render(), end="")
+    lines, warnings = rvu_import.conversion_factor_report(release, table, args.effective, args.conversion_factor)
+    for line in lines:
+        print(line, file=sys.stderr)
+    for warning in warnings:
+        print(warning.render(), file=sys.stderr)
+    if args.check:
+        return 1 if plan.changed else 0
+    if plan.changed:
+        rvu_import.write(plan)
+        print(f"wrote {table}; next: `ctsdsl test` runs the cases, `ctsdsl diff` shows what claims it moves",
+              file=sys.stderr)
+    return 0
+
+
 def _prefix(exc: CtsdslError, location: str) -> None:
     """Name the claim file in errors that arose while deciding it, or choosing its policy (a path into the claim)."""
     exc.diagnostics = [d if d.source_name != "<claim>" and not (isinstance(exc, PolicyNotFoundError) and d.path)
@@ -386,6 +409,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"folder for the pages, made if missing (default: {DOCS_OUTPUT} under the current folder)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any page is missing or out of date")
     p.set_defaults(run=cmd_docs)
+
+    p = sub.add_parser("import", help="bring a CMS data release into a policy's data tables")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    p = kinds.add_parser("rvu", help="CMS's quarterly relative value file (PPRRVU…csv) into a dated RVU table",
+                         description="Write or update the dated rows of an RVU table from CMS's PPRRVU file: "
+                         "work, PE and MP RVUs, both totals, and the status, global, MULT PROC and PC/TC "
+                         "indicators. Prints each cell changed; a second run changes nothing.")
+    p.add_argument("file", metavar="PPRRVU.csv", help="the release file, as CMS publishes it")
+    p.add_argument("--effective", required=True, metavar="YYYY-MM-DD",
+                   help="the first date of service the rows apply to (a July release: YYYY-07-01)")
+    p.add_argument("--codes", metavar="CODE,...", help="codes to import (default: those the table holds)")
+    p.add_argument("--into", metavar="CSV",
+                   help=f"the RVU table to update (default: {_DEFAULT_RVU_TABLE}, in a checkout of the policies)")
+    p.add_argument("--source", metavar="TEXT", help="the rows' source cell (default: the release's title, "
+                   "date and file name)")
+    p.add_argument("--confidence", default="verified", metavar="LEVEL",
+                   help="the rows' confidence: verified (the default: a CMS file), likely or unverified")
+    p.add_argument("--conversion-factor", default="conversion_factor", metavar="PARAM",
+                   help="the policy parameter to compare with the file's CONV FACTOR (default: %(default)s)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the table would change")
+    p.set_defaults(run=cmd_import_rvu)
 
     p = sub.add_parser("fmt", help="lay policy files out canonically, keeping every comment")
     p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")

@@ -132,6 +132,18 @@ class ClaimError(CtsdslError):
     exit_code = 2
 
 
+class UsageError(CtsdslError):
+    """The command line asks for something that cannot be done (an output that is not a folder, a bad date)."""
+
+    exit_code = 2
+
+
+class DataFileError(CtsdslError):
+    """A data file given on the command line (a CMS release to import) is missing or malformed."""
+
+    exit_code = 2
+
+
 class EvaluationError(CtsdslError):
     """A rule could not be evaluated on a claim (a missing value, a missing table row)."""
 
