@@ -45,6 +45,17 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=SERVER))
+async def tree_client(lsp_client: LanguageClient):
+    """A server told, as the VS Code setting ctsdsl.policies tells it, which folder is the policy tree."""
+    await lsp_client.initialize_session(t.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        workspace_folders=[t.WorkspaceFolder(uri=(FIXTURES / "lsp").as_uri(), name="lsp")],
+        initialization_options={"policies": "payer-tree"}))
+    yield
+    await lsp_client.shutdown_session()
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -175,6 +186,18 @@ async def test_a_problem_in_the_parent_is_shown_at_the_extends_that_brings_it_in
     assert where.location.uri == (tree / "acme-2024.cts").as_uri()
     assert where.location.range.start == at(parent_text, "rate_facto,")
     close_document(client, overlay)
+
+
+async def test_a_tree_named_in_the_settings_lets_an_overlay_find_its_parent_in_another_folder(
+        client: LanguageClient, tree_client: LanguageClient):
+    overlay = FIXTURES / "lsp" / "payer-tree" / "overlays" / "payer-overlay.cts"
+    [lost] = await open_document(client, overlay)  # by default the tree is the overlay's own folder
+    assert lost.code == "unknown-parent"
+    close_document(client, overlay)
+    assert await open_document(tree_client, overlay) == []
+    [parent] = await definition(tree_client, overlay, at(overlay.read_text(encoding="utf-8"), "max_units"))
+    assert parent.uri == (FIXTURES / "lsp" / "payer-tree" / "base" / "payer-base.cts").as_uri()
+    close_document(tree_client, overlay)
 
 
 # ---------------------------------------------------------------- hover

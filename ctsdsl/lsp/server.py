@@ -82,8 +82,15 @@ class PolicyServer(LanguageServer):
         path = to_fs_path(uri) if uri.startswith("file:") else None
         if path is not None:
             return Path(path)
+        return self.root() / "untitled.cts"
+
+    def root(self) -> Path:
+        """The workspace's folder: the root the client gave, else its first workspace folder."""
         root = self.workspace.root_path
-        return Path(root or ".").resolve() / "untitled.cts"
+        if root is None:
+            folder = next(iter(self.workspace.folders.values()), None)
+            root = to_fs_path(folder.uri) if folder is not None else None
+        return Path(root or ".").resolve()
 
     def in_tree(self) -> contextlib.AbstractContextManager[None]:
         return policy_tree(self.tree) if self.tree is not None else contextlib.nullcontext()
@@ -217,9 +224,8 @@ server = PolicyServer()
 def initialize(ls: PolicyServer, params: t.InitializeParams) -> None:
     options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
     folder = options.get("policies")
-    if folder and ls.tree is None:  # the command line's --policies wins
-        root = Path(ls.workspace.root_path or ".")
-        ls.tree = (root / folder).resolve()
+    if isinstance(folder, str) and folder and ls.tree is None:  # the command line's --policies wins
+        ls.tree = (ls.root() / folder).resolve()
 
 
 @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
