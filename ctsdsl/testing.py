@@ -17,8 +17,9 @@ A case file names a policy (or lets the claim's payer and date choose one), may 
           fires: [initial_too_short]
           not_fires: [addon_without_primary]
 
-A case may also set `params`, what-if values for the policy's parameters: it is then
-decided by an overlay that overrides just those (see `what_if_text`).
+A case may also set `params`, what-if values for the policy's parameters, and `rows`,
+what-if cells of its tables: it is then decided by an overlay that overrides just those
+(see `what_if`).
 
 `run` decides every case with tracing on, so besides pass and fail it measures
 rule coverage: which rules no case made fire, and which never failed to fire.
@@ -45,9 +46,10 @@ from .nodes import Span
 from .registry import Registry, bundled
 from .limits import number_problem
 from .tables import valid_date
+from .what_if import declared_param, what_if_text, with_rows
 
 CASE_SUFFIXES = (".yaml", ".yml")
-_CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params"}
+_CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params", "rows"}
 _EXPECT_KEYS = {"policy", "outcome", "total_allowed", "total_complete", "lines", "fires", "not_fires", "error", "findings"}
 _LINE_KEYS = {"code", "status", "units", "amount", "fires", "not_fires"}
 # The values a decision can have: an expectation of any other could never pass, whatever the policy did.
@@ -67,6 +69,8 @@ class Case:
     policy: str | None = None
     params: dict = field(default_factory=dict)  # what-if values for the policy's parameters
     param_at: dict[str, tuple[int, int]] = field(default_factory=dict)  # (line, column) of each of `params`
+    rows: dict = field(default_factory=dict)  # what-if table cells: {table: {key: {column: value}}}
+    row_at: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)  # where each of `rows` is
 
 
 @dataclass
@@ -242,8 +246,18 @@ def load_cases(path: str | Path) -> list[Case]:
         if isinstance(claim, dict):
             claim.setdefault("id", f"{path.stem}-{i + 1}")
         param_at = {str(k): _at(node, line, ("params", k), key=True) for k in params}
+        rows = raw.get("rows") or {}
+        if not isinstance(rows, dict):
+            raise problem(": `rows` maps table names to {key: {column: value}}", "rows")
+        row_at: dict[tuple[str, ...], tuple[int, int]] = {(): _at(node, line, ("rows",), key=True)}
+        for table, keys in rows.items():
+            row_at[(str(table),)] = _at(node, line, ("rows", table), key=True)
+            for key, cells in (keys.items() if isinstance(keys, dict) else ()):
+                row_at[(str(table), str(key))] = _at(node, line, ("rows", table, key), key=True)
+                for column in (cells if isinstance(cells, dict) else ()):
+                    row_at[(str(table), str(key), str(column))] = _at(node, line, ("rows", table, key, column), key=True)
         cases.append(Case(str(raw.get("name") or f"case {i + 1}"), name, line, claim, expect,
-                          raw.get("policy") or data.get("policy"), params, param_at))
+                          raw.get("policy") or data.get("policy"), params, param_at, rows, row_at))
     return cases
 
 
@@ -447,21 +461,27 @@ class Runner:
             # Coverage covers every rule of a policy a case used, even if no case reached it.
             self._tracked.add(path)
             self.track([self.load(path)])
-        if case.params:
+        if case.params or case.rows:
             return self._what_if(self.load(path), case)
         return self.evaluator(path)
 
     def _what_if(self, loaded: LoadedPolicy, case: Case):
-        """The policy with some parameters set otherwise: an overlay written for this case only."""
-        key = (str(loaded.path), tuple(sorted((k, repr(v)) for k, v in case.params.items())))
+        """The policy with some parameters or table cells set otherwise, for this case only."""
+        key = (str(loaded.path), repr(sorted((str(k), repr(v)) for k, v in case.params.items())), repr(case.rows))
         if key not in self._what_ifs:
-            for name in case.params:
-                line, column = case.param_at.get(str(name), (case.line, 1))
-                # A misspelt name is the case file's mistake, pointed at where it is written.
-                _declared(loaded, name, Diagnostic("test-case", "", case.file, Span(line, column, line, column + 1)))
-            text = what_if_text(loaded, case.params, f"{case.file}:{case.line}")
-            # The overlay "lives" beside its parent, so `extends` finds the parent by name.
-            self._what_ifs[key] = load_text(text, loaded.path.with_name(".what-if" + POLICY_SUFFIX)).evaluator()
+            def located(line: int, column: int) -> Diagnostic:
+                return Diagnostic("test-case", "", case.file, Span(line, column, line, column + 1))
+
+            if case.params:
+                for name in case.params:
+                    # A misspelt name is the case file's mistake, pointed at where it is written.
+                    declared_param(loaded, name, located(*case.param_at.get(str(name), (case.line, 1))))
+                text = what_if_text(loaded, case.params, f"{case.file}:{case.line}")
+                # The overlay "lives" beside its parent, so `extends` finds the parent by name.
+                loaded = load_text(text, loaded.path.with_name(".what-if" + POLICY_SUFFIX))
+            if case.rows:
+                loaded = with_rows(loaded, case.rows, {k: located(*at) for k, at in case.row_at.items()})
+            self._what_ifs[key] = loaded.evaluator()
         return self._what_ifs[key]
 
     def run_case(self, case: Case) -> CaseResult:
@@ -523,97 +543,6 @@ class Runner:
     def run(self, cases: Iterable[Case]) -> TestReport:
         results = [self.run_case(c) for c in cases]
         return TestReport(results, self.coverage)
-
-
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9 ._:/+-]{0,100}")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
-    """Policy text for an overlay of `loaded` that sets `params` (a case's what-if values).
-
-    Only parameters the policy declares may be set, and each value is written as a
-    literal of the parameter's type, checked here: nothing from the case file reaches
-    the policy text except names matched against the policy and values re-rendered.
-
-    Raises:
-        CtsdslError: an unknown parameter, or a value that is not of its type.
-    """
-    header = loaded.header
-    if not (_SAFE_TEXT.fullmatch(header.name) and _SAFE_TEXT.fullmatch(header.payer)):
-        raise CtsdslError(Diagnostic("test-case", f"params: cannot write a what-if overlay of {header.name!r} "
-                                     "(its name or payer has characters an overlay header cannot repeat)", where))
-    lines = [f'policy "{header.name} what-if" {{',
-             '  title "what-if overlay of a test case"',
-             f'  payer "{header.payer}"',
-             '  version "what-if"',
-             f"  effective {header.effective_from}" + (f" to {header.effective_to}" if header.effective_to else ""),
-             f'  extends "{header.name}"',
-             "}",
-             'source what_if { title "an analyst\'s what-if in a test case, not a billing source" '
-             'url "docs/testing.md" confidence unverified }']
-    for name, value in params.items():
-        param = _declared(loaded, name, Diagnostic("test-case", "", where))
-        kind = _kind(param)
-        literal = _literal(kind, value)
-        if literal is None:
-            raise CtsdslError(Diagnostic("test-case", f"params: {value!r} is not a {kind or 'value'} for {name}",
-                                         where, hint=_KIND_HINTS.get(kind or "", "")))
-        lines.append(f"override param {name}: {kind} = {literal} cites what_if")
-    return "\n".join(lines) + "\n"
-
-
-def _declared(loaded: LoadedPolicy, name: object, at: Diagnostic):
-    """The parameter `name` of the policy; else raises `at` saying it has none, and which it may mean."""
-    from . import nodes as n
-    declared = {p.name: p for p in loaded.policy.of_kind(n.Param)}
-    param = declared.get(str(name)) if _IDENTIFIER.fullmatch(str(name)) else None
-    if param is None:
-        close = difflib.get_close_matches(str(name), list(declared), n=1)
-        raise CtsdslError(replace(
-            at, message=f"params: {loaded.header.name} has no parameter {name!r}",
-            hint=(f"did you mean `{close[0]}`? " if close else "") + f"parameters: {', '.join(sorted(declared))}"))
-    return param
-
-
-def _kind(param) -> str | None:
-    """A parameter's type as the checker settles it, written as a what-if overlay declares it
-    (any set as `set`); None when it cannot be told."""
-    from .checker import param_type
-    from .fields import ANY
-    kind = param_type(param)
-    return "set" if kind.startswith("set:") else None if kind == ANY else kind
-
-
-_KIND_HINTS = {"date": "write a date as YYYY-MM-DD, a real calendar day", "bool": "write true or false",
-               "set": "write a list of codes: [\"97550\", \"97551\"]", "money": "write a number: 2410 or 33.4009",
-               "int": "write a whole number", "number": "write a number"}
-
-
-def _literal(kind: str | None, value) -> str | None:
-    from decimal import Decimal, InvalidOperation
-    if kind == "date":  # YAML reads an unquoted 2025-01-01 as a date; quoted, it is text
-        text = value.isoformat() if isinstance(value, datetime.date) else value
-        return text if isinstance(text, str) and valid_date(text) else None
-    if kind == "bool":
-        return ("true" if value else "false") if isinstance(value, bool) else None
-    if kind == "set":
-        items = value if isinstance(value, list) else None
-        if items is None or not all(isinstance(v, str) and _SAFE_TEXT.fullmatch(v) for v in items):
-            return None
-        return "{" + ", ".join(f'"{v}"' for v in items) + "}"
-    if kind == "string":
-        return f'"{value}"' if isinstance(value, str) and _SAFE_TEXT.fullmatch(value) else None
-    if kind in ("int", "number", "money") and not isinstance(value, bool):
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            return None
-        if not number.is_finite() or (kind == "int" and number != number.to_integral_value()):
-            return None
-        sign, digits = ("-" if number < 0 else ""), format(abs(number), "f")
-        return f"{sign}${digits}" if kind == "money" else f"{sign}{digits}"
-    return None
 
 
 def _rule_items(loaded: LoadedPolicy) -> list:
