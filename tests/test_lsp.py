@@ -287,6 +287,8 @@ async def test_definition_of_a_table_and_of_its_data_file(client: LanguageClient
     assert table.range.start == at(text, "fees from")
     [data] = await definition(client, PARENT, at(text, '"data/fees.csv"', plus=2))
     assert data.uri == (ACME / "data" / "fees.csv").as_uri()
+    [column] = await definition(client, PARENT, at(text, "].amount", plus=2))
+    assert column.uri == data.uri
     close_document(client, PARENT)
 
 
@@ -332,6 +334,7 @@ async def test_completion_offers_the_fields_of_what_is_before_the_dot(client: La
     version = 1
     for typed, expected in [
         ("\nrule r {\n  when line.", set(catalogue()["line"])),
+        ("claim.", set(catalogue()["claim"])),
         ("claim.documentation.", set(catalogue()["documentation"])),
         ("any(o in claim.lines where o.", set(catalogue()["line"])),
         ("fees[line.code].", {"code", "amount", "description"}),

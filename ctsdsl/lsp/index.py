@@ -71,6 +71,7 @@ class FileIndex:
     text: str
     occurrences: list[Occurrence] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
+    data_files: dict[str, str] = field(default_factory=dict)  # each table this file declares: its data file
 
     def at(self, line: int, column: int) -> Occurrence | None:
         """The occurrence under a 1-based position; the column just past a name counts, as editors put the cursor there."""
@@ -167,6 +168,7 @@ class _Builder:
             self.cites(item.cites)
             target, _ = resolve_data_path(Path(self.index.path), item.path)
             self.add(DATA, item.path, self.quoted_after(item.span), target=str(target) if target else "")
+            self.index.data_files[item.name] = str(target) if target else ""
         elif isinstance(item, n.Let):
             self.definition(VALUE, "let", item.name, item, item.override)
             self.expr(item.expr, {})
@@ -308,12 +310,7 @@ class PolicyIndex:
 
     def table_file(self, table: str) -> str:
         """The data file of a table, as the layer in force declares it ('' when it cannot be found)."""
-        definition = next(iter(self.defining_layers(VALUE, table)), None)
-        if definition is None:
-            return ""
-        owner = next(f for f in self.files if f.path == definition.file)
-        return next((o.target for o in owner.occurrences
-                     if o.namespace == DATA and o.span.line == definition.span.line and o.target), "")
+        return next((f.data_files[table] for f in self.files if table in f.data_files), "")
 
     def item(self, namespace: str, name: str) -> n.Item | None:
         """The item in force for a name, as the checker merged the chain."""
