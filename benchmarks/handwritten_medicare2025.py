@@ -35,9 +35,9 @@ FACILITY_POS = frozenset(("02", "19", "21", "22", "23", "24", "26", "31", "34", 
 TELEHEALTH_POS = frozenset(("02", "10"))
 TELEHEALTH_MODIFIERS = frozenset(("95", "93"))
 DISCIPLINES = frozenset(("GP", "GO", "GN"))
-BUNDLING_UNVERIFIED = frozenset(("97110", "97112", "97116"))
 # PT/OT/SLP telehealth waivers (reference §2.6): (first day, last day) they ran.
-WAIVERS = (("2024-01-01", "2025-09-30"), ("2025-10-01", "2026-01-30"), ("2026-01-31", "2027-12-31"))
+WAIVERS = (("2024-01-01", "2025-09-30"), ("2025-10-01", "2026-01-30"), ("2026-01-31", "2026-02-02"),
+           ("2026-02-03", "2027-12-31"))
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -50,11 +50,11 @@ RULES = ("patient_present", "code_not_in_force", "telehealth_not_covered", "cons
          "caregiver_response_missing", "impact_on_goals_missing", "group_details_missing", "discipline_modifier",
          "assistant_modifier_mismatch", "addon_without_primary", "initial_minutes_missing", "initial_too_short",
          "addon_units_from_minutes", "mue_exceeded", "group_needs_two_patients", "group_one_unit_per_session",
-         "individual_code_for_group", "same_day_individual_and_group", "possible_bundling_with_therapy",
+         "individual_code_for_group", "same_day_individual_and_group",
          "kx_threshold_pt_slp", "kx_threshold_ot", "kx_spend_not_by_discipline", "no_mppr", "fee_unknown")
 SEVERITY = {rule: "deny" for rule in RULES}
 SEVERITY.update(initial_too_short="reduce", addon_units_from_minutes="reduce", group_one_unit_per_session="reduce",
-                same_day_individual_and_group="warn", possible_bundling_with_therapy="warn",
+                same_day_individual_and_group="warn",
                 kx_spend_not_by_discipline="warn", no_mppr="info",
                 fee_unknown="info")
 # Documentation every line needs, after consent and the plan of care: (rule, flag, what is missing).
@@ -92,10 +92,12 @@ def _decimal(text: str) -> Decimal | None:
 
 def _load_2025() -> tuple[dict, dict]:
     # Every 2025 row takes effect on 2025-01-01, so the rows in force on the last day serve the whole year.
+    mues = {code: (int(row["max_units"]), int(row["mai"]))
+            for code, row in _read_dated(DATA / "mue.csv", "2025-12-31").items()}
     codes = {}
     for code, row in _read_dated(DATA / "codes.csv", "2025-12-31").items():
         codes[code] = (row["role"], row["primary"] or None, int(row["unit_minutes"]) if row["unit_minutes"] else None,
-                       int(row["mue"]) if row["mue"] else None)
+                       mues.get(code))
     rvus = {code: (_decimal(row["total_nf"]), _decimal(row["total_f"]))
             for code, row in _read_dated(DATA / "rvu.csv", "2025-12-31").items()}
     return codes, rvus
@@ -130,7 +132,7 @@ class HandwrittenMedicare2025:
             rule_meta: The compiled evaluator's `rules` (RuleInfo list), to copy finding metadata from.
         """
         self.codes, self.rvus = _load_2025()
-        self.info = info or PolicyInfo("medicare-cts-2025", "medicare", "2025.1", "2025-01-01", "2025-12-31", "")
+        self.info = info or PolicyInfo("medicare-cts-2025", "medicare", "2025.2", "2025-01-01", "2025-12-31", "")
         # rule id -> (severity, title, citation, reasons, sources, origin)
         self.meta = {r: (SEVERITY[r], "", "", (), (), None) for r in RULES}
         for r in rule_meta or ():
@@ -167,15 +169,14 @@ class HandwrittenMedicare2025:
         dates = [ln.get("date_of_service", dos) for ln in lines]
         present: set[tuple[str, str]] = set()
         minutes: dict[tuple[str, str], int] = {}
-        bundling_dates: set[str] = set()
+        units_on: dict[tuple[str, str], int] = {}  # what a date-of-service MUE (MAI 2, 3) counts
         initial_dates: dict[str, set[str]] = {}  # date -> initial codes billed on it
         pt_slp_fees = ot_fees = 0
         for ln, day in zip(lines, dates):
             code = ln["code"]
             present.add((code, day))
             minutes[code, day] = minutes.get((code, day), 0) + (ln.get("minutes") or 0)
-            if code in BUNDLING_UNVERIFIED:
-                bundling_dates.add(day)
+            units_on[code, day] = units_on.get((code, day), 0) + ln["units"]
             row = codes.get(code)
             if row is not None and row[0] == "initial":
                 initial_dates.setdefault(day, set()).add(code)
@@ -197,8 +198,9 @@ class HandwrittenMedicare2025:
                              "thresholds, which Medicare tracks apart. Give pt_slp_spend_to_date and "
                              "ot_spend_to_date to test each threshold on its own spend."))
         if any(governed):
-            findings.append(("no_mppr", None, "CTS lines are paid in full: their MULT PROC indicator is 0, so the "
-                                              "therapy MPPR does not reduce them."))
+            findings.append(("no_mppr", None, "CTS lines are paid in full: the therapy MPPR does not reduce them "
+                                              "(MULT PROC indicator 0 in CMS's 2024 and 2026 fee schedule files; "
+                                              "the 2025 indicator was not found and is taken to be the same)."))
         n = len(lines)
         denied = [False] * n
         allowed = [ln["units"] for ln in lines]
@@ -265,9 +267,13 @@ class HandwrittenMedicare2025:
                 addon_units = _midpoint(max(0, session - codes[primary][2]), unit_minutes)
                 reduce("addon_units_from_minutes", i, addon_units, f"{session} session minutes support "
                        f"{addon_units} unit(s) of {code} (the first at 38 minutes, one more per 15); {units} billed.")
-            if mue is not None and units > mue:
-                deny("mue_exceeded", i, f"{units} units of {code} exceed its MUE of {mue} per day; the line is "
-                     "denied and cannot be billed to the beneficiary.")
+            if mue is not None:
+                limit, mai = mue
+                counted = units if mai == 1 else units_on[code, day]
+                if counted > limit:
+                    what = "this line's units" if mai == 1 else "all its lines on the date, counted together"
+                    deny("mue_exceeded", i, f"{counted} units of {code} on {day} exceed its MUE of {limit} (MAI "
+                         f"{mai}: {what}); the line is denied and cannot be billed to the beneficiary.")
             if role == "group":
                 if patients < 2:
                     deny("group_needs_two_patients", i, f"{code} represents {patients} patient; group CTS needs two "
@@ -280,12 +286,8 @@ class HandwrittenMedicare2025:
                      "patients' caregivers is group CTS, billed with the group code.")
             if role == "group" and initial_dates.get(day, set()) - {code}:
                 findings.append(("same_day_individual_and_group", i, f"{code} is billed on the same date as an "
-                                 "individual CTS code; no CMS edit confirms whether both are payable the same day. "
-                                 "Check that they were separate sessions."))
-            if day in bundling_dates:
-                findings.append(("possible_bundling_with_therapy", i, f"{code} is billed with 97110/97112/97116 on "
-                                 "the same date. One unverified source says these bundle; no NCCI pair was "
-                                 "confirmed. No action is required unless your contractor denies it."))
+                                 "individual CTS code; CMS's NCCI edits do not pair them, and no CMS source says "
+                                 "more. Check that they were separate sessions."))
             if "KX" not in mods:
                 if (pt_slp_spend is not None and ("GP" in mods or "GN" in mods)
                         and pt_slp_spend + pt_slp_fees > KX_PT_SLP):

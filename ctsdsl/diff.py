@@ -367,8 +367,16 @@ def _row_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
                 changes.append(Change("row", f"{name}[{key}]", "added" if va is None else "removed",
                                       (("row", shown, None) if vb is None else ("row", None, shown),), refs))
                 continue
-            ra, rb = va[-1][1], vb[-1][1]
             skip = {table.dated_by, table.key, *_PROVENANCE}
+            if table.dated_by and old.header.effective_from == new.header.effective_from:
+                # Two versions of one year's policy (a pull request): every dated version counts, so a
+                # quarter's rows added with the same figures (July's release confirming January's) are
+                # shown, and so is a confidence that moved (likely -> verified).
+                details = _version_changes(va, vb, skip - {"confidence"})
+                if details:
+                    changes.append(Change("row", f"{name}[{key}]", "changed", details, refs))
+                continue
+            ra, rb = va[-1][1], vb[-1][1]
             details = tuple((c, _cell(ra.get(c)), _cell(rb.get(c))) for c in dict.fromkeys([*ra, *rb])
                             if c not in skip and ra.get(c) != rb.get(c))
             if details:
@@ -378,6 +386,22 @@ def _row_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
                     details = ((table.dated_by, va[-1][0], vb[-1][0]),) + details
                 changes.append(Change("row", f"{name}[{key}]", "changed", details, refs))
     return changes
+
+
+def _version_changes(va: list[tuple[str, dict]], vb: list[tuple[str, dict]], skip: set) -> tuple:
+    """The dated versions of one key, old against new: the dates if they differ, then each cell that
+    moved in a version both sides have (named `column from DATE` where the key has several)."""
+    details: list[tuple[str, str | None, str | None]] = []
+    da, db = [start for start, _ in va], [start for start, _ in vb]
+    if da != db:
+        details.append(("versions from", ", ".join(da) or None, ", ".join(db) or None))
+    old_rows, new_rows = dict(va), dict(vb)
+    for start in (d for d in db if d in old_rows):
+        ra, rb = old_rows[start], new_rows[start]
+        where = f" from {start}" if len(da) > 1 or len(db) > 1 else ""
+        details += [(f"{c}{where}", _cell(ra.get(c)), _cell(rb.get(c))) for c in dict.fromkeys([*ra, *rb])
+                    if c not in skip and ra.get(c) != rb.get(c)]
+    return tuple(details)
 
 
 def _cell(value) -> str | None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+from functools import partial
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -312,6 +313,30 @@ def _code_row(policies: list[LoadedPolicy], code: str) -> dict:
     return {}
 
 
+def _compared_cells(policies: list[LoadedPolicy], code: str) -> set[int]:
+    """The whole numbers in `code`'s table rows that a condition compares with something
+    (`mue_units > mue[line.code].max_units`): each a limit a witness bills at and one past."""
+    columns: set[tuple[str, str]] = set()
+    for p in policies:
+        tables = set(p.checked.tables)
+        for node in p.policy.walk():
+            if isinstance(node, n.Binary) and node.op in _COMPARISONS:
+                for side in (node.left, node.right):
+                    for a in side.walk():
+                        if (isinstance(a, n.Attribute) and isinstance(a.obj, n.Index)
+                                and isinstance(a.obj.obj, n.Name) and a.obj.obj.name in tables):
+                            columns.add((a.obj.obj.name, a.name))
+    found = set()
+    for p in policies:
+        for table, column in columns:
+            data = p.checked.tables.get(table)
+            for _, row in (data.rows.get(code, []) if data else []):
+                value = row.get(column)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    found.add(value)
+    return found
+
+
 def _minutes(policies: list[LoadedPolicy], row: dict) -> list[int]:
     found = {0}
     unit = row.get("unit_minutes")
@@ -432,9 +457,9 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
     yield code, lambda c: None
     for minutes in _minutes(policies, _code_row(policies, row["primary"]) if row.get("primary") else row):
         yield f"{code}, {minutes} minutes", (lambda c, m=minutes: c["lines"][timed].__setitem__("minutes", m))
-    mue = row.get("mue")
+    limits = _compared_cells(policies, code)
     probes = _int_probes(policies)
-    for units in sorted({1, 2, 3} | ({mue, mue + 1} if isinstance(mue, int) else set()) | set(probes["units"])):
+    for units in sorted({1, 2, 3} | {v + d for v in limits for d in (0, 1) if 0 < v + d <= 99} | set(probes["units"])):
         yield f"{code}, {units} unit{'s' if units != 1 else ''}", (
             lambda c, u=units: c["lines"][main].__setitem__("units", u))
     # An add-on's units past what the base session supports: also with a session long enough for them,
@@ -473,7 +498,8 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
         yield f"{code}, {flag} not documented", (lambda c, f=flag: c["documentation"].__setitem__(f, False))
     yield f"{code}, patient present", (lambda c: c["lines"][main].__setitem__("patient_present", True))
     # A money threshold may be tracked per modifier (KX by discipline): each amount the policies read, at
-    # each threshold, with each modifier alone, and with a second line of the code under another modifier.
+    # each threshold, with each modifier alone, and with the session billed again the next day under another
+    # modifier (a second discipline's session: on the same day, a date-of-service MUE would deny both).
     amounts = _amount_fields(policies)
     for name, spend, modifier in itertools.product(amounts, _money_thresholds(policies), [None, *mods]):
         what = name.replace("_", " ").removesuffix(" to date")
@@ -482,9 +508,8 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
                                                     m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
     siblings = _siblings_of_gp(policies)
     for name, spend, m in itertools.product(amounts, _money_thresholds(policies), siblings):
-        yield f"{code}, {name.replace('_', ' ').removesuffix(' to date')} ${spend}, a second line with {m}", (
-            lambda c, f=name, s=spend, m=m: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
-                                             c["lines"].append({**c["lines"][main], "modifiers": [m]})))
+        yield f"{code}, {name.replace('_', ' ').removesuffix(' to date')} ${spend}, the session again the next day " \
+              f"with {m}", partial(_priced_session_next_day, field=name, spend=spend, modifier=m)
     yield f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True))
     yield f"{code}, the same lines again the next day", _again_next_day
     for other in others:
@@ -525,10 +550,18 @@ def _siblings_of_gp(policies: list[LoadedPolicy]) -> list[str]:
             if m != "GP" and any({"GP", m} <= s for s in _set_params(policies))]
 
 
-def _again_next_day(claim: dict) -> None:
-    """The claim's lines billed again, dated the day after: on the eve of a turning date they straddle it."""
+def _priced_session_next_day(claim: dict, field: str, spend: Decimal, modifier: str) -> None:
+    """A spend toward a threshold, and the claim's session again the next day under another modifier."""
+    claim[field] = int(spend) if spend == int(spend) else float(spend)
+    _again_next_day(claim, [modifier])
+
+
+def _again_next_day(claim: dict, modifiers: list[str] | None = None) -> None:
+    """The claim's lines billed again, dated the day after (under other `modifiers`, if given): on the eve
+    of a turning date they straddle it."""
     day = (_date(claim["date_of_service"]) + dt.timedelta(days=1)).isoformat()
-    claim["lines"] += [{**line, "date_of_service": day} for line in claim["lines"]]
+    claim["lines"] += [{**line, "date_of_service": day, **({"modifiers": modifiers} if modifiers else {})}
+                       for line in claim["lines"]]
 
 
 def _inside(claim: dict, policy: LoadedPolicy) -> bool:
@@ -561,7 +594,7 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
                     claim.update(payer=payer, id=f"witness-{code}-{old_date}-{'pair-' if paired else ''}{k}")
                     label = _with_patients(label, code, claim)
                     fn(claim)
-                    if fn is _again_next_day and not _comparable(claim, new_date, old, new):
+                    if not _comparable(claim, new_date, old, new):  # a next-day line past a period's end
                         continue
                     yield (f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim,
                            new_date, paired)

@@ -290,7 +290,8 @@ def test_explain_says_what_amount_the_fee_set_on_each_line():
     from ctsdsl.report import render_explain
     evaluator = ctsdsl.compile("medicare-cts-2024")
     claim = medicare_claim(lines=[{"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]},
-                                  {"code": "97550", "units": 1, "minutes": 10, "modifiers": ["GP"]}])
+                                  {"code": "97550", "units": 1, "minutes": 10, "modifiers": ["GP"],
+                                   "date_of_service": "2024-05-02"}])  # one 97550 a date: its MUE
     text = render_explain(*evaluator.trace(claim))
     assert text.count("physician_fee_schedule: fired") == 1  # a denied line is allowed nothing: no fee runs
     assert "physician_fee_schedule: fired: $52.93 for 1 unit(s)" in text

@@ -289,14 +289,30 @@ def test_a_failing_test_case_exits_1_saying_what_differed(capsys, tmp_path):
     assert "FAIL" in out and "wrongly expects a denial" in out
 
 
-def test_eval_of_a_2026_claim_says_its_total_is_only_the_known_part(capsys, tmp_path):
-    # CMS's 2026 RVUs are not in the reference: the amount is unknown, and "$0.00" alone would read as paid nothing.
+def test_eval_of_a_claim_with_an_unknown_fee_says_its_total_is_only_the_known_part(capsys, tmp_path):
+    # A tree whose RVU table lacks 97550's 2026 non-facility totals (as a release with a missing figure
+    # would leave it): the amount is unknown, and "$0.00" alone would read as paid nothing.
+    import csv
+    import io
+    import shutil
+    tree = tmp_path / "policies"
+    shutil.copytree(_resources.policies_dir() / "medicare", tree / "medicare")
+    table = tree / "medicare" / "data" / "rvu.csv"
+    rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
+    for row in rows:
+        if row["code"] == "97550" and row["effective_from"].startswith("2026"):
+            row["total_nf"] = ""
+    out_csv = io.StringIO()
+    writer = csv.DictWriter(out_csv, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    table.write_text(out_csv.getvalue(), encoding="utf-8")
     path = write_claim(tmp_path, medicare_claim(date_of_service="2026-03-02"))
-    code, out, _ = run(capsys, "eval", path)
+    code, out, _ = run(capsys, "eval", path, "--policies", str(tree))
     assert code == 0
     assert out.splitlines()[0] == "claim m-1: PAY, total allowed $0.00 known, 1 line(s) of unknown amount"
     assert out.splitlines()[3].split()[-4:] == ["units", "unknown", "F1", "F2"]
-    code, out, _ = run(capsys, "eval", "--json", path)
+    code, out, _ = run(capsys, "eval", "--json", path, "--policies", str(tree))
     decision = json.loads(out)
     assert (decision["total_allowed"], decision["total_complete"]) == ("0.00", False)
 

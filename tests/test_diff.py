@@ -208,7 +208,7 @@ def test_a_claim_amount_the_new_side_reads_is_varied_around_its_threshold_with_l
     pair = only_pair(run_diff(BASE, toy("spend_by_discipline")))
     labels = {w.label: {c.item for c in w.causes} for w in pair.behavior.witnesses}
     assert labels["97550, ot spend $501, modifier GO, 2030-01-01"] == {"rule ot_over_threshold"}
-    assert labels["97550, ot spend $501, a second line with GO, 2030-01-01"] == {
+    assert labels["97550, ot spend $501, the session again the next day with GO, 2030-01-01"] == {
         "rule ot_over_threshold", "rule one_spend_for_two_disciplines"}
     assert not any("ot spend $500," in label for label in labels)  # at the threshold is not over it
 
@@ -548,6 +548,9 @@ override fee physician_fee_schedule {{
   amount round(inherited * sunrise_share, 2)
 }}
 
+# Sunrise's own caps stand in for Medicare's MUEs, so a cap of three units can be moved to two.
+disable mue_exceeded because "Sunrise caps units itself." cites s
+
 rule sunrise_caps {{
   title "Units capped per code"
   cites s
@@ -572,7 +575,7 @@ def sunrise(root: Path, share: str, cap: int, over: int, disable: bool) -> str:
     shutil.copytree(ROOT / "policies", root)
     (root / "sunrise" / "data").mkdir(parents=True)
     (root / "sunrise" / "data" / "caps.csv").write_text(f"code,max_units\n97551,{cap}\n", encoding="utf-8")
-    line = 'disable possible_bundling_with_therapy because "Not used here." cites s\n' if disable else ""
+    line = 'disable same_day_individual_and_group because "Not used here." cites s\n' if disable else ""
     (root / "sunrise" / "sunrise-2025.cts").write_text(
         SUNRISE.format(share=share, over=over, disable=line), encoding="utf-8")
     return str(root / "sunrise" / "sunrise-2025.cts")
@@ -638,21 +641,21 @@ def test_a_generated_witness_names_the_new_warning_and_the_new_share_together(su
 def test_a_dropped_disable_line_reads_as_re_enabled_and_an_added_one_as_disabled(sunrise_pair, capsys):
     old, new = sunrise_pair
     [enabled] = [c for c in structural_changes(load_file(old), load_file(new)) if c.kind == "rule"
-                 and c.name == "possible_bundling_with_therapy"]
+                 and c.name == "same_day_individual_and_group"]
     [disabled] = [c for c in structural_changes(load_file(new), load_file(old)) if c.kind == "rule"
-                  and c.name == "possible_bundling_with_therapy"]
+                  and c.name == "same_day_individual_and_group"]
     assert (enabled.action, enabled.toggled, enabled.details[0]) == ("added", "re-enabled",
                                                                      ("disabled", "Not used here.", None))
     assert (disabled.action, disabled.toggled, disabled.details[0]) == ("removed", "disabled",
                                                                         ("disabled", None, "Not used here."))
     _, out, _ = run(capsys, "diff", old, new)
-    assert ("  rule possible_bundling_with_therapy: re-enabled (no longer disabled)\n"
+    assert ("  rule same_day_individual_and_group: re-enabled (no longer disabled)\n"
             "      was disabled because: Not used here.\n"
-            "      title: CTS with 97110, 97112 or 97116 on the same date (unverified bundling claim)\n") in out
-    assert "cause: rule possible_bundling_with_therapy re-enabled" in out
+            "      title: Individual and group CTS on the same date (for review: no NCCI edit pairs them)\n") in out
+    assert "cause: rule same_day_individual_and_group re-enabled" in out
     assert "when:" not in out.split("re-enabled", 1)[1].split("row caps", 1)[0]  # the parent's body is not repeated
     _, out, _ = run(capsys, "diff", new, old, "--format", "markdown")
-    assert "- rule `possible_bundling_with_therapy` disabled\n  - because: `Not used here.`\n" in out
+    assert "- rule `same_day_individual_and_group` disabled\n  - because: `Not used here.`\n" in out
 
 
 def test_two_copies_of_the_tree_not_named_policies_each_use_their_own_parent(tmp_path):

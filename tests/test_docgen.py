@@ -50,11 +50,11 @@ def test_an_overlay_page_lists_the_rules_it_switches_off_with_the_reason_and_sou
         'policy "acme-2025" {\n  title "Acme"\n  payer "acme"\n  version "1"\n'
         '  effective 2025-01-01 to 2025-12-31\n  extends "medicare-cts-2025"\n}\n\n'
         'source acme_terms {\n  title "Acme provider manual"\n  url "https://example.org/acme"\n}\n\n'
-        'disable possible_bundling_with_therapy because "Acme does not use this warning." cites acme_terms\n',
+        'disable same_day_individual_and_group because "Acme does not use this warning." cites acme_terms\n',
         encoding="utf-8")
     page = generate([load_file(overlay)], tmp_path)["acme-2025.md"]
     section = page.split("## Rules switched off", 1)[1].split("##", 1)[0]
-    assert "`possible_bundling_with_therapy`: Acme does not use this warning." in section
+    assert "`same_day_individual_and_group`: Acme does not use this warning." in section
     assert "Acme provider manual" in section
 
 

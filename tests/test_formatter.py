@@ -92,11 +92,11 @@ SOURCES = "".join(f'source source_number_{i} {{\n  title "t"\n}}\n\n' for i in r
 
 
 def test_a_disable_whose_cites_would_overflow_puts_them_on_a_line_under_the_reason():
-    text = SOURCES + ('disable possible_bundling_with_therapy because "Acme does not use this warning." '
+    text = SOURCES + ('disable same_day_individual_and_group because "Acme does not use this warning." '
                       'cites source_number_0, source_number_1  # why\n')
     out = format_policy(text)
-    assert out.endswith('disable possible_bundling_with_therapy because "Acme does not use this warning."\n'
-                        '                                               cites source_number_0, source_number_1'
+    assert out.endswith('disable same_day_individual_and_group because "Acme does not use this warning."\n'
+                        '                                              cites source_number_0, source_number_1'
                         '  # why\n')
     assert parse(out) == parse(text) and format_policy(out) == out
 
@@ -104,7 +104,7 @@ def test_a_disable_whose_cites_would_overflow_puts_them_on_a_line_under_the_reas
 def test_a_long_disable_wraps_its_reason_and_its_cites_within_the_width():
     words = " ".join(f"word{i}" for i in range(40))
     cited = ", ".join(f"source_number_{i}" for i in range(12))
-    text = SOURCES + f'disable possible_bundling_with_therapy because "{words}" cites {cited}\n'
+    text = SOURCES + f'disable same_day_individual_and_group because "{words}" cites {cited}\n'
     out = format_policy(text)
     assert max(len(line) for line in out.splitlines()) <= 100
     assert parse(out) == parse(text) and format_policy(out) == out

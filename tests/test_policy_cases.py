@@ -17,7 +17,8 @@ from ctsdsl import _resources
 from ctsdsl.errors import CtsdslError
 from ctsdsl.loader import load_text
 from ctsdsl.registry import bundled
-from ctsdsl.testing import Case, Runner, find_case_files, load_cases, render_report, run_paths, what_if_text
+from ctsdsl.testing import Case, Runner, find_case_files, load_cases, render_report, run_paths
+from ctsdsl.what_if import what_if_text
 
 POLICIES = _resources.policies_dir()
 CASES = [case for path in find_case_files([POLICIES]) for case in load_cases(path)]
@@ -393,25 +394,27 @@ def test_a_rule_without_a_condition_is_listed_apart_and_a_fee_counts_silent_only
     assert "physician_fee_schedule" in never_silent
     assert "no_mppr" not in never_silent
     assert "no_mppr" in {c.rule for c in report.unconditional()}
-    fees = run_paths([POLICIES / "medicare" / "cases" / "2025-fees.yaml"])  # 97551 has no 2025 facility figure
+    # A what-if row there takes 97551's non-facility total away: the fee applies to the line and prices nothing.
+    fees = run_paths([POLICIES / "medicare" / "cases" / "2024-fees.yaml"])
     assert "physician_fee_schedule" not in {c.rule for c in fees.never_failed_to_fire()}
 
 
 def test_a_partial_override_that_keeps_the_condition_shares_its_parents_silent_cases() -> None:
-    # 2026 restates only fee_unknown's citation, and every 2026 fee is unknown; 2024 cases show it silent.
-    report = run_paths([POLICIES / "medicare" / "cases" / "2026-fees.yaml",
-                        POLICIES / "medicare" / "cases" / "2024-time.yaml"])
-    entry = next(c for c in report.coverage.values() if c.rule == "fee_unknown" and "2026" in c.policy)
+    # 2025 restates only the fee's citations, and no 2025 case leaves a payable line unpriced; the
+    # 2024 case whose what-if row blanks a figure shows the condition false.
+    report = run_paths([POLICIES / "medicare" / "cases" / "2025-fees.yaml",
+                        POLICIES / "medicare" / "cases" / "2024-fees.yaml"])
+    entry = next(c for c in report.coverage.values() if c.rule == "physician_fee_schedule" and "2025" in c.policy)
     assert entry.condition is not None and "cts-2024" in entry.condition[0]
+    assert entry.not_fired == 0
     assert entry not in report.never_failed_to_fire()
 
 
 # ---------------------------------------------------------------- one case per rule per year
 
-# Rules that no claim of a year can make fire, because the reference has no figure for it:
-# no 2024 code has an MUE (the only confirmed CTS MUE is G0540's, a 2025 code), and there
-# are no 2026 RVU totals, so the fee never prices a 2026 line.
-CANNOT_FIRE = {"medicare-cts-2024": {"mue_exceeded"}, "medicare-cts-2026": {"physician_fee_schedule"}}
+# Rules that no claim of a year could make fire, because the reference had no figure for it. Since
+# CMS's own RVU and MUE files filled the gaps (every code priced, every CTS code's MUE known), none.
+CANNOT_FIRE: dict[str, set[str]] = {}
 
 
 @pytest.mark.parametrize("name", ["medicare-cts-2024", "medicare-cts-2025", "medicare-cts-2026"])

@@ -5,7 +5,7 @@
 policy "medicare-cts-2024" {
   title "Medicare caregiver training services (CPT 97550, 97551, 97552), CY2024"
   payer "medicare"
-  version "2024.1"
+  version "2024.2"
   effective 2024-01-01 to 2024-12-31
   governs "97550", "97551", "97552"
   changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F); before 2024-01-01 the "
@@ -66,6 +66,13 @@ source cms_cqco {
 source cms_ncci_addon {
   title "CMS: Medicare NCCI add-on code edits"
   url "https://cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits/medicare-ncci-add-code-edits"
+  confidence verified
+}
+
+source cms_aoc_2024 {
+  title "CMS NCCI add-on code edits of 2024-06-03: 97551 is a type 1 add-on whose one primary is 97550"
+  url "https://github.com/andrewallenbruce/northstar/tree/a37fd49831c3614a1eaa279d4addf06ad35798c4/inst/extdata/pins/ncci_aoc"
+  date 2024-06-03
   confidence verified
 }
 
@@ -180,6 +187,27 @@ source assistant_slp {
   confidence likely
 }
 
+source cms_mue_2024 {
+  title "CMS NCCI practitioner MUE table of 07-01-2024: 97550 1 (MAI 2), 97551 2 (MAI 3), 97552 1 (MAI 2)"
+  url "https://github.com/andrewallenbruce/northstar/tree/a37fd49831c3614a1eaa279d4addf06ad35798c4/inst/extdata/pins/ncci_mue_prac"
+  date 2024-07-01
+  confidence verified
+}
+
+source cms_mue_2026q2 {
+  title "CMS NCCI practitioner MUE table 2026 Q2 (MAI 3 rows only): 97551, G0540 and G0542 2 (MAI 3)"
+  url "https://github.com/tejitpabari99/hospital-bill-checker/blob/9cbe49205cf17ad3a9e592e4cfbbcae9c9089d04/src/lib/data/mue.json"
+  date 2026-04-01
+  confidence verified
+}
+
+source cms_ptp_2024 {
+  title "CMS NCCI PTP edits of 07-01-2024: CTS pairs only with 36591, 36592 and 96523 (none with 97110/97112/97116)"
+  url "https://github.com/andrewallenbruce/northstar/tree/a37fd49831c3614a1eaa279d4addf06ad35798c4/inst/extdata/pins/ncci_ptp_prac"
+  date 2024-07-01
+  confidence verified
+}
+
 source mue_g0540 {
   title "HCPCS lookup: G0540 MUE 2 (practitioner and outpatient hospital)"
   url "https://hcpcslookup.com/codes/g0540"
@@ -187,7 +215,7 @@ source mue_g0540 {
 }
 
 source mue_mai {
-  title "NGS Medicare: MUE claim lines deny when units exceed the MUE (MAI 1, 2, 3)"
+  title "NGS Medicare: MUE claim lines deny when units exceed the MUE (MAI 1 line, 2 and 3 date of service)"
   url "https://ngsmedicare.com/coding-and-edits?selectedArticleId=1943300"
   confidence verified
 }
@@ -196,12 +224,6 @@ source mue_carc {
   title "Noridian JF: an MUE denial is CARC 96 with RARC N362"
   url "https://med.noridianmedicare.com/web/jfb/topics/claim-submission/reason-code-guidance/mue-service-exceeds-max"
   confidence verified
-}
-
-source page_003_bundling {
-  title "medpayiq.com/cpt/97552 (page 003): claims CTS bundles with 97110/97112/97116; unverified"
-  url "https://medpayiq.com/cpt/97552"
-  confidence unverified
 }
 
 # ---------------------------------------------------------------- parameters
@@ -223,20 +245,19 @@ param kx_threshold_ot: money = $2330 cites ngs_kx_2024
 param facility_pos: set = {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51",
                            "52", "53", "56", "61"} cites pos_rates
 
-# Unverified bundling claim (reference §8.9): used only for a warning.
-param bundling_codes_unverified: set = {"97110", "97112", "97116"} cites page_003_bundling
-
 param telehealth_pos: set = {"02", "10"} cites telehealth_pos
 param telehealth_modifiers: set = {"95", "93"} cites telehealth_pos
 param discipline_modifiers: set = {"GP", "GO", "GN"} cites wps_modifiers
 
 # ---------------------------------------------------------------- data
-# codes.csv gives each code's role (initial, addon, group), an add-on's primary code,
-# its time unit and MUE; rvu.csv the RVUs. Both are dated: a row applies from its
-# effective_from, so later years add rows rather than edit these.
+# codes.csv gives each code's role (initial, addon, group), an add-on's primary code and
+# its time unit; rvu.csv the RVUs and indicators of CMS's quarterly file (`ctsdsl import rvu`
+# writes them); mue.csv the NCCI medically unlikely edits. All are dated: a row applies from its
+# effective_from, so later quarters add rows rather than edit these.
 
-table codes from "data/codes.csv" key code dated effective_from cites cms_pfs_2024, cms_pprrvu_2024
+table codes from "data/codes.csv" key code dated effective_from cites cms_pfs_2024, cms_pprrvu_2024, cms_aoc_2024
 table rvu from "data/rvu.csv" key code dated effective_from cites cms_pprrvu_2024
+table mue from "data/mue.csv" key code dated effective_from cites cms_mue_2024, cms_mue_2026q2, mue_g0540
 
 # ---------------------------------------------------------------- named expressions
 
@@ -426,9 +447,11 @@ rule assistant_modifier_mismatch {
 
 # ---------------------------------------------------------------- rules: add-on and time
 
+# 97551 is a type 1 add-on (CMS's add-on code file of 2024-06-03, verified): payable only with
+# its primary, 97550, for the same patient on the same date.
 rule addon_without_primary {
   title "An add-on code needs its primary code on the same date"
-  cites cms_pfs_2024, cms_ncci_addon, carc_107
+  cites cms_pfs_2024, cms_ncci_addon, cms_aoc_2024, carc_107
   applies to line where role == "addon"
   when not any(o in claim.lines where o.code == primary_code and o.date_of_service == line.date_of_service)
   deny
@@ -469,15 +492,26 @@ rule addon_units_from_minutes {
           "unit(s) of {line.code} (the first at 38 minutes, one more per 15); {line.units} billed."
 }
 
+# An MUE's adjudication indicator says what it counts: MAI 1 the units of one line; MAI 2 and 3
+# (every CTS code's) the units of every line of the code on the date of service, so splitting a
+# session over lines does not pass the edit. When the date's units exceed it, each of those
+# lines is denied (reference §5; data file §3.1). Only this claim's lines are seen: units on
+# another claim of the same day count too for the payer, and are not here.
+let mue_units = if mue[line.code].mai == 1
+                then line.units
+                else sum(o.units for o in claim.lines where o.code == line.code and o.date_of_service == line.date_of_service)
+
 rule mue_exceeded {
   title "Units over the code's medically unlikely edit (MUE) deny the line"
-  cites mue_g0540, mue_mai, mue_carc
-  applies to line where coded and not missing(codes[line.code].mue)
-  when line.units > codes[line.code].mue
+  cites cms_mue_2024, cms_mue_2026q2, mue_g0540, mue_mai, mue_carc
+  applies to line where line.code in mue
+  when mue_units > mue[line.code].max_units
   deny
   reason CARC 96, RARC N362
-  message "{line.units} units of {line.code} exceed its MUE of {codes[line.code].mue} per day; the "
-          "line is denied and cannot be billed to the beneficiary."
+  message "{mue_units} units of {line.code} on {line.date_of_service} exceed its MUE of "
+          "{mue[line.code].max_units} (MAI {mue[line.code].mai}: "
+          "{if mue[line.code].mai == 1 then \"this line's units\" else \"all its lines on the date, counted together\"}); "
+          "the line is denied and cannot be billed to the beneficiary."
 }
 
 # ---------------------------------------------------------------- rules: group
@@ -515,12 +549,14 @@ rule individual_code_for_group {
 
 # ---------------------------------------------------------------- rules: warnings of low confidence
 
-# An open question of the reference (§10, item 2): no NCCI PTP pair involving 97550-97552 was
-# found, and no CMS source says 97552 may or may not be billed the same day as 97550. A warning
-# for review, never a denial. It cites the codes' definitions: 97552 is a separate, group service.
+# CMS's PTP edits of 07-01-2024 pair neither 97550 with 97552 nor either with 97551 (data file
+# §3.3, verified), so NCCI does not deny the two on one date. Whether both are payable the same
+# day was the reference's open question (§10, item 2); no CMS source answers it beyond the
+# absence of an edit. A warning for review, never a denial. It cites the codes' definitions:
+# 97552 is a separate, group service.
 rule same_day_individual_and_group {
-  title "Individual and group CTS on the same date (unconfirmed edit)"
-  cites cms_pfs_2024
+  title "Individual and group CTS on the same date (for review: no NCCI edit pairs them)"
+  cites cms_pfs_2024, cms_ptp_2024
   applies to line where role == "group"
   when any(o in claim.lines
            where o.code in codes
@@ -528,23 +564,14 @@ rule same_day_individual_and_group {
                  and o.code != line.code
                  and codes[o.code].role == "initial")
   warn
-  message "{line.code} is billed on the same date as an individual CTS code; no CMS edit confirms "
-          "whether both are payable the same day. Check that they were separate sessions."
+  message "{line.code} is billed on the same date as an individual CTS code; CMS's NCCI edits do not "
+          "pair them, and no CMS source says more. Check that they were separate sessions."
 }
 
-# "Unverified" (reference §8.9, page 003): a bundling edit with 97110/97112/97116 is claimed
-# by one vendor page only; CTS is by definition without the patient. A warning at most.
-rule possible_bundling_with_therapy {
-  title "CTS with 97110, 97112 or 97116 on the same date (unverified bundling claim)"
-  cites page_003_bundling
-  applies to line
-  when any(o in claim.lines
-           where o.code in bundling_codes_unverified and o.date_of_service == line.date_of_service)
-  warn
-  message "{line.code} is billed with 97110/97112/97116 on the same date. One unverified source says "
-          "these bundle; no NCCI pair was confirmed. No action is required unless your contractor "
-          "denies it."
-}
+# Retired in version 2024.2: a warning that CTS bundles with 97110, 97112 or 97116 on the same
+# date rested on one vendor page (page 003, "unverified", reference §8.9). CMS's own PTP edits of
+# 07-01-2024 contradict it: the full practitioner and outpatient tables pair 97550 and 97552 only
+# with 36591, 36592 and 96523, and 97551 with nothing (data file §3.3, verified).
 
 # ---------------------------------------------------------------- rules: KX threshold
 # Thresholds are tracked by discipline modifier; that CTS lines count toward them is

@@ -4,14 +4,15 @@
 policy "medicare-cts-2025" {
   title "Medicare caregiver training services (CPT 97550-97552, HCPCS G0539-G0543), CY2025"
   payer "medicare"
-  version "2025.1"
+  version "2025.2"
   effective 2025-01-01 to 2025-12-31
   extends "medicare-cts-2024"
   governs "97550", "97551", "97552", "G0539", "G0540", "G0541", "G0542", "G0543"
   changes "CY2025 PFS final rule (CMS-1807-F): CTS on the telehealth list (provisional); therapists "
           "by telehealth only under the statutory waivers; verbal consent; new codes G0539-G0543 "
-          "(rows in data/codes.csv from 2025-01-01); conversion factor $32.3465; 2025 RVUs "
-          "(data/rvu.csv); KX $2,410."
+          "(rows in data/codes.csv from 2025-01-01); conversion factor $32.3465; 2025 RVUs from "
+          "CMS's October file (data/rvu.csv), the G-codes valued as their CPT counterparts; KX "
+          "$2,410."
 }
 
 source cms_pfs_2025 {
@@ -45,9 +46,18 @@ source waivers_2026_lapse {
 }
 
 source waivers_2027 {
-  title "H.R. 7148 (CAA 2026) reportedly extends PT/OT/SLP telehealth through 2027-12-31 (one blog)"
-  url "https://thehomeaccessibilitytherapist.blog/2026/02/04/medicare-telehealth-waivers-extended-through-2027-what-home-accessibility-therapists-need-to-know"
+  title "AOTA: H.R. 7148 (Consolidated Appropriations Act 2026, signed 2026-02-03) extends PT/OT/SLP telehealth through 2027-12-31"
+  url "https://www.aota.org/advocacy/advocacy-news/2026/congress-extends-medicare-telehealth-waivers-through-december-2027"
+  date 2026-02-03
+  confidence verified
+  note "Also McGuireWoods and the National Law Review (data file §6)."
+}
+
+source waivers_2026_gap {
+  title "Gill Compliance: the 2026 extension is retroactive over the 2026-01-31 to 02-02 lapse (no CMS guidance seen)"
+  url "https://www.gillcompliance.com/blog/2026/2/26/medicare-telehealth-extensions-announced-through-2027"
   confidence likely
+  note "AOTA awaits CMS guidance on the brief suspension; a blog says the same (data file §6)."
 }
 
 source kx_2025 {
@@ -57,9 +67,16 @@ source kx_2025 {
 }
 
 source rvu_2025 {
-  title "medpayiq.com: 2025 national amounts for 97550, 97551, 97552 (RVU totals back-calculated)"
+  title "CMS PPRRVU2025_Oct (RVU25D): 2025 RVUs of the CTS codes, the G-codes valued as their CPT counterparts"
+  url "https://github.com/Psuncode/RVU-Calculator/blob/524aec04f156bb24f7ee013a3995d504d525046d/app/data/processed/rvu_data_2025.json"
+  confidence verified
+  note "A parsed copy of CMS's October file: RVUs only, no indicators."
+}
+
+source rvu_2025_medpayiq {
+  title "medpayiq.com: 2025 totals and national amounts of 97550-97552 from RVU25A, the same as RVU25D's"
   url "https://medpayiq.com/cpt/97550"
-  confidence likely
+  confidence verified
 }
 
 source gcodes_2025 {
@@ -88,9 +105,11 @@ param therapist_telehealth_allowed: bool {
   from 2024-01-01 to 2025-09-30 = true cites waivers_2025_sept
   # Lapsed 2025-10-01; a law of 2025-11-12 restored it retroactively (verified).
   from 2025-10-01 to 2026-01-30 = true cites waivers_2025
-  # Lapsed at midnight 2026-01-30 (verified). H.R. 7148 reportedly restored it through 2027-12-31,
-  # retroactive to the lapse: one blog source only ("likely"); CMS guidance not seen.
-  from 2026-01-31 to 2027-12-31 = true cites waivers_2026_lapse, waivers_2027
+  # Lapsed at midnight 2026-01-30 (verified). H.R. 7148, signed 2026-02-03, restored it through
+  # 2027-12-31 (verified); that it reaches back over the three days between is "likely": a
+  # consultant and a blog say so, and CMS guidance was not seen.
+  from 2026-01-31 to 2026-02-02 = true cites waivers_2026_lapse, waivers_2026_gap
+  from 2026-02-03 to 2027-12-31 = true cites waivers_2027
   # The reference says nothing past 2027-12-31: false from 2028 is this policy's reading (the
   # waivers end with their last extension). No policy runs that late yet.
   from 2028-01-01 = false cites waivers_2027
@@ -113,16 +132,20 @@ override rule consent_not_documented {
 }
 
 override rule no_mppr {
-  # MULT PROC 0 is confirmed only in the 2024 file; carrying it forward is "likely" (reference §1.9).
-  # The message says so: a note is not shown in decisions. 2026 inherits this.
+  # MULT PROC is 0 in CMS's 2024 and July 2026 files; no 2025 indicator was found (the October
+  # 2025 copy carries RVUs only), so 2025's 0 is "likely" (data file §2). The message says so: a
+  # note is not shown in decisions.
   message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator 0 "
-          "in CMS's 2024 fee schedule file; the indicator of later years was not checked and is "
-          "taken to be unchanged)."
-  note "2025 indicator not checked; carried forward from 2024."
+          "in CMS's 2024 and 2026 fee schedule files; the 2025 indicator was not found and is taken "
+          "to be the same)."
+  note "2025 indicator not found; 0 in 2024 and 2026."
 }
 
-# The reference has 2025 RVU totals for 97550-97552 only (from one vendor, "likely"), and
-# only work RVUs for the new G-codes: their fee is unknown, never guessed.
-override rule fee_unknown {
-  cites rvu_2025, gcodes_2025, gcodes_behavior_2025
+# Every 2025 code has its RVUs (CMS's October file), so fee_unknown, inherited, does not fire on a
+# 2025 line; it stays for a code whose row a later edit leaves without a figure.
+override table codes from "data/codes.csv" key code dated effective_from cites cms_pfs_2024, cms_aoc_2024, gcodes_2025, gcodes_behavior_2025
+override table rvu from "data/rvu.csv" key code dated effective_from cites rvu_2025, rvu_2025_medpayiq
+
+override fee physician_fee_schedule {
+  cites rvu_2025, cf_2025, cms_cqco, pos_rates
 }
