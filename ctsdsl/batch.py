@@ -14,12 +14,12 @@ the bottleneck at two jobs and more.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,8 +31,14 @@ from typing import TYPE_CHECKING
 from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_claim
 from ._csv_claims import csv_records
 from .decision import Decision, Finding, PolicyInfo
-from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
+from .errors import ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError
 from .evaluator import Evaluator
+from .limits import MAX_JOBS
+from ._output import BatchIOError, OutputFile, check_targets, shown
+from ._pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
+
+__all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "RecordError", "Summary",
+           "WorkerDiedError", "evaluate_all", "run_batch"]
 
 if TYPE_CHECKING:  # registry imports the evaluator; batch loads it only when it must choose a policy
     from .registry import Entry, Registry
@@ -107,6 +113,7 @@ class Summary:
     incomplete: int = 0  # claims whose total leaves out a paid line of unknown amount
     rules: Counter = field(default_factory=Counter)  # rule id -> findings
     exit_code: int = 0  # the worst record's exit code (2 malformed, 3 not evaluable)
+    notes: list[str] = field(default_factory=list)  # about the file, said even with -q: a last record cut short
 
     def add(self, decision: Decision) -> None:
         self.claims += 1
@@ -131,6 +138,7 @@ class Summary:
         self.incomplete += other.incomplete
         self.rules.update(other.rules)
         self.exit_code = max(self.exit_code, other.exit_code)
+        self.notes += other.notes
 
     def render(self, top: int = 5) -> str:
         lines = self.lines
@@ -183,7 +191,8 @@ class _Policies:
 def _decide(claim: object, location: str, choose: _Policies) -> Decision:
     claim = validate_claim(claim, location)
     try:
-        return choose(claim).evaluate(claim, validate=False)
+        with amounts_in_range(location):
+            return choose(claim).evaluate(claim, validate=False)
     except CtsdslError as exc:
         # Errors about the claim itself (its payer, its date) should name where it came from.
         exc.diagnostics = [Diagnostic(d.code, d.message, location, d.span, d.hint, d.severity, d.path)
@@ -231,6 +240,23 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
             yield _decide(claim, location, choose)
         except CtsdslError as exc:
             yield RecordError(index, location, _bare(exc))
+
+
+@contextlib.contextmanager
+def amounts_in_range(location: str) -> Iterator[None]:
+    """Turn an amount past decimal arithmetic's reach into the claim's `EvaluationError`.
+
+    Numbers a policy, its data and its claims may hold are bounded (`limits.MAX_NUMBER_MAGNITUDE`),
+    but a rule may multiply them: rounding a product of two large amounts to cents needs more than
+    the context's 28 digits, and was an internal error that stopped the whole batch.
+    """
+    try:
+        yield
+    except ArithmeticError as exc:
+        raise EvaluationError(Diagnostic(
+            "amount-out-of-range", f"an amount computed for this claim is beyond decimal arithmetic "
+            f"({type(exc).__name__}): it has more than 28 digits", location,
+            hint="a rule or fee multiplies amounts too large to be money; check the policy's figures")) from None
 
 
 # ---------------------------------------------------------------- encoding decisions
@@ -333,18 +359,6 @@ class _Worker:
         return ChunkResult("".join(f"{d}\n" for d in decisions), len(decisions), errors, summary)
 
 
-_WORKER: _Worker | None = None  # one per worker process
-
-
-def _init_worker(name: str, policy: str | Path | None, policies: str | Path | None) -> None:
-    global _WORKER
-    _WORKER = _Worker(name, policy, policies)
-
-
-def _run_chunk(records: list) -> ChunkResult:
-    return _WORKER.chunk(records)  # type: ignore[union-attr]
-
-
 def _chunks(records: Iterable[tuple[int, object]], size: int) -> Iterator[list[tuple[int, int, object]]]:
     chunk: list = []
     for index, (lineno, raw) in enumerate(records):
@@ -363,56 +377,12 @@ def _decided_in_order(chunks: Iterator[list], worker: _Worker | None, jobs: int,
         for chunk in chunks:
             yield worker.chunk(chunk)  # type: ignore[union-attr]
         return
-    import multiprocessing
-    # Pool.imap would read the whole input ahead of the workers; a bounded queue of futures does not.
-    with multiprocessing.get_context().Pool(jobs, initializer=_init_worker, initargs=init) as pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(_run_chunk, (chunk,)))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    yield from ordered_map(_chunk_worker, init, chunks, jobs)
 
 
-class BatchIOError(CtsdslError):
-    """Reading the claims or writing the decisions failed (a full disk, a folder that does not exist)."""
-
-    exit_code = 2
-
-
-def _io_error(exc: OSError, target: str | Path) -> BatchIOError:
-    where = exc.filename if isinstance(exc.filename, str) and not Path(exc.filename).name.startswith(".") else target
-    return BatchIOError(Diagnostic("batch-io", f"cannot write or read {where}: {exc.strerror or exc}", str(where),
-                                   hint="nothing was written; the previous output, if any, is unchanged"))
-
-
-class _AtomicFile:
-    """A text file written beside its target and moved over it only on `commit`: never half-written."""
-
-    def __init__(self, target: str | Path | None) -> None:
-        self.target = Path(target) if target else None
-        if self.target is None:
-            self.fh = sys.stdout
-            return
-        try:
-            fd, self.temp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
-                                             dir=self.target.parent if str(self.target.parent) else ".")
-        except OSError as exc:
-            raise _io_error(exc, self.target) from None
-        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-
-    def commit(self) -> None:
-        if self.target is not None:
-            self.fh.close()
-            os.replace(self.temp, self.target)
-        else:
-            self.fh.flush()
-
-    def abandon(self) -> None:
-        if self.target is not None:
-            self.fh.close()
-            Path(self.temp).unlink(missing_ok=True)
+def _chunk_worker(name: str, policy: str | Path | None, policies: str | Path | None
+                  ) -> Callable[[list], ChunkResult]:
+    return _Worker(name, policy, policies).chunk
 
 
 class _Progress:
@@ -465,14 +435,14 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
     A .jsonl file, or a .csv file of claim lines (grouped into claims by id), is streamed
     in chunks of records; a .json or .yaml file is read whole
     (and decided in this process). Decisions go to ``output`` (stdout when None) and
-    bad records to ``errors`` (one JSON object each; not written when None), both via
-    temporary files that replace the targets only once every record is done.
+    bad records to ``errors`` (one JSON object each; not written when None), a regular file via a
+    temporary file that replaces it only once every record is done, a FIFO or a device as a stream.
 
     Args:
         claims_path: The claim file.
         output: The decisions file (JSON Lines), or None for stdout.
         errors: The file for bad records (JSON Lines), or None.
-        jobs: Worker processes; 1 decides in this process.
+        jobs: Worker processes, 1 to `limits.MAX_JOBS`; 1 decides in this process.
         policy: A policy name or path for every claim; by default the bundled one in force.
         policies: A folder of policies to choose from by payer and date instead of the bundled ones.
         progress: Show a progress bar on stderr; by default only when stderr is a terminal.
@@ -483,68 +453,113 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         The `Summary`; its ``exit_code`` is 0 when every record was decided.
 
     Raises:
-        CtsdslError: For the file as a whole (missing, binary, empty) or the policy;
-            nothing is written then.
+        CtsdslError: For the file as a whole (missing, binary, empty) or the policy; an output
+            that is the claim file, or both outputs one file (`BatchIOError`); nothing is written then.
+        WorkerDiedError: A worker process died (killed, out of memory); nothing is written.
+        Interrupted: SIGTERM or SIGHUP (a KeyboardInterrupt, as Ctrl-C is): nothing is written, and
+            the temporary files are removed.
     """
+    if not 1 <= jobs <= MAX_JOBS:
+        raise ValueError(f"jobs must be 1 to {MAX_JOBS}, not {jobs}")
     path = Path(claims_path)
+    check_targets(path, output, errors)  # before anything is read: -o naming the input would destroy it
     if policy is not None or policies is not None:
         _Policies(policy, _registry(policies))  # a broken --policy fails here, once, not in every worker
-    out, err = _AtomicFile(output), _AtomicFile(errors) if errors else None
     summary = Summary()
-    try:
-        if path.suffix.lower() in (".jsonl", ".csv"):
-            fh = _open_input(path)
-            with fh:
-                bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
-                worker = _Worker(str(path), policy, policies) if jobs <= 1 else None
-                source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, str(path))
-                records = 0
-                init = (str(path), policy, policies)
-                for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, init):
-                    _write(chunk, out, err, on_error)
-                    summary.merge(chunk.summary)
-                    records += chunk.decided + len(chunk.errors)
-                    bar.update(fh.tell(), records)
-                bar.close()
-            if not records:
-                raise ClaimError(Diagnostic("claim-empty", f"{path} holds no claims", str(path),
-                                            hint="a .jsonl file holds one claim per line; a .csv file, a header "
-                                            "and one row per claim line"))
-        else:
-            encoder = DecisionEncoder()
-            pairs = list(iter_claims(path))
-            for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy,
-                                                        policies=policies)):
-                if isinstance(result, RecordError):
-                    located = RecordError(index, pairs[index][0], result.error)
-                    _write(ChunkResult("", 0, [located], Summary()), out, err, on_error)
-                    summary.add_error(located)
-                else:
-                    out.fh.write(encoder.encode(result) + "\n")
-                    summary.add(result)
-    except BaseException as exc:
-        out.abandon()
-        if err:
-            err.abandon()
-        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # `| head` is not an error
-            # A full disk, a vanished folder: say so, not "internal error".
-            raise _io_error(exc, output or path) from None
-        raise
-    try:
-        out.commit()
-        if err:
-            err.commit()
-    except OSError as exc:
-        raise _io_error(exc, output or path) from None
+    with stop_on_signals():
+        out = OutputFile(output)
+        err: OutputFile | None = None
+        try:
+            err = OutputFile(errors) if errors else None
+            if path.suffix.lower() in (".jsonl", ".csv"):
+                _stream(path, out, err, summary, jobs, policy, policies, progress, on_error, chunk_lines)
+            else:
+                _whole(path, out, err, summary, policy, policies, on_error)
+            # Everything written out first, and only then anything replaced: a full disk under
+            # --errors must not leave new decisions beside the old errors.
+            for done in (out, err):
+                if done:
+                    done.finish()
+            for done in (out, err):
+                if done:
+                    done.publish()
+        except BaseException as exc:
+            out.abandon()
+            if err:
+                err.abandon()
+            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # `| head` is not an error
+                # Writes name their own file; what is left is reading the claims.
+                raise _read_error(exc, path) from None
+            raise
     return summary
 
 
-def _write(result: ChunkResult, out: _AtomicFile, err: _AtomicFile | None,
+def _read_error(exc: OSError, path: Path) -> BatchIOError:
+    where = exc.filename if isinstance(exc.filename, str) and not Path(exc.filename).name.startswith(".") \
+        else shown(path)
+    return BatchIOError(Diagnostic("batch-io", f"cannot write or read {where}: {exc.strerror or exc}", where,
+                                   hint="nothing was written; the previous output, if any, is unchanged"))
+
+
+def _stream(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary, jobs: int,
+            policy: str | Path | None, policies: str | Path | None, progress: bool | None,
+            on_error: Callable[[RecordError], None] | None, chunk_lines: int) -> None:
+    """Decide a .jsonl or .csv file a chunk at a time."""
+    name = shown(path)  # a file name that is not UTF-8 must not make its records unwritable
+    with _open_input(path) as fh:
+        bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
+        worker = _Worker(name, policy, policies) if jobs <= 1 else None
+        source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, name)
+        records = 0
+        for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (name, policy, policies)):
+            _write(chunk, out, err, on_error)
+            summary.merge(chunk.summary)
+            records += chunk.decided + len(chunk.errors)
+            bar.update(fh.tell(), records)
+        bar.close()
+        if records and not _ends_with_line_end(fh):
+            summary.notes.append(f"{name}: the last record (line {_last_line(fh)}) has no line end: if the file "
+                                 "was cut short, that record is incomplete and any after it are missing")
+    if not records:
+        raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name,
+                                    hint="a .jsonl file holds one claim per line; a .csv file, a header "
+                                    "and one row per claim line"))
+
+
+def _ends_with_line_end(fh: BufferedReader) -> bool:
+    fh.seek(0, os.SEEK_END)
+    if fh.tell() == 0:
+        return True
+    fh.seek(-1, os.SEEK_END)
+    return fh.read(1) in (b"\n", b"\r")
+
+
+def _last_line(fh: BufferedReader) -> int:
+    fh.seek(0)
+    return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) + 1
+
+
+def _whole(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary, policy: str | Path | None,
+           policies: str | Path | None, on_error: Callable[[RecordError], None] | None) -> None:
+    """Decide a .json or .yaml file, read whole, in this process."""
+    encoder = DecisionEncoder()
+    pairs = list(iter_claims(path))
+    for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy, policies=policies)):
+        if isinstance(result, RecordError):
+            located = RecordError(index, pairs[index][0], result.error)
+            _write(ChunkResult("", 0, [located], Summary()), out, err, on_error)
+            summary.add_error(located)
+        else:
+            out.write(encoder.encode(result) + "\n")
+            summary.add(result)
+
+
+def _write(result: ChunkResult, out: OutputFile, err: OutputFile | None,
            on_error: Callable[[RecordError], None] | None) -> None:
     if result.text:
-        out.fh.write(result.text)
+        out.write(result.text)
     for error in result.errors:
         if err:
-            err.fh.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+            err.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
         if on_error:
             on_error(error)

@@ -11,16 +11,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import json
+import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
 from . import _resources
 from .api import compile as compile_policy
+from ._output import drop_stdout
+from .batch import amounts_in_range
 from .claims import load_claim_file, validate_claim
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError
 from .loader import POLICY_SUFFIX, load_file, policy_tree
+from .limits import MAX_JOBS
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
 from .report import render_decision, render_explain
 
@@ -69,7 +75,8 @@ def cmd_eval(args) -> int:
     decisions = []
     for location, claim in _claims(args.claims):
         try:
-            decision = _evaluator_for(claim, args.policy, args.policies).evaluate(claim, validate=False)
+            with amounts_in_range(location):
+                decision = _evaluator_for(claim, args.policy, args.policies).evaluate(claim, validate=False)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
@@ -87,7 +94,8 @@ def cmd_explain(args) -> int:
     for location, claim in _claims([args.claim], several=False):
         try:
             evaluator = _evaluator_for(claim, args.policy, args.policies)
-            decision, evaluations = evaluator.trace(claim, validate=False)
+            with amounts_in_range(location):
+                decision, evaluations = evaluator.trace(claim, validate=False)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
@@ -114,6 +122,8 @@ def cmd_batch(args) -> int:
     summary = run_batch(_claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml"), output=args.output,
                         errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,
                         on_error=report, progress=False if args.quiet else None)
+    for note in summary.notes:  # about the file as a whole: said even with -q
+        print(f"warning: {note}", file=sys.stderr)
     if not args.quiet:
         print(summary.render(), file=sys.stderr)
     return summary.exit_code
@@ -128,8 +138,8 @@ def _policy_options(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def _jobs(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1, not {text!r}")
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes from 1 to {MAX_JOBS}, not {text!r}")
     return int(text)
 
 
@@ -455,15 +465,30 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    # Text output may quote a file name that is not UTF-8 (a lone surrogate): escape it, never fail on it.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # here, not at exit, so that a full disk or /dev/full is reported
+        return code
     except CtsdslError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # e.g. piped into `head`
+        drop_stdout()
         return 0
-    except KeyboardInterrupt:
-        return 130
+    except OSError as exc:
+        if exc.errno is None or exc.filename is not None:
+            raise
+        # Writing the output failed (ENOSPC on a full disk or /dev/full, EIO): not a bug.
+        drop_stdout()
+        print(f"ctsdsl: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP during a batch (batch.Interrupted)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"ctsdsl: stopped by {signal.Signals(signum).name}; nothing was written", file=sys.stderr)
+        return 128 + signum
     except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
         print(f"ctsdsl: internal error: {type(exc).__name__}: {exc}\n"
               "  this is a bug in ctsdsl; please report it with the command and input that caused it",

@@ -52,6 +52,12 @@ MAX_QUANTIFIER_NESTING = 2
 #: quantifier over a long claim on each of its lines would otherwise record millions.
 MAX_TRACE_READS = 1_000
 
+# ---------------------------------------------------------------- batch
+
+#: Worker processes of one `ctsdsl batch --jobs N`: each holds its own compiled policies, and a
+#: huge N forked until the machine ran out of processes.
+MAX_JOBS = 64
+
 # ---------------------------------------------------------------- data files (tables)
 
 #: Bytes in one data file (CSV or YAML).

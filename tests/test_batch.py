@@ -113,8 +113,9 @@ def test_a_missing_or_empty_file_is_a_located_error_and_writes_nothing(capsys, t
     (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
     code, _, err = run(capsys, "batch", str(tmp_path / "empty.jsonl"), "-o", str(out))
     assert code == 2 and "holds no claims" in err and not out.exists()
-    code, _, err = run(capsys, "batch", str(tmp_path / "empty.jsonl"), "--jobs", "0")
-    assert code == 2 and "--jobs: must be a whole number of processes, at least 1" in err
+    for jobs in ("0", "65", "1000000", "٢"):  # Issue 16: a huge --jobs forked until the machine gave out
+        code, _, err = run(capsys, "batch", str(tmp_path / "empty.jsonl"), "--jobs", jobs)
+        assert code == 2 and "--jobs: must be a whole number of processes from 1 to 64" in err
 
 
 def test_batch_decides_json_and_yaml_files_too(capsys, tmp_path):
@@ -336,6 +337,25 @@ def test_a_record_that_breaks_a_policy_is_reported_at_the_record_and_at_the_poli
     first, second = err.splitlines()[:2]
     assert first == f"{claims}:1: could not be decided:"
     assert second.startswith(f"{policy}:") and "rule `cap` could not be evaluated at $.lines[1]" in second
+
+
+def test_an_amount_past_decimal_arithmetic_is_its_claims_error_and_the_run_goes_on(capsys, tmp_path):
+    # Each figure is within the bound; their product has 30 digits and cannot be rounded to cents,
+    # which was an internal error (exit 70) that stopped the whole run (issue 16).
+    policy = tmp_path / "p.cts"
+    policy.write_text(policy_text('fee f { title "f" cites s applies to line where line.units > 1 '
+                                  'amount $999999999999999 * 999999999999999.0 }\n'
+                                  'fee g { title "g" cites s amount $10 }'), encoding="utf-8")
+    claims = tmp_path / "c.jsonl"
+    claims.write_text("\n".join(json.dumps({"id": f"c-{units}", "payer": "test", "date_of_service": "2024-05-01",
+                                            "place_of_service": "11", "lines": [{"code": "97550", "units": units}]})
+                                for units in (1, 2, 1)) + "\n", encoding="utf-8")
+    out = tmp_path / "d.jsonl"
+    code, _, err = run(capsys, "batch", str(claims), "--policy", str(policy), "-o", str(out))
+    assert code == 3 and "an amount computed for this claim is beyond decimal arithmetic" in err
+    assert [json.loads(line)["claim_id"] for line in out.read_text().splitlines()] == ["c-1", "c-1"]
+    code, _, err = run(capsys, "eval", str(claims), "--policy", str(policy))
+    assert code == 3 and f"{claims}:2: error: an amount computed for this claim" in err
 
 
 @pytest.mark.parametrize(("plain", "broken", "path"), [
