@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -21,22 +22,66 @@ LineStatus = Literal["allowed", "reduced", "denied", "out_of_scope"]
 Severity = Literal["deny", "reduce", "warn", "info"]
 
 
+class _DecimalSeen(Exception):
+    pass
+
+
+def _no_decimal(value: object) -> str:
+    if isinstance(value, Decimal):
+        raise _DecimalSeen
+    return str(value)
+
+
 # Built once: json.dumps with options builds an encoder per call, a tenth of the digest's time in batch runs.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode
+_PLAIN = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_no_decimal).encode
+# A float in the encoded text: a number after `:`, `,` or `[` with a point or an exponent. Text in a
+# string may look like one too; that only costs the walk that finds there is nothing to change.
+_FLOAT = re.compile(r"[:,\[]-?[0-9]+[.eE]")
 
 
 def claim_digest(claim: object) -> str:
     """The SHA-256 of a claim's canonical JSON, as ``"sha256:..."``.
 
     Canonical: keys sorted, no whitespace, non-ASCII written as ``\\uXXXX`` (so
-    any string, even a lone surrogate, encodes), values as parsed. The same claim
+    any string, even a lone surrogate, encodes), and a number written by its value:
+    800, 800.0 and Decimal("800.00") are one number, written 800. The same claim
     read from JSON or YAML, with its keys in any order, has one digest; together
     with the policy's digest it identifies what a decision was made from.
 
     >>> claim_digest({"b": 1, "a": "x"}) == claim_digest({"a": "x", "b": 1})
     True
+    >>> claim_digest({"therapy_spend_to_date": 800}) == claim_digest({"therapy_spend_to_date": 800.0})
+    True
     """
-    return "sha256:" + hashlib.sha256(_CANONICAL(claim).encode("ascii")).hexdigest()
+    try:
+        text = _PLAIN(claim)
+        if _FLOAT.search(text):
+            text = _CANONICAL(_numbers_by_value(claim))
+    except _DecimalSeen:
+        text = _CANONICAL(_numbers_by_value(claim))
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _numbers_by_value(value: object) -> object:
+    """`value` with each whole float or Decimal as an int and any other Decimal as a float.
+
+    A claim's numbers were encoded as parsed, so spend 800 and 800.0 (as pandas writes it) had
+    two digests (issue 16); whole numbers keep their form, so digests stored before still match.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: _numbers_by_value(v) for k, v in value.items()}  # type: ignore[union-attr]
+    if kind is list:
+        return [_numbers_by_value(v) for v in value]  # type: ignore[union-attr]
+    if kind is float:
+        return int(value) if value.is_integer() else value  # type: ignore[union-attr]
+    if kind is Decimal:
+        if not value.is_finite():  # type: ignore[union-attr]
+            return str(value)
+        whole = value.adjusted() < 20 and value == value.to_integral_value()  # type: ignore[union-attr]
+        return int(value) if whole else float(value)  # type: ignore[arg-type]
+    return value
 
 
 def money_text(amount: Decimal | None) -> str | None:

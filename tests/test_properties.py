@@ -268,6 +268,18 @@ def test_the_claim_digest_ignores_key_order_and_format_but_not_values(tmp_path):
     assert claim_digest(dict(claim, id="\ud800")).startswith("sha256:")  # a lone surrogate from JSON still digests
 
 
+def test_the_claim_digest_writes_a_number_by_its_value_so_800_and_800_point_0_are_one_claim():
+    # Issue 16: pandas and Spark write 800.0 where a person writes 800; Python callers pass a Decimal
+    claim = _typical()
+    digests = {claim_digest(dict(claim, therapy_spend_to_date=spend))
+               for spend in (800, 800.0, Decimal("800"), Decimal("800.00"), Decimal("8E+2"))}
+    assert digests == {claim_digest(claim)}
+    assert claim_digest(dict(claim, therapy_spend_to_date=800.5)) == \
+        claim_digest(dict(claim, therapy_spend_to_date=Decimal("800.50")))
+    assert claim_digest(dict(claim, therapy_spend_to_date=800.5)) != claim_digest(claim)
+    assert claim_digest(dict(claim, therapy_spend_to_date=Decimal("1E+999999"))).startswith("sha256:")
+
+
 def test_the_claim_digest_is_pinned_so_stored_decisions_can_be_matched_later():
     # If this changes, every stored decision's claim_digest stops matching its claim.
     assert claim_digest(_typical()) == "sha256:" + PINNED_TYPICAL_DIGEST
