@@ -94,3 +94,28 @@ def test_docs_output_that_cannot_be_made_exits_2_naming_it(tmp_path, capsys):
     (tmp_path / "afile").touch()
     assert main(["docs", str(ROOT / "policies" / "examples"), "-o", str(tmp_path / "afile" / "pages")]) == 2
     assert f"cannot write the pages to {tmp_path / 'afile' / 'pages'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("names", "pages"), [
+    (["../../README"], ["README.md"]),
+    (["/tmp/outside"], ["tmp-outside.md"]),
+    (["index", "INDEX"], ["index-2.md", "INDEX-3.md"]),
+    (["a/b", "a-b", "A-B"], ["a-b.md", "a-b-2.md", "A-B-3.md"]),
+    (["..", ".hidden"], ["policy.md", "hidden.md"]),
+])
+def test_page_names_are_plain_files_in_the_output_folder_whatever_the_policy_is_called(tmp_path, capsys, names,
+                                                                                        pages):
+    # Issue 16: a policy named ../../README overwrote the repository's README; one named index lost its page
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for k, name in enumerate(names):
+        (folder / f"p{k}.cts").write_text(
+            f'policy "{name}" {{\n  payer "payer{k}"\n  version "1"\n  effective 2024-01-01\n  governs "97550"\n}}\n'
+            'source s {\n  title "t"\n  url "https://example.org"\n}\n', encoding="utf-8")
+    out = tmp_path / "deep" / "er" / "pages"
+    assert main(["docs", str(folder), "-o", str(out)]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == sorted(pages + ["index.md"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "policies"]  # nothing written beside
+    assert not (tmp_path / "deep" / "README.md").exists() and not Path("/tmp/outside.md").exists()
+    index = (out / "index.md").read_text(encoding="utf-8")
+    assert all(f"]({page})" in index for page in pages)
