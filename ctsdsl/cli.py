@@ -25,7 +25,7 @@ from ._output import drop_stdout
 from .batch import amounts_in_range
 from .claims import load_claim_file, validate_claim
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError
-from .loader import POLICY_SUFFIX, load_file, policy_tree
+from .loader import POLICY_SUFFIX, find_files, load_file, policy_tree
 from .limits import MAX_JOBS
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
 from .report import render_decision, render_explain
@@ -148,7 +148,7 @@ def _policy_files(paths: list[str]) -> list[Path]:
     for p in paths or [str(_resources.policies_dir())]:
         path = Path(p)
         if path.is_dir():
-            found = sorted(path.rglob("*" + POLICY_SUFFIX))
+            found = find_files(path)
             if not found:  # "checked 0 files: ok" would pass a typo'd folder in CI
                 raise PolicyNotFoundError(Diagnostic(
                     "no-policy-files", f"no {POLICY_SUFFIX} policy files in folder {p}", p,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, cast
 from . import nodes as n
 from .errors import CtsdslError, Diagnostic
 from .formatter import format_expr, format_literal
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, policy_tree
+from .loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_file, policy_tree
 from .tables import TableData
 
 if TYPE_CHECKING:  # witness imports this module (for Change); it is imported here only when diffing behavior
@@ -119,7 +119,7 @@ def _checkout(spec: str, stack: ExitStack) -> tuple[Path, Path]:
 
 def _policy_paths(path: Path, label: str) -> list[Path]:
     if path.is_dir():
-        files = sorted(path.rglob("*" + POLICY_SUFFIX))
+        files = find_files(path)
         if not files:
             raise DiffInputError(Diagnostic("diff-empty", f"no {POLICY_SUFFIX} files in this folder", label))
         return files

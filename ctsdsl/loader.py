@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -208,6 +209,35 @@ def tree_root(child: Path) -> tuple[Path, bool]:
     return child.parent, False
 
 
+def find_files(folder: str | Path, suffixes: str | tuple[str, ...] = POLICY_SUFFIX, *, recursive: bool = True
+               ) -> list[Path]:
+    """The files under `folder` whose names end in one of `suffixes`, sorted, as ``sorted(folder.rglob("*.cts"))``.
+
+    Walked with a stack, not recursion: `Path.rglob` (and `os.walk` before Python 3.12) recurse
+    once per level, and a tree a thousand folders deep ended in RecursionError, exit 70 (issue 16).
+    As rglob, linked folders are not entered (no loops) and a folder that cannot be read is skipped.
+    """
+    found: list[Path] = []
+    stack = [Path(folder)]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as entries:
+                listed = list(entries)
+        except OSError:  # no permission; a path past the system's length limit
+            continue
+        for entry in listed:
+            path = here / entry.name
+            if entry.name.endswith(suffixes):
+                found.append(path)
+            try:
+                if recursive and entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+            except OSError:
+                continue
+    return sorted(found)
+
+
 def find_parent(reference: str, child: Path) -> Path | None:
     """The file a policy `extends`: a path relative to the child, or a policy name.
 
@@ -237,7 +267,7 @@ def _candidates(child: Path) -> Iterator[tuple[Path, str | None]]:
     except CtsdslError:
         pass
     for folder, recursive in roots:
-        for candidate in sorted((folder.rglob if recursive else folder.glob)("*" + POLICY_SUFFIX)):
+        for candidate in find_files(folder, recursive=recursive):
             real = candidate.resolve()
             if real != child and real.is_relative_to(folder.resolve()):
                 yield candidate, _policy_name(candidate)

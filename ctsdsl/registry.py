@@ -12,7 +12,7 @@ from . import _resources
 from . import nodes as n
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .evaluator import Evaluator
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, policy_tree, read_policy_text
+from .loader import LoadedPolicy, find_files, load_file, policy_tree, read_policy_text
 from .parser import parse_with_problems
 
 
@@ -81,7 +81,7 @@ class Registry:
     def entries(self) -> list[Entry]:
         if self._entries is None:
             entries = []
-            for path in sorted((self.root.rglob if self.recursive else self.root.glob)("*" + POLICY_SUFFIX)):
+            for path in find_files(self.root, recursive=self.recursive):
                 header = self._header(path)
                 entries.append(Entry(header.name, header.payer, header.effective_from, header.effective_to, path,
                                      header.changes))
@@ -218,6 +218,6 @@ def folder_registry(folder: str | Path) -> Registry:
         raise PolicyNotFoundError(Diagnostic(
             "policy-folder", f"{folder} is not a folder of policies", str(folder),
             hint="name the folder that holds your .cts files (a policies folder, with the parents they extend)"))
-    if not any(path.rglob("*" + POLICY_SUFFIX)):
+    if not find_files(path):
         raise PolicyNotFoundError(Diagnostic("policy-folder", f"no .cts policy files in {folder}", str(folder)))
     return Registry(path)

@@ -41,7 +41,7 @@ import yaml
 from .claims import StrictYamlLoader, parse_yaml, validate_claim
 from .decision import Decision, LineDecision, money_text
 from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_text, tree_root
+from .loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_text, tree_root
 from .nodes import Span
 from .registry import Registry, bundled
 from .limits import number_problem
@@ -347,7 +347,7 @@ def find_case_files(paths: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files.extend(f for f in sorted(p.rglob("*")) if f.suffix in CASE_SUFFIXES and "cases" in f.parts)
+            files.extend(f for f in find_files(p, CASE_SUFFIXES) if "cases" in f.parts)
         elif p.suffix == POLICY_SUFFIX:  # read as YAML it would fail as "invalid YAML"
             raise CtsdslError(Diagnostic(
                 "test-case", f"{p} is a policy file, and ctsdsl test runs case files", str(p),
@@ -364,7 +364,7 @@ def find_policy_files(paths: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(sorted(p.rglob("*" + POLICY_SUFFIX)))
+            out.extend(find_files(p))
     return out
 
 
