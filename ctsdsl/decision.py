@@ -69,18 +69,16 @@ def _numbers_by_value(value: object) -> object:
     A claim's numbers were encoded as parsed, so spend 800 and 800.0 (as pandas writes it) had
     two digests (issue 16); whole numbers keep their form, so digests stored before still match.
     """
-    kind = type(value)
-    if kind is dict:
-        return {k: _numbers_by_value(v) for k, v in value.items()}  # type: ignore[union-attr]
-    if kind is list:
-        return [_numbers_by_value(v) for v in value]  # type: ignore[union-attr]
-    if kind is float:
-        return int(value) if value.is_integer() else value  # type: ignore[union-attr]
-    if kind is Decimal:
-        if not value.is_finite():  # type: ignore[union-attr]
+    if isinstance(value, dict):
+        return {k: _numbers_by_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_by_value(v) for v in value]
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
             return str(value)
-        whole = value.adjusted() < 20 and value == value.to_integral_value()  # type: ignore[union-attr]
-        return int(value) if whole else float(value)  # type: ignore[arg-type]
+        return int(value) if value.adjusted() < 20 and value == value.to_integral_value() else float(value)
     return value
 
 
