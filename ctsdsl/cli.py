@@ -24,7 +24,7 @@ from .api import compile as compile_policy
 from ._output import drop_stdout
 from .batch import amounts_in_range
 from .claims import load_claim_file, validate_claim
-from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError, printable
 from .loader import POLICY_SUFFIX, find_files, load_file, policy_tree
 from .limits import MAX_JOBS
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
@@ -202,7 +202,7 @@ def cmd_check(args) -> int:
 def cmd_test(args) -> int:
     from .testing import render_report, run_paths
     report = run_paths(args.paths or [str(_resources.policies_dir())])
-    print(render_report(report, verbose=args.verbose))
+    print(printable(render_report(report, verbose=args.verbose)))  # case names and values quote the input
     if report.failed:
         return 1
     if not report.results:  # nothing tested is not a pass: a wrong path would otherwise look green in CI
@@ -273,7 +273,7 @@ def cmd_docs(args) -> int:
             if not args.output and not out.is_dir():  # the default folder is relative: from elsewhere it is not the one meant
                 hint += (f"; pages are looked for in {DOCS_OUTPUT} under the current folder: "
                          "pass -o FOLDER to check (and write) them elsewhere")
-            print(hint, file=sys.stderr)
+            print(printable(hint), file=sys.stderr)
         return 1 if missing or stale else 0
     try:
         out.mkdir(parents=True, exist_ok=True)

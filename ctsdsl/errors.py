@@ -48,13 +48,17 @@ class Diagnostic:
         return where
 
     def render(self) -> str:
-        """The diagnostic as an analyst reads it: location, message, source line, caret, hint."""
-        out = [f"{self.location}: {self.severity}: {self.message}"]
+        """The diagnostic as an analyst reads it: location, message, source line, caret, hint.
+
+        Control and format characters (an ANSI escape, a right-to-left override) are shown
+        escaped: a message or hint quoting the input must not drive the reader's terminal.
+        """
+        out = [printable(f"{self.location}: {self.severity}: {self.message}")]
         excerpt = _excerpt(self.source_text, self.span)
         if excerpt:
             out.append(excerpt)
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append(printable(f"  hint: {self.hint}"))
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -62,6 +66,28 @@ class Diagnostic:
 
 
 _EXCERPT_WIDTH = 120  # characters of a long source line shown around the caret
+
+
+def printable(text: str) -> str:
+    r"""`text` with every character a terminal would act on or hide written as an escape.
+
+    Control characters (ESC of an ANSI sequence, a bare CR), format characters (the bidi
+    overrides of "Trojan Source", zero-width spaces), line and paragraph separators, lone
+    surrogates, unassigned and private-use characters: anything `str.isprintable` refuses,
+    but line ends and tabs. For text meant for people; JSON output escapes on its own.
+
+    >>> printable("claim \x1b[31mred\u202e")
+    'claim \\x1b[31mred\\u202e'
+    """
+    if text.isprintable():
+        return text
+    return "\n".join(line if line.isprintable() else "".join(ch if ch.isprintable() or ch == "\t" else _escaped(ch)
+                                                              for ch in line) for line in text.split("\n"))
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _excerpt(text: str | None, span: Span) -> str:
@@ -85,6 +111,10 @@ def _excerpt(text: str | None, span: Span) -> str:
         start += len(prefix) - left
         width = min(width, len(source_line) - len(suffix) - start + 1)
     width = max(1, min(width, len(source_line) - start + 1))
+    # Escape the line around the caret, so that it still points at the same character.
+    before, marked, after = (printable(source_line[:start - 1]), printable(source_line[start - 1:start - 1 + width]),
+                             printable(source_line[start - 1 + width:]))
+    source_line, start, width = before + marked + after, len(before) + 1, len(marked)
     gutter = f"{span.line:>5} | "
     return f"{gutter}{source_line}\n{' ' * (len(gutter) - 2)}| {' ' * (start - 1)}{'^' * width}"
 

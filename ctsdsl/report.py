@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Iterable
 
 from .decision import Decision, money_text
+from .errors import printable
 from .evaluator import Evaluation, _s, shown_path
 from .overlay import Layer
 
@@ -45,7 +46,7 @@ def render_decision(decision: Decision) -> str:
         out.append(_wrap(f.message, 6))
         if f.citation:
             out.append(_wrap("source: " + f.citation, 6))
-    return "\n".join(out)
+    return printable("\n".join(out))  # a claim id or a quoted value must not drive the terminal
 
 
 def _listed(label: str, names: tuple[str, ...], indent: int = 8, width: int = 100) -> list[str]:
@@ -142,4 +143,4 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
                 out.append(f"        read {label} = {_s(value)}")
             if finding is not None and finding.citation:
                 out.append(_wrap("cites " + finding.citation, 8))
-    return "\n".join(out)
+    return printable("\n".join(out))

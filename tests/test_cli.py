@@ -75,6 +75,31 @@ def test_eval_reads_yaml_claims(capsys, tmp_path):
     assert code == 0 and "claim y-1" in out
 
 
+@pytest.mark.parametrize("command", ["eval", "explain"])
+def test_control_and_bidi_characters_of_a_claim_reach_the_terminal_escaped(capsys, tmp_path, command):
+    # Issue 16: an id holding ESC [2J cleared the screen; a right-to-left override reordered the line
+    path = write_claim(tmp_path, medicare_claim(id="c\x1b[2J\u202eexe.pdf"))
+    code, out, _ = run(capsys, command, path)
+    assert code == 0 and "claim c\\x1b[2J\\u202eexe.pdf: PAY" in out
+    assert "\x1b" not in out and "\u202e" not in out
+
+
+def test_a_hint_that_echoes_the_input_shows_its_control_characters_escaped(capsys, tmp_path):
+    folder = tmp_path / "claims\x1b[2J"  # the hint suggests the folder's .json files, naming it
+    folder.mkdir()
+    code, _, err = run(capsys, "eval", str(folder))
+    assert code == 2 and "or several: " in err and "claims\\x1b[2J/*.json" in err and "\x1b" not in err
+
+
+def test_a_bidi_override_in_a_policy_line_is_escaped_in_the_excerpt_with_the_caret_under_it(capsys, tmp_path):
+    path = tmp_path / "p.cts"
+    path.write_text(policy_text("let x\u202e = 1\n"), encoding="utf-8")
+    code, _, err = run(capsys, "check", str(path))
+    line, caret = next((a, b) for a, b in zip(err.splitlines(), err.splitlines()[1:]) if "let x" in a)
+    assert code == 1 and line.endswith("| let x\\u202e = 1")
+    assert caret.index("^") == line.index("\\u202e") and caret.count("^") == len("\\u202e")
+
+
 def test_a_malformed_claim_exits_2_naming_the_file_and_json_path(capsys, tmp_path):
     path = write_claim(tmp_path, medicare_claim(lines=[{"code": "97550", "units": 0}]))
     code, out, err = run(capsys, "eval", path)
