@@ -304,10 +304,10 @@ def cmd_fmt(args) -> int:
         if args.diff:
             print(result.unified_diff(), end="")
         if args.check:
-            print(f"{path} would be reformatted")
+            print(printable(f"{path} would be reformatted"))
         elif not args.diff:
             write_atomically(path, result.new)
-            print(f"reformatted {path}", file=sys.stderr)
+            print(printable(f"reformatted {path}"), file=sys.stderr)
     verb = "would reformat" if args.check or args.diff else "reformatted"
     print(f"{len(files)} policy file(s): {verb} {changed}, {failed} with errors", file=sys.stderr)
     return 1 if failed or ((args.check or args.diff) and changed) else 0

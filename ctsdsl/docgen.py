@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from . import nodes as n
+from .errors import printable
 from .formatter import format_expr, format_literal
 from .loader import LoadedPolicy
 
@@ -30,9 +31,10 @@ def _value(v: n.Literal | n.SetLiteral | None) -> str:
 
 def _where(path: str, root: Path) -> str:
     try:
-        return str(Path(path).resolve().relative_to(root.resolve()))
+        shown = str(Path(path).resolve().relative_to(root.resolve()))
     except ValueError:
-        return Path(path).name
+        shown = Path(path).name
+    return printable(shown)  # a file name that is not UTF-8 as \xNN: the page must be writable as UTF-8
 
 
 def render_policy_page(loaded: LoadedPolicy, root: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -98,6 +99,23 @@ def test_a_bidi_override_in_a_policy_line_is_escaped_in_the_excerpt_with_the_car
     line, caret = next((a, b) for a, b in zip(err.splitlines(), err.splitlines()[1:]) if "let x" in a)
     assert code == 1 and line.endswith("| let x\\u202e = 1")
     assert caret.index("^") == line.index("\\u202e") and caret.count("^") == len("\\u202e")
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_by_its_bytes_and_breaks_no_command(capsys, tmp_path):
+    # Issue 16: such a name (a lone surrogate once decoded) failed writing it out, exit 70
+    claim = tmp_path / os.fsdecode(b"claim-\xfd.json")
+    claim.write_text(json.dumps({"id": "c"}), encoding="utf-8")
+    code, _, err = run(capsys, "eval", str(claim))
+    assert code == 2 and "claim-\\xfd.json: $: error: the required field" in err
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / os.fsdecode(b"p-\xfe.cts")).write_text(policy_text(""), encoding="utf-8")
+    pages = tmp_path / "pages"
+    assert run(capsys, "docs", str(folder), "-o", str(pages))[0] == 0
+    assert "`policies/p-\\xfe.cts`" in (pages / "test-policy.md").read_text(encoding="utf-8")
+    assert run(capsys, "docs", str(folder), "-o", str(pages), "--check")[0] == 0
+    code, out, _ = run(capsys, "fmt", "--check", str(folder))
+    assert code == 1 and "p-\\xfe.cts would be reformatted" in out
 
 
 def test_a_malformed_claim_exits_2_naming_the_file_and_json_path(capsys, tmp_path):
