@@ -21,6 +21,7 @@ from . import nodes as n
 from .checker import param_type
 from .errors import CtsdslError, Diagnostic
 from .fields import ANY, BOOL, DATE, INT, NUMBER
+from .limits import MAGNITUDE_WORDS, number_problem
 from .loader import LoadedPolicy
 from .tables import valid_date
 
@@ -56,8 +57,11 @@ def what_if_text(loaded: LoadedPolicy, params: dict, where: str) -> str:
         kind = _kind(param)
         literal = _literal(kind, value)
         if literal is None:
+            hint = _KIND_HINTS.get(kind or "", "")
+            if kind in ("int", "number", "money"):
+                hint += f"; {MAGNITUDE_WORDS}"
             raise CtsdslError(Diagnostic("test-case", f"params: {value!r} is not a {kind or 'value'} for {name}",
-                                         where, hint=_KIND_HINTS.get(kind or "", "")))
+                                         where, hint=hint))
         lines.append(f"override param {name}: {kind} = {literal} cites what_if")
     return "\n".join(lines) + "\n"
 
@@ -104,9 +108,10 @@ def _literal(kind: str | None, value) -> str | None:
             number = Decimal(str(value))
         except InvalidOperation:
             return None
-        if not number.is_finite() or (kind == "int" and number != number.to_integral_value()):
+        # number_problem before format(): 1e999999999 written out is a gigabyte (issue 16)
+        if number_problem(number) or (kind == "int" and number != number.to_integral_value()):
             return None
-        sign, digits = ("-" if number < 0 else ""), format(abs(number), "f")
+        sign, digits = ("-" if number < 0 else ""), format(number.copy_abs(), "f")
         return f"{sign}${digits}" if kind == "money" else f"{sign}{digits}"
     return None
 
@@ -180,7 +185,7 @@ def _cell(kind: str, value: object) -> object:
             number = Decimal(str(value))
         except InvalidOperation:
             return _BAD
-        if not number.is_finite():
+        if number_problem(number):  # int(1e999999999) is a gigabyte; arithmetic on it overflows
             return _BAD
         if kind == INT:
             return int(number) if number == number.to_integral_value() else _BAD

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ctsdsl import _resources
+from ctsdsl.errors import CtsdslError
 from ctsdsl.registry import bundled
 from ctsdsl.testing import Runner, load_cases
 from ctsdsl.what_if import with_rows
@@ -64,6 +65,36 @@ def test_a_misnamed_table_key_or_column_or_a_mistyped_value_fails_the_case_with_
     (problem,) = result.problems
     assert problem.startswith(f"case file error: {cases}:{at}: error: {message}")
     assert hint in problem
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "1.0e+999999999", "99999999999999999999"])
+def test_a_what_if_cell_past_what_money_arithmetic_holds_is_refused_not_written_out(tmp_path, value):
+    # Issue 16: int() or format() of 1e999999999 is a gigabyte, and arithmetic on it overflowed (exit 70)
+    cases, result = run_case(tmp_path, f"{{rvu: {{'97550': {{total_nf: {value}}}}}}}")
+    (problem,) = result.problems
+    assert problem.startswith(f"case file error: {cases}:4:28: error: rows:") and "is not a number" in problem
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "1.0e+999999999", "99999999999999999999"])
+def test_a_what_if_parameter_past_what_money_arithmetic_holds_is_refused_with_the_bound(tmp_path, value):
+    cases = tmp_path / "params.yaml"
+    cases.write_text("policy: medicare-cts-2025\ncases:\n  - name: a what-if parameter\n"
+                     f"    params: {{kx_threshold_ot: {value}}}\n    claim: {CLAIM}\n    expect: {{outcome: pay}}\n",
+                     encoding="utf-8")
+    (result,) = Runner().run(load_cases(cases)).results
+    (problem,) = result.problems
+    assert "is not a money for kx_threshold_ot" in problem and "numbers must be below 1,000,000,000,000,000" in problem
+
+
+@pytest.mark.parametrize("expect", ["{total_allowed: 1e999999999}", "{lines: [{amount: '9999999999999999999999.5'}]}",
+                                    "{total_allowed: lots}"])
+def test_an_expected_amount_no_decision_can_have_is_refused_when_the_file_is_read(tmp_path, expect):
+    cases = tmp_path / "amounts.yaml"
+    cases.write_text(f"cases:\n  - name: x\n    expect: {expect}\n", encoding="utf-8")
+    with pytest.raises(CtsdslError) as info:
+        load_cases(cases)
+    (d,) = info.value.diagnostics
+    assert d.span.line == 3 and ("too large" in d.message or "not a number" in d.message)
 
 
 def test_a_misspelt_column_is_pointed_at_where_the_case_file_writes_it(tmp_path):
