@@ -162,6 +162,10 @@ class _YamlDuplicateKey(yaml.constructor.ConstructorError):
     pass
 
 
+class YamlNumberTooLongError(yaml.constructor.ConstructorError):
+    """A YAML integer of more digits than any count or amount has (and than int() converts)."""
+
+
 class StrictYamlLoader(yaml.SafeLoader):
     """Safe YAML that rejects repeated keys, alias bombs and loops and, like JSON, keeps dates as strings.
 
@@ -205,8 +209,8 @@ class StrictYamlLoader(yaml.SafeLoader):
     def construct_yaml_int(self, node):
         # int() refuses past 4300 digits with a ValueError that has no place in the file
         if sum(ch.isdigit() for ch in self.construct_scalar(node)) > MAX_NUMBER_DIGITS:
-            raise yaml.constructor.ConstructorError(None, None, f"a number of more than {MAX_NUMBER_DIGITS} digits",
-                                                    node.start_mark)
+            raise YamlNumberTooLongError(None, None, f"a number of more than {MAX_NUMBER_DIGITS} digits",
+                                         node.start_mark)
         return super().construct_yaml_int(node)
 
 
@@ -242,6 +246,9 @@ def parse_yaml(text: str, name: str) -> object:
         if isinstance(exc, _YamlDuplicateKey):
             raise _fail("claim-duplicate-key", f"duplicate key: {exc.problem}", name, span, _DUPLICATE_HINT,
                         text) from None
+        if isinstance(exc, YamlNumberTooLongError):
+            raise _fail("claim-syntax", f"invalid YAML: {exc.problem}", name, span,
+                        "no count or amount has that many digits; quote it if it is text", text) from None
         raise _fail("claim-syntax", f"invalid YAML: {exc.problem or exc.context}", name, span,
                     "check the indentation; quote values holding ': ' or starting with a special character",
                     text) from None

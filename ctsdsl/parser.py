@@ -279,11 +279,14 @@ def _lookalike_hint(d: Diagnostic, text: str) -> Diagnostic:
     if d.code != "syntax" or not 0 < d.span.line <= len(lines):
         return d
     code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), lines[d.span.line - 1])
-    found = next(((i, ch) for i, ch in enumerate(code) if ord(ch) > 127), None)
+    found = next(((i, ch) for i, ch in enumerate(code) if ord(ch) > 127 or not (ch.isprintable() or ch == "\t")),
+                 None)
     if found is None:
         return d
     column, ch = found[0] + 1, found[1]
-    what = f"U+{ord(ch):04X} {unicodedata.name(ch, 'an unnamed character')}"
+    name = unicodedata.name(ch, "")
+    what = f"U+{ord(ch):04X} {name}" if name else f"U+{ord(ch):04X}, a control character" \
+        if unicodedata.category(ch) == "Cc" else f"U+{ord(ch):04X}, an unnamed character"
     if unicodedata.category(ch) == "Nd":  # ١٠٠ or ５: a digit, but not one a number may be written in
         hint = f"column {column} holds {what}: numbers are written in the ASCII digits 0-9"
     else:
