@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import stat
 import sys
 from pathlib import Path
@@ -126,7 +125,7 @@ class OutputFile:
     def _create_temp(self, target: Path) -> TextIO:
         # os.open with 0o666 lets the kernel apply the umask (and a folder's default ACL), as for any
         # new file; mkstemp would make it 0600, which replacing the target would then make it too.
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        temp = target.with_name(f".{target.name}.{os.urandom(4).hex()}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         self.temp = temp
         try:

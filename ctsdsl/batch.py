@@ -14,7 +14,6 @@ the bottleneck at two jobs and more.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_claim
 from ._csv_claims import csv_records
 from .decision import Decision, Finding, PolicyInfo
-from .errors import ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, amounts_in_range
 from .evaluator import Evaluator
 from .limits import MAX_JOBS
 from ._output import BatchIOError, OutputFile, check_targets, shown
@@ -240,23 +239,6 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
             yield _decide(claim, location, choose)
         except CtsdslError as exc:
             yield RecordError(index, location, _bare(exc))
-
-
-@contextlib.contextmanager
-def amounts_in_range(location: str) -> Iterator[None]:
-    """Turn an amount past decimal arithmetic's reach into the claim's `EvaluationError`.
-
-    Numbers a policy, its data and its claims may hold are bounded (`limits.MAX_NUMBER_MAGNITUDE`),
-    but a rule may multiply them: rounding a product of two large amounts to cents needs more than
-    the context's 28 digits, and was an internal error that stopped the whole batch.
-    """
-    try:
-        yield
-    except ArithmeticError as exc:
-        raise EvaluationError(Diagnostic(
-            "amount-out-of-range", f"an amount computed for this claim is beyond decimal arithmetic "
-            f"({type(exc).__name__}): it has more than 28 digits", location,
-            hint="a rule or fee multiplies amounts too large to be money; check the policy's figures")) from None
 
 
 # ---------------------------------------------------------------- encoding decisions

@@ -22,9 +22,9 @@ from pathlib import Path
 from . import _resources
 from .api import compile as compile_policy
 from ._output import drop_stdout
-from .batch import amounts_in_range
 from .claims import load_claim_file, validate_claim
-from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError, printable
+from .errors import (ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError,
+                     amounts_in_range, printable)
 from .loader import POLICY_SUFFIX, find_files, load_file, policy_tree
 from .limits import MAX_JOBS
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies

@@ -6,6 +6,8 @@ runner and an embedding pipeline all render the same located message.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Literal
 
 Severity = Literal["error", "warning"]  # error stops the policy from compiling; warning does not
@@ -180,3 +182,20 @@ class EvaluationError(CtsdslError):
     """A rule could not be evaluated on a claim (a missing value, a missing table row)."""
 
     exit_code = 3
+
+
+@contextlib.contextmanager
+def amounts_in_range(location: str) -> Iterator[None]:
+    """Turn an amount past decimal arithmetic's reach into the claim's `EvaluationError`.
+
+    Numbers a policy, its data and its claims may hold are bounded (`limits.MAX_NUMBER_MAGNITUDE`),
+    but a rule may multiply them: rounding a product of two large amounts to cents needs more than
+    the context's 28 digits, and was an internal error that stopped the whole batch.
+    """
+    try:
+        yield
+    except ArithmeticError as exc:
+        raise EvaluationError(Diagnostic(
+            "amount-out-of-range", f"an amount computed for this claim is beyond decimal arithmetic "
+            f"({type(exc).__name__}): it has more than 28 digits", location,
+            hint="a rule or fee multiplies amounts too large to be money; check the policy's figures")) from None
