@@ -315,11 +315,14 @@ class Compiler:
 
     def expr_index(self, e: n.Index, scope: _Scope) -> str:
         table = self.expr(e.obj, scope)
+        key = self.expr(e.key, scope)
+        # The key's code is written once: a row whose key is another row's cell (`t[t[k].x]`) then
+        # costs code linear in the nesting, where repeating the key per use tripled it per level.
+        # The slot is not `lookup`'s (row or None, for `in`): this one holds a row or raises.
+        found = f"_row({table}, {key}, {scope.date_var})"
         if self.fast and scope.memo and not any(d.startswith("v:") for d in self.deps(e.key)):
-            row = self.lookup(table, e.key, scope)
-            # The second read of the slot is a hit; a missing row raises as `_row` does.
-            return f"({row} if {row} is not None else _row({table}, {self.expr(e.key, scope)}, {scope.date_var}))"
-        return f"_row({table}, {self.expr(e.key, scope)}, {scope.date_var})"
+            return self.memo(("row!", table, key), self.deps(e.key) | {_DATE}, scope, lambda: found)
+        return found
 
     def expr_call(self, e: n.Call, scope: _Scope) -> str:
         if self.fast and e.func == "missing":

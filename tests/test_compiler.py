@@ -85,3 +85,28 @@ def test_a_memoized_value_replays_no_more_reads_than_the_cap(make_policy, monkey
     for reads in [e.reads for e in evaluations if e.rule == "big"]:
         assert reads == (("line.units", 1), ("o.units", 1), ("o.units", 1),
                          ("...", "more than 3 values read; the rest are not recorded"))
+
+
+def _nested_rows_policy(tmp_path, depth: int):
+    from conftest import load
+    # A code column with a letter in it is text, so a cell can key the table again.
+    (tmp_path / "t.csv").write_text("k,x\n97550,97550\nG0539,G0539\n", encoding="utf-8")
+    key = "line.code"
+    for _ in range(depth):
+        key = f"t[{key}].x"
+    return load('table t from "t.csv" key k cites s\n'
+                f'rule r {{ title "r" cites s applies to line when {key} == "97550" warn message "m" }}\n', tmp_path)
+
+
+@pytest.mark.parametrize("trace", [False, True])
+def test_generated_code_grows_linearly_with_the_nesting_of_table_rows(tmp_path, trace):
+    # `t[t[...[line.code].x...].x]` twelve deep used to repeat each key per level (3^12 copies: 30 s, 6 GB).
+    sizes = {depth: len(Compiler(_nested_rows_policy(tmp_path, depth).checked, trace=trace).generate().source)
+             for depth in (4, 8, 16)}
+    # Doubling the nesting at most doubles the code (tripling per level, it grew 3^8 times from 8 to 16).
+    assert sizes[8] <= 2 * sizes[4] and sizes[16] <= 2 * sizes[8]
+
+
+def test_a_row_nested_fourteen_deep_is_decided(tmp_path):
+    decision = _nested_rows_policy(tmp_path, 14).evaluator().evaluate(claim())
+    assert [f.rule for f in decision.findings] == ["r"]
