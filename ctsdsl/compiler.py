@@ -34,9 +34,11 @@ is still summed once, not once per line.
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Callable
-from bisect import bisect_right
+import tokenize
+from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -44,6 +46,8 @@ from . import nodes as n
 from .checker import CheckedPolicy
 from .fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
 from .functions import FUNCTIONS
+from .runtime import UNSET, PeriodRows, Result, period_dates, period_of, period_starts
+from .tables import TableData
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: `$` would let a final newline through
 # The only operators that reach the generated code; the transformer's tables hold no others.
@@ -58,13 +62,24 @@ def safe_ident(prefix: str, name: str) -> str:
 
 
 @dataclass
-class Generated:
-    """The generated module: its source and the constants it needs."""
+class Program:
+    """A compiled policy: the generated source, the constants and tables it reads, and its rules.
+
+    `load(namespace)` executes the source in `namespace` (runtime.namespace: the helpers and the
+    allowlisted builtins) and returns `evaluate(claim) -> runtime.Result`.
+    """
 
     source: str
     namespace: dict
     rules: list[n.Rule]
     fees: list[n.Fee]
+    filename: str = "<compiled policy>"
+
+    def load(self, runtime_names: dict) -> Callable[[Mapping[str, Any]], Result]:
+        scope = {**runtime_names, **self.namespace}
+        code = compile(self.source, self.filename, "exec")
+        exec(code, scope)  # noqa: S102 - source generated from the checked tree only (module docstring)
+        return scope["evaluate"]
 
 
 class _Scope:
@@ -122,6 +137,7 @@ class Compiler:
         self.slots: dict[tuple, tuple[str, str]] = {}  # what is memoized -> (variable, level)
         self.indexes: dict[str, int] = {}  # key function source -> index number
         self.buckets = 0
+        self.at_depth = 0
         self._deps: dict[str, frozenset] = {}
         self._safe: dict[str, bool] = {}
 
@@ -136,7 +152,7 @@ class Compiler:
         return self.consts[key]
 
     def emit(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
+        self.lines.extend(_wrapped("    " * depth + text))
 
     # ------------------------------------------------------------ what expressions depend on
 
@@ -251,8 +267,9 @@ class Compiler:
         if name in self.params:
             param = self.params[name]
             if param.dated:
-                return self.read(name, self.memo(("param", name), frozenset({_DATE}), scope,
-                                                 lambda: f"{safe_ident('P_', name)}({scope.date_var})"))
+                # Its value in each period, found when compiling: a list index, not a search by date.
+                values, p = safe_ident("PV_", name), scope.period_var
+                return self.read(name, f"({values}[{p}] if {values}[{p}] is not _U else _nv({name!r}, {scope.date_var}))")
             return self.read(name, safe_ident("P_", name))
         if name in self.lets:
             return self.read(name, self.memo(("let", name), self.deps(e), scope,
@@ -307,31 +324,29 @@ class Compiler:
         # a table row: obj is Index(table, key)
         return self.read(label, f"{self.expr(e.obj, scope)}[{e.name!r}]")
 
-    def lookup(self, table: str, key_expr: n.Expr, scope: _Scope) -> str:
-        """The memoized row (or None) of `table` for `key_expr` on the scope's date."""
-        key = self.expr(key_expr, scope)
-        return self.memo(("row", table, key), self.deps(key_expr) | {_DATE}, scope,
-                         lambda: f"{table}.lookup({key}, {scope.date_var})")
+    def rows(self, table: n.Expr, scope: _Scope) -> str:
+        """The rows of a table in force in the scope's period, by key (see `runtime.PeriodRows`)."""
+        assert isinstance(table, n.Name) and table.name in self.tables, "the checker admits only a table here"
+        rows = safe_ident("R_", table.name)
+        return f"{rows}[{scope.period_var}]" if self.checked.tables[table.name].dated_by else rows
 
     def expr_index(self, e: n.Index, scope: _Scope) -> str:
-        table = self.expr(e.obj, scope)
-        key = self.expr(e.key, scope)
-        # The key's code is written once: a row whose key is another row's cell (`t[t[k].x]`) then
-        # costs code linear in the nesting, where repeating the key per use tripled it per level.
-        # The slot is not `lookup`'s (row or None, for `in`): this one holds a row or raises.
-        found = f"_row({table}, {key}, {scope.date_var})"
-        if self.fast and scope.memo and not any(d.startswith("v:") for d in self.deps(e.key)):
-            return self.memo(("row!", table, key), self.deps(e.key) | {_DATE}, scope, lambda: found)
-        return found
+        # A missing row raises MissingRowError (PeriodRows.__missing__). The key is written once,
+        # so a row whose key is another row's cell (`t[t[k].x]`) costs code linear in the nesting.
+        return f"{self.rows(e.obj, scope)}[{self.expr(e.key, scope)}]"
 
     def expr_call(self, e: n.Call, scope: _Scope) -> str:
         if self.fast and e.func == "missing":
             return f"({self.expr(e.args[0], scope)} is None)"
         if e.func == "at":
-            # Another date than the scope's: memo slots are keyed by the scope's date or
-            # period, so inside `at` everything is computed afresh on the given date.
-            date = f"({self.expr(e.args[0], scope)})"
-            return self.expr(e.args[1], _Scope(scope.vars, date, scope.period_var, memo=False))
+            # Another date than the scope's: memo slots are keyed by the scope's date or period, so
+            # inside `at` everything is computed afresh on the given date, which is computed once
+            # and handed, with its period, to a function of both.
+            self.at_depth += 1
+            date_var, period_var = f"AD{self.at_depth}", f"AP{self.at_depth}"
+            inner = self.expr(e.args[1], _Scope(scope.vars, date_var, period_var, memo=False))
+            self.at_depth -= 1
+            return f"_at(lambda {date_var}, {period_var}: {inner}, {self.expr(e.args[0], scope)}, _period)"
         fn = FUNCTIONS[e.func]
         name = safe_ident("F_", fn.name)
         self.namespace[name] = fn.impl
@@ -343,12 +358,7 @@ class Compiler:
 
     def expr_binary(self, e: n.Binary, scope: _Scope) -> str:
         if e.op in ("in", "not in") and isinstance(e.right, n.Name) and e.right.name in self.tables:
-            right = self.expr(e.right, scope)
-            if self.fast and scope.memo and not any(d.startswith("v:") for d in self.deps(e.left)):
-                test = f"({self.lookup(right, e.left, scope)} is not None)"
-            else:
-                test = f"{right}.has({self.expr(e.left, scope)}, {scope.date_var})"
-            return test if e.op == "in" else f"(not {test})"
+            return f"({self.expr(e.left, scope)} {e.op} {self.rows(e.right, scope)})"
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op == "/":
             return f"_div({left}, {right})"
@@ -433,19 +443,21 @@ class Compiler:
 
     # ------------------------------------------------------------ the evaluation function
 
-    def generate(self) -> Generated:
+    def generate(self) -> Program:
         rules = self.policy.of_kind(n.Rule)
         fees = self.policy.of_kind(n.Fee)
         header = self.policy.header
         self.namespace["GOVERNED"] = frozenset(header.governs if header else ())
+        bounds = self.period_bounds()
+        starts = period_starts(bounds)
+        self.namespace["_period"] = period_of(bounds)
         for p in self.params.values():
             if p.dated:
-                entries = sorted(((d.start, d.end, _literal_value(d.value)) for d in p.dated), reverse=True)
-                self.namespace[safe_ident("P_", p.name)] = _dated_lookup(p.name, tuple(entries))
+                self.namespace[safe_ident("PV_", p.name)] = [_value_on(p, start) for start in starts]
             else:
                 self.namespace[safe_ident("P_", p.name)] = _literal_value(p.value)
-        bounds = self.period_bounds()
-        self.namespace["_period"] = lambda date, _b=bounds: bisect_right(_b, date)
+        for table in self.checked.tables.values():
+            self.namespace[safe_ident("R_", table.name)] = _rows_by_period(table, bounds)
         claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos", "cp")
         line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos", "lp")
         claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
@@ -476,13 +488,14 @@ class Compiler:
         self.emit_line_loop()
         self.lines.extend(line_body)
         if self.fast:
-            self.emit(1, "return F, den, al, gov, amt")
+            self.emit(1, "return Result(F, den, al, gov, amt, None)")
         else:
             # Fees in a loop of their own, after every rule has run on every line.
             self.emit_line_loop()
             self.lines.extend(fee_body)
-            self.emit(1, "return F, den, al, gov, amt, EV")
-        return Generated("\n".join(self.lines) + "\n", self.namespace, rules, fees)
+            self.emit(1, "return Result(F, den, al, gov, amt, EV)")
+        return Program("\n".join(self.lines) + "\n", self.namespace, rules, fees,
+                       f"<compiled {self.checked.policy.source_name}>")
 
     def rule_bodies(self, rules: list[tuple[int, n.Rule]], scope: _Scope) -> None:
         for k, rule in rules:
@@ -563,7 +576,7 @@ class Compiler:
             self.emit(d, f"if {cond}:")
             self.emit(d + 1, f"u = max(0, {self.expr(_given(rule.outcome.units), scope)})")
             self.emit(d + 1, f"if u < {billed}:")
-            self.emit(d + 2, f"F.append(({k}, i, {message}{', TR' if self.trace else ''}))")
+            self.emit(d + 2, f"F.append(({k}, i, {message}, {'TR' if self.trace else 'None'}))")
             self.emit(d + 2, "if u < al[i]:")
             self.emit(d + 3, "al[i] = u")
             if self.trace:
@@ -571,16 +584,16 @@ class Compiler:
                 self.emit(d + 2, "fired = False")
         else:
             self.emit(d, f"if {cond}:")
-            self.emit(d + 1, f"F.append(({k}, i, {message}{', TR' if self.trace else ''}))")
+            self.emit(d + 1, f"F.append(({k}, i, {message}, {'TR' if self.trace else 'None'}))")
             if kind == "deny":
                 if rule.scope == "claim":
                     self.emit(d + 1, "den = [d or g for d, g in zip(den, gov)]")
                 else:
                     self.emit(d + 1, "den[i] = True")
         if self.trace:
-            self.emit(d, f"EV.append(({k}, i, bool(ap), fired, TR))")
+            self.emit(d, f"EV.append(('rule', {k}, i, bool(ap), fired, TR))")
         self.emit(depth, "except Exception as exc:")
-        self.emit(depth + 1, f"raise _fail({k}, i, exc) from None")
+        self.emit(depth + 1, f"raise _fail('rule', {k}, i, exc) from None")
 
     def fee_body(self, fees: list[n.Fee], scope: _Scope) -> None:
         """A line's fees, the first that applies setting its amount, once every rule has run on it.
@@ -594,7 +607,6 @@ class Compiler:
         self.emit(2, "units_allowed = al[i]")
         fee_scope = _Scope({**scope.vars, "units_allowed": ("units_allowed", None, "int")}, scope.date_var,
                            scope.period_var)
-        self.namespace["ZERO"] = Decimal("0.00")
         for j, fee in enumerate(fees):
             if fee.amount is None:
                 continue
@@ -605,10 +617,46 @@ class Compiler:
             self.emit(3, f"if {applies}:")
             self.emit(4, f"amt[i] = {self.expr(fee.amount, fee_scope)}")
             if self.trace:
-                self.emit(4, f"EV.append(({-1 - j}, i, True, True, TR))")
+                self.emit(4, f"EV.append(('fee', {j}, i, True, True, TR))")
             self.emit(4, "continue")
             self.emit(2, "except Exception as exc:")
-            self.emit(3, f"raise _fail({-1 - j}, i, exc) from None")
+            self.emit(3, f"raise _fail('fee', {j}, i, exc) from None")
+
+
+_WIDTH = 110  # where a generated line is broken, for a reader of the source (and of tracebacks)
+
+
+def _wrapped(line: str) -> list[str]:
+    """A long generated line broken inside its brackets, after a comma or before `and`, `or`, `if`,
+    `else` or `for`: the same code, readable. Strings are never split, so a long message stays whole."""
+    if len(line) <= _WIDTH:
+        return [line]
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):  # pragma: no cover - the compiler writes whole statements
+        return [line]
+    indent = len(line) - len(line.lstrip(" ")) + 8
+    breaks, depth = [], 0
+    for tok in tokens:
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif depth > 0 and tok.type == tokenize.OP and tok.string == ",":
+            breaks.append(tok.end[1])
+        elif depth > 0 and tok.type == tokenize.NAME and tok.string in ("and", "or", "if", "else", "for"):
+            breaks.append(tok.start[1])
+    out, start, last = [], 0, None
+    for b in breaks:
+        if b - start > _WIDTH - (indent if out else 0) and last is not None and last > start:
+            out.append(line[start:last].rstrip())
+            start = last
+        last = b
+    if len(line) - start > _WIDTH - indent and last is not None and last > start:
+        out.append(line[start:last].rstrip())
+        start = last
+    out.append(line[start:])
+    return [out[0]] + [" " * indent + part.lstrip() for part in out[1:]]
 
 
 def _conjuncts(e: n.Expr) -> list[n.Expr]:
@@ -655,17 +703,50 @@ def _literal_value(v: n.Literal | n.SetLiteral | None) -> object:
     return None if v is None else v.value
 
 
-class DatedLookupError(LookupError):
-    pass
+def _value_on(param: n.Param, date: str) -> object:
+    """A dated parameter's value on `date` (a period's first date), or UNSET where it has none."""
+    for d in param.dated:
+        if d.start <= date and (d.end is None or date <= d.end):
+            return _literal_value(d.value)
+    return UNSET
 
 
-def _dated_lookup(name: str, entries: tuple):
-    """A function date -> value over (start, end, value) entries, newest first."""
-    def lookup(date: str):
-        for start, end, value in entries:
-            if start <= date:
-                if end is None or date <= end:
-                    return value
-                break
-        raise DatedLookupError(f"parameter `{name}` has no value on {date}")
-    return lookup
+# Tables whose rows by period would hold more references than this are looked up by period on
+# demand instead: a year of daily rows of 100,000 codes must not be copied 365 times up front.
+_MAX_PRECOMPUTED_ROWS = 2_000_000
+
+
+def _rows_by_period(table: TableData, bounds: tuple[str, ...]):
+    """`R_<table>`: its rows in force in each period (a PeriodRows), or one PeriodRows if undated."""
+    if not table.dated_by:
+        return PeriodRows({key: versions[0][1] for key, versions in table.rows.items()}, table.name, "")
+    starts = period_starts(bounds)
+    if len(starts) * len(table.rows) > _MAX_PRECOMPUTED_ROWS:
+        return _LazyPeriods(table, bounds)
+    return [_period_rows(table, bounds, p) for p in range(len(starts))]
+
+
+def _period_rows(table: TableData, bounds: tuple[str, ...], p: int) -> PeriodRows:
+    start = period_starts(bounds)[p]
+    rows = {}
+    for key in table.rows:
+        row = table.lookup(key, start) if start else None
+        if row is not None:
+            rows[key] = row
+    return PeriodRows(rows, table.name, period_dates(bounds, p))
+
+
+class _LazyPeriods:
+    """A large table's rows by period, each period's built when a claim first needs it (the last 64 kept)."""
+
+    def __init__(self, table: TableData, bounds: tuple[str, ...]) -> None:
+        self.table, self.bounds = table, bounds
+        self.built: dict[int, PeriodRows] = {}
+
+    def __getitem__(self, p: int) -> PeriodRows:
+        rows = self.built.get(p)
+        if rows is None:
+            if len(self.built) >= 64:
+                self.built.clear()
+            rows = self.built[p] = _period_rows(self.table, self.bounds, p)
+        return rows

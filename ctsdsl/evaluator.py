@@ -24,55 +24,16 @@ from typing import Any, cast
 
 from . import nodes as n
 from .checker import CheckedPolicy
-from .compiler import Compiler, DatedLookupError
+from .compiler import Compiler
 from .decision import (Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo, Severity, Source,
                        claim_digest)
 from .errors import ClaimError, Diagnostic, EvaluationError
-from .limits import MAX_TRACE_READS
+from .runtime import ZERO, DatedLookupError, MissingRowError, Result, namespace
 
-_EMPTY: dict = {}
-ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 
 # A claim as the schema defines it: read, never modified, so any mapping will do (a TypedDict too).
 Claim = Mapping[str, Any]
-
-
-class MissingRowError(LookupError):
-    pass
-
-
-def _row(table, key, date):
-    row = table.lookup(key, date)
-    if row is None:
-        raise MissingRowError(f"table `{table.name}` has no row for {key!r} on {date}")
-    return row
-
-
-def _num(value):
-    """A claim's number as the language computes with it: JSON floats become exact Decimals (800.5, not 800.4999...)."""
-    return Decimal(repr(value)) if type(value) is float else value
-
-
-def _bucket(cache: list, number: int, key_of, lines: list, dos: str, key) -> list:
-    """The (index, line) pairs whose key is `key`, from index `number`, built on first use for this claim."""
-    index = cache[number]
-    if index is None:
-        index = cache[number] = {}
-        for pair in enumerate(lines):
-            k = key_of(pair[1], dos)
-            if k in index:
-                index[k].append(pair)
-            else:
-                index[k] = [pair]
-    return index.get(key, ())
-
-
-_UNSET = object()  # a memo slot not yet computed
-
-
-def _div(a, b):
-    return Decimal(a) / Decimal(b)
 
 
 def shown_path(file: str) -> str:
@@ -83,55 +44,6 @@ def shown_path(file: str) -> str:
     path = Path(file).resolve()
     root = next((p for p in path.parents if p.name == "policies"), path.parent)
     return path.relative_to(root).as_posix()
-
-
-def _s(value) -> str:
-    """A value as a message quotes it."""
-    if value is None:
-        return "(none)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (list, tuple, frozenset, set)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
-        return ", ".join(_s(v) for v in items) or "none"
-    return str(value)
-
-
-def _rd(trace: list, label: str, value):
-    # A quantifier over 1000 lines on each of 1000 lines reads millions of values: keep the first few.
-    if len(trace) < MAX_TRACE_READS:
-        trace.append((label, value))
-    elif len(trace) == MAX_TRACE_READS:
-        trace.append(("...", f"more than {MAX_TRACE_READS} values read; the rest are not recorded"))
-    return value
-
-
-# A traced memo slot holds (value, reads). `_mc(TR, _ms(TR), compute)`: _ms sets the reads
-# so far aside, the computation records into the emptied list, _mc takes those and puts
-# the others back. `_mr` then replays them, on the first use and on every later one alike.
-def _ms(trace: list) -> list:
-    saved = trace[:]
-    trace.clear()
-    return saved
-
-
-def _mc(trace: list, saved: list, value) -> tuple:
-    reads = trace[:]
-    trace[:] = saved
-    return value, reads
-
-
-def _mr(trace: list, memo: tuple):
-    value, reads = memo
-    room = MAX_TRACE_READS - len(trace)
-    if len(reads) <= room:
-        trace.extend(reads)
-    else:  # as many as fit, then _rd's marker; the rest would not be recorded anyway
-        for label, read in reads[:max(room + 1, 0)]:
-            _rd(trace, label, read)
-    return value
 
 
 @dataclass(frozen=True)
@@ -186,7 +98,7 @@ class Evaluator:
         self.fees = [self._rule_info(f, sources) for f in policy.of_kind(n.Fee)]
         self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
         self._fn = self._build(trace=False)
-        self._traced: Callable[[Claim], tuple] | None = None
+        self._traced: Callable[[Claim], Result] | None = None
 
     def _rule_info(self, rule: n.Rule | n.Fee, sources: dict[str, Source]) -> RuleInfo:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
@@ -198,21 +110,15 @@ class Evaluator:
         return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
                         Origin(name, version, shown_path(file), rule.span.line), rule.span, file)
 
-    def _build(self, trace: bool) -> Callable[[Claim], tuple]:
-        generated = Compiler(self.checked, trace=trace).generate()
-        namespace = dict(generated.namespace)
-        namespace.update(EMPTY=_EMPTY, _row=_row, _div=_div, _s=_s, _rd=_rd, _fail=self._fail, ZERO=ZERO,
-                         _num=_num, _bucket=_bucket, _U=_UNSET, _ms=_ms, _mc=_mc, _mr=_mr)
+    def _build(self, trace: bool) -> Callable[[Claim], Result]:
+        program = Compiler(self.checked, trace=trace).generate()
         for table in self.checked.tables.values():
-            namespace["T_" + table.name] = table
-        code = compile(generated.source, f"<compiled {self._source_file}>", "exec")
-        exec(code, namespace)  # noqa: S102 - source generated from the checked tree only; see compiler.py
-        self.source = generated.source
-        return namespace["evaluate"]
+            program.namespace["T_" + table.name] = table
+        self.source = program.source
+        return program.load(namespace(self._fail))
 
-    def _fail(self, k: int, line: int | None, exc: Exception) -> EvaluationError:
-        info = self.rules[k] if k >= 0 else self.fees[-1 - k]
-        what = "rule" if k >= 0 else "fee"
+    def _fail(self, kind: str, k: int, line: int | None, exc: Exception) -> EvaluationError:
+        info = self.rules[k] if kind == "rule" else self.fees[k]
         if isinstance(exc, (MissingRowError, DatedLookupError)):
             reason = str(exc)
             hint = "add the row or value to the policy's data, or narrow the rule's `where` filter"
@@ -224,7 +130,7 @@ class Evaluator:
             hint = ""
         path = f"$.lines[{line}]" if line is not None else "$"
         return EvaluationError(Diagnostic(
-            "evaluation", f"{what} `{info.id}` could not be evaluated at {path}: {reason}",
+            "evaluation", f"{kind} `{info.id}` could not be evaluated at {path}: {reason}",
             info.file, info.span, hint, path=path, source_text=self.checked.texts.get(info.file)))
 
     # ------------------------------------------------------------ evaluation
@@ -267,16 +173,15 @@ class Evaluator:
         if self._traced is None:
             self._traced = self._build(trace=True)
         try:
-            findings, den, al, gov, amt, ev = self._traced(claim)
+            result = self._traced(claim)
         except EvaluationError:
             self._refuse_outside_period(claim)
             raise
-        decision = self._decide(claim, (findings, den, al, gov, amt))
+        decision = self._decide(claim, result)
         evaluations = []
-        for k, line, applicable, fired, reads in ev:
-            info = self.rules[k] if k >= 0 else self.fees[-1 - k]
-            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file,
-                                          "rule" if k >= 0 else "fee"))
+        for kind, k, line, applicable, fired, reads in result.evaluations or ():
+            info = self.rules[k] if kind == "rule" else self.fees[k]
+            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file, kind))
         return decision, evaluations
 
     def _refuse_outside_period(self, claim: Claim) -> None:
@@ -298,18 +203,17 @@ class Evaluator:
                 hint="let ctsdsl choose the policy in force (no --policy / policy=), or split the claim")
                 for path, date in outside])
 
-    def _decide(self, claim: Claim, result) -> Decision:
-        raw_findings, den, al, gov, amt = result[:5]
+    def _decide(self, claim: Claim, result: Result) -> Decision:
+        den, al, gov, amt = result.denied, result.allowed, result.governed, result.amounts
         lines = claim["lines"]
         rules = self.rules
         findings = []
         on_line: list[list[str]] = [[] for _ in lines]
-        for number, item in enumerate(raw_findings, 1):
-            k, line, message = item[0], item[1], item[2]
+        for number, (k, line, message, reads) in enumerate(result.findings, 1):
             info = rules[k]
             fid = f"F{number}"
             findings.append(Finding(fid, info.id, info.severity, line, message, info.citation, info.reasons,
-                                    info.sources, info.title, info.origin, tuple(item[3]) if len(item) > 3 else ()))
+                                    info.sources, info.title, info.origin, tuple(reads) if reads else ()))
             if line is None:
                 for i, governed in enumerate(gov):
                     if governed:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from .decision import Decision, money_text
 from .errors import printable
-from .evaluator import Evaluation, _s, shown_path
+from .evaluator import Evaluation, shown_path
+from .runtime import shown
 from .overlay import Layer
 
 _STATUS = {"allowed": "allowed", "reduced": "reduced", "denied": "DENIED", "out_of_scope": "out of scope"}
@@ -140,7 +141,7 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
                 if label in seen:
                     continue
                 seen.add(label)
-                out.append(f"        read {label} = {_s(value)}")
+                out.append(f"        read {label} = {shown(value)}")
             if finding is not None and finding.citation:
                 out.append(_wrap("cites " + finding.citation, 8))
     return printable("\n".join(out))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -78,7 +80,7 @@ def test_a_claim_total_computed_once_is_still_recorded_by_every_line_that_reads_
 
 
 def test_a_memoized_value_replays_no_more_reads_than_the_cap(make_policy, monkeypatch):
-    monkeypatch.setattr("ctsdsl.evaluator.MAX_TRACE_READS", 3)
+    monkeypatch.setattr("ctsdsl.runtime.MAX_TRACE_READS", 3)
     loaded = make_policy('let total = sum(o.units for o in claim.lines)\n'
                          'rule big { title "B" cites s when line.units > 0 and total > 2 warn message "m" }')
     _, evaluations = loaded.evaluator().trace(claim(*[{"code": "97550", "units": 1}] * 6))
@@ -110,3 +112,27 @@ def test_generated_code_grows_linearly_with_the_nesting_of_table_rows(tmp_path, 
 def test_a_row_nested_fourteen_deep_is_decided(tmp_path):
     decision = _nested_rows_policy(tmp_path, 14).evaluator().evaluate(claim())
     assert [f.rule for f in decision.findings] == ["r"]
+
+
+GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
+
+
+@pytest.mark.parametrize("trace", [False, True], ids=["plain", "traced"])
+def test_the_generated_source_of_a_small_policy_is_the_golden_one(trace):
+    # Read the golden file to review what the compiler writes; after an intended change, rewrite
+    # it with: CTSDSL_UPDATE_GOLDEN=1 python -m pytest tests/test_compiler.py -k golden
+    from ctsdsl.loader import load_file
+    source = Compiler(load_file(GOLDEN / "small.cts").checked, trace=trace).generate().source
+    golden = GOLDEN / f"small.{'traced' if trace else 'plain'}.py"
+    if os.environ.get("CTSDSL_UPDATE_GOLDEN"):
+        golden.write_text(source, encoding="utf-8")
+    assert source == golden.read_text(encoding="utf-8")
+    assert max(len(line) for line in source.splitlines()) <= 200  # readable: no line of thousands
+
+
+def test_generated_code_sees_only_the_allowlisted_builtins(make_policy):
+    evaluator = make_policy('rule r { title "r" cites s applies to line when line.units > 1 warn message "m" }')
+    allowed = set(evaluator.evaluator()._fn.__globals__["__builtins__"])
+    assert allowed <= {"any", "all", "sum", "len", "enumerate", "max", "min", "bool", "zip", "Exception", "True",
+                       "False", "None"}
+    assert not {"open", "__import__", "eval", "exec", "getattr", "compile"} & allowed

@@ -121,7 +121,7 @@ def test_lets_written_out_up_to_the_expansion_limit_still_compile(tmp_path):
 
 def test_tracing_a_long_claim_records_a_bounded_number_of_reads_per_rule(tmp_path, monkeypatch):
     import ctsdsl
-    monkeypatch.setattr("ctsdsl.evaluator.MAX_TRACE_READS", 5)
+    monkeypatch.setattr("ctsdsl.runtime.MAX_TRACE_READS", 5)
     path = _policy_with_when(tmp_path, "count(o in claim.lines where o.units > 0) > 0")
     claim = {"id": "c", "payer": "test", "date_of_service": "2024-05-01", "place_of_service": "11",
              "lines": [{"code": "97550", "units": 1}] * 20}
