@@ -646,7 +646,8 @@ def _wrapped(line: str) -> list[str]:
             breaks.append(tok.end[1])
         elif depth > 0 and tok.type == tokenize.NAME and tok.string in ("and", "or", "if", "else", "for"):
             breaks.append(tok.start[1])
-    out, start, last = [], 0, None
+    out: list[str] = []
+    start, last = 0, None
     for b in breaks:
         if b - start > _WIDTH - (indent if out else 0) and last is not None and last > start:
             out.append(line[start:last].rstrip())
