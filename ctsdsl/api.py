@@ -73,8 +73,7 @@ def evaluate(claim: Claim, *, policy: LoadedPolicy | Evaluator | str | Path | No
     """
     claim = validate_claim(claim)
     if policy is None:
-        registry = bundled()
-        evaluator = registry.evaluator(registry.policy_for(claim).path)
+        evaluator = bundled().evaluator_for(claim)
     elif isinstance(policy, Evaluator):
         evaluator = policy
     else:

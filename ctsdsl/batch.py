@@ -40,7 +40,7 @@ __all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "Rec
            "WorkerDiedError", "evaluate_all", "run_batch"]
 
 if TYPE_CHECKING:  # registry imports the evaluator; batch loads it only when it must choose a policy
-    from .registry import Entry, Registry
+    from .registry import Registry
 
 CHUNK_LINES = 2000  # a chunk is one task for a worker: large enough that pickling stays a small share
 ZERO = Decimal("0.00")
@@ -170,21 +170,14 @@ class _Policies:
         else:
             from .api import compile as compile_policy
             self._fixed = compile_policy(policy)
-        self._by_key: dict[tuple[str, str], tuple[Registry, Entry, Evaluator]] = {}
 
     def __call__(self, claim: dict) -> Evaluator:
         if self._fixed is not None:
             return self._fixed
-        key = (claim["payer"], claim["date_of_service"])
-        chosen = self._by_key.get(key)
-        if chosen is None:
+        if self._registry is None:
             from .registry import bundled
-            registry = self._registry or bundled()
-            entry = registry.for_claim(*key)
-            chosen = self._by_key[key] = (registry, entry, registry.evaluator(entry.path))
-        registry, entry, evaluator = chosen
-        registry.check_line_dates(entry, claim)
-        return evaluator
+            self._registry = bundled()
+        return self._registry.evaluator_for(claim)
 
 
 def _decide(claim: object, location: str, choose: _Policies) -> Decision:

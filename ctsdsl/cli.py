@@ -42,7 +42,7 @@ def _evaluator_for(claim: dict, policy: str | None, policies: str | None = None)
         return compile_policy(policy)
     registry = folder_registry(policies) if policies else bundled()
     try:
-        return registry.evaluator(registry.policy_for(claim).path)
+        return registry.evaluator_for(claim)
     except PolicyNotFoundError as exc:
         _cli_hints(exc)
         raise

@@ -77,6 +77,7 @@ class Registry:
         self._loaded: dict[Path, LoadedPolicy] = {}
         self._compiled: dict[Path, Evaluator] = {}
         self._entries: list[Entry] | None = None
+        self._chosen: dict[tuple[str, str], tuple[Entry, Evaluator]] = {}
 
     def entries(self) -> list[Entry]:
         if self._entries is None:
@@ -134,6 +135,24 @@ class Registry:
         entry = self.for_claim(claim["payer"], claim["date_of_service"])
         self.check_line_dates(entry, claim)
         return entry
+
+    def evaluator_for(self, claim: dict) -> Evaluator:
+        """The compiled policy that decides a (valid) claim: `policy_for`, then `evaluator`.
+
+        The policy in force for a payer and date is kept once found, so a stream of claims pays
+        for choosing it once per payer and date of service, not once per claim.
+        """
+        key = (claim["payer"], claim["date_of_service"])
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            if len(self._chosen) >= 4096:  # a year of dates for a few payers; past that, start again
+                self._chosen.clear()
+            entry = self.for_claim(*key)
+            chosen = self._chosen[key] = (entry, self.evaluator(entry.path))
+        entry, evaluator = chosen
+        if any("date_of_service" in line for line in claim["lines"]):
+            self.check_line_dates(entry, claim)
+        return evaluator
 
     def check_line_dates(self, entry: Entry, claim: dict) -> None:
         """Refuse a claim whose lines are dated outside the period of the policy deciding it.
