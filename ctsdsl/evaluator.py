@@ -36,6 +36,18 @@ CENT = Decimal("0.01")
 Claim = Mapping[str, Any]
 
 
+_FIDS = [f"F{number}" for number in range(64)]
+_MAX_SEEN = 100_000  # kept findings and line decisions; past that the cache starts again
+
+
+def _line(seen: dict, *fields) -> LineDecision:
+    """The LineDecision of these fields, built once and then shared (it is immutable)."""
+    line = seen.get(fields)
+    if line is None:
+        line = seen[fields] = LineDecision(*fields)
+    return line
+
+
 def shown_path(file: str) -> str:
     """A policy file as decisions name it: relative to the nearest folder named `policies`
     above it (``medicare/cts-2024.cts``), else to its own folder; not an absolute path."""
@@ -99,6 +111,10 @@ class Evaluator:
         self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
         self._fn = self._build(trace=False)
         self._traced: Callable[[Claim], Result] | None = None
+        # Findings and line decisions already built, by their fields: they are immutable, and most
+        # claims repeat them (F1 no_mppr on every claim; line 0 97550 allowed 1/1 $52.08 on many),
+        # so building one is a dict lookup, not a frozen dataclass's field-by-field __init__.
+        self._seen: dict[tuple, Any] = {}
 
     def _rule_info(self, rule: n.Rule | n.Fee, sources: dict[str, Source]) -> RuleInfo:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
@@ -209,11 +225,24 @@ class Evaluator:
         rules = self.rules
         findings = []
         on_line: list[list[str]] = [[] for _ in lines]
+        seen = self._seen
+        if len(seen) > _MAX_SEEN:
+            seen.clear()
         for number, (k, line, message, reads) in enumerate(result.findings, 1):
-            info = rules[k]
-            fid = f"F{number}"
-            findings.append(Finding(fid, info.id, info.severity, line, message, info.citation, info.reasons,
-                                    info.sources, info.title, info.origin, tuple(reads) if reads else ()))
+            fid = _FIDS[number] if number < len(_FIDS) else f"F{number}"
+            finding: Finding | None
+            if reads:  # traced: each finding keeps what its rule read
+                info = rules[k]
+                finding = Finding(fid, info.id, info.severity, line, message, info.citation, info.reasons,
+                                  info.sources, info.title, info.origin, tuple(reads))
+            else:
+                finding = seen.get(("F", fid, k, line, message))
+                if finding is None:
+                    info = rules[k]
+                    finding = seen[("F", fid, k, line, message)] = Finding(
+                        fid, info.id, info.severity, line, message, info.citation, info.reasons, info.sources,
+                        info.title, info.origin)
+            findings.append(finding)
             if line is None:
                 for i, governed in enumerate(gov):
                     if governed:
@@ -226,8 +255,7 @@ class Evaluator:
         for i, ln in enumerate(lines):
             billed = ln["units"]
             if not gov[i]:
-                out_lines.append(LineDecision(i, ln["code"], "out_of_scope", billed, billed, None,
-                                              tuple(on_line[i])))
+                out_lines.append(_line(seen, i, ln["code"], "out_of_scope", billed, billed, None, tuple(on_line[i])))
                 continue
             governed_count += 1
             units = 0 if den[i] else al[i]
@@ -245,7 +273,7 @@ class Evaluator:
                 # Half up, as `round()` in a policy and as fee schedules round: $0.125 is $0.13.
                 amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
                 total += amount
-            out_lines.append(LineDecision(i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
+            out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
         outcome: Outcome
         if governed_count and denied == governed_count:
             outcome = "deny"
