@@ -347,6 +347,11 @@ class Compiler:
             inner = self.expr(e.args[1], _Scope(scope.vars, date_var, period_var, memo=False))
             self.at_depth -= 1
             return f"_at(lambda {date_var}, {period_var}: {inner}, {self.expr(e.args[0], scope)}, _period)"
+        if e.func == "round" and isinstance(e.args[1], n.Literal) and type(e.args[1].value) is int \
+                and 0 <= e.args[1].value <= 12:
+            # The usual round(x, 2): its quantum built once, the Decimal case first (as round_half_up).
+            quantum = self.const(Decimal(1).scaleb(-e.args[1].value))
+            return f"_round_to({self.expr(e.args[0], scope)}, {quantum})"
         fn = FUNCTIONS[e.func]
         name = safe_ident("F_", fn.name)
         self.namespace[name] = fn.impl

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 from bisect import bisect_right
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from .limits import MAX_TRACE_READS
@@ -125,6 +125,15 @@ def bucket(cache: list, number: int, key_of, lines: list, dos: str, key) -> list
     return index.get(key, ())
 
 
+def round_to(value, quantum: Decimal):
+    """`round(x, places)` with its quantum (Decimal("0.01")) known: half up, integers kept integers."""
+    if type(value) is Decimal:
+        return value.quantize(quantum, rounding=ROUND_HALF_UP)
+    if isinstance(value, int):
+        return value
+    return Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
 def div(a, b):
     return Decimal(a) / Decimal(b)
 
@@ -188,5 +197,5 @@ def namespace(fail: Callable[..., Exception]) -> dict:
     """
     allowed = {name: getattr(builtins, name) for name in _BUILTINS}
     return {"__builtins__": allowed, "Decimal": Decimal, "EMPTY": EMPTY, "ZERO": ZERO, "_U": UNSET, "Result": Result,
-            "_num": num, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
+            "_num": num, "_round_to": round_to, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
             "_rd": read, "_ms": memo_start, "_mc": memo_done, "_mr": replay, "_fail": fail}

@@ -136,3 +136,13 @@ def test_generated_code_sees_only_the_allowlisted_builtins(make_policy):
     assert allowed <= {"any", "all", "sum", "len", "enumerate", "max", "min", "bool", "zip", "Exception", "True",
                        "False", "None"}
     assert not {"open", "__import__", "eval", "exec", "getattr", "compile"} & allowed
+
+
+@pytest.mark.parametrize("value", [Decimal("24.225"), Decimal("-2.5"), Decimal("0.125"), Decimal("52.773422"), 7, -3,
+                                   Decimal("1E+3"), Decimal("0")])
+@pytest.mark.parametrize("places", [0, 1, 2, 4])
+def test_round_with_literal_places_rounds_as_the_built_in_does(value, places):
+    from ctsdsl.functions import round_half_up
+    from ctsdsl.runtime import round_to
+    got, want = round_to(value, Decimal(1).scaleb(-places)), round_half_up(value, places)
+    assert (got, type(got)) == (want, type(want)) and str(got) == str(want)

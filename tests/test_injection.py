@@ -218,7 +218,7 @@ rule den {
 # The generated code may name only these, plus the prefixed names below.
 _FIXED = {
     "F", "EMPTY", "Exception", "GOVERNED", "IX", "ZERO", "_U", "_bucket", "_fail", "_num", "_period", "_s",
-    "Result", "_nv", "_at", "zip",
+    "Result", "_nv", "_at", "_round_to", "zip",
     "_rd", "_ms", "_mc", "_mr", "_div", "TR", "EV", "ap", "fired", "al", "amt", "any", "all", "c", "cp", "den", "doc", "dos", "enumerate",
     "evaluate", "exc", "gov", "i", "ldos", "len", "lines", "ln", "lp", "max", "n", "sum", "u", "units_allowed",
     "Decimal", "bool",
