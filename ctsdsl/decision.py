@@ -38,6 +38,12 @@ _PLAIN = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Tr
 # A float in the encoded text: a number after `:`, `,` or `[` with a point or an exponent. Text in a
 # string may look like one too; that only costs the walk that finds there is nothing to change.
 _FLOAT = re.compile(r"[:,\[]-?[0-9]+[.eE]")
+_FLOAT_BYTES = re.compile(_FLOAT.pattern.encode())
+
+try:  # the `fast` extra: a C JSON library, for the claim digest
+    import orjson
+except ImportError:  # pragma: no cover - exercised by tests/test_decision_digest.py with it hidden
+    orjson = None  # type: ignore[assignment]
 
 
 def claim_digest(claim: object) -> str:
@@ -54,6 +60,17 @@ def claim_digest(claim: object) -> str:
     >>> claim_digest({"therapy_spend_to_date": 800}) == claim_digest({"therapy_spend_to_date": 800.0})
     True
     """
+    if orjson is not None:
+        # orjson writes the same bytes as the canonical encoder whenever it writes no escape, no
+        # non-ASCII and no float (which the canonical form rewrites by value): the usual claim, in
+        # a fifth of the time. Anything else, or anything orjson refuses (a Decimal, a huge int, a
+        # lone surrogate), takes the canonical encoder below.
+        try:
+            raw = orjson.dumps(claim, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            raw = b"\\"
+        if raw.isascii() and b"\\" not in raw and not _FLOAT_BYTES.search(raw):
+            return "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
         text = _PLAIN(claim)
         if _FLOAT.search(text):
