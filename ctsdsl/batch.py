@@ -25,7 +25,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from io import BufferedReader
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_claim
 from ._csv_claims import csv_records
@@ -36,7 +36,7 @@ from .limits import MAX_JOBS
 from ._output import BatchIOError, OutputFile, check_targets, shown
 from ._pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
 
-__all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "RecordError", "Summary",
+__all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "RecordError", "SourceRecord", "Summary",
            "WorkerDiedError", "evaluate_all", "run_batch"]
 
 if TYPE_CHECKING:  # registry imports the evaluator; batch loads it only when it must choose a policy
@@ -152,6 +152,15 @@ class Summary:
             ranked = sorted(self.rules.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
             out.append("top rules fired: " + ", ".join(f"{rule} {count:,}" for rule, count in ranked))
         return "\n".join(out)
+
+
+class SourceRecord(NamedTuple):
+    """A claim read by another reader (an 837P, a FHIR Bundle: `ctsdsl.interop`), for `run_batch(source=...)`."""
+
+    location: str  # where it is in its file, for messages and --errors
+    claim: object  # the claim dict, or the CtsdslError that stopped it
+    record: str = ""  # its text, for --errors
+    context: object = None  # handed to run_batch's `encode` with the claim's decision
 
 
 # ---------------------------------------------------------------- choosing policies
@@ -404,7 +413,9 @@ def _open_input(path: Path) -> BufferedReader:
 def run_batch(claims_path: str | Path, *, output: str | Path | None = None, errors: str | Path | None = None,
               jobs: int = 1, policy: str | Path | None = None, policies: str | Path | None = None,
               progress: bool | None = None,
-              on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES) -> Summary:
+              on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES,
+              source: Iterable[SourceRecord] | None = None,
+              encode: Callable[[object, Decision], str] | None = None) -> Summary:
     """Decide every claim of a file and write one decision per line, in input order.
 
     A .jsonl file, or a .csv file of claim lines (grouped into claims by id), is streamed
@@ -423,6 +434,10 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         progress: Show a progress bar on stderr; by default only when stderr is a terminal.
         on_error: Called with each bad record as it is found, in input order.
         chunk_lines: Records per task.
+        source: The claims, already read from `claims_path` by a reader of another format (an 837P,
+            FHIR): decided in this process, in order.
+        encode: Writes a decision of `source` as one line, given its record's context (a FHIR
+            ClaimResponse); by default the decision's JSON.
 
     Returns:
         The `Summary`; its ``exit_code`` is 0 when every record was decided.
@@ -446,7 +461,9 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         err: OutputFile | None = None
         try:
             err = OutputFile(errors) if errors else None
-            if path.suffix.lower() in (".jsonl", ".csv"):
+            if source is not None:
+                _from_source(source, out, err, summary, policy, policies, on_error, encode, shown(path))
+            elif path.suffix.lower() in (".jsonl", ".csv"):
                 _stream(path, out, err, summary, jobs, policy, policies, progress, on_error, chunk_lines)
             else:
                 _whole(path, out, err, summary, policy, policies, on_error)
@@ -527,6 +544,29 @@ def _whole(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary
         else:
             out.write(encoder.encode(result) + "\n")
             summary.add(result)
+
+
+def _from_source(source: Iterable[SourceRecord], out: OutputFile, err: OutputFile | None, summary: Summary,
+                 policy: str | Path | None, policies: str | Path | None,
+                 on_error: Callable[[RecordError], None] | None, encode: Callable[[object, Decision], str] | None,
+                 name: str) -> None:
+    """Decide claims another reader has read, in this process, carrying on past bad ones."""
+    choose, encoder, count = _Policies(policy, _registry(policies)), DecisionEncoder(), 0
+    for index, item in enumerate(source):
+        count += 1
+        try:
+            if isinstance(item.claim, CtsdslError):
+                raise item.claim
+            decision = _decide(item.claim, item.location, choose)
+        except CtsdslError as exc:
+            error = RecordError(index, item.location, _bare(exc), item.record)
+            _write(ChunkResult("", 0, [error], Summary()), out, err, on_error)
+            summary.add_error(error)
+            continue
+        out.write((encode(item.context, decision) if encode else encoder.encode(decision)) + "\n")
+        summary.add(decision)
+    if not count:
+        raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name))
 
 
 def _write(result: ChunkResult, out: OutputFile, err: OutputFile | None,

@@ -64,16 +64,29 @@ def _claim_file(path: str, several: bool = False, kinds: str = ".json, .yaml or 
     return path
 
 
-def _claims(paths: list[str], several: bool = True):
-    """Every claim in the given files, validated, with where it came from."""
+def _claims(paths: list[str], several: bool = True, args=None):
+    """Every claim in the given files, validated, with where it came from (and, for X12 or FHIR, as read)."""
+    from .interop import command as interop
+    if args is not None and args.records and len(paths) > 1:  # a record naming another file's claim would be refused
+        raise UsageError(Diagnostic("usage", "--records goes with one claim file", "ctsdsl",
+                                    hint="run one ctsdsl eval per claim file and its records"))
     for path in paths:
-        for location, raw in load_claim_file(_claim_file(path, several)):
-            yield location, validate_claim(raw, location)
+        kind = interop.kind_of(_claim_file(path, several))  # an 837P or FHIR file, by its content
+        if args is not None and getattr(args, "format", None) == "fhir":
+            interop.require_fhir_input(kind)
+        options = interop.options(args, kind) if args is not None else None
+        if kind and options is not None:
+            for read in interop.read_all(path, kind, options):
+                yield read.location, read.claim, read
+            continue
+        for location, raw in load_claim_file(path):
+            yield location, validate_claim(raw, location), None
 
 
 def cmd_eval(args) -> int:
-    decisions = []
-    for location, claim in _claims(args.claims):
+    decisions, reads = [], []
+    as_json = args.json or args.format == "json"
+    for location, claim, read in _claims(args.claims, args=args):
         try:
             with amounts_in_range(location):
                 decision = _evaluator_for(claim, args.policy, args.policies).evaluate(claim, validate=False)
@@ -81,17 +94,21 @@ def cmd_eval(args) -> int:
             _prefix(exc, location)
             raise
         decisions.append(decision)
-        if not args.json:
+        reads.append(read)
+        if not as_json and args.format != "fhir":
             print(render_decision(decision))
             print()
-    if args.json:
+    if args.format == "fhir":
+        from .interop.command import fhir_body
+        print(fhir_body(list(zip(reads, decisions))))
+    elif as_json:
         body = [d.to_dict() for d in decisions]
         print(json.dumps(body[0] if len(body) == 1 else body, indent=2))
     return 0
 
 
 def cmd_explain(args) -> int:
-    for location, claim in _claims([args.claim], several=False):
+    for location, claim, _ in _claims([args.claim], several=False, args=args):
         try:
             evaluator = _evaluator_for(claim, args.policy, args.policies)
             with amounts_in_range(location):
@@ -119,9 +136,18 @@ def cmd_batch(args) -> int:
             print("... more bad records" + (f": see {args.errors}" if args.errors else "; pass --errors FILE"),
                   file=sys.stderr)
 
-    summary = run_batch(_claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml"), output=args.output,
+    from .batch import SourceRecord
+    from .interop import command as interop
+    path = _claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml")
+    kind = interop.kind_of(path)  # an 837P or FHIR file, by its content: read here, decided in this process
+    if args.format == "fhir":
+        interop.require_fhir_input(kind)
+    options = interop.options(args, kind)
+    source = (SourceRecord(*r) for r in interop.batch_records(path, kind, options)) if kind else None
+    summary = run_batch(path, output=args.output,
                         errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,
-                        on_error=report, progress=False if args.quiet else None)
+                        on_error=report, progress=False if args.quiet else None, source=source,
+                        encode=interop.fhir_line if args.format == "fhir" else None)
     for note in summary.notes:  # about the file as a whole: said even with -q
         print(f"warning: {note}", file=sys.stderr)
     if not args.quiet:
@@ -362,6 +388,11 @@ def _prefix(exc: CtsdslError, location: str) -> None:
                                                                      d.severity, d.path) for d in exc.diagnostics]
 
 
+def _interop_options(p: argparse.ArgumentParser) -> None:
+    from .interop.command import add_options
+    add_options(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctsdsl", description="Billing policy as code for caregiver training "
                                      "services (CPT 97550, 97551, 97552).")
@@ -369,9 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("eval", help="decide claims and print the decisions")
-    p.add_argument("claims", nargs="+", metavar="CLAIM", help="claim files: .json, .yaml or .jsonl")
+    p.add_argument("claims", nargs="+", metavar="CLAIM",
+                   help="claim files: .json, .yaml or .jsonl; an X12 837P or FHIR Claim file (docs/interop.md)")
     _policy_options(p, "(default: the bundled policy in force)")
     p.add_argument("--json", action="store_true", help="print decisions as JSON (schemas/decision.schema.json)")
+    p.add_argument("--format", choices=("text", "json", "fhir"), default="text",
+                   help="text, JSON decisions (as --json), or fhir: a FHIR ClaimResponse for each FHIR Claim")
+    _interop_options(p)
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("batch", help="decide a file of claims (.jsonl streamed), one decision per line, in order")
@@ -382,12 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N", help="worker processes (default 1)")
     _policy_options(p, "for every claim (default: the bundled one in force)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--format", choices=("json", "fhir"), default="json",
+                   help="a decision per line (default), or fhir: a FHIR ClaimResponse per line for FHIR Claims")
+    _interop_options(p)
     p.set_defaults(run=cmd_batch)
 
     p = sub.add_parser("explain", help="show which rules fired on which line, the values they read, and why")
     p.add_argument("claim", metavar="CLAIM")
     _policy_options(p, "(default: the bundled policy in force)")
     p.add_argument("--all", action="store_true", help="also list the rules that did not fire")
+    _interop_options(p)
     p.set_defaults(run=cmd_explain)
 
     p = sub.add_parser("check", help="validate policy files and report every problem")
