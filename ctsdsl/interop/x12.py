@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -53,6 +54,7 @@ _EXCERPT_LIMIT = 4 * 1024 * 1024  # larger files are located by line and column,
 _TYPES = {"AN": "text", "ID": "a code", "R": "a decimal number", "DT": "a date CCYYMMDD", "TM": "a time HHMM"}
 _ENVELOPE = ("ISA", "GS", "ST")
 _LEVELS = {"20": "2000A", "22": "2000B", "23": "2000C"}  # HL03: billing provider, subscriber, patient
+_REF = re.compile(r"([A-Z][A-Z0-9]{1,2}?)([0-9]{2})(?:-0*([0-9]+))?").fullmatch  # SV104, CLM05-1, CLM05-01
 
 
 # ---------------------------------------------------------------- the text: where each segment is
@@ -92,10 +94,10 @@ class _Text:
 
 def _element_offset(segment: str, ref: str, element: str, component: str) -> int:
     """Characters from a segment's start to its element `ref`: SV104 is after the 4th separator."""
-    digits = ref[len(ref.rstrip("0123456789-")):]
-    position, _, sub = digits.partition("-")
-    if not position.isdigit():
+    found = _REF(ref)  # a segment id may hold digits itself (SV1, NM1): the position is the last two
+    if found is None:
         return 0
+    position, sub = found.group(2), found.group(3) or ""
     parts = segment.split(element)
     index = min(int(position), len(parts) - 1)
     offset = sum(len(p) + 1 for p in parts[:index])
