@@ -104,12 +104,15 @@ class Draft:
         self.problems.extend(error.diagnostics)
 
 
+_EXTRA_PACKAGES = {"x12": "pyx12", "fhir": "fhir.resources"}
+
+
 def require(module: str, extra: str, what: str) -> ModuleType:
     """Import an optional library, or say how to install the extra that brings it (exit 2, no traceback)."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        missing = (exc.name or module).split(".")[0]
+        missing = _EXTRA_PACKAGES.get(extra) or (exc.name or module).split(".")[0]
         raise UsageError(Diagnostic(
             f"{extra}-not-installed", f"reading {what} needs {missing}, which is not installed", what,
             hint=f"install the extra: pip install 'ctsdsl[{extra}]' (in a checkout: pip install -e '.[{extra}]')")) from None
