@@ -381,7 +381,7 @@ class Compiler:
         elem_type = "line" if collection == "lines" else "value"
         inner = scope.bind(e.var, LINE if elem_type == "line" else "value")
         py, idx, _ = inner.vars[e.var]
-        if collection == "lines" and self.fast and scope.memo and e.kind != "all" and e.where is not None:
+        if collection == "lines" and scope.memo and e.kind != "all" and e.where is not None:
             indexed = self.indexed_quantifier(e, scope, inner)
             if indexed is not None:
                 return indexed
@@ -411,7 +411,12 @@ class Compiler:
         if not keys:
             return None
         py, idx, _ = inner.vars[e.var]
-        fields = [self.expr(f, inner) for f, _ in keys]
+        # The key function runs outside any rule (on every line, once per claim): it records no reads.
+        traced, self.trace = self.trace, False
+        try:
+            fields = [self.expr(f, inner) for f, _ in keys]
+        finally:
+            self.trace = traced
         key_code = fields[0] if len(fields) == 1 else "(" + ", ".join(fields) + ")"
         source = f"def IXK{{}}({py}, dos):\n    return {key_code}\n"
         number = self.indexes.setdefault(source, len(self.indexes))
