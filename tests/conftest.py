@@ -7,6 +7,9 @@ header and a source, so each test reads like the rule it checks.
 from __future__ import annotations
 
 import copy
+import csv
+import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,22 @@ def decide(make_policy):
     def run(body: str, the_claim: dict):
         return make_policy(body).evaluator().evaluate(the_claim)
     return run
+
+
+def medicare_tree_without_a_fee(tmp_path: Path, code: str = "97550", year: str = "2026") -> Path:
+    """A copy of the Medicare policies whose RVU table lacks `code`'s non-facility totals for `year`,
+    as a release with a missing figure would leave it. Returns the copy's `policies` folder."""
+    from ctsdsl import _resources
+    tree = tmp_path / "policies"
+    shutil.copytree(_resources.policies_dir() / "medicare", tree / "medicare")
+    table = tree / "medicare" / "data" / "rvu.csv"
+    rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
+    for row in rows:
+        if row["code"] == code and row["effective_from"].startswith(year):
+            row["total_nf"] = ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    table.write_text(out.getvalue(), encoding="utf-8")
+    return tree

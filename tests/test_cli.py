@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from ctsdsl import _resources, cli
 
-from conftest import FIXTURES, ROOT, medicare_claim, policy_text
+from conftest import FIXTURES, ROOT, medicare_claim, medicare_tree_without_a_fee, policy_text
 
 TYPICAL = str(ROOT / "examples" / "claims" / "typical.json")
 
@@ -335,21 +335,7 @@ def test_a_failing_test_case_exits_1_saying_what_differed(capsys, tmp_path):
 def test_eval_of_a_claim_with_an_unknown_fee_says_its_total_is_only_the_known_part(capsys, tmp_path):
     # A tree whose RVU table lacks 97550's 2026 non-facility totals (as a release with a missing figure
     # would leave it): the amount is unknown, and "$0.00" alone would read as paid nothing.
-    import csv
-    import io
-    import shutil
-    tree = tmp_path / "policies"
-    shutil.copytree(_resources.policies_dir() / "medicare", tree / "medicare")
-    table = tree / "medicare" / "data" / "rvu.csv"
-    rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8"))))
-    for row in rows:
-        if row["code"] == "97550" and row["effective_from"].startswith("2026"):
-            row["total_nf"] = ""
-    out_csv = io.StringIO()
-    writer = csv.DictWriter(out_csv, list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    table.write_text(out_csv.getvalue(), encoding="utf-8")
+    tree = medicare_tree_without_a_fee(tmp_path)
     path = write_claim(tmp_path, medicare_claim(date_of_service="2026-03-02"))
     code, out, _ = run(capsys, "eval", path, "--policies", str(tree))
     assert code == 0

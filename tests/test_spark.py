@@ -6,6 +6,7 @@ One local session for the module (starting Spark takes seconds); skipped without
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 
@@ -22,7 +23,7 @@ import ctsdsl  # noqa: E402
 from ctsdsl.batch import DecisionEncoder  # noqa: E402
 from ctsdsl.spark import evaluate_dataframe  # noqa: E402
 
-from conftest import ROOT, medicare_claim  # noqa: E402
+from conftest import ROOT, medicare_claim, medicare_tree_without_a_fee  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from gen_claims import generate  # noqa: E402
@@ -76,11 +77,12 @@ def test_a_policy_file_is_shipped_to_the_executors(spark, tmp_path):
     folder = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", folder)
     text = (folder / "medicare" / "cts-2024.cts").read_text(encoding="utf-8")
-    (folder / "medicare" / "cts-2024.cts").write_text(text.replace('version "2024.1"', 'version "2024.9"'),
-                                                      encoding="utf-8")
+    text, edits = re.subn(r'version "2024\.\d+"', 'version "2024.99"', text)
+    assert edits == 1
+    (folder / "medicare" / "cts-2024.cts").write_text(text, encoding="utf-8")
     df = spark.createDataFrame([(json.dumps(medicare_claim()),)], "claim string")
     row = evaluate_dataframe(df, policy=folder / "medicare" / "cts-2024.cts").collect()[0]
-    assert json.loads(row.decision)["policy"]["version"] == "2024.9"
+    assert json.loads(row.decision)["policy"]["version"] == "2024.99"
 
 
 def test_a_broken_policy_fails_on_the_driver_before_any_job(spark, tmp_path):
@@ -93,8 +95,10 @@ def test_a_broken_policy_fails_on_the_driver_before_any_job(spark, tmp_path):
         evaluate_dataframe(spark.createDataFrame([(1,)], "claim int"))
 
 
-def test_a_2026_claim_of_unknown_fees_says_its_total_is_incomplete(spark):
+def test_a_claim_of_an_unknown_fee_says_its_total_is_incomplete(spark, tmp_path):
+    tree = medicare_tree_without_a_fee(tmp_path)
     claim = json.dumps(medicare_claim(date_of_service="2026-03-02"))
-    (row,) = evaluate_dataframe(spark.createDataFrame([(claim,)], "claim string")).collect()
+    (row,) = evaluate_dataframe(spark.createDataFrame([(claim,)], "claim string"),
+                                policy=tree / "medicare" / "cts-2026.cts").collect()
     assert (row.outcome, str(row.total_allowed), row.total_complete) == ("pay", "0.00", False)
     assert json.loads(row.decision)["total_complete"] is False
