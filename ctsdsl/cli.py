@@ -246,7 +246,8 @@ def cmd_test(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .diff import render_markdown, render_text, run_diff, to_dict
+    from .diff import render_text, run_diff, to_dict
+    from .diff_markdown import render_markdown
     try:
         report = run_diff(args.old, args.new, args.claims)
     except CtsdslError as exc:  # a side or the claim file cannot be read: bad input, whatever the cause

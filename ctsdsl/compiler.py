@@ -48,6 +48,7 @@ from .fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING,
 from .functions import FUNCTIONS
 from .runtime import UNSET, PeriodRows, Result, period_dates, period_of, period_starts
 from .tables import TableData
+from .printer import format_expr
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: `$` would let a final newline through
 # The only operators that reach the generated code; the transformer's tables hold no others.
@@ -704,7 +705,6 @@ def _quantify(kind: str, loop: str, cond: str, where: Callable[[], str], value: 
 
 
 def _label(e: n.Expr) -> str:
-    from .formatter import format_expr
     return format_expr(e)
 
 

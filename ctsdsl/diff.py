@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, cast
 
 from . import nodes as n
 from .errors import CtsdslError, Diagnostic
-from .formatter import format_expr, format_literal
+from .printer import format_expr, format_literal
 from .loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_file, policy_tree
 from .tables import TableData
 
@@ -415,7 +415,7 @@ def structural_changes(old: LoadedPolicy, new: LoadedPolicy) -> list[Change]:
 
 
 
-# ---------------------------------------------------------------- the whole diff, and its three renderings
+# ---------------------------------------------------------------- the whole diff, as text and JSON (Markdown: diff_markdown)
 
 
 @dataclass
@@ -484,7 +484,8 @@ def run_diff(old_spec: str, new_spec: str, claims_file: str | None = None) -> Di
                           [(_shown(new, p), p) for p in added])
 
 
-def _line_text(view: dict) -> str:
+def line_text(view: dict) -> str:
+    """One side of a changed line as a reviewer reads it: `allowed 2 unit(s) $47.80 [no_mppr]`."""
     if view["status"] == "error":
         return "error"
     amount = f" ${view['amount']}" if view["amount"] is not None else " amount unknown"
@@ -494,7 +495,8 @@ def _line_text(view: dict) -> str:
     return f"{view['status']} {view['units']} unit(s){amount}{rules}"
 
 
-def _sources_summary(changes: list[Change]) -> str:
+def sources_summary(changes: list[Change]) -> str:
+    """The changed sources on one line (they move no claim, so they are not listed one by one)."""
     sources = [c for c in changes if c.kind == "source"]
     if not sources:
         return ""
@@ -504,7 +506,7 @@ def _sources_summary(changes: list[Change]) -> str:
     return "sources " + "; ".join(f"{action}: {', '.join(names)}" for action, names in by_action.items())
 
 
-def _toggled(c: Change) -> tuple[str, str, str]:
+def toggled_parts(c: Change) -> tuple[str, str, str]:
     """A toggled rule's heading, its `disable` reason as a phrase, and its title (the body is the parent's)."""
     details = {f: (was, now) for f, was, now in c.details}
     was, now = details.get("disabled", (None, None))
@@ -515,7 +517,7 @@ def _toggled(c: Change) -> tuple[str, str, str]:
 
 
 def _toggled_text(c: Change) -> list[str]:
-    heading, reason, title = _toggled(c)
+    heading, reason, title = toggled_parts(c)
     return [f"  {c.kind} {c.name}: {heading}", f"      {reason}"] + ([f"      title: {title}"] if title else [])
 
 
@@ -538,15 +540,15 @@ def render_text(report: DiffReport) -> str:
                        + (f" (inherited from {c.inherited_from})" if c.inherited_from else ""))
             for f, was, now in c.details:
                 if c.action == "changed":  # a cell or entry emptied or filled in: say so, on one line if short
-                    was, now = ("(none)" if was is None else was), ("(none)" if now is None else now)
+                    was, now = (was or "(none)"), (now or "(none)")
                 if was is not None and now is not None and len(was) + len(now) < 70:
                     out.append(f"      {f}: {was} -> {now}")
                 else:
                     out.append(f"      {f}:")
                     out += [f"        - {was}"] if was is not None else []
                     out += [f"        + {now}"] if now is not None else []
-        if _sources_summary(pair.changes):
-            out.append("  " + _sources_summary(pair.changes))
+        if sources_summary(pair.changes):
+            out.append("  " + sources_summary(pair.changes))
         b = pair.behavior
         out += ["", f"Behavioral changes: {len(b.witnesses)} witness(es); {b.differing} of {b.compared} "
                     + ("generated claims" if b.source == "generated" else f"claims in {b.source}")
@@ -556,7 +558,7 @@ def render_text(report: DiffReport) -> str:
             alike = b.alike.get(w.key(), 1) if b.source == "generated" else 1
             out.append(f"  W{i}  {w.label}" + (f"  (stands for {alike} claims)" if alike > 1 else ""))
             for lc in w.lines:
-                out.append(f"      line {lc.index} {lc.code}: {_line_text(lc.old)} -> {_line_text(lc.new)}")
+                out.append(f"      line {lc.index} {lc.code}: {line_text(lc.old)} -> {line_text(lc.new)}")
             for cause in w.causes:
                 out.append(f"      cause: {cause.text()}")
         if pair.no_effect:
@@ -568,69 +570,6 @@ def render_text(report: DiffReport) -> str:
     out += ["", "result: " + ("claims decide differently (exit 1)" if report.behavioral_change
                               else "no claim decides differently (exit 0)")]
     return "\n".join(out)
-
-
-def _md(text: str | None) -> str:
-    if text is None:
-        return "—"
-    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
-
-
-def render_markdown(report: DiffReport) -> str:
-    """The diff as a pull-request comment: summary, changes, witnesses in a table, claims in a fold."""
-    out = [f"## Policy diff: `{report.old_label}` → `{report.new_label}`", "",
-           "**" + ("Claims decide differently." if report.behavioral_change else "No claim decides differently.")
-           + "**", ""]
-    for name, p in report.removed:
-        out.append(f"- policy **removed**: `{p.header.name}` (`{name}`)")
-    for name, p in report.added:
-        out.append(f"- policy **added**: `{p.header.name}` (`{name}`)")
-    for pair in report.pairs:
-        out += [f"### `{pair.old.header.name}` {pair.old.header.version} → `{pair.new.header.name}` "
-                f"{pair.new.header.version}", "", "#### Structural changes", ""]
-        shown = [c for c in pair.changes if c.kind != "source"]
-        if not shown:
-            out.append("None.")
-        for c in shown:
-            if c.toggled:
-                heading, reason, title = _toggled(c)
-                label, _, text = reason.partition(": ")
-                out += [f"- {c.kind} `{c.name}` {heading}", f"  - {label}: {_md(text)}"]
-                out += [f"  - title: {_md(title)}"] if title else []
-                continue
-            out.append(f"- {c.kind} `{c.name}` {c.action}"
-                       + (f" (inherited from `{c.inherited_from}`)" if c.inherited_from else ""))
-            for f, was, now in c.details:
-                out.append(f"  - {f}: {_md(was)} → {_md(now)}")
-        if _sources_summary(pair.changes):
-            out.append(f"- {_sources_summary(pair.changes)}")
-        b = pair.behavior
-        out += ["", "#### Behavioral changes", "",
-                f"{b.differing} of {b.compared} " + ("generated claims" if b.source == "generated"
-                                                     else f"claims in `{b.source}`")
-                + f" decide differently; {len(b.witnesses)} witness(es)"
-                + (" (stopped at a limit: more may exist)." if b.truncated else ".")
-                + (f" {b.skipped} claim(s) of other payers skipped." if b.skipped else ""), ""]
-        if b.witnesses:
-            out += ["| # | claim | line | old | new | cause |", "|---|---|---|---|---|---|"]
-            for i, w in enumerate(b.witnesses, 1):
-                causes = "<br>".join(_md(c.text()) for c in w.causes)
-                for k, lc in enumerate(w.lines):
-                    out.append(f"| {f'W{i}' if k == 0 else ''} | {w.label if k == 0 else ''} | {lc.index} {lc.code} "
-                               f"| {_line_text(lc.old)} | {_line_text(lc.new)} | {causes if k == 0 else ''} |")
-            out += ["", "<details><summary>Witness claims (JSON, old policy's date; the new policy decides the "
-                    "same claim on its date)</summary>", "", "```json"]
-            out += [json.dumps({"witness": f"W{i}", "new_date": w.new_date, "claim": w.claim}, sort_keys=True)
-                    for i, w in enumerate(b.witnesses, 1)]
-            out += ["```", "", "</details>"]
-        if pair.no_effect:
-            out += ["", "#### No effect on any " + ("generated" if b.source == "generated" else "replayed") + " claim",
-                    ""]
-            out += [f"- {c.kind} `{c.name}` {c.shown_action}" + (f" ({', '.join(d[0] for d in c.details)})"
-                                                            if c.action == "changed" else "")
-                    for c in pair.no_effect]
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
 
 
 def to_dict(report: DiffReport) -> dict:

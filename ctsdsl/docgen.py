@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import nodes as n
 from .errors import printable
-from .formatter import format_expr, format_literal
+from .printer import format_expr, format_literal
 from .loader import LoadedPolicy
 
 _OUTCOME = {"deny": "deny the line", "warn": "warn", "info": "note (info)"}

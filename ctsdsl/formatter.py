@@ -1,103 +1,19 @@
-"""Print syntax back as policy text.
+"""Lay out policy files canonically (`ctsdsl fmt`), every comment kept beside what it annotated.
 
-`format_expr` writes an expression with the fewest parentheses that parse back
-to the same tree; it labels values in `explain` and expressions in diffs.
+Expressions are printed, and wrapped within the width, by `ctsdsl.printer`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import cast
+import codecs
+import dataclasses
+import re
 
 from . import nodes as n
-
-# Binding strength of each construct: a child weaker than its slot needs brackets.
-_PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4,
-         "not in": 4, "+": 5, "-": 5, "*": 6, "/": 6}
-_UNARY_MINUS, _POSTFIX, _ATOM = 7, 8, 9
-
-
-def format_string(text: str) -> str:
-    """A string literal, with `"` and `\\` escaped."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
-
-
-def format_literal(lit: n.Literal) -> str:
-    # Literal.value is typed object; its kind says what it holds (see nodes.Literal).
-    if lit.kind == "string":
-        return format_string(cast(str, lit.value))
-    if lit.kind == "bool":
-        return "true" if lit.value else "false"
-    if lit.kind == "money":  # a negative parameter value is written -$2.50, as the grammar reads it
-        amount = cast(Decimal, lit.value)
-        return f"-${-amount}" if amount < 0 else f"${amount}"
-    return str(lit.value)
-
-
-def _prec(e: n.Expr) -> int:
-    if isinstance(e, n.Conditional):
-        return 0
-    if isinstance(e, n.Binary):
-        return _PREC[e.op]
-    if isinstance(e, n.Unary):
-        return _PREC["not"] if e.op == "not" else _UNARY_MINUS
-    if isinstance(e, (n.Attribute, n.Index, n.Call)):
-        return _POSTFIX
-    return _ATOM
-
-
-def format_expr(e: n.Expr, min_prec: int = 0) -> str:
-    """Policy text for an expression, bracketed if it binds weaker than `min_prec`.
-
-    >>> from ctsdsl.parser import parse_expr
-    >>> format_expr(parse_expr("(a + b) * c  and  not (x or y)"))
-    '(a + b) * c and not (x or y)'
-    """
-    text = _format(e)
-    return f"({text})" if _prec(e) < min_prec else text
-
-
-def _format(e: n.Expr) -> str:
-    if isinstance(e, n.Literal):
-        return format_literal(e)
-    if isinstance(e, n.SetLiteral):
-        return "{" + ", ".join(format_literal(i) for i in e.items) + "}"
-    if isinstance(e, n.Name):
-        return e.name
-    if isinstance(e, n.Attribute):
-        return f"{format_expr(e.obj, _POSTFIX)}.{e.name}"
-    if isinstance(e, n.Index):
-        return f"{format_expr(e.obj, _POSTFIX)}[{format_expr(e.key)}]"
-    if isinstance(e, n.Call):
-        return f"{e.func}({', '.join(format_expr(a) for a in e.args)})"
-    if isinstance(e, n.Unary):
-        if e.op == "not":
-            return f"not {format_expr(e.operand, _PREC['not'])}"
-        return f"-{format_expr(e.operand, _UNARY_MINUS)}"
-    if isinstance(e, n.Binary):
-        p = _PREC[e.op]
-        if p == 4:  # comparisons do not chain: both sides must be tighter
-            return f"{format_expr(e.left, 5)} {e.op} {format_expr(e.right, 5)}"
-        return f"{format_expr(e.left, p)} {e.op} {format_expr(e.right, p + 1)}"
-    if isinstance(e, n.Conditional):
-        return f"if {format_expr(e.test)} then {format_expr(e.then)} else {format_expr(e.otherwise)}"
-    if isinstance(e, n.Quantifier):
-        where = f" where {format_expr(e.where)}" if e.where is not None else ""
-        if e.kind == "sum":
-            assert e.value is not None  # the grammar gives every sum its value
-            return f"sum({format_expr(e.value)} for {e.var} in {format_expr(e.collection)}{where})"
-        return f"{e.kind}({e.var} in {format_expr(e.collection)}{where})"
-    raise TypeError(f"cannot format {e!r}")
-
-
-# ---------------------------------------------------------------- whole files
-
-import codecs  # noqa: E402 - the file-level formatter below builds on the expression printer above
-import dataclasses  # noqa: E402
-import re  # noqa: E402
-
-from .parser import one_line_end, parse  # noqa: E402
+from .parser import one_line_end, parse
+# The printer is its own module (the diff, docs, explain and the compiler print through it too); its
+# names are re-exported here, where callers have long imported them from.
+from .printer import format_expr, format_literal, format_string, wrap_expr
 
 _TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')
 
@@ -207,39 +123,16 @@ class Formatter:
 
     # ------------------------------------------------------------ layout helpers
 
-    def wrap(self, prefix: str, e: n.Expr, suffix: str = "", keyword: str = "") -> list[str]:
-        """`prefix + keyword + expr + suffix`, broken at top-level `and`/`or`, `if`/`then`/`else` or a
-        quantifier's `where` when too long; continuation lines align under the expression."""
-        one = prefix + keyword + format_expr(e) + suffix
-        if len(one) <= self.opts.width:
-            return [one]
-        prefix += keyword
-        pad = " " * len(prefix)
-        if isinstance(e, n.Binary) and e.op in ("and", "or"):
-            operands = []
-            node: n.Expr = e
-            while isinstance(node, n.Binary) and node.op == e.op:
-                operands.append(node.right)
-                node = node.left
-            operands.append(node)
-            operands.reverse()
-            p = _PREC[e.op]
-            lines = [prefix + format_expr(operands[0], p)]
-            lines += [f"{pad}{e.op} {format_expr(o, p + 1)}" for o in operands[1:]]
-            lines[-1] += suffix
-            return lines
-        if isinstance(e, n.Conditional):
-            return [f"{prefix}if {format_expr(e.test)}", f"{pad}then {format_expr(e.then)}",
-                    f"{pad}else {format_expr(e.otherwise)}{suffix}"]
-        if isinstance(e, n.Quantifier) and e.where is not None:  # the filter goes under the collection
-            # the grammar gives every sum its value
-            head = f"{e.kind}({format_expr(cast(n.Expr, e.value))} for " if e.kind == "sum" else f"{e.kind}("
-            return [f"{prefix}{head}{e.var} in {format_expr(e.collection)}",
-                    *self.wrap(pad + " " * len(f"{e.kind}("), e.where, ")" + suffix, keyword="where ")]
-        return [one]
+    def wrap(self, prefix: str, e: n.Expr, suffix: str = "", *, entry: bool = True) -> list[str]:
+        """`prefix + expr + suffix` within the width, wrapped as `printer.wrap_expr` does; an entry of a
+        block is indented by the block, so it has that much less room."""
+        return wrap_expr(e, prefix, self.room(entry), suffix)
 
-    def strings(self, prefix: str, raw: str) -> list[str]:
-        width = self.opts.width
+    def room(self, entry: bool) -> int:
+        return self.opts.width - (len(self.opts.indent) if entry else 0)
+
+    def strings(self, prefix: str, raw: str, *, entry: bool = True) -> list[str]:
+        width = self.room(entry)
         pieces = split_text(raw, max(20, width - len(prefix)), max(20, width - len(prefix)))
         pad = " " * len(prefix)
         return [(prefix if i == 0 else pad) + format_string(p) for i, p in enumerate(pieces)]
@@ -287,6 +180,8 @@ class Formatter:
             self.emit_comments(leading, "")
             if leading and self._blank_before(start):  # a banner stays apart from the item below it
                 self.out.append("")
+            if not is_block:  # after code on an inner line of a wrapped item: above it (see `block`)
+                self.emit_comments(self._take(start, item.span.end_line - 1), "")
             mark = len(self.out)
             self.item(item)
             self.attach_trailing(item.span.end_line, mark)
@@ -319,13 +214,17 @@ class Formatter:
             self.attach_trailing(header_line, len(self.out) - 1)
         for key, lines in entries:
             span = spans.get(key)
+            last = None
             if span is not None:
+                last = min(span.end_line, node.span.end_line - 1)  # a comment after the closing brace stays after it
                 self.emit_comments(self._take(header_line + 1, span.end_line, standalone=True), indent)
+                # After code on an inner line of a wrapped entry: its lines are laid out anew, so the
+                # comment goes above the entry, in order, rather than beside an unrelated line.
+                self.emit_comments(self._take(span.line, last - 1), indent)
             mark = len(self.out)
             self.out.extend(indent + line for line in lines)
-            if span is not None:  # a comment after the closing brace stays after it
-                for line in range(span.line, min(span.end_line, node.span.end_line - 1) + 1):
-                    self.attach_trailing(line, mark)
+            if span is not None and last is not None and last >= span.line:
+                self.attach_trailing(last, mark)
         self.emit_comments(self._take(header_line + 1, node.span.end_line - 1), indent)
         self.out.append("}")
 
@@ -415,13 +314,13 @@ class Formatter:
                         + (f" dated {t.dated_by}" if t.dated_by else "") + self.cites(t.cites))
 
     def item_let(self, let: n.Let) -> None:
-        self.out.extend(self.wrap(f"{self._override(let)}let {let.name} = ", let.expr))
+        self.out.extend(self.wrap(f"{self._override(let)}let {let.name} = ", let.expr, entry=False))
 
     def item_disable(self, d: n.Disable) -> None:
         # The reason wraps as a message does; `cites` follows its last piece while that fits the width,
         # else goes on a line of its own under the reason, so that no line outgrows the width by its cites.
         prefix = f"disable {d.rule} because "
-        lines = self.strings(prefix, d.reason)
+        lines = self.strings(prefix, d.reason, entry=False)
         cites = self.cites(d.cites)
         if not d.cites or len(lines[-1] + cites) <= self.opts.width:
             lines[-1] += cites

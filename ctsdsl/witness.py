@@ -16,7 +16,8 @@ just over each money threshold, alone, with each modifier and with a second line
 modifier a set lists beside GP, the same lines again the next day, and a same-day line of
 each other code a condition names. Then each governed code beside each governed code of another role
 (a rule may pair codes by role: group with initial), listed only for a cause or line change no
-single-code claim showed. Each variant is dated on
+single-code claim showed. Last, where two edits read two different things about a claim
+(`witness_axes`), the plain claims varied in both at once, listed on the same terms. Each variant is dated on
 both sides of every date a policy turns on (effective dates, dated values, dated data rows),
 so the next-day lines straddle each such date.
 
@@ -62,12 +63,15 @@ from .diff import Change
 from .errors import CtsdslError
 from .evaluator import Evaluator
 from .loader import LoadedPolicy
+from .witness_axes import Variant, combined, edit_axes, interacting
 
 MAX_WITNESSES = 200  # shown and kept per policy pair, after deduplication
 MAX_DATE_PAIRS = 12
 MAX_CODES = 40  # main codes billed: governed ones first, then other codes of the data tables
 MAX_CLAIMS = 40_000  # generated claims per policy pair (about ten seconds): beyond it, `truncated`
 MAX_TURN_SEARCHES = 6_000  # bisections per policy pair, about 20 decisions each: beyond it, `truncated`
+MAX_PAIRED_VALUES = 4  # values of each axis combined with another's, where two edits meet
+MAX_PAIRED_CLAIMS = 8_000  # claims varying two axes, per policy pair: beyond it, `truncated`
 _FIXED_POS = ("11", "22", "02", "10")  # office, facility, telehealth (other than home, home)
 PROVIDER_TYPES = ("therapist", "physician", "npp")
 DOC_FLAGS = ("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
@@ -446,22 +450,27 @@ def _base(code: str, row: dict, date: str) -> dict:
 
 
 def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
-    """(label, change to a base claim) for one main code: the base first, then one thing varied at a time.
+    """Each `Variant` of a base claim for one main code: the base first, then one thing varied at a time.
 
-    Each change is a function that edits a fresh copy of the base claim in place.
+    Each change is a function that edits a fresh copy of the base claim in place; its axis and the
+    fields it writes say which variants `axis_pairs` may combine.
     """
     row = _code_row(policies, code)
     main = -1
     timed = 0 if row.get("primary") else -1
 
-    yield code, lambda c: None
+    def line_field(c: dict, index: int, name: str, value) -> None:
+        c["lines"][index][name] = value
+
+    yield Variant(code, lambda c: None)
     for minutes in _minutes(policies, _code_row(policies, row["primary"]) if row.get("primary") else row):
-        yield f"{code}, {minutes} minutes", (lambda c, m=minutes: c["lines"][timed].__setitem__("minutes", m))
+        yield Variant(f"{code}, {minutes} minutes", partial(line_field, index=timed, name="minutes", value=minutes),
+                      "minutes", frozenset({"minutes"}))
     limits = _compared_cells(policies, code)
     probes = _int_probes(policies)
     for units in sorted({1, 2, 3} | {v + d for v in limits for d in (0, 1) if 0 < v + d <= 99} | set(probes["units"])):
-        yield f"{code}, {units} unit{'s' if units != 1 else ''}", (
-            lambda c, u=units: c["lines"][main].__setitem__("units", u))
+        yield Variant(f"{code}, {units} unit{'s' if units != 1 else ''}",
+                      partial(line_field, index=main, name="units", value=units), "units", frozenset({"units"}))
     # An add-on's units past what the base session supports: also with a session long enough for them,
     # so a condition on the units billed is seen where the time rule would not reduce them.
     primary = _code_row(policies, row["primary"]) if row.get("primary") else {}
@@ -469,52 +478,77 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
         for units in probes["units"]:
             minutes = primary["unit_minutes"] + units * row["unit_minutes"]
             if units > 2 and minutes <= 1440:
-                yield f"{code}, {units} units, {minutes} session minutes", (
-                    lambda c, u=units, m=minutes: (c["lines"][main].__setitem__("units", u),
-                                                   c["lines"][timed].__setitem__("minutes", m)))
+                yield Variant(f"{code}, {units} units, {minutes} session minutes",
+                              partial(_units_and_minutes, units=units, minutes=minutes, main=main, timed=timed),
+                              "units", frozenset({"units", "minutes"}))
     for count in sorted({1, 2, 3} | set(probes["patients_represented"])):
-        yield f"{code}, {_patients(count)}", (
-            lambda c, k=count: c["lines"][main].__setitem__("patients_represented", k))
+        yield Variant(f"{code}, {_patients(count)}", partial(line_field, index=main, name="patients_represented",
+                                                              value=count), "patients",
+                      frozenset({"patients_represented"}))
     for count in sorted({2, 3} | set(probes["caregivers"]) - {1}):
-        yield f"{code}, {count} caregivers", (lambda c, k=count: c["lines"][main].__setitem__("caregivers", k))
+        yield Variant(f"{code}, {count} caregivers", partial(line_field, index=main, name="caregivers", value=count),
+                      "caregivers", frozenset({"caregivers"}))
     for pos in _pos_classes(policies):
         for provider in PROVIDER_TYPES:
-            yield f"{code}, POS {pos}, {provider}", (
-                lambda c, p=pos, t=provider: c.update(place_of_service=p, provider_type=t))
+            yield Variant(f"{code}, POS {pos}, {provider}",
+                          lambda c, p=pos, t=provider: c.update(place_of_service=p, provider_type=t),
+                          "place", frozenset({"place_of_service", "provider_type"}))
     mods = _modifier_literals(policies)
     # Modifier rules may hold for one kind of provider only (a therapist's discipline modifier), so
-    # each modifier shape goes with each provider type.
+    # each modifier shape goes with each provider type. The base claim is a therapist's: its own
+    # shapes leave the provider alone, so that they combine with a place of service and provider.
     for provider in PROVIDER_TYPES:
         who = "" if provider == "therapist" else f", {provider}"
-        yield f"{code}{who}, no modifiers", (lambda c, t=provider: (
-            c.__setitem__("provider_type", t), [l.__setitem__("modifiers", []) for l in c["lines"]]))
+        writes = frozenset({"modifiers"} | ({"provider_type"} if who else set()))
+        shapes: list[tuple[str, list[str]]] = [("no modifiers", [])]
         for m in mods:
-            yield f"{code}{who}, modifier {m} alone", (lambda c, m=m, t=provider: (
-                c.__setitem__("provider_type", t), [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
-            if m != "GP":
-                yield f"{code}{who}, modifiers GP {m}", (lambda c, m=m, t=provider: (
-                    c.__setitem__("provider_type", t), [l.__setitem__("modifiers", ["GP", m]) for l in c["lines"]]))
+            shapes += [(f"modifier {m} alone", [m])] + ([(f"modifiers GP {m}", ["GP", m])] if m != "GP" else [])
+        for label, shape in shapes:
+            yield Variant(f"{code}{who}, {label}", partial(_with_modifiers, modifiers=shape,
+                                                           provider=provider if who else None),
+                          "modifiers", writes)
     for flag in DOC_FLAGS:
-        yield f"{code}, {flag} not documented", (lambda c, f=flag: c["documentation"].__setitem__(f, False))
-    yield f"{code}, patient present", (lambda c: c["lines"][main].__setitem__("patient_present", True))
+        yield Variant(f"{code}, {flag} not documented", (lambda c, f=flag: c["documentation"].__setitem__(f, False)),
+                      "documentation", frozenset({f"documentation.{flag}"}))
+    yield Variant(f"{code}, patient present", partial(line_field, index=main, name="patient_present", value=True),
+                  "presence", frozenset({"patient_present"}))
     # A money threshold may be tracked per modifier (KX by discipline): each amount the policies read, at
     # each threshold, with each modifier alone, and with the session billed again the next day under another
     # modifier (a second discipline's session: on the same day, a date-of-service MUE would deny both).
     amounts = _amount_fields(policies)
     for name, spend, modifier in itertools.product(amounts, _money_thresholds(policies), [None, *mods]):
         what = name.replace("_", " ").removesuffix(" to date")
-        yield f"{code}, {what} ${spend}" + (f", modifier {modifier}" if modifier else ""), (
-            lambda c, f=name, s=spend, m=modifier: (c.__setitem__(f, int(s) if s == int(s) else float(s)),
-                                                    m and [l.__setitem__("modifiers", [m]) for l in c["lines"]]))
+        yield Variant(f"{code}, {what} ${spend}" + (f", modifier {modifier}" if modifier else ""),
+                      partial(_spend, field=name, spend=spend, modifier=modifier),
+                      "amount", frozenset({name} | ({"modifiers"} if modifier else set())))
     siblings = _siblings_of_gp(policies)
     for name, spend, m in itertools.product(amounts, _money_thresholds(policies), siblings):
-        yield f"{code}, {name.replace('_', ' ').removesuffix(' to date')} ${spend}, the session again the next day " \
-              f"with {m}", partial(_priced_session_next_day, field=name, spend=spend, modifier=m)
-    yield f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True))
-    yield f"{code}, the same lines again the next day", _again_next_day
+        yield Variant(f"{code}, {name.replace('_', ' ').removesuffix(' to date')} ${spend}, the session again the "
+                      f"next day with {m}", partial(_priced_session_next_day, field=name, spend=spend, modifier=m))
+    yield Variant(f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True)), "apm",
+                  frozenset({"apm_qualifying"}))
+    yield Variant(f"{code}, the same lines again the next day", _again_next_day)
     for other in others:
-        yield f"{code} with {other}", (
-            lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]}))
+        yield Variant(f"{code} with {other}", (
+            lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]})))
+
+
+def _units_and_minutes(claim: dict, units: int, minutes: int, main: int, timed: int) -> None:
+    claim["lines"][main]["units"] = units
+    claim["lines"][timed]["minutes"] = minutes
+
+
+def _spend(claim: dict, field: str, spend: Decimal, modifier: str | None) -> None:
+    claim[field] = int(spend) if spend == int(spend) else float(spend)
+    if modifier:
+        _with_modifiers(claim, [modifier])
+
+
+def _with_modifiers(claim: dict, modifiers: list[str], provider: str | None = None) -> None:
+    if provider is not None:
+        claim["provider_type"] = provider
+    for line in claim["lines"]:
+        line["modifiers"] = list(modifiers)
 
 
 def _patients(count: int) -> str:
@@ -540,8 +574,8 @@ def role_pairs(policies: list[LoadedPolicy], code: str):
         other_row = _code_row(policies, other)
         if other != code and other_row.get("role") and other_row.get("role") != row.get("role") \
                 and other != row.get("primary") and other_row.get("primary") != code:
-            yield f"{code} with {other} the same day", (
-                lambda c, o=other, r=other_row: c["lines"].extend(_base(o, r, c["date_of_service"])["lines"]))
+            yield Variant(f"{code} with {other} the same day", (
+                lambda c, o=other, r=other_row: c["lines"].extend(_base(o, r, c["date_of_service"])["lines"])))
 
 
 def _siblings_of_gp(policies: list[LoadedPolicy]) -> list[str]:
@@ -588,7 +622,7 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
             for code in codes:
                 row = _code_row(policies, code)
                 shapes = role_pairs(policies, code) if paired else variants(policies, code, others)
-                for k, (label, fn) in enumerate(shapes):
+                for k, (label, fn, *_) in enumerate(shapes):
                     claim = _base(code, row, old_date)
                     # Unique, so a file of them replays.
                     claim.update(payer=payer, id=f"witness-{code}-{old_date}-{'pair-' if paired else ''}{k}")
@@ -668,6 +702,48 @@ def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy,
                                + f", {what} ${amount} (where a decision turns), {old_date}"
                                + (f" / {new_date}" if new_date != old_date else "")), \
                             {**claim, name: float(amount)}, new_date
+
+
+def axis_pairs(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], result: Behavior):
+    """Witness candidates that vary two axes at once, where two edits read one each (`witness_axes`):
+    each code's plain claim on the first pair of dates, with the values `combined` picks.
+
+    At most MAX_PAIRED_CLAIMS: past them, `result.truncated` says the search stopped short.
+    """
+    policies = [old, new]
+    pairs = interacting(edit_axes(policies, changes, _amount_fields(policies)))
+    dates = date_pairs(old, new)
+    if not pairs or not dates:
+        return
+    old_date, new_date = dates[0]
+    codes, others = _codes(policies)
+    payer = new.header.payer or old.header.payer
+    made = 0
+    for code in codes:
+        row = _code_row(policies, code)
+
+        def claim_of(*shapes: Variant, code: str = code, row: dict = row) -> dict:
+            claim = _base(code, row, old_date)
+            claim.update(payer=payer, id=f"witness-{code}-{old_date}-axes")
+            for shape in shapes:
+                shape.change(claim)
+            return claim
+
+        def outcomes(*shapes: Variant) -> tuple | None:
+            claim = claim_of(*shapes)
+            if not _comparable(claim, new_date, old, new):
+                return None
+            new_claim = claim if new_date == old_date else _redated(claim, new_date)
+            return _outcome(comparer.old_ev, claim), _outcome(comparer.new_ev, new_claim)
+
+        for a, b in combined(pairs, variants(policies, code, others), outcomes, MAX_PAIRED_VALUES):
+            made += 1
+            if made > MAX_PAIRED_CLAIMS:
+                result.truncated = True
+                return
+            claim = claim_of(a, b)
+            label = _with_patients(f"{a.label}, {b.label.removeprefix(code).lstrip(', ')}", code, claim)
+            yield f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim, new_date
 
 
 # ---------------------------------------------------------------- comparing decisions
@@ -794,7 +870,7 @@ class Comparer:
         if lc.old["amount"] != lc.new["amount"] and "denied" not in (lc.old["status"], lc.new["status"]):
             for fee in self.fees:
                 cause = self._cause(fee, lc, reads_a, reads_b)
-                if any("(not read)" not in r[1:] for r in cause.reads) or self._edited("fee", fee, self._FEE_EFFECT):
+                if cause.reads or self._edited("fee", fee, self._FEE_EFFECT):
                     found.append(cause)
         if not found:  # nothing traced explains it: the fee prices every line, so name it and what it read
             found = [self._cause(fee, lc, reads_a, reads_b) for fee in self.fees]
@@ -828,8 +904,11 @@ class Comparer:
                 refs |= {base, shown.split("]")[0] + "]" if "[" in shown else base}
         if edit is not None and edit.action != "changed":
             differing = []  # an added or removed rule reads on one side only: its values explain nothing
-        elif any("(not read)" not in (r[1], r[2]) for r in differing):
-            # Values one side never read (a condition short-circuited) are evidence only when nothing else is.
+        else:
+            # Only values both sides read: a name one side never read (a condition short-circuited before
+            # it, a fee's facility set on an office claim) says how that side evaluated, not what changed,
+            # and printed on every witness it buried the values that did (issue 19). Its refs stay, so
+            # a new parameter read on one side is still cited rather than listed as having no effect.
             differing = [r for r in differing if "(not read)" not in (r[1], r[2])]
         bases = [r[0].split("[")[0].split(".")[0] for r in differing]
         return Cause(f"{kind} {rule}", edit_text, tuple(differing), frozenset(refs),
@@ -872,7 +951,10 @@ def witnesses(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change]) -> Be
     shown_lines: set = set()
     turning = ((label, claim, new_date, False) for label, claim, new_date in
                at_turning_amounts(comparer, old, new, result))
-    for label, claim, new_date, paired in itertools.chain(generate(old, new), turning):
+    # Last, so that a claim varying two axes is listed only for what no claim varying one showed.
+    two_axes = ((label, claim, new_date, True) for label, claim, new_date in
+                axis_pairs(comparer, old, new, changes, result))
+    for label, claim, new_date, paired in itertools.chain(generate(old, new), turning, two_axes):
         if result.compared >= MAX_CLAIMS:
             result.truncated = True
             break
@@ -926,24 +1008,35 @@ def replay(old: LoadedPolicy, new: LoadedPolicy, changes: list[Change], claims: 
     return result
 
 
-def unwitnessed(changes: list[Change], behavior: Behavior) -> list[Change]:
-    """Structural changes no witness's cause refers to: they moved no compared claim."""
+def _citations(witnesses: list[Witness]) -> tuple[set[str], set[str]]:
+    """What the witnesses' causes refer to, and the codes they bring into or out of scope."""
     cited: set[str] = set()
     scoped: set[str] = set()
-    for w in behavior.witnesses:
+    for w in witnesses:
         for c in w.causes:
             cited |= c.refs
             cited.add(c.item)  # "rule ID", "fee ID": by kind, as a rule or fee change refers to itself
             scoped |= {r[len("governs["):-1] for r in c.refs if r.startswith("governs[")}
+    return cited, scoped
 
-    def witnessed(c: Change) -> bool:
-        # A data row of a code that came into (or out of) scope moves claims through that code's witness.
-        row_of_scoped = c.kind == "row" and c.name.split("[", 1)[-1].rstrip("]") in scoped
-        return bool(c.refs & cited) or row_of_scoped
 
-    return [c for c in changes if c.kind != "source" and not witnessed(c)
+def _witnessed(c: Change, cited: set[str], scoped: set[str]) -> bool:
+    # A data row of a code that came into (or out of) scope moves claims through that code's witness.
+    row_of_scoped = c.kind == "row" and c.name.split("[", 1)[-1].rstrip("]") in scoped
+    return bool(c.refs & cited) or row_of_scoped
+
+
+def citing(change: Change, witnesses: list[Witness]) -> list[Witness]:
+    """The witnesses whose causes refer to `change`: the claims it moves, as the summary counts them."""
+    return [w for w in witnesses if _witnessed(change, *_citations([w]))]
+
+
+def unwitnessed(changes: list[Change], behavior: Behavior) -> list[Change]:
+    """Structural changes no witness's cause refers to: they moved no compared claim."""
+    cited, scoped = _citations(behavior.witnesses)
+    return [c for c in changes if c.kind != "source" and not _witnessed(c, cited, scoped)
             and not (c.kind == "header" and c.name == "policy")]
 
 
-__all__ = ["Behavior", "Cause", "Comparer", "LineChange", "Witness", "date_pairs", "generate", "replay",
+__all__ = ["Behavior", "Cause", "Comparer", "LineChange", "Witness", "citing", "date_pairs", "generate", "replay",
            "unwitnessed", "witnesses"]

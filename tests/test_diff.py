@@ -6,7 +6,9 @@ per kind of change, so each test's expected witnesses can be worked out by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 from decimal import Decimal
 import subprocess
@@ -168,6 +170,47 @@ def test_witnesses_are_deduplicated_by_cause_and_outcome():
     assert len(keys) == len(set(keys)) and pair.behavior.differing > len(keys)
 
 
+TELEHEALTH_RULE = '''
+rule no_telehealth {
+  title "No telehealth"
+  cites s
+  applies to line
+  when claim.place_of_service == "02"
+  deny
+  reason CARC 5
+  message "{line.code} by telehealth."
+}
+'''
+
+
+def test_two_edits_that_meet_on_one_claim_have_a_witness_varying_both(tmp_path):
+    # OLD denies telehealth; NEW drops that rule and asks for 23 minutes, not 16. A telehealth session of
+    # 16 minutes is denied on both sides, by another rule on each: no claim varying one thing shows that
+    # the new telehealth allowance does not reach short sessions.
+    for side, text in (("old", (FIX / "base" / "toy.cts").read_text(encoding="utf-8") + TELEHEALTH_RULE),
+                       ("new", (FIX / "param" / "toy.cts").read_text(encoding="utf-8"))):
+        shutil.copytree(FIX / "base", tmp_path / side)
+        (tmp_path / side / "toy.cts").write_text(text, encoding="utf-8")
+    pair = only_pair(run_diff(str(tmp_path / "old" / "toy.cts"), str(tmp_path / "new" / "toy.cts")))
+    both = [w for w in pair.behavior.witnesses if "16 minutes" in w.label and "POS 02" in w.label]
+    assert both, [w.label for w in pair.behavior.witnesses]
+    line = both[0].lines[0]
+    assert (line.old["status"], line.old["findings"], line.new["status"], line.new["findings"]) == (
+        "denied", ["no_telehealth"], "denied", ["too_short"])
+    assert {c.text() for c in both[0].causes} == {"rule no_telehealth removed", "rule too_short; min_minutes 16 -> 23"}
+
+
+def test_one_edit_alone_adds_no_claim_varying_two_things_and_the_pairs_are_bounded(monkeypatch):
+    pair = only_pair(run_diff(BASE, toy("param")))
+    assert not any(w.claim["id"].endswith("-axes") for w in pair.behavior.witnesses)
+    assert not pair.behavior.truncated
+    # Medicare 2024 against 2025 has edits reading place of service, modifiers and spend: pairs are made,
+    # and past the bound the diff says it stopped short.
+    monkeypatch.setattr("ctsdsl.witness.MAX_PAIRED_CLAIMS", 5)
+    report = run_diff(str(MEDICARE / "cts-2024.cts"), str(MEDICARE / "cts-2025.cts"))
+    assert only_pair(report).behavior.truncated
+
+
 # ------------------------------------------------------------------ the real case: Medicare 2024 against 2025
 
 
@@ -221,10 +264,11 @@ def test_a_claim_total_priced_per_line_date_is_witnessed_where_the_kx_decision_t
     shutil.copytree(ROOT / "policies", tmp_path / "new")
     old = tmp_path / "old" / "medicare" / "cts-2024.cts"
     text = old.read_text(encoding="utf-8")
-    priced_per_line = "sum(at(o.date_of_service, round(round("
-    assert priced_per_line in text
-    text = text.replace(priced_per_line, "sum(round(round(").replace(
-        "assistant_factor else 1), 2)) * o.units", "assistant_factor else 1), 2) * o.units")
+    # The policy is wrapped by `ctsdsl fmt`, so the edit matches across line breaks.
+    text, opened = re.subn(r"sum\(at\(o\.date_of_service,\s*round\(round\(", "sum(round(round(", text)
+    text, closed = re.subn(r"assistant_factor\s*else 1\), 2\)\)\s*\* o\.units", "assistant_factor else 1), 2) * o.units",
+                           text)
+    assert opened == closed == 2
     old.write_text(text, encoding="utf-8")
     pair = only_pair(run_diff(str(old), str(tmp_path / "new" / "medicare" / "cts-2024.cts")))
     assert {c.key for c in pair.changes} == {"let pt_slp_claim_fees", "let ot_claim_fees"}
@@ -350,6 +394,73 @@ def test_review_guide_shows_the_current_diff(medicare):
     # Paths in the guide are as run from the repository root.
     current = render_text(medicare).replace(str(MEDICARE) + "/", "policies/medicare/")
     assert shown.strip() == current.strip(), "regenerate docs/review.md (see the command above the block)"
+
+
+# ------------------------------------------------------------------ Markdown for a pull request
+
+
+def test_markdown_opens_with_a_summary_of_each_edit_its_claims_and_dollars():
+    from ctsdsl.diff_markdown import render_markdown
+    md = render_markdown(run_diff(BASE, toy("param")))
+    summary = md.split("### Summary", 1)[1].split("### ", 1)[0]
+    # min_minutes 16 -> 23 denies a 16-minute 97550 ($20.00) and 97551 ($10.00): 12 generated claims.
+    assert "| `toy` | param `min_minutes` changed (value) | 12 | 2 | −$30.00 |" in summary
+    assert md.index("### Summary") < md.index("<details>")
+
+
+def test_markdown_details_are_folds_that_github_renders():
+    from ctsdsl.diff_markdown import render_markdown
+    md = render_markdown(run_diff(BASE, toy("param")))
+    assert md.count("<details>") == md.count("</details>") == 3  # changes, witnesses, witness claims
+    assert "<details><summary><b>Witnesses</b> (2): the claims that decide differently, and why</summary>\n\n" in md
+
+
+def test_markdown_fits_a_comment_whatever_the_size_of_the_change(medicare):
+    from ctsdsl.diff_markdown import MAX_CHARS, render_markdown
+    # Forty copies of a year's diff stand for a folder of policies all changed at once.
+    huge = dataclasses.replace(medicare, pairs=medicare.pairs * 40)
+    md = render_markdown(huge)
+    assert len(md) <= MAX_CHARS
+    assert "more policy pair(s) not shown here: `ctsdsl diff " in md and "--format json` lists them all." in md
+    small = render_markdown(medicare, max_chars=8_000)
+    assert len(small) <= 8_000 and "more witnesses not shown here" in small
+    assert small.count("<details>") == small.count("</details>") and small.count("```") % 2 == 0
+
+
+def test_markdown_shows_an_absent_old_value_as_a_dash_not_empty_backticks(medicare):
+    from ctsdsl.diff_markdown import render_markdown
+    md = render_markdown(medicare)
+    assert "  - note: — → `2025 indicator not found; 0 in 2024 and 2026.`" in md
+    assert not re.search(r"(?<!`)``(?!`)", md)  # an empty code span; a ```json fence is not one
+
+
+def test_markdown_shows_a_parents_change_once_and_points_to_it_from_the_pairs_that_inherit_it(tmp_path):
+    from ctsdsl.diff_markdown import render_markdown
+    overlay = 'policy "toy-payer" {\n  payer "toy-payer"\n  version "1"\n  effective 2030-01-01 to 2030-12-31\n' \
+              '  extends "toy"\n}\n'
+    for side, parent in (("old", "base"), ("new", "param")):
+        shutil.copytree(FIX / parent, tmp_path / side)
+        (tmp_path / side / "payer.cts").write_text(overlay, encoding="utf-8")
+    report = run_diff(str(tmp_path / "old"), str(tmp_path / "new"))
+    assert [p.new.header.name for p in report.pairs] == ["toy-payer", "toy"]  # by file name
+    md = render_markdown(report)
+    assert md.index("### `toy` 1") < md.index("### `toy-payer` 1")  # the parent first
+    assert md.count("  - value: `16` → `23`") == 1
+    assert "- param `min_minutes` changed (value) (inherited from `toy.cts`): as under `toy` above" in md
+
+
+def test_causes_name_only_values_both_sides_read(medicare):
+    causes = [c.text() for w in only_pair(medicare).behavior.witnesses for c in w.causes]
+    assert causes and not [c for c in causes if "(not read)" in c]
+
+
+def test_review_guide_shows_the_current_markdown_of_the_toy_diff():
+    from ctsdsl.diff_markdown import render_markdown
+    guide = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
+    start, end = "<!-- diff markdown toy -->\n````markdown\n", "````\n<!-- end diff markdown -->"
+    shown = guide.split(start, 1)[1].split(end, 1)[0]
+    current = render_markdown(run_diff(BASE, toy("param"))).replace(str(FIX) + "/", "tests/fixtures/diff/")
+    assert shown == current, "regenerate docs/review.md (see the command above the block)"
 
 
 # ------------------------------------------------------------------ replaying claims

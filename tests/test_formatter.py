@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ctsdsl import nodes as n
 from ctsdsl.cli import main
 from ctsdsl.errors import PolicySyntaxError
-from ctsdsl.formatter import find_comments, format_expr, format_policy
+from ctsdsl.formatter import find_comments, format_expr, format_policy, wrap_expr
 from ctsdsl.parser import parse, parse_expr
 
 from conftest import FIXTURES, ROOT
@@ -286,6 +286,45 @@ def test_a_policy_of_random_lets_and_rules_formats_idempotently_to_the_same_tree
     assert parse(formatted) == parse(body)
     assert format_policy(formatted) == formatted
     assert comment_texts(formatted) == comment_texts(body)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS, st.integers(10, 60))
+def test_a_random_expression_wrapped_at_any_width_parses_back_to_the_same_tree(expr, width):
+    lines = wrap_expr(expr, "let v = ", width)
+    assert parse_expr("\n".join(lines)[len("let v = "):]) == expr
+    assert lines == [format_expr(expr).join(("let v = ", ""))] or len(lines) > 1
+
+
+LONG_FEE = ("let fee = round(round((if facility then rvu[line.code].total_f else rvu[line.code].total_nf) "
+            "* conversion_factor, 2) * (if \"CQ\" in line.modifiers or \"CO\" in line.modifiers "
+            "then assistant_factor else 1), 2) * units_allowed\n")
+
+
+def test_long_arithmetic_wraps_within_the_width_before_its_operators_under_what_it_continues():
+    formatted = format_policy(LONG_FEE)
+    assert formatted == (
+        "let fee = round(round((if facility then rvu[line.code].total_f else rvu[line.code].total_nf)\n"
+        "                      * conversion_factor, 2)\n"
+        "                * (if \"CQ\" in line.modifiers or \"CO\" in line.modifiers\n"
+        "                   then assistant_factor\n"
+        "                   else 1), 2)\n"
+        "          * units_allowed\n")
+    assert all(len(line) <= 100 for line in formatted.splitlines())
+    assert parse(formatted) == parse(LONG_FEE) and format_policy(formatted) == formatted
+
+
+def test_a_long_condition_breaks_before_each_and_with_its_lines_inside_the_rules_indentation():
+    conditions = " and ".join(f"documentation.element_number_{i}" for i in range(6))
+    text = f"rule r {{\n  applies to line\n  when {conditions}\n  warn\n  message \"m\"\n}}\n"
+    lines = format_policy(text).splitlines()
+    assert lines[2] == "  when documentation.element_number_0"
+    assert lines[3:8] == [f"       and documentation.element_number_{i}" for i in range(1, 6)]
+    assert all(len(line) <= 100 for line in lines)
+
+
+def test_an_expression_that_fits_stays_on_one_line():
+    assert format_policy("let short = (a + b) * c\n") == "let short = (a + b) * c\n"
 
 
 # ---------------------------------------------------------------- hypothesis: random re-spacings

@@ -32,6 +32,6 @@ override rule telehealth_not_covered {
   cites telehealth_2024, example_in_person_only
   when telehealth
   message "{line.code} by telehealth (POS {claim.place_of_service}, modifiers [{line.modifiers}]): "
-          "this payer covers CTS only in person, as Medicare did in 2024. Rebill only if the session "
-          "was in person."
+          "this payer covers CTS only in person, as Medicare did in 2024. Rebill only if the "
+          "session was in person."
 }

@@ -19,8 +19,8 @@ policy "example-percent-of-medicare-2025" {
   version "2025.1"
   effective 2025-01-01 to 2025-12-31
   extends "medicare-cts-2025"
-  changes "Illustration only, not any payer's terms: Medicare 2025's amounts times a share (shipped "
-          "as 100%), and group CTS denied with fewer than two caregivers."
+  changes "Illustration only, not any payer's terms: Medicare 2025's amounts times a share "
+          "(shipped as 100%), and group CTS denied with fewer than two caregivers."
 }
 
 source example_percent_of_medicare {
@@ -53,6 +53,6 @@ rule group_needs_two_caregivers {
   when line.caregivers < 2
   deny
   # No reason code: the reference confirms none for this case (§7).
-  message "{line.code} lists {line.caregivers} caregiver; this payer pays group CTS only for two or "
-          "more caregivers."
+  message "{line.code} lists {line.caregivers} caregiver; this payer pays group CTS only for two "
+          "or more caregivers."
 }

@@ -287,8 +287,8 @@ rule patient_present {
   # (and for the two group rules) is our reading: the reference has no row for it. No RARC, as
   # with every CARC 16 here (see the documentation rules).
   reason CARC 16
-  message "{line.code} is defined as training without the patient present; with the patient present, "
-          "bill the treatment code for the activity (for example 97530 or 97535)."
+  message "{line.code} is defined as training without the patient present; with the patient "
+          "present, bill the treatment code for the activity (for example 97530 or 97535)."
 }
 
 # A code is billable from the date its row in data/codes.csv takes effect: the CTS codes from
@@ -301,8 +301,8 @@ rule code_not_in_force {
   when not coded
   deny
   message "{line.code} did not exist on {line.date_of_service}; the caregiver training codes exist "
-          "from the date CMS created them (97550, 97551 and 97552 from 2024-01-01). Bill the service "
-          "under the codes in force on that date."
+          "from the date CMS created them (97550, 97551 and 97552 from 2024-01-01). Bill the "
+          "service under the codes in force on that date."
 }
 
 rule telehealth_not_covered {
@@ -312,9 +312,9 @@ rule telehealth_not_covered {
   when telehealth
   deny
   # CARC 5 for telehealth is unverified in the reference (§7): no reason code is given.
-  message "{line.code} could not be furnished via telehealth in 2024 (POS {claim.place_of_service}, "
-          "modifiers [{line.modifiers}]); CTS had to be in person. Rebill only if the session was in "
-          "person."
+  message "{line.code} could not be furnished via telehealth in 2024 (POS "
+          "{claim.place_of_service}, modifiers [{line.modifiers}]); CTS had to be in person. "
+          "Rebill only if the session was in person."
 }
 
 # ---------------------------------------------------------------- rules: consent and documentation
@@ -402,8 +402,9 @@ rule impact_on_goals_missing {
   when not claim.documentation.impact_on_goals
   deny
   reason CARC 16
-  message "{line.code} is not billable until the record ties the training to the patient's treatment "
-          "goals (the training must be congruent with the plan and aimed at the patient's outcomes)."
+  message "{line.code} is not billable until the record ties the training to the patient's "
+          "treatment goals (the training must be congruent with the plan and aimed at the "
+          "patient's outcomes)."
 }
 
 rule group_details_missing {
@@ -427,8 +428,8 @@ rule discipline_modifier {
   deny
   # CARC 4's text is verified; its use for a missing therapy modifier is "likely" (§7).
   reason CARC 4
-  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS line "
-          "needs exactly one of GP (PT), GO (OT) or GN (SLP)."
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS "
+          "line needs exactly one of GP (PT), GO (OT) or GN (SLP)."
 }
 
 rule assistant_modifier_mismatch {
@@ -440,8 +441,8 @@ rule assistant_modifier_mismatch {
   deny
   # CARC 4 for a CQ/CO conflict: "likely" (§7), as for discipline_modifier.
   reason CARC 4
-  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under a "
-          "PT plan (with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant "
+  message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under "
+          "a PT plan (with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant "
           "modifier."
 }
 
@@ -453,7 +454,8 @@ rule addon_without_primary {
   title "An add-on code needs its primary code on the same date"
   cites cms_pfs_2024, cms_ncci_addon, cms_aoc_2024, carc_107
   applies to line where role == "addon"
-  when not any(o in claim.lines where o.code == primary_code and o.date_of_service == line.date_of_service)
+  when not any(o in claim.lines
+               where o.code == primary_code and o.date_of_service == line.date_of_service)
   deny
   # CARC 107's text is verified; its use for an add-on without its primary is "likely" (§7).
   reason CARC 107
@@ -477,16 +479,18 @@ rule initial_too_short {
   cites provider_magazine_time, ama_midpoint
   applies to line where role == "initial" and not missing(line.minutes)
   reduce units to min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))
-  message "{line.code} allows {min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))} "
-          "unit for {line.minutes} minutes: it needs at least 16 minutes and is reported once per "
-          "session."
+  message "{line.code} allows "
+          "{min(1, midpoint_units(line.minutes, codes[line.code].unit_minutes))} unit for "
+          "{line.minutes} minutes: it needs at least 16 minutes and is reported once per session."
 }
 
 rule addon_units_from_minutes {
   title "Add-on units follow the midpoint rule past the first 30 minutes"
   cites provider_magazine_time, ama_midpoint
   applies to line where role == "addon" and primary_code in codes
-  reduce units to midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)
+  reduce units to midpoint_addon_units(session_minutes,
+                                       codes[primary_code].unit_minutes,
+                                       codes[line.code].unit_minutes)
   message "{session_minutes} session minutes support "
           "{midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)} "
           "unit(s) of {line.code} (the first at 38 minutes, one more per 15); {line.units} billed."
@@ -499,7 +503,8 @@ rule addon_units_from_minutes {
 # another claim of the same day count too for the payer, and are not here.
 let mue_units = if mue[line.code].mai == 1
                 then line.units
-                else sum(o.units for o in claim.lines where o.code == line.code and o.date_of_service == line.date_of_service)
+                else sum(o.units for o in claim.lines
+                         where o.code == line.code and o.date_of_service == line.date_of_service)
 
 rule mue_exceeded {
   title "Units over the code's medically unlikely edit (MUE) deny the line"
@@ -564,8 +569,8 @@ rule same_day_individual_and_group {
                  and o.code != line.code
                  and codes[o.code].role == "initial")
   warn
-  message "{line.code} is billed on the same date as an individual CTS code; CMS's NCCI edits do not "
-          "pair them, and no CMS source says more. Check that they were separate sessions."
+  message "{line.code} is billed on the same date as an individual CTS code; CMS's NCCI edits do "
+          "not pair them, and no CMS source says more. Check that they were separate sessions."
 }
 
 # Retired in version 2024.2: a warning that CTS bundles with 97110, 97112 or 97116 on the same
@@ -582,11 +587,35 @@ rule same_day_individual_and_group {
 # billed: the threshold test runs before the line's own units are decided. Each line is priced
 # on its own date of service (`at`), so a claim across the 2024-03-09 factor change sums the
 # same on every line.
-let pt_slp_claim_fees = sum(at(o.date_of_service, round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2)) * o.units for o in claim.lines
-                            where at(o.date_of_service, o.code in rvu and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf))
+let pt_slp_claim_fees = sum(at(o.date_of_service,
+                               round(round((if facility
+                                            then rvu[o.code].total_f
+                                            else rvu[o.code].total_nf)
+                                           * fee_conversion_factor, 2)
+                                     * (if "CQ" in o.modifiers or "CO" in o.modifiers
+                                        then assistant_factor
+                                        else 1), 2))
+                            * o.units for o in claim.lines
+                            where at(o.date_of_service,
+                                     o.code in rvu
+                                     and not missing(if facility
+                                                     then rvu[o.code].total_f
+                                                     else rvu[o.code].total_nf))
                                   and ("GP" in o.modifiers or "GN" in o.modifiers))
-let ot_claim_fees = sum(at(o.date_of_service, round(round((if facility then rvu[o.code].total_f else rvu[o.code].total_nf) * fee_conversion_factor, 2) * (if "CQ" in o.modifiers or "CO" in o.modifiers then assistant_factor else 1), 2)) * o.units for o in claim.lines
-                        where at(o.date_of_service, o.code in rvu and not missing(if facility then rvu[o.code].total_f else rvu[o.code].total_nf))
+let ot_claim_fees = sum(at(o.date_of_service,
+                           round(round((if facility
+                                        then rvu[o.code].total_f
+                                        else rvu[o.code].total_nf)
+                                       * fee_conversion_factor, 2)
+                                 * (if "CQ" in o.modifiers or "CO" in o.modifiers
+                                    then assistant_factor
+                                    else 1), 2))
+                        * o.units for o in claim.lines
+                        where at(o.date_of_service,
+                                 o.code in rvu
+                                 and not missing(if facility
+                                                 then rvu[o.code].total_f
+                                                 else rvu[o.code].total_nf))
                               and "GO" in o.modifiers)
 
 # The two thresholds are tracked apart (reference §1.11, verified), so a claim may give the
@@ -617,8 +646,9 @@ rule kx_threshold_ot {
   when ot_spend + ot_claim_fees > kx_threshold_ot
   deny
   reason CARC 119, PR 119
-  message "OT spend of {dollars(ot_spend)} plus this claim's {dollars(ot_claim_fees)} passes the OT "
-          "threshold of {dollars(kx_threshold_ot)}; add KX when the services are medically necessary."
+  message "OT spend of {dollars(ot_spend)} plus this claim's {dollars(ot_claim_fees)} passes the "
+          "OT threshold of {dollars(kx_threshold_ot)}; add KX when the services are medically "
+          "necessary."
 }
 
 # Not a billing rule: a claim-data warning. One figure given for a claim with lines toward both
@@ -646,8 +676,8 @@ rule no_mppr {
   cites mppr_2024
   applies to claim
   info
-  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator 0 "
-          "in CMS's 2024 fee schedule file)."
+  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator "
+          "0 in CMS's 2024 fee schedule file)."
 }
 
 let setting_rvu = if facility then rvu[line.code].total_f else rvu[line.code].total_nf
@@ -662,14 +692,16 @@ rule fee_unknown {
   applies to line
   when not fee_known
   info
-  message "No {setting_name} RVU total for {line.code} on {line.date_of_service} is in the policy's "
-          "data, so its fee is unknown: an allowed line's amount is null (unknown), not zero; a "
-          "denied line is allowed nothing."
+  message "No {setting_name} RVU total for {line.code} on {line.date_of_service} is in the "
+          "policy's data, so its fee is unknown: an allowed line's amount is null (unknown), not "
+          "zero; a denied line is allowed nothing."
 }
 
 fee physician_fee_schedule {
   title "RVU total for the setting times the conversion factor; 85% with CQ or CO"
   cites cms_pprrvu_2024, cms_cqco, pos_rates
   applies to line where fee_known
-  amount round(round(setting_rvu * fee_conversion_factor, 2) * (if assistant then assistant_factor else 1), 2) * units_allowed
+  amount round(round(setting_rvu * fee_conversion_factor, 2)
+               * (if assistant then assistant_factor else 1), 2)
+         * units_allowed
 }

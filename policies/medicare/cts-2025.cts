@@ -8,11 +8,11 @@ policy "medicare-cts-2025" {
   effective 2025-01-01 to 2025-12-31
   extends "medicare-cts-2024"
   governs "97550", "97551", "97552", "G0539", "G0540", "G0541", "G0542", "G0543"
-  changes "CY2025 PFS final rule (CMS-1807-F): CTS on the telehealth list (provisional); therapists "
-          "by telehealth only under the statutory waivers; verbal consent; new codes G0539-G0543 "
-          "(rows in data/codes.csv from 2025-01-01); conversion factor $32.3465; 2025 RVUs from "
-          "CMS's October file (data/rvu.csv), the G-codes valued as their CPT counterparts; KX "
-          "$2,410."
+  changes "CY2025 PFS final rule (CMS-1807-F): CTS on the telehealth list (provisional); "
+          "therapists by telehealth only under the statutory waivers; verbal consent; new codes "
+          "G0539-G0543 (rows in data/codes.csv from 2025-01-01); conversion factor $32.3465; 2025 "
+          "RVUs from CMS's October file (data/rvu.csv), the G-codes valued as their CPT "
+          "counterparts; KX $2,410."
 }
 
 source cms_pfs_2025 {
@@ -119,25 +119,27 @@ override rule telehealth_not_covered {
   title "Therapists may furnish CTS by telehealth only while the statutory waivers run"
   cites cms_pfs_2025, waivers_2025_sept, waivers_2025
   when telehealth and therapist and not therapist_telehealth_allowed
-  message "{line.code} by telehealth (POS {claim.place_of_service}, modifiers [{line.modifiers}]) on "
-          "{line.date_of_service}: CTS is on the telehealth list, but a PT, OT or SLP may furnish "
-          "telehealth only while the statutory waivers are in force, and they were not on this date."
+  message "{line.code} by telehealth (POS {claim.place_of_service}, modifiers [{line.modifiers}]) "
+          "on {line.date_of_service}: CTS is on the telehealth list, but a PT, OT or SLP may "
+          "furnish telehealth only while the statutory waivers are in force, and they were not on "
+          "this date."
 }
 
 # Verbal consent is acceptable from 2025, as long as it is documented (reference §2.4).
 override rule consent_not_documented {
   cites cms_pfs_2025, ruralhealth_cts
-  message "Consent of the patient or representative to caregiver training is not documented; verbal "
-          "consent is acceptable from 2025, but it must be recorded before billing {line.code}."
+  message "Consent of the patient or representative to caregiver training is not documented; "
+          "verbal consent is acceptable from 2025, but it must be recorded before billing "
+          "{line.code}."
 }
 
 override rule no_mppr {
   # MULT PROC is 0 in CMS's 2024 and July 2026 files; no 2025 indicator was found (the October
   # 2025 copy carries RVUs only), so 2025's 0 is "likely" (data file §2). The message says so: a
   # note is not shown in decisions.
-  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator 0 "
-          "in CMS's 2024 and 2026 fee schedule files; the 2025 indicator was not found and is taken "
-          "to be the same)."
+  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator "
+          "0 in CMS's 2024 and 2026 fee schedule files; the 2025 indicator was not found and is "
+          "taken to be the same)."
   note "2025 indicator not found; 0 in 2024 and 2026."
 }
 

@@ -8,9 +8,9 @@ policy "medicare-cts-2026" {
   extends "medicare-cts-2025"
   changes "CY2026 PFS final rule (CMS-1832-F): the telehealth list has no provisional category, so "
           "CTS is on it permanently; two conversion factors ($33.4009 by default, $33.5675 for "
-          "qualifying APM participants); KX $2,480; 2026 RVUs and indicators from CMS's July release "
-          "(data/rvu.csv, by `ctsdsl import rvu`), carried back to January; G0539/G0541 no longer "
-          "valued as 97550."
+          "qualifying APM participants); KX $2,480; 2026 RVUs and indicators from CMS's July "
+          "release (data/rvu.csv, by `ctsdsl import rvu`), carried back to January; G0539/G0541 no "
+          "longer valued as 97550."
 }
 
 source cms_pfs_2026 {
@@ -37,15 +37,16 @@ source rvu_2026 {
   url "https://github.com/stormchaser-creator/CredentialDOMD/blob/af55107fe7e4b96ea5dec0fa03d1cd36ff70a436/scripts/data/PPRRVU2026_Jul_nonQPP.csv"
   date 2026-06-30
   confidence verified
-  note "An excerpt is kept in tests/fixtures/cms/; data/rvu.csv's 2026-07-01 rows are imported from "
-       "it."
+  note "An excerpt is kept in tests/fixtures/cms/; data/rvu.csv's 2026-07-01 rows are imported "
+       "from it."
 }
 
 source rvu_2026_carried_back {
   title "No copy of RVU26A/RVU26B (January-June 2026) found: the July figures are carried back to 2026-01-01"
   url "https://rvuedge.com/cpt-codes/medicine/97552/"
   confidence likely
-  note "rvuedge's RVU26A work RVU of 97552 (0.23) agrees; RVU26A was re-issued once in December 2025."
+  note "rvuedge's RVU26A work RVU of 97552 (0.23) agrees; RVU26A was re-issued once in December "
+       "2025."
 }
 
 # Most therapists are not qualifying APM participants: their factor is the default.
@@ -83,7 +84,7 @@ override fee physician_fee_schedule {
 
 override rule no_mppr {
   cites rvu_2026
-  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator 0 "
-          "in CMS's July 2026 fee schedule file)."
+  message "CTS lines are paid in full: the therapy MPPR does not reduce them (MULT PROC indicator "
+          "0 in CMS's July 2026 fee schedule file)."
   note "0 in the July 2026 file (verified); January-June carried back."
 }
