@@ -146,6 +146,8 @@ class Checker:
                 self.check_cites(item.cites, f"`disable {item.rule}`", item.span)
                 if not item.reason.strip():
                     self.report("missing-entry", f"`disable {item.rule}` gives no reason", item.span)
+            elif isinstance(item, n.Facts):
+                self.check_facts(item)
         self.current = self.policy.source_name
         self._in_override = False
         return self.result
@@ -181,7 +183,7 @@ class Checker:
         """Every named item must be unique, and may not hide a built-in name."""
         seen: dict[str, n.Node] = {}
         for item in self.policy.items:
-            if isinstance(item, (n.PolicyHeader, n.Disable)):
+            if isinstance(item, (n.PolicyHeader, n.Disable, n.Facts)):
                 continue
             name = getattr(item, "name", None) or getattr(item, "id", None)
             kind = type(item).__name__.lower()
@@ -196,6 +198,49 @@ class Checker:
             if space == "value" and name in RESERVED:
                 self.report("reserved-name", f"`{name}` is a built-in name and cannot be redefined", item.span,
                             "choose another name")
+
+    def check_facts(self, facts: n.Facts) -> None:
+        """Each fact names a claim field (`line.minutes`), or some values of a list of strings
+        (`line.modifiers in {"CQ"}`, a set literal or a set parameter)."""
+        self.check_cites(facts.cites, "`facts`", facts.span)
+        for fact in facts.facts:
+            path = fact_path(fact.field)
+            if path is None or len(path) < 2 or path[0] not in ("claim", "line") \
+                    or (len(path) == 3 and path[:2] != ("claim", "documentation")) or len(path) > 3:
+                self.report("unknown-field", "a fact is a claim field: claim.FIELD, line.FIELD or "
+                            "claim.documentation.FIELD", fact.field.span, "e.g. `facts line.minutes cites SOURCE`")
+                continue
+            record = "documentation" if len(path) == 3 else path[0]
+            fields = catalogue()[record]
+            name = path[-1]
+            if name in ("lines", "documentation", "index") and len(path) == 2:  # records and positions, not fields
+                self.report("unknown-field", f"`{'.'.join(path)}` is not a field a claim states", fact.field.span,
+                            "name a field of it: line.minutes, claim.documentation.consent")
+                continue
+            if name not in fields:
+                self.report("unknown-field", f"{'.'.join(path[:-1])} has no field `{name}` in the claim schema",
+                            fact.field.span,
+                            _did_you_mean(name, fields) or f"{record} fields: {', '.join(sorted(fields))}")
+                continue
+            if fact.values is None:
+                continue
+            if fields[name].type != "list:string":
+                self.report("type", f"`{'.'.join(path)} in ...` marks some values of a list of strings as facts; "
+                            f"`{'.'.join(path)}` is {_a(fields[name].type)}", fact.values.span,
+                            f"write `{'.'.join(path)}` alone: the whole field is a fact")
+            elif isinstance(fact.values, n.SetLiteral):
+                if any(i.kind != "string" for i in fact.values.items):
+                    self.report("type", "the values of a fact are strings", fact.values.span)
+            elif isinstance(fact.values, n.Name):
+                param = self.params.get(fact.values.name)
+                if param is None:
+                    self.report("unknown-name", f"`{fact.values.name}` is not a set parameter", fact.values.span,
+                                _did_you_mean(fact.values.name, self.params) or "write the values: {\"CQ\", \"CO\"}")
+                elif param_type(param) != "set:string":
+                    self.report("type", f"`{fact.values.name}` is {_a(param_type(param))}, not a set of strings",
+                                fact.values.span)
+            else:
+                self.report("type", "the values of a fact are a set literal or a set parameter", fact.values.span)
 
     def check_source(self, source: n.Source) -> None:
         if not source.title:
@@ -669,6 +714,17 @@ def _next_day(date: str) -> str:
         return (datetime.date.fromisoformat(date) + datetime.timedelta(days=1)).isoformat()
     except ValueError:
         return date
+
+
+def fact_path(field: n.Expr) -> tuple[str, ...] | None:
+    """`claim.documentation.consent` as ("claim", "documentation", "consent"); None for anything else."""
+    names: list[str] = []
+    while isinstance(field, n.Attribute):
+        names.append(field.name)
+        field = field.obj
+    if not isinstance(field, n.Name):
+        return None
+    return (field.name, *reversed(names))
 
 
 def param_type(param: n.Param) -> str:

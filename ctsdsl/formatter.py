@@ -329,6 +329,18 @@ class Formatter:
             lines += self._list_lines(pad + "cites ", [c.source for c in d.cites], self.opts.width)
         self.out.extend(lines)
 
+    def item_facts(self, f: n.Facts) -> None:
+        # Laid out as a disable's cites are: the list wraps under its first fact, `cites` follows it.
+        facts = [format_expr(x.field) + (f" in {format_expr(x.values)}" if x.values is not None else "")
+                 for x in f.facts]
+        lines = self._list_lines("facts ", facts, self.opts.width)
+        cites = self.cites(f.cites)
+        if len(lines[-1] + cites) <= self.opts.width:
+            lines[-1] += cites
+        else:
+            lines += self._list_lines("      cites ", [c.source for c in f.cites], self.opts.width)
+        self.out.extend(lines)
+
     def _scope(self, scope: str, where) -> list[str]:
         if scope == "claim":
             return ["applies to claim"]

@@ -320,7 +320,27 @@ class Disable(Node):
     span: Span = _span()
 
 
-Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable]
+@dataclass(frozen=True, slots=True)
+class Fact(Node):
+    """One fact of the service: a claim field (`line.minutes`), or some values of a list field
+    (`line.modifiers in {"CQ", "CO"}`: those modifiers may be neither added nor removed)."""
+
+    field: Expr
+    values: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts(Node):
+    """The claim fields a corrected claim may not change, because they record what happened."""
+
+    facts: tuple[Fact, ...]
+    cites: tuple[Citation, ...] = ()
+    origin: str = field(default="", compare=False)
+    span: Span = _span()
+
+
+Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable, Facts]
 
 
 @dataclass(frozen=True, slots=True)

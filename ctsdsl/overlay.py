@@ -28,7 +28,7 @@ MAX_CHAIN = 16
 INHERITED = "inherited"
 _DEAD_OVERRIDE_HINT = "keep one: delete the `disable` to change the rule, or delete the override to switch it off"
 _OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
-_ORIGINATED = (*_OVERRIDABLE, n.Disable)  # the items that record the file they came from
+_ORIGINATED = (*_OVERRIDABLE, n.Disable, n.Facts)  # the items that record the file they came from
 
 
 @dataclass
@@ -211,8 +211,11 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
                 disabled_at.setdefault(item.rule, item.span)
             appended.append(item)
             continue
+        if isinstance(item, n.Facts):  # facts add to the parent's: what happened stays what happened
+            appended.append(item)
+            continue
         key = _key(item)
-        assert key is not None  # every item but the header and a disable is keyed
+        assert key is not None  # every item but the header, a disable and facts is keyed
         overriding = getattr(item, "override", False)
         at = index.get(key)
         if overriding:

@@ -37,7 +37,7 @@ BLOCK_KEYWORDS = {
     "source": ("title", "url", "date", "confidence", "note"),
     "rule": ("title", "cites", "applies", "when", "deny", "reduce", "warn", "info", "reason", "message", "note"),
     "fee": ("title", "cites", "applies", "amount", "note"),
-    "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable"),
+    "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable", "facts"),
 }
 
 _HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")

@@ -305,6 +305,14 @@ class TreeToNodes(Transformer):
         cites = rest.pop().value
         return n.Disable(name, "".join(unquote(t) for t in rest), cites, span=span_of(meta))
 
+    @v_args(meta=True)
+    def facts(self, meta, c):
+        return n.Facts(tuple(c[:-1]), c[-1].value, span=span_of(meta))
+
+    @v_args(meta=True)
+    def fact(self, meta, c):
+        return n.Fact(c[0], c[1] if len(c) > 1 else None, span=span_of(meta))
+
     # ------------------------------------------------------------ expressions
 
     @v_args(meta=True)
