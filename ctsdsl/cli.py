@@ -353,6 +353,17 @@ def cmd_lsp(args) -> int:
     return serve(Path(args.policies) if args.policies else None)
 
 
+def cmd_serve(args) -> int:
+    from .serve.command import run
+    return run(args.port)
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 (any free port) to 65535, not {text!r}")
+    return int(text)
+
+
 _DEFAULT_RVU_TABLE = Path("policies", "medicare", "data", "rvu.csv")
 
 
@@ -492,6 +503,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policies", metavar="DIR", help="treat DIR as the policy tree: an overlay finds its parent by "
                    "name anywhere under it, as --policies does for eval")
     p.set_defaults(run=cmd_lsp)
+
+    p = sub.add_parser("serve", help="the playground: edit a policy, decide a claim, read the trace, in a local "
+                       "web page on 127.0.0.1 (the serve extra; docs/playground.md)")
+    p.add_argument("--port", type=_port, default=8000, metavar="N", help="the port (default 8000; 0: any free one)")
+    p.set_defaults(run=cmd_serve)
     return parser
 
 
