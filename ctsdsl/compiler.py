@@ -242,10 +242,20 @@ class Compiler:
 
     # ------------------------------------------------------------ expressions
 
-    def read(self, label: str, code: str) -> str:
+    def read(self, label: str, code: str, line: str | None = None) -> str:
+        """`code`, recording its value under `label` when tracing; `line` names the index variable
+        of the quantified line it was read from (`o.units` says which line `o` was)."""
         if not self.trace:
             return code
+        if line is not None:
+            return f"_rdl(TR, {label!r}, {line}, {code})"
         return f"_rd(TR, {label!r}, {code})"
+
+    def quantified_line(self, e: n.Expr, scope: _Scope) -> str | None:
+        """The index variable of the one quantified line `e` depends on (`rvu[o.code].total_nf`: o's)."""
+        bound = [scope.vars[d[2:]][1] for d in self.deps(e) if d.startswith("v:") and d[2:] in scope.vars]
+        lines = [index for index in bound if index is not None]
+        return lines[0] if len(lines) == 1 else None
 
     def expr(self, e: n.Expr, scope: _Scope) -> str:
         method = getattr(self, "expr_" + type(e).__name__.lower())
@@ -302,10 +312,10 @@ class Compiler:
                 return "doc"
             if kind == LINE and e.name == "index":
                 assert idx is not None, "every line variable has an index variable (see _Scope.bind)"
-                return self.read(label, idx)
+                return self.read(label, idx, idx)
             if kind == LINE and e.name == "date_of_service":
                 code = "ldos" if py == "ln" else f"{py}.get('date_of_service', dos)"
-                return self.read(label, code)
+                return self.read(label, code, None if py == "ln" else idx)
             if kind == CLAIM and e.name == "date_of_service":
                 return self.read(label, "dos")
             if f.default is not None:
@@ -321,9 +331,9 @@ class Compiler:
                 local = safe_ident({"c": "c_", "doc": "d_", "ln": "l_"}[py], e.name)
                 (self.line_fields if py == "ln" else self.claim_fields)[local] = code
                 return local
-            return self.read(label, code)
+            return self.read(label, code, None if py == "ln" else idx)
         # a table row: obj is Index(table, key)
-        return self.read(label, f"{self.expr(e.obj, scope)}[{e.name!r}]")
+        return self.read(label, f"{self.expr(e.obj, scope)}[{e.name!r}]", self.quantified_line(e, scope))
 
     def rows(self, table: n.Expr, scope: _Scope) -> str:
         """The rows of a table in force in the scope's period, by key (see `runtime.PeriodRows`)."""

@@ -164,6 +164,30 @@ def read(trace: list, label: str, value):
     return value
 
 
+class LineRead(tuple):
+    """A read of a quantified line's field: the (label, value) pair every read is, that also says
+    which line it came from (`line`), as `os.stat_result` holds more than its tuple shows. Whatever
+    unpacks reads as pairs (the text explain, diff's causes) reads it unchanged."""
+
+    line: int
+
+    def __new__(cls, label: str, value, line: int) -> LineRead:
+        self = super().__new__(cls, (label, value))
+        self.line = line
+        return self
+
+    def __getnewargs__(self):  # type: ignore[override]
+        return (self[0], self[1], self.line)
+
+
+def read_line(trace: list, label: str, line: int, value):
+    """`read`, for a field of the quantified line `line` (`o.units` while `o` is line 3)."""
+    if len(trace) < MAX_TRACE_READS:
+        trace.append(LineRead(label, value, line))
+        return value
+    return read(trace, label, value)
+
+
 # A traced memo slot holds (value, reads). `memo_done(TR, memo_start(TR), compute)`: memo_start
 # sets the reads so far aside, the computation records into the emptied list, memo_done takes
 # those and puts the others back. `replay` then replays them, on the first use and every later one.
@@ -198,4 +222,4 @@ def namespace(fail: Callable[..., Exception]) -> dict:
     allowed = {name: getattr(builtins, name) for name in _BUILTINS}
     return {"__builtins__": allowed, "Decimal": Decimal, "EMPTY": EMPTY, "ZERO": ZERO, "_U": UNSET, "Result": Result,
             "_num": num, "_round_to": round_to, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
-            "_rd": read, "_ms": memo_start, "_mc": memo_done, "_mr": replay, "_fail": fail}
+            "_rd": read, "_rdl": read_line, "_ms": memo_start, "_mc": memo_done, "_mr": replay, "_fail": fail}
