@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from . import nodes as n
 from .errors import Diagnostic, Severity
-from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, STRING, catalogue, compatible,
-                     element_type)
+from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, catalogue,
+                     compatible, element_type)
 from .functions import FUNCTIONS
 from .overlay import INHERITED
 from .tables import TableData, valid_date
@@ -44,6 +44,8 @@ class CheckedPolicy:
     param_types: dict[str, str] = field(default_factory=dict)
     let_types: dict[str, str] = field(default_factory=dict)
     let_uses_line: dict[str, bool] = field(default_factory=dict)
+    # The stages rules run in, in order (empty: one stage); see `stages` in docs/language.md.
+    stages: tuple[str, ...] = ()
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Each file's text by name, so errors found later (at evaluation) can show the offending line.
     texts: dict[str, str | None] = field(default_factory=dict, repr=False)
@@ -94,6 +96,10 @@ class Checker:
         self.orphan = False
         # Table columns as the checker meets them, so a type error can say why a column is text.
         self._columns: dict[int, tuple[TableData, str]] = {}
+        # Where the expression being checked reads what earlier stages decided (`line.denied`), and
+        # for each let the first place its expression does, directly or through other lets.
+        self._outcome_reads: list[n.Span] = []
+        self._let_outcome: dict[str, n.Span | None] = {}
 
     # ------------------------------------------------------------ reporting
 
@@ -115,6 +121,7 @@ class Checker:
         self.orphan = any(d.code in _NO_PARENT for d in self.result.diagnostics)
         self.check_header()
         self.check_names()
+        self.check_stages()
         header = self.policy.header
         for item in self.policy.items:
             self.at(item)
@@ -183,7 +190,7 @@ class Checker:
         """Every named item must be unique, and may not hide a built-in name."""
         seen: dict[str, n.Node] = {}
         for item in self.policy.items:
-            if isinstance(item, (n.PolicyHeader, n.Disable, n.Facts)):
+            if isinstance(item, (n.PolicyHeader, n.Disable, n.Facts, n.Stages)):
                 continue
             name = getattr(item, "name", None) or getattr(item, "id", None)
             kind = type(item).__name__.lower()
@@ -198,6 +205,41 @@ class Checker:
             if space == "value" and name in RESERVED:
                 self.report("reserved-name", f"`{name}` is a built-in name and cannot be redefined", item.span,
                             "choose another name")
+
+    def check_stages(self) -> None:
+        """At most one `stages` list of distinct names (an overlay's has replaced its parent's by now)."""
+        declared = self.policy.of_kind(n.Stages)
+        for extra in declared[1:]:
+            self.at(extra)
+            self.report("duplicate-entry", f"`stages` is declared twice (first at line {declared[0].span.line})",
+                        extra.span, "list every stage, in order, in one `stages` item")
+        if not declared:
+            return
+        item = declared[0]
+        self.at(item)
+        seen: set[str] = set()
+        for name, span in zip(item.names, item.name_spans or (item.span,) * len(item.names)):
+            if name in seen:
+                self.report("duplicate-name", f"stage `{name}` is listed twice", span, "each stage runs once: list it once")
+            seen.add(name)
+        self.result.stages = tuple(dict.fromkeys(item.names))
+        self.current = self.policy.source_name
+
+    def stage_index(self, rule: n.Rule, what: str) -> int:
+        """The rule's stage as a position in `stages`, reporting a stage that is not declared."""
+        if rule.stage is None:
+            return 0
+        stages = self.result.stages
+        if rule.stage in stages:
+            return stages.index(rule.stage)
+        span = dict(rule.entry_spans).get("stage", rule.span)
+        if not stages:
+            self.report("unknown-stage", f"{what} is in stage `{rule.stage}`, but the policy declares no stages",
+                        span, f"declare them, in the order they run: e.g. `stages checks, {rule.stage}`")
+        else:
+            self.report("unknown-stage", f"{what} is in stage `{rule.stage}`, which is not declared", span,
+                        _did_you_mean(rule.stage, stages) or f"the stages are: {', '.join(stages)}")
+        return len(stages) or 1  # as if not the first: its reads of outcomes are not also reported
 
     def check_facts(self, facts: n.Facts) -> None:
         """Each fact names a claim field (`line.minutes`), or some values of a list of strings
@@ -400,6 +442,21 @@ class Checker:
         if rule.message is None:
             self.report("missing-entry", f"{what} has no message", rule.span,
                         'add `message "..."` saying what is wrong and how to fix it; {line.minutes} quotes a value')
+        stage = self.stage_index(rule, what)
+        reads, self._outcome_reads = self._outcome_reads, []
+        self.check_rule_expressions(rule, what)
+        if self._outcome_reads and stage == 0:
+            first = self.result.stages[0] if self.result.stages else None
+            later = self.result.stages[1:]
+            self.report("stage-order", f"{what} reads what earlier stages decided, but it is in the first stage"
+                        + (f" (`{first}`)" if first else "") + ": no rule has decided anything before it",
+                        self._outcome_reads[0],
+                        f"put it in a later stage: `stage {later[0]}`" if later else
+                        "declare the stages in the order they run, e.g. `stages checks, limits`, and give this "
+                        "rule `stage limits`")
+        self._outcome_reads = reads
+
+    def check_rule_expressions(self, rule: n.Rule, what: str) -> None:
         env = {"claim": CLAIM}
         if rule.scope == "line":
             env["line"] = LINE
@@ -458,7 +515,10 @@ class Checker:
         uses_line = [False]
         reporting_in = self.current
         self.at(let)
+        reads, self._outcome_reads = self._outcome_reads, []
         typ = self.infer(let.expr, {"claim": CLAIM, "line": LINE}, uses_line)
+        self._let_outcome[name] = self._outcome_reads[0] if self._outcome_reads else None
+        self._outcome_reads = reads
         self.current = reporting_in
         self._let_stack.pop()
         self.result.let_types[name] = typ
@@ -560,6 +620,8 @@ class Checker:
             return self.result.param_types.get(name) or ANY
         if name in self.lets:
             typ = self.let_type(name, expr.span)
+            if self._let_outcome.get(name) is not None:
+                self._outcome_reads.append(expr.span)
             if self.result.let_uses_line.get(name):
                 if "line" not in env:
                     self.report("scope", f"`{name}` reads the current line, and this rule applies to the claim",
@@ -602,6 +664,9 @@ class Checker:
         if fields is None:
             self.report("type", f"{_a(obj)} has no fields (`.{expr.name}`)", expr.span)
             return ANY
+        if obj == LINE and expr.name in OUTCOMES:
+            self._outcome_reads.append(expr.span)
+            return OUTCOMES[expr.name].type
         if expr.name not in fields:
             self.report("unknown-field", f"{obj} has no field `{expr.name}` in the claim schema", expr.span,
                         _did_you_mean(expr.name, fields) or f"{obj} fields: {', '.join(sorted(fields))}")

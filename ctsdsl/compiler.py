@@ -23,7 +23,13 @@ without changing what any rule means:
   (`o.code == primary_code and o.date_of_service == line.date_of_service`)
   looks in an index of the lines built once per claim, instead of scanning
   every line for every line;
-* fees are computed in the rules' loop, reusing what the rules computed.
+* fees are computed in the last stage's loop, reusing what its rules computed.
+
+Stages (`stages a, b` and a rule's `stage b`) run one after another, each its claim rules and
+then its line rules on every line; a rule of a later stage reads what earlier stages decided
+(`o.denied`, `o.units_allowed`) from a copy taken as its stage starts (`sden`, `sal`), so the
+order of lines and rules within a stage never changes what it reads. A `let` that reads those
+is memoized per stage, not per claim.
 
 The trace mode keeps one expression per rule, so each rule records every value
 it reads. It memoizes the same lets, rows and dated values, each with the reads
@@ -44,7 +50,7 @@ from decimal import Decimal
 
 from . import nodes as n
 from .checker import CheckedPolicy
-from .fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
+from .fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, OUTCOMES, STRING, catalogue
 from .functions import FUNCTIONS
 from .runtime import UNSET, PeriodRows, Result, period_dates, period_of, period_starts
 from .tables import TableData
@@ -110,8 +116,8 @@ class _Scope:
 
 
 # What an expression depends on (see `Compiler.deps`): the current line, the date of
-# dated lookups, or a quantifier's variable ("v:" + its name).
-_LINE, _DATE = "line", "date"
+# dated lookups, what earlier stages decided, or a quantifier's variable ("v:" + its name).
+_LINE, _DATE, _OUTCOME = "line", "date", "outcome"
 # Field types whose values hash consistently with `==`, so lines can be indexed by them.
 _KEY_TYPES = frozenset({STRING, DATE, INT, BOOL})
 # Built-ins that cannot raise on any value of the right type.
@@ -175,6 +181,8 @@ class Compiler:
                 return self._deps[e.name]
             return frozenset({"v:" + e.name})
         if isinstance(e, n.Attribute):
+            if _reads_outcome(e):
+                return self.deps(e.obj) | {_OUTCOME}
             return self.deps(e.obj)
         if isinstance(e, n.Index):
             return self.deps(e.obj) | self.deps(e.key) | {_DATE}
@@ -224,16 +232,18 @@ class Compiler:
         if not scope.memo or any(d.startswith("v:") for d in e_deps):
             return compute()
         level = "line" if _LINE in e_deps else "period" if _DATE in e_deps else "claim"
-        if level == "period":
+        if _OUTCOME in e_deps and level != "line":  # a line's slots are fresh in each stage's loop anyway
+            level = "stage " + level
+        if level.endswith("period"):
             key = (*key, scope.date_var)
         slot = self.slots.get(key)
         if slot is None:
-            slot = self.slots[key] = (f"{'D' if level == 'period' else 'M'}{len(self.slots)}", level)
+            slot = self.slots[key] = (f"{'D' if level.endswith('period') else 'M'}{len(self.slots)}", level)
         var = slot[0]
         # Traced, a slot holds (value, the reads that computed it): _ms sets the rule's reads
         # aside, _mc takes what `compute` read and puts them back, _mr replays them.
         value = f"_mc(TR, _ms(TR), {compute()})" if self.trace else compute()
-        if level == "period":
+        if level.endswith("period"):
             p = scope.period_var
             code = f"({var}[{p}] if {p} in {var} else {var}.setdefault({p}, {value}))"
         else:
@@ -304,6 +314,9 @@ class Compiler:
         label = _label(e)
         if record is not None:
             kind, py, idx = record
+            if kind == LINE and e.name in OUTCOMES:  # as the stages before this one left it
+                assert idx is not None, "every line variable has an index variable (see _Scope.bind)"
+                return self.read(label, f"{'sden' if e.name == 'denied' else 'sal'}[{idx}]")
             fields = catalogue()[kind]
             f = fields[e.name]
             if kind == CLAIM and e.name == "lines":
@@ -481,14 +494,23 @@ class Compiler:
             self.namespace[safe_ident("R_", table.name)] = _rows_by_period(table, bounds)
         claim_scope = _Scope({"claim": ("c", None, CLAIM)}, "dos", "cp")
         line_scope = _Scope({"claim": ("c", None, CLAIM), "line": ("ln", "i", LINE)}, "ldos", "lp")
-        claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim"]
-        line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line"]
+        stages = self.checked.stages or ("",)
+        stage_of = {name: s for s, name in enumerate(stages)}
+        by_stage: list[tuple[list, list]] = [([], []) for _ in stages]
+        for k, r in enumerate(rules):
+            by_stage[stage_of.get(r.stage or "", 0)][r.scope == "line"].append((k, r))
         # The bodies first: they decide which locals, memo slots and indexes the prologues set up.
-        claim_body = self.collect(lambda: self.rule_bodies(claim_rules, claim_scope))
-        line_body = self.collect(lambda: self.rule_bodies(line_rules, line_scope))
+        bodies = [(self.collect(lambda: self.rule_bodies(claim_rules, claim_scope)) if claim_rules else None,
+                   self.collect(lambda: self.rule_bodies(line_rules, line_scope)) if line_rules else None)
+                  for claim_rules, line_rules in by_stage]
         fee_body = self.collect(lambda: self.fee_body(fees, line_scope))
-        if self.fast:  # see the module's docstring: the fee in the rules' loop
-            line_body += fee_body
+        reads_outcomes = any(_OUTCOME in self._item_deps(item) for item in (*rules, *fees))
+        fee_outcomes = any(_OUTCOME in self._item_deps(f) for f in fees)
+        # See the module's docstring: the fee in the last stage's loop, even one without line rules
+        # (a claim rule of it may still deny), unless the fee reads other lines' outcomes.
+        fused = self.fast and not fee_outcomes
+        if fused:
+            bodies[-1] = (bodies[-1][0], (bodies[-1][1] or []) + fee_body)
 
         self.lines = []
         for source, number in self.indexes.items():
@@ -502,19 +524,26 @@ class Compiler:
             self.emit(1, f"IX = [None] * {len(self.indexes)}")
         if self.trace:
             self.emit(1, "EV = []")
-        if claim_rules:  # a claim with no governed line is not the policy's to judge
-            self.emit(1, "if any(gov):")
-            self.emit(2, "i = None")
-            self.lines.extend(claim_body)
-        self.emit_line_loop()
-        self.lines.extend(line_body)
-        if self.fast:
+        for s, (claim_body, line_body) in enumerate(bodies):
+            # The first stage reads no outcome (the checker sees to it), so it needs no copy of them.
+            if reads_outcomes and s > 0 and (claim_body is not None or line_body is not None):
+                self.emit_stage_start(s)
+            if claim_body is not None:  # a claim with no governed line is not the policy's to judge
+                self.emit(1, "if any(gov):")
+                self.emit(2, "i = None")
+                self.lines.extend(claim_body)
+            if line_body is not None:
+                self.emit_line_loop()
+                self.lines.extend(line_body)
+        if fused:
             self.emit(1, "return Result(F, den, al, gov, amt, None)")
         else:
             # Fees in a loop of their own, after every rule has run on every line.
+            if fee_outcomes:
+                self.emit(1, "sden, sal = den, al")
             self.emit_line_loop()
             self.lines.extend(fee_body)
-            self.emit(1, "return Result(F, den, al, gov, amt, EV)")
+            self.emit(1, f"return Result(F, den, al, gov, amt, {'EV' if self.trace else 'None'})")
         return Program("\n".join(self.lines) + "\n", self.namespace, rules, fees,
                        f"<compiled {self.checked.policy.source_name}>")
 
@@ -549,12 +578,30 @@ class Compiler:
             if level == "line":
                 self.emit(2, f"{var} = _U")
 
-    def emit_claim_slots(self) -> None:
+    def emit_claim_slots(self, stage: bool = False) -> None:
+        """Fresh claim and period memo slots: once a claim, or (`stage`) those of lets that read outcomes."""
         for var, level in self.slots.values():
-            if level == "claim":
+            if level.startswith("stage ") != stage:
+                continue
+            if level.endswith("claim"):
                 self.emit(1, f"{var} = _U")
-            elif level == "period":
+            elif level.endswith("period"):
                 self.emit(1, f"{var} = {{}}")
+
+    def emit_stage_start(self, stage: int) -> None:
+        """What earlier stages decided, as this stage's rules read it, and slots that must be computed anew."""
+        self.emit(1, f"# stage {stage + 1}" + (f": {self.checked.stages[stage]}" if self.checked.stages else ""))
+        self.emit(1, "sden, sal = den[:], al[:]")
+        self.emit_claim_slots(stage=True)
+
+    def _item_deps(self, item: n.Rule | n.Fee) -> frozenset:
+        parts: list[n.Expr | None] = [item.where]
+        if isinstance(item, n.Rule):
+            parts += [item.when, item.outcome.units if item.outcome else None]
+            parts += [p for p in (item.message.parts if item.message else ()) if not isinstance(p, str)]
+        else:
+            parts.append(item.amount)
+        return frozenset().union(*(self.deps(p) for p in parts))
 
     def period_bounds(self) -> tuple[str, ...]:
         """Dates where some dated value or table row may change: a period lies between two of them.
@@ -712,6 +759,12 @@ def _quantify(kind: str, loop: str, cond: str, where: Callable[[], str], value: 
     if kind == "count":
         return f"sum(1 {loop}{cond})"
     return f"sum(({value()} {loop}{cond}), 0)"
+
+
+def _reads_outcome(e: n.Attribute) -> bool:
+    """`line.denied`, `o.units_allowed`: what earlier stages decided for a line (the checker admits
+    these names on lines only; a table column of the same name is read through an index, `t[k].denied`)."""
+    return e.name in OUTCOMES and isinstance(e.obj, n.Name)
 
 
 def _label(e: n.Expr) -> str:

@@ -58,6 +58,17 @@ def _fields_of(schema_object: dict, computed: dict[str, Field]) -> dict[str, Fie
     return out
 
 
+# What earlier stages decided for a line, readable on any line (`line.denied`, `o.units_allowed`)
+# by a rule of a later stage. Not claim fields: a claim never carries them, and the checker
+# refuses them in the first stage, where nothing has been decided yet.
+OUTCOMES: dict[str, Field] = {
+    "denied": Field("denied", BOOL, description="Whether a rule of an earlier stage denied the line."),
+    "units_allowed": Field("units_allowed", INT,
+                           description="The line's units as earlier stages left them (its billed units, "
+                                       "less any reduction)."),
+}
+
+
 @functools.lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, Field]]:
     """Fields by record type: ``claim``, ``line`` and ``documentation``."""

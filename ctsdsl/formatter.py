@@ -329,6 +329,9 @@ class Formatter:
             lines += self._list_lines(pad + "cites ", [c.source for c in d.cites], self.opts.width)
         self.out.extend(lines)
 
+    def item_stages(self, st: n.Stages) -> None:
+        self.out.extend(self._list_lines("stages ", list(st.names), self.opts.width))
+
     def item_facts(self, f: n.Facts) -> None:
         # Laid out as a disable's cites are: the list wraps under its first fact, `cites` follows it.
         facts = [format_expr(x.field) + (f" in {format_expr(x.values)}" if x.values is not None else "")
@@ -359,6 +362,8 @@ class Formatter:
             entries.append(("title", [f"title {format_string(r.title)}"]))
         if r.cites and has("cites"):
             entries.append(("cites", [self.cites(r.cites).strip()]))
+        if r.stage is not None and has("stage"):
+            entries.append(("stage", [f"stage {r.stage}"]))
         if has("applies") and (given is not None or True):
             if given is None or "applies" in given:
                 entries.append(("applies", self._scope(r.scope, r.where)))

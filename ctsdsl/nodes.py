@@ -285,6 +285,7 @@ class Rule(Node):
     reasons: tuple[ReasonCode, ...] = ()
     message: Template | None = None
     note: str = ""
+    stage: str | None = None  # None: the first stage
     override: bool = False
     origin: str = field(default="", compare=False)
     given: tuple[str, ...] = field(default=(), compare=False)
@@ -321,6 +322,16 @@ class Disable(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Stages(Node):
+    """The order rules run in, by stage name; an overlay may add stages, keeping its parent's order."""
+
+    names: tuple[str, ...]
+    name_spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
+    origin: str = field(default="", compare=False)
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Fact(Node):
     """One fact of the service: a claim field (`line.minutes`), or some values of a list field
     (`line.modifiers in {"CQ", "CO"}`: those modifiers may be neither added nor removed)."""
@@ -340,7 +351,7 @@ class Facts(Node):
     span: Span = _span()
 
 
-Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable, Facts]
+Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable, Facts, Stages]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ MAX_CHAIN = 16
 INHERITED = "inherited"
 _DEAD_OVERRIDE_HINT = "keep one: delete the `disable` to change the rule, or delete the override to switch it off"
 _OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
-_ORIGINATED = (*_OVERRIDABLE, n.Disable, n.Facts)  # the items that record the file they came from
+_ORIGINATED = (*_OVERRIDABLE, n.Disable, n.Facts, n.Stages)  # the items that record the file they came from
 
 
 @dataclass
@@ -102,7 +102,7 @@ def substitute_inherited(expr: n.Expr | None, parent_expr: n.Expr | None) -> n.E
 
 
 _RULE_FIELDS = {"title": ("title",), "cites": ("cites",), "applies": ("scope", "where"), "when": ("when",),
-                "outcome": ("outcome",), "reason": ("reasons",), "message": ("message",), "note": ("note",),
+                "outcome": ("outcome",), "reason": ("reasons",), "message": ("message",), "note": ("note",), "stage": ("stage",),
                 "amount": ("amount",)}
 
 
@@ -212,6 +212,22 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
             appended.append(item)
             continue
         if isinstance(item, n.Facts):  # facts add to the parent's: what happened stays what happened
+            appended.append(item)
+            continue
+        if isinstance(item, n.Stages):  # replaces the parent's list, which it must keep in order
+            at_stages = next((k for k, i in enumerate(merged) if isinstance(i, n.Stages) and k not in removed), None)
+            if at_stages is not None:
+                inherited = merged[at_stages]
+                assert isinstance(inherited, n.Stages)
+                kept = [s for s in item.names if s in inherited.names]
+                if kept != list(inherited.names):
+                    missing = [s for s in inherited.names if s not in item.names]
+                    problem("stage-order", f"`stages {', '.join(item.names)}` does not keep the parent's stages "
+                            f"({', '.join(inherited.names)}) " + ("in order" if not missing else
+                                                                 f"(it drops {', '.join(missing)})"),
+                            item.span, "an overlay may add stages between and around its parent's, but it "
+                            f"keeps every one of them in the parent's order: {', '.join(inherited.names)}")
+                removed.add(at_stages)
             appended.append(item)
             continue
         key = _key(item)

@@ -35,9 +35,10 @@ _TERMINAL_WORDS = {
 BLOCK_KEYWORDS = {
     "policy": ("title", "payer", "version", "effective", "extends", "governs", "changes", "note"),
     "source": ("title", "url", "date", "confidence", "note"),
-    "rule": ("title", "cites", "applies", "when", "deny", "reduce", "warn", "info", "reason", "message", "note"),
+    "rule": ("title", "cites", "applies", "when", "deny", "reduce", "warn", "info", "reason", "message", "note",
+             "stage"),
     "fee": ("title", "cites", "applies", "amount", "note"),
-    "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable", "facts"),
+    "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable", "facts", "stages"),
 }
 
 _HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -233,8 +234,9 @@ def _shift(expr: n.Expr, lines: int, columns: int) -> n.Expr:
 
 def _words(expected: set[str]) -> str:
     names = sorted({_TERMINAL_WORDS.get(t, _keyword_word(t)) for t in expected})
-    if len(names) > 12:
-        names = names[:12] + ["..."]
+    if len(names) > 12:  # a closing brace is kept: after an unclosed block it is the word the reader needs
+        names = names[:12] if "'}'" not in names[12:] else names[:11] + ["'}'"]
+        names.append("...")
     return ", ".join(names)
 
 

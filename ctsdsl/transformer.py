@@ -284,7 +284,8 @@ class TreeToNodes(Transformer):
         return n.Rule(
             name, title=f.get("title", ""), cites=f.get("cites", ()), scope=scope, where=where,
             when=f.get("when"), outcome=outcomes[0].value if outcomes else None,
-            reasons=f.get("reason", ()), message=f.get("message"), note=f.get("note", ""), span=span,
+            reasons=f.get("reason", ()), message=f.get("message"), note=f.get("note", ""), stage=f.get("stage"),
+            span=span,
             given=tuple(sorted(set(f) | ({"outcome"} if outcomes else set()))), entry_spans=_entry_spans(entries))
 
     @v_args(meta=True)
@@ -304,6 +305,14 @@ class TreeToNodes(Transformer):
         name, rest = str(c[0]), c[1:]
         cites = rest.pop().value
         return n.Disable(name, "".join(unquote(t) for t in rest), cites, span=span_of(meta))
+
+    @v_args(meta=True)
+    def stages(self, meta, c):
+        return n.Stages(tuple(str(t) for t in c), tuple(span_of(t) for t in c), span=span_of(meta))
+
+    @v_args(meta=True)
+    def entry_stage(self, meta, c):
+        return _Entry("stage", str(c[0]), span_of(meta))
 
     @v_args(meta=True)
     def facts(self, meta, c):
