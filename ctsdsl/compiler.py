@@ -658,8 +658,9 @@ class Compiler:
                     self.emit(d + 1, "den = [d or g for d, g in zip(den, gov)]")
                 else:
                     self.emit(d + 1, "den[i] = True")
-        if self.trace:
-            self.emit(d, f"EV.append(('rule', {k}, i, bool(ap), fired, TR))")
+        if self.trace:  # a reduce also says the units it computed, for explain's data
+            computed = ", (u if fired else None)" if kind == "reduce" else ""
+            self.emit(d, f"EV.append(('rule', {k}, i, bool(ap), fired, TR{computed}))")
         self.emit(depth, "except Exception as exc:")
         self.emit(depth + 1, f"raise _fail('rule', {k}, i, exc) from None")
 

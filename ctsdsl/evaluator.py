@@ -84,6 +84,7 @@ class Evaluation:
     reads: tuple[tuple[str, object], ...]
     file: str = ""  # where the rule is defined: an overlay's inherited rules keep their parent's file
     kind: str = "rule"  # or "fee"
+    computed: object = None  # the units a fired reduce rule computed (the line keeps the least of them)
 
 
 class Evaluator:
@@ -195,9 +196,10 @@ class Evaluator:
             raise
         decision = self._decide(claim, result)
         evaluations = []
-        for kind, k, line, applicable, fired, reads in result.evaluations or ():
+        for kind, k, line, applicable, fired, reads, *computed in result.evaluations or ():
             info = self.rules[k] if kind == "rule" else self.fees[k]
-            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file, kind))
+            evaluations.append(Evaluation(info.id, line, applicable, fired, tuple(reads), info.file, kind,
+                                          computed[0] if computed else None))
         return decision, evaluations
 
     def _refuse_outside_period(self, claim: Claim) -> None:

@@ -31,7 +31,8 @@ class Result(NamedTuple):
 
     `findings` holds (rule number, line index or None, message, reads or None), in the order the
     rules fired; the per-line lists are indexed by line; `evaluations`, traced runs only, holds
-    (kind "rule" or "fee", its number, line, applicable, fired, reads) for every rule evaluated.
+    (kind "rule" or "fee", its number, line, applicable, fired, reads) for every rule evaluated, a reduce
+    rule's with the units it computed after them.
     """
 
     findings: list
