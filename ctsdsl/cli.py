@@ -28,7 +28,7 @@ from .errors import (ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, P
 from .loader import POLICY_SUFFIX, find_files, load_file, policy_tree
 from .limits import MAX_JOBS
 from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
-from .report import render_decision, render_explain
+from .report import render_decision, render_explain, render_fixes
 
 EXIT_INTERNAL = 70
 
@@ -108,6 +108,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    bodies: list[dict] = []
     for location, claim, _ in _claims([args.claim], several=False, args=args):
         try:
             evaluator = _evaluator_for(claim, args.policy, args.policies)
@@ -116,9 +117,25 @@ def cmd_explain(args) -> int:
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
+        fixes = None
+        if args.fix:
+            from .fix import find_fixes
+            fixes = find_fixes(evaluator, claim, budget=args.budget)
+        if args.format == "json":
+            from .explain import Explanation
+            body = Explanation(decision, tuple(evaluations), evaluator).to_dict()
+            if fixes is not None:
+                body["fixes"] = fixes.to_dict()
+            bodies.append(body)
+            continue
         layers = load_file(evaluator.checked.policy.source_name).layers  # the overlay chain, for its story
         print(render_explain(decision, evaluations, show_all=args.all, layers=layers))
         print()
+        if fixes is not None:
+            print(render_fixes(fixes))
+            print()
+    if args.format == "json":
+        print(json.dumps(bodies[0] if len(bodies) == 1 else bodies, indent=2))
     return 0
 
 
@@ -166,6 +183,13 @@ def _policy_options(p: argparse.ArgumentParser, default: str) -> None:
 def _jobs(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_JOBS:
         raise argparse.ArgumentTypeError(f"must be a whole number of processes from 1 to {MAX_JOBS}, not {text!r}")
+    return int(text)
+
+
+def _budget(text: str) -> int:
+    # A search past 100 000 evaluations takes minutes on a large claim: say so rather than hang.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number of evaluations from 1 to 100000, not {text!r}")
     return int(text)
 
 
@@ -438,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("claim", metavar="CLAIM")
     _policy_options(p, "(default: the bundled policy in force)")
     p.add_argument("--all", action="store_true", help="also list the rules that did not fire")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default), or json as schemas/explain.schema.json defines it")
+    p.add_argument("--fix", action="store_true",
+                   help="for each denied or reduced line, the smallest changes that make it payable")
+    p.add_argument("--budget", type=_budget, default=400, metavar="N",
+                   help="with --fix: at most N evaluations of changed claims (default 400)")
     _interop_options(p)
     p.set_defaults(run=cmd_explain)
 

@@ -145,3 +145,33 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
             if finding is not None and finding.citation:
                 out.append(_wrap("cites " + finding.citation, 8))
     return printable("\n".join(out))
+
+
+def render_fixes(report) -> str:
+    """`explain --fix`: per denied or reduced line, the rules stopping it and the smallest changes
+    (each verified by deciding the changed claim) that make it payable."""
+    out = ["  what would make each line payable (each fix decided again; make one only where what it says is true):"]
+    if not report.lines:
+        out.append("    every governed line is allowed: nothing to fix")
+    for line in report.lines:
+        out.append(f"    line #{line.line} {line.code}: {_STATUS[line.status]}, "
+                   f"stopped by {', '.join(line.stopped_by) or '(no rule)'}")
+        for k, (changes, result) in enumerate(line.fixes, 1):
+            amount = f"${result['amount']}" if result["amount"] is not None else "unknown amount"
+            out.append(f"      fix {k} ({len(changes)} change{'s' if len(changes) > 1 else ''}): "
+                       f"{result['status']} {result['units_allowed']} unit(s) {amount}, claim {result['outcome']}")
+            for c in changes:
+                clears = line.clears.get(c, ())
+                out.append(f"        {c.what} ({c.path}: {shown(c.old)} -> {shown(c.new)})"
+                           + (f"; clears {', '.join(clears)}" if clears else ""))
+        for rule, facts in line.facts_only.items():
+            why = (f"it reads {', '.join(facts)}: facts of the service, which a claim may not change" if facts
+                   else "no change in the space searched satisfies it")
+            out.append(f"      {rule} stays: {why}")
+        if not line.fixes and not line.facts_only:
+            out.append("      no set of changes found that makes it payable")
+        if not line.complete:
+            out.append(f"      search stopped short: the budget of {report.budget} evaluations ran out "
+                       "(--budget N for more)")
+    out.append(f"  ({report.evaluations} evaluation(s) of changed claims)")
+    return printable("\n".join(out))

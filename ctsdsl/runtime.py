@@ -177,7 +177,7 @@ class LineRead(tuple):
         self.line = line
         return self
 
-    def __getnewargs__(self):  # type: ignore[override]
+    def __getnewargs__(self):
         return (self[0], self[1], self.line)
 
 

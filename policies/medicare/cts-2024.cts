@@ -249,6 +249,20 @@ param telehealth_pos: set = {"02", "10"} cites telehealth_pos
 param telehealth_modifiers: set = {"95", "93"} cites telehealth_pos
 param discipline_modifiers: set = {"GP", "GO", "GN"} cites wps_modifiers
 
+# ---------------------------------------------------------------- facts of the service
+# Not a billing rule: this policy's reading of the references it cites, on what a claim records
+# about the service as it happened (its dates and minutes, where and by whom, whether the patient
+# was present, how many patients were represented, an assistant's CQ or CO, audio-video 95 or
+# audio-only 93). A corrected claim may complete the record's documentation, give the discipline
+# modifier or KX, or bill fewer units; it may not restate these, so `ctsdsl explain --fix` never
+# suggests changing them. Overlays inherit them.
+
+facts claim.date_of_service, line.date_of_service, line.minutes, claim.place_of_service,
+      claim.provider_type, line.patient_present, line.patients_represented, line.caregivers,
+      line.modifiers in {"CQ", "CO"}, line.modifiers in telehealth_modifiers
+      cites provider_magazine_time, pos_rates, telehealth_pos, ngs_cts, webpt_faq, apta_faq_2024,
+            cms_cqco
+
 # ---------------------------------------------------------------- data
 # codes.csv gives each code's role (initial, addon, group), an add-on's primary code and
 # its time unit; rvu.csv the RVUs and indicators of CMS's quarterly file (`ctsdsl import rvu`
