@@ -90,3 +90,10 @@ def test_an_unknown_fact_is_an_error_at_the_field(tmp_path, fact, message):
     problems = [d for d in load_file(path, raise_on_error=False).diagnostics if d.severity == "error"]
     assert [d.message for d in problems if message in d.message]
     assert all(d.span.line == 3 and d.span.column >= 7 for d in problems)  # at the fact, not the item
+
+
+def test_the_docs_page_shows_what_explain_fix_prints_today(capsys):
+    code, out, _ = run(capsys, "explain", DENIED, "--fix")
+    shown = out[out.index("  what would make"):].rstrip("\n")
+    page = (FIXTURES.parent.parent / "docs" / "explain.md").read_text(encoding="utf-8")
+    assert code == 0 and f"```text\n{shown}\n```" in page
