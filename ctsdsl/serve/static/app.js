@@ -28,11 +28,15 @@ async function api(path, body) {
 
 // ------------------------------------------------------------ editors: line numbers and marks
 
+// A diagnostic in a parent of the edited policy (or a data file) has no line in this editor.
+const inEditor = (which, d) => which !== "policy" || !d.source || d.source === editedFile();
+const editedFile = () => (state.bundledFile && $("policy-select").value ? state.bundledFile : "playground.cts");
+
 function paintGutter(which, diagnostics) {
   const text = $(`${which}-text`), gutter = $(`${which}-gutter`);
   const count = text.value.split("\n").length;
   const marks = {};
-  for (const d of diagnostics || []) if (d.line) marks[d.line] = marks[d.line] === "error" ? "error" : d.severity || "error";
+  for (const d of diagnostics || []) if (d.line && inEditor(which, d)) marks[d.line] = marks[d.line] === "error" ? "error" : d.severity || "error";
   gutter.replaceChildren(...Array.from({ length: count }, (_, i) =>
     el("span", marks[i + 1] ? { class: marks[i + 1], title: "see below" } : {}, `${i + 1}\n`)));
   gutter.scrollTop = text.scrollTop;
@@ -47,7 +51,7 @@ function offsetOf(text, line, column) {
 
 function jumpTo(which, d) {
   const text = $(`${which}-text`);
-  if (!d.line) return;
+  if (!d.line || !inEditor(which, d)) return;
   const start = offsetOf(text.value, d.line, d.column);
   const end = d.end_line ? offsetOf(text.value, d.end_line, d.end_column) : start + 1;
   text.focus();
@@ -59,7 +63,8 @@ function jumpTo(which, d) {
 function showDiagnostics(which, diagnostics) {
   const list = $(`${which}-diagnostics`);
   list.replaceChildren(...(diagnostics || []).map((d) => {
-    const where = d.line ? `${d.line}:${d.column || 1}` : (d.path || d.source || "");
+    const at = d.line ? `${d.line}:${d.column || 1}` : (d.path || "");
+    const where = inEditor(which, d) ? at : `${d.source}:${at}`;
     return el("li", { class: d.severity || "error", "data-line": d.line || "", onclick: () => jumpTo(which, d) },
       `${where} ${d.severity || "error"} ${d.code}: ${d.message}`, d.hint ? el("span", { class: "hint" }, `hint: ${d.hint}`) : null);
   }));
@@ -141,7 +146,7 @@ function renderDecision(item, showAll) {
   }
   const trace = [...byLine.entries()].map(([key, rules]) => el("div", {},
     el("h4", {}, key === "claim" ? "claim rules" : `line #${key} ${d.lines[key].code}: ${d.lines[key].status}`),
-    rules.map((t) => el("div", { class: `rule ${t.fired ? "fired" : ""} ${severityOf(d, t)}`, "data-rule": t.rule },
+    rules.map((t) => el("div", { class: `rule ${t.kind} ${t.fired ? "fired" : ""} ${severityOf(d, t)}`, "data-rule": t.rule },
       el("strong", {}, t.rule), ` ${t.fired ? "fired" : t.applicable ? "did not fire" : "not applicable"}`,
       t.finding ? ` (${t.finding})` : "", t.title ? ` — ${t.title}` : "",
       t.layer && item.layers.length > 1 ? el("div", { class: "cites" }, `layer: ${t.layer} (${t.file})`) : null,
