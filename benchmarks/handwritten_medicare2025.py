@@ -51,9 +51,11 @@ RULES = ("patient_present", "code_not_in_force", "telehealth_not_covered", "cons
          "assistant_modifier_mismatch", "addon_without_primary", "initial_minutes_missing", "initial_too_short",
          "addon_units_from_minutes", "mue_exceeded", "group_needs_two_patients", "group_one_unit_per_session",
          "individual_code_for_group", "same_day_individual_and_group",
-         "kx_threshold_pt_slp", "kx_threshold_ot", "kx_spend_not_by_discipline", "no_mppr", "fee_unknown")
+         "kx_threshold_pt_slp", "kx_threshold_ot", "kx_spend_not_by_discipline", "no_mppr", "fee_unknown",
+         "addon_units_shared_across_lines")
 SEVERITY = {rule: "deny" for rule in RULES}
 SEVERITY.update(initial_too_short="reduce", addon_units_from_minutes="reduce", group_one_unit_per_session="reduce",
+                addon_units_shared_across_lines="reduce",
                 same_day_individual_and_group="warn",
                 kx_spend_not_by_discipline="warn", no_mppr="info",
                 fee_unknown="info")
@@ -132,7 +134,7 @@ class HandwrittenMedicare2025:
             rule_meta: The compiled evaluator's `rules` (RuleInfo list), to copy finding metadata from.
         """
         self.codes, self.rvus = _load_2025()
-        self.info = info or PolicyInfo("medicare-cts-2025", "medicare", "2025.2", "2025-01-01", "2025-12-31", "")
+        self.info = info or PolicyInfo("medicare-cts-2025", "medicare", "2025.3", "2025-01-01", "2025-12-31", "")
         # rule id -> (severity, title, citation, reasons, sources, origin)
         self.meta = {r: (SEVERITY[r], "", "", (), (), None) for r in RULES}
         for r in rule_meta or ():
@@ -305,6 +307,24 @@ class HandwrittenMedicare2025:
                                  "allowed line's amount is null (unknown), not zero; a denied line is allowed "
                                  "nothing."))
 
+        # The policy's second stage: lines of one add-on code on one date share the units their
+        # session supports, in line order, a line denied above counting for none of them.
+        before_stage = (denied[:], allowed[:])
+        for i, ln in enumerate(lines):
+            code = ln["code"]
+            role, primary, unit_minutes, _ = codes.get(code, ("none", None, None, None))
+            if not governed[i] or role != "addon" or primary not in codes or before_stage[0][i]:
+                continue
+            day = dates[i]
+            before = sum(before_stage[1][j] for j in range(i)
+                         if lines[j]["code"] == code and dates[j] == day and not before_stage[0][j])
+            if before > 0:
+                session = minutes.get((primary, day), 0)
+                supported = _midpoint(max(0, session - codes[primary][2]), unit_minutes)
+                reduce("addon_units_shared_across_lines", i, max(0, supported - before),
+                       f"{session} session minutes on {day} support {supported} unit(s) of {code}; earlier lines "
+                       f"of the code on that date were allowed {before}, which leaves line {i} "
+                       f"{max(0, supported - before)} of the {ln['units']} billed.")
         return self._decision(claim, findings, governed, denied, allowed, facility)
 
     def _decision(self, claim: dict, raw: list, governed: list, denied: list, allowed: list,

@@ -252,3 +252,15 @@ def test_stages_and_a_rules_stage_format_in_place():
     text = format_policy(policy_text(ONE_ADDON_UNIT))
     assert "\nstages checks, limits\n" in text and "\n  stage limits\n" in text
     assert format_policy(text.replace("stages checks, limits", "stages   checks ,limits")) == text
+
+
+def test_medicare_two_97551_lines_share_the_one_unit_a_50_minute_session_supports():
+    from conftest import medicare_claim
+    import ctsdsl
+    lines = [{"code": "97550", "units": 1, "minutes": 50, "modifiers": ["GP"]},
+             {"code": "97551", "units": 1, "modifiers": ["GP"]}, {"code": "97551", "units": 1, "modifiers": ["GP"]}]
+    decision = ctsdsl.evaluate(medicare_claim(lines=lines))
+    assert statuses(decision) == [("allowed", 1), ("allowed", 1), ("denied", 0)]
+    (finding,) = [f for f in decision.findings_for(2) if f.rule == "addon_units_shared_across_lines"]
+    assert finding.message == ("50 session minutes on 2024-05-01 support 1 unit(s) of 97551; earlier lines of the "
+                               "code on that date were allowed 1, which leaves line 2 0 of the 1 billed.")

@@ -5,7 +5,7 @@
 policy "medicare-cts-2024" {
   title "Medicare caregiver training services (CPT 97550, 97551, 97552), CY2024"
   payer "medicare"
-  version "2024.2"
+  version "2024.3"
   effective 2024-01-01 to 2024-12-31
   governs "97550", "97551", "97552"
   changes "First year of the CTS codes (CY2024 PFS final rule, CMS-1784-F); before 2024-01-01 the "
@@ -273,6 +273,12 @@ table codes from "data/codes.csv" key code dated effective_from cites cms_pfs_20
 table rvu from "data/rvu.csv" key code dated effective_from cites cms_pprrvu_2024
 table mue from "data/mue.csv" key code dated effective_from cites cms_mue_2024, cms_mue_2026q2, mue_g0540
 
+# ---------------------------------------------------------------- stages
+# What a line is (its code, time, modifiers, documentation) is decided first; then what the
+# session's minutes allow across its lines, which must not count a line already denied.
+
+stages service, session
+
 # ---------------------------------------------------------------- named expressions
 
 let telehealth = claim.place_of_service in telehealth_pos
@@ -508,6 +514,32 @@ rule addon_units_from_minutes {
   message "{session_minutes} session minutes support "
           "{midpoint_addon_units(session_minutes, codes[primary_code].unit_minutes, codes[line.code].unit_minutes)} "
           "unit(s) of {line.code} (the first at 38 minutes, one more per 15); {line.units} billed."
+}
+
+# The add-on units a session's minutes support belong to the session, not to each line: split
+# over several lines of the code on one date (a line per caregiver, say), the lines share them,
+# in line order, and a line denied in the first stage (no primary, no documentation, an MUE)
+# uses none of them. Each line is first held to the session's units on its own (above).
+let addon_units_supported = midpoint_addon_units(session_minutes,
+                                                 codes[primary_code].unit_minutes,
+                                                 codes[line.code].unit_minutes)
+let addon_units_before = sum(o.units_allowed for o in claim.lines
+                             where o.code == line.code
+                                   and o.date_of_service == line.date_of_service
+                                   and not o.denied
+                                   and o.index < line.index)
+
+rule addon_units_shared_across_lines {
+  title "Lines of one add-on code on one date share the units the session's minutes support"
+  cites provider_magazine_time, ama_midpoint
+  stage session
+  applies to line where role == "addon" and primary_code in codes and not line.denied
+  when addon_units_before > 0
+  reduce units to addon_units_supported - addon_units_before
+  message "{session_minutes} session minutes on {line.date_of_service} support "
+          "{addon_units_supported} unit(s) of {line.code}; earlier lines of the code on that date "
+          "were allowed {addon_units_before}, which leaves line {line.index} "
+          "{max(0, addon_units_supported - addon_units_before)} of the {line.units} billed."
 }
 
 # An MUE's adjudication indicator says what it counts: MAI 1 the units of one line; MAI 2 and 3

@@ -4,7 +4,7 @@
 policy "medicare-cts-2025" {
   title "Medicare caregiver training services (CPT 97550-97552, HCPCS G0539-G0543), CY2025"
   payer "medicare"
-  version "2025.2"
+  version "2025.3"
   effective 2025-01-01 to 2025-12-31
   extends "medicare-cts-2024"
   governs "97550", "97551", "97552", "G0539", "G0540", "G0541", "G0542", "G0543"

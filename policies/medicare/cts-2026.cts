@@ -3,7 +3,7 @@
 policy "medicare-cts-2026" {
   title "Medicare caregiver training services (CPT 97550-97552, HCPCS G0539-G0543), CY2026"
   payer "medicare"
-  version "2026.2"
+  version "2026.3"
   effective 2026-01-01 to 2026-12-31
   extends "medicare-cts-2025"
   changes "CY2026 PFS final rule (CMS-1832-F): the telehealth list has no provisional category, so "
