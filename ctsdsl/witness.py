@@ -59,7 +59,7 @@ from decimal import Decimal
 from . import nodes as n
 from .claims import line_integer_bounds
 from .decision import Decision, money_text
-from .diff import Change
+from .diff_structure import Change
 from .errors import CtsdslError
 from .evaluator import Evaluator
 from .loader import LoadedPolicy

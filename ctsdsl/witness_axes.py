@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 from . import nodes as n
-from .diff import Change
+from .diff_structure import Change
 from .loader import LoadedPolicy
 
 # Each axis, and the claim and line fields that, when an edit reads them, make it an axis the edit reads.
