@@ -277,6 +277,10 @@ class DecisionEncoder:
         line = "null" if f.line is None else self._number(f.line)
         return f'{{"id":{_quote(f.id)},{cached[5]},"line":{line},"message":{_quote(f.message)},{cached[6]}}}'
 
+    def _adjustments(self, adjustments: tuple) -> str:
+        # Most lines are allowed, with none; the others are rare enough for the plain encoder.
+        return self._dumps([a.to_dict() for a in adjustments]) if adjustments else "[]"
+
     def _number(self, value: int | Decimal) -> str:
         return str(value) if type(value) is int else self._dumps(value)
 
@@ -287,7 +291,9 @@ class DecisionEncoder:
             f'{{"index":{ln.index},"code":{_quote(ln.code)},"status":"{ln.status}",'
             f'"units_billed":{number(ln.units_billed)},"units_allowed":{number(ln.units_allowed)},'
             f'"allowed_amount":{"null" if ln.allowed_amount is None else _quote(str(ln.allowed_amount.quantize(ZERO)))},'
-            f'"findings":[{",".join(map(_quote, ln.findings))}]}}' for ln in d.lines)
+            f'"findings":[{",".join(map(_quote, ln.findings))}],'
+            f'"adjustments":{self._adjustments(ln.adjustments)},"remarks":[{",".join(map(_quote, ln.remarks))}]}}'
+            for ln in d.lines)
         findings = ",".join(map(self._finding, d.findings))
         return (f'{{"claim_id":{_quote(d.claim_id)},"claim_digest":{_quote(d.claim_digest)},'
                 f'"policy":{self._policy(d.policy)},"outcome":{_quote(d.outcome)},"lines":[{lines}],'

@@ -455,6 +455,7 @@ _LINE_CHECKS = {
     "caregivers": lambda v: _int_in(v, 1, 1000),
     "patient_present": lambda v: isinstance(v, bool),
     "date_of_service": _is_date,
+    "charge": lambda v: _is_amount(v),
 }
 # The spend toward the KX thresholds: one figure for both, or one per threshold (PT and SLP
 # share one, OT has its own), which takes precedence over the shared one.
@@ -498,6 +499,15 @@ def _infinite_spends(obj: object) -> list[str]:
         return []
     return [f for f in SPEND_FIELDS if (isinstance(obj.get(f), float) and not math.isfinite(obj[f]))
             or (isinstance(obj.get(f), Decimal) and not obj[f].is_finite())]
+
+
+def _infinite_charges(obj: object) -> list[int]:
+    """The lines whose charge is NaN or an infinity, which the schema cannot refuse either."""
+    lines = obj.get("lines") if isinstance(obj, dict) else None
+    if not isinstance(lines, list):
+        return []
+    return [i for i, line in enumerate(lines) if isinstance(line, dict) and isinstance(line.get("charge"), (float, Decimal))
+            and not (line["charge"].is_finite() if isinstance(line["charge"], Decimal) else math.isfinite(line["charge"]))]
 
 
 @functools.lru_cache(maxsize=1)
@@ -548,6 +558,11 @@ def _slow_validate(obj: object, source_name: str) -> dict:
     infinite = _infinite_spends(obj)
     # jsonschema's `minimum` would raise on a Decimal NaN: check what is left, and report the NaN here.
     checked = {k: v for k, v in obj.items() if k not in infinite} if isinstance(obj, dict) and infinite else obj
+    bad_charges = _infinite_charges(obj)
+    if bad_charges:  # likewise a line's charge
+        lines = [{k: v for k, v in line.items() if k != "charge"} if i in bad_charges else line
+                 for i, line in enumerate(obj["lines"])]  # type: ignore[index]
+        checked = dict(checked, lines=lines)  # type: ignore[arg-type]
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
     errors = sorted(_validator().iter_errors(checked), key=lambda e: (
         [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
@@ -563,6 +578,10 @@ def _slow_validate(obj: object, source_name: str) -> dict:
                                       source_name,
                                       hint="NaN, Infinity and numbers past 1e308 are not amounts",
                                       path=f"$.{field}"))
+    for i in bad_charges:
+        diagnostics.append(Diagnostic("claim-invalid", f"expected a finite number, got {obj['lines'][i]['charge']}",  # type: ignore[index]
+                                      source_name, hint="NaN, Infinity and numbers past 1e308 are not amounts",
+                                      path=f"$.lines[{i}].charge"))
     for field in ("id", "payer"):  # nor "no lone surrogates": half a UTF-16 pair cannot be written as UTF-8
         value = obj.get(field) if isinstance(obj, dict) else None
         if isinstance(value, str) and _has_surrogate(value):

@@ -182,6 +182,30 @@ class Finding:
                 "origin": self.origin.to_dict() if self.origin else None}
 
 
+Group = Literal["CO", "PR", "OA", "PI"]
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """What an 835 reports in a line's CAS segment: a group, a CARC, the amount and units adjusted.
+
+    `group` and `carc` are None when the rule that decided the line names no CARC (the reference
+    gives none for it): the amount is still accounted for, and an 835 writer must choose the code.
+    `amount` is None when the claim line gives no `charge`. `finding` is the id of the finding
+    whose rule the codes come from. See ctsdsl/adjustments.py for how they are made.
+    """
+
+    group: Group | None
+    carc: str | None
+    amount: Decimal | None
+    quantity: int
+    finding: str
+
+    def to_dict(self) -> dict:
+        return {"group": self.group, "carc": self.carc, "amount": money_text(self.amount),
+                "quantity": self.quantity, "finding": self.finding}
+
+
 @dataclass(frozen=True, slots=True)
 class LineDecision:
     """The decision for one claim line."""
@@ -193,6 +217,8 @@ class LineDecision:
     units_allowed: int
     allowed_amount: Decimal | None
     findings: tuple[str, ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()  # the CAS of an 835: why units_billed - units_allowed were not paid
+    remarks: tuple[str, ...] = ()  # RARC codes, an 835's LQ segment, of the rule the adjustments come from
 
     @property
     def amount_unknown(self) -> bool:
@@ -203,7 +229,8 @@ class LineDecision:
     def to_dict(self) -> dict:
         return {"index": self.index, "code": self.code, "status": self.status,
                 "units_billed": self.units_billed, "units_allowed": self.units_allowed,
-                "allowed_amount": money_text(self.allowed_amount), "findings": list(self.findings)}
+                "allowed_amount": money_text(self.allowed_amount), "findings": list(self.findings),
+                "adjustments": [a.to_dict() for a in self.adjustments], "remarks": list(self.remarks)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from . import nodes as n
+from .adjustments import NO_CODES, RuleCodes, charge_of, line_adjustments, rule_codes
 from .checker import CheckedPolicy
 from .compiler import Compiler
-from .decision import (Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo, Severity, Source,
-                       claim_digest)
+from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo,
+                       Severity, Source, claim_digest)
 from .errors import ClaimError, Diagnostic, EvaluationError
 from .runtime import ZERO, DatedLookupError, MissingRowError, Result, namespace
 
@@ -71,6 +72,7 @@ class RuleInfo:
     origin: Origin
     span: n.Span
     file: str
+    codes: RuleCodes = NO_CODES  # its reasons as an 835 groups them (adjustments.py)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Evaluator:
         self.rules = [self._rule_info(r, sources) for r in policy.of_kind(n.Rule)]
         self.fees = [self._rule_info(f, sources) for f in policy.of_kind(n.Fee)]
         self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
+        self._rules_by_id = {r.id: r for r in self.rules}  # a finding's rule, for its reason codes
         self._fn = self._build(trace=False)
         self._traced: Callable[[Claim], Result] | None = None
         # Findings and line decisions already built, by their fields: they are immutable, and most
@@ -121,11 +124,13 @@ class Evaluator:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
         # The grammar admits only deny, reduce, warn and info as a rule's outcome.
         severity = cast(Severity, rule.outcome.kind if isinstance(rule, n.Rule) and rule.outcome else "info")
-        reasons = tuple(f"{r.system} {r.code}" for r in getattr(rule, "reasons", ()))
+        given = getattr(rule, "reasons", ())
+        reasons = tuple(f"{r.system} {r.code}" for r in given)
         file = rule.origin or self._source_file
         name, version = self._layers.get(file, (self.info.name, self.info.version))
         return RuleInfo(rule.id, rule.title, severity, "; ".join(s.cite() for s in cited), reasons, cited,
-                        Origin(name, version, shown_path(file), rule.span.line), rule.span, file)
+                        Origin(name, version, shown_path(file), rule.span.line), rule.span, file,
+                        rule_codes((r.system, r.code) for r in given))
 
     def _build(self, trace: bool) -> Callable[[Claim], Result]:
         program = Compiler(self.checked, trace=trace).generate()
@@ -254,6 +259,7 @@ class Evaluator:
         out_lines = []
         total = ZERO
         denied = reduced = governed_count = 0
+        by_id: dict[str, Finding] | None = None  # built for the first line that is not allowed
         for i, ln in enumerate(lines):
             billed = ln["units"]
             if not gov[i]:
@@ -275,7 +281,15 @@ class Evaluator:
                 # Half up, as `round()` in a policy and as fee schedules round: $0.125 is $0.13.
                 amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
                 total += amount
-            out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
+            if status == "allowed":
+                out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
+            else:
+                if by_id is None:
+                    by_id = {f.id: f for f in findings}
+                adjustments, remarks = self._adjusted([by_id[fid] for fid in on_line[i]], billed, units,
+                                                      ln.get("charge"))
+                out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i]),
+                                       adjustments, remarks))
         outcome: Outcome
         if governed_count and denied == governed_count:
             outcome = "deny"
@@ -285,3 +299,16 @@ class Evaluator:
             outcome = "pay"
         return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total,
                         claim_digest(claim))
+
+    def _adjusted(self, on_line: list[Finding], billed: int, allowed: int,
+                  charge: object) -> tuple[tuple[Adjustment, ...], tuple[str, ...]]:
+        """A denied or reduced line's adjustments and remarks, from the rule that decided it (adjustments.py)."""
+        rules = self._rules_by_id
+        # A denied line is explained by a deny rule, else (reduced to 0) by a reduce one; a rule that
+        # names a CARC before one that names none.
+        wanted = ("deny", "reduce") if allowed == 0 else ("reduce",)
+        chosen = next((f for severity in wanted for named in (True, False) for f in on_line
+                       if f.severity == severity and bool(rules[f.rule].codes.adjustments) == named), None)
+        if chosen is None:  # cut short by no rule of the policy: nothing to say why
+            return (), ()
+        return line_adjustments(rules[chosen.rule].codes, chosen.id, billed, allowed, charge_of(charge))
