@@ -559,10 +559,10 @@ def _slow_validate(obj: object, source_name: str) -> dict:
     # jsonschema's `minimum` would raise on a Decimal NaN: check what is left, and report the NaN here.
     checked = {k: v for k, v in obj.items() if k not in infinite} if isinstance(obj, dict) and infinite else obj
     bad_charges = _infinite_charges(obj)
-    if bad_charges:  # likewise a line's charge
+    if bad_charges and isinstance(checked, dict):  # likewise a line's charge
         lines = [{k: v for k, v in line.items() if k != "charge"} if i in bad_charges else line
-                 for i, line in enumerate(obj["lines"])]  # type: ignore[index]
-        checked = dict(checked, lines=lines)  # type: ignore[arg-type]
+                 for i, line in enumerate(checked["lines"])]
+        checked = dict(checked, lines=lines)
     # Sorted by path (indexes numerically), then by best_match's preference at one path.
     errors = sorted(_validator().iter_errors(checked), key=lambda e: (
         [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
