@@ -306,6 +306,7 @@ rule patient_present {
   # CARC 16 is the reference's code for a billing error (§7); that a MAC uses it for this case
   # (and for the two group rules) is our reading: the reference has no row for it. No RARC, as
   # with every CARC 16 here (see the documentation rules).
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is defined as training without the patient present; with the patient "
           "present, bill the treatment code for the activity (for example 97530 or 97535)."
@@ -345,6 +346,7 @@ rule consent_not_documented {
   applies to line
   when not claim.documentation.consent
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "Consent of the patient or representative to caregiver training is not documented; "
           "document it in the record before billing {line.code}."
@@ -356,6 +358,7 @@ rule plan_of_care_missing {
   applies to line
   when therapist and not claim.documentation.plan_of_care_includes_cts
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "The therapy plan of care does not include caregiver training; update the plan of care "
           "before billing {line.code}."
@@ -377,6 +380,7 @@ rule reason_without_patient_missing {
   applies to line
   when not claim.documentation.reason_without_patient
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is not billable until the record says why the caregiver is trained without "
           "the patient present: add that reason to the note."
@@ -388,6 +392,7 @@ rule need_for_occurrence_missing {
   applies to line
   when not claim.documentation.need_for_occurrence
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is not billable until the record shows why this session was reasonable and "
           "necessary: document the need for this occurrence."
@@ -399,6 +404,7 @@ rule training_not_described {
   applies to line
   when not claim.documentation.training_described
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is not billable until the record describes the strategies and techniques "
           "trained."
@@ -410,6 +416,7 @@ rule caregiver_response_missing {
   applies to line
   when not claim.documentation.caregiver_response
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is not billable until the record documents the caregiver's response to the "
           "training."
@@ -421,6 +428,7 @@ rule impact_on_goals_missing {
   applies to line
   when not claim.documentation.impact_on_goals
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is not billable until the record ties the training to the patient's "
           "treatment goals (the training must be congruent with the plan and aimed at the "
@@ -433,6 +441,7 @@ rule group_details_missing {
   applies to line where role == "group"
   when not claim.documentation.group_details
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} is not billable until the record documents the group: the patients "
           "represented and the caregivers trained."
@@ -446,8 +455,9 @@ rule discipline_modifier {
   applies to line
   when therapist and disciplines != 1
   deny
-  # CARC 4's text is verified; its use for a missing therapy modifier is "likely" (§7).
-  reason CARC 4
+  # CARC 4's text is verified; its use for a missing therapy modifier is "likely" (§7). Group
+  # CO: the reference's group for CARC 4 (§7).
+  reason CARC 4, CO 4
   message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]; a therapist's CTS "
           "line needs exactly one of GP (PT), GO (OT) or GN (SLP)."
 }
@@ -459,8 +469,8 @@ rule assistant_modifier_mismatch {
   when "CQ" in line.modifiers and "GP" not in line.modifiers
        or "CO" in line.modifiers and "GO" not in line.modifiers
   deny
-  # CARC 4 for a CQ/CO conflict: "likely" (§7), as for discipline_modifier.
-  reason CARC 4
+  # CARC 4 for a CQ/CO conflict: "likely" (§7), as for discipline_modifier; group CO (§7).
+  reason CARC 4, CO 4
   message "Line {line.index} ({line.code}) has modifiers [{line.modifiers}]: CQ is for PTAs under "
           "a PT plan (with GP) and CO for OTAs under an OT plan (with GO); SLP has no assistant "
           "modifier."
@@ -477,8 +487,9 @@ rule addon_without_primary {
   when not any(o in claim.lines
                where o.code == primary_code and o.date_of_service == line.date_of_service)
   deny
-  # CARC 107's text is verified; its use for an add-on without its primary is "likely" (§7).
-  reason CARC 107
+  # CARC 107's text is verified; its use for an add-on without its primary is "likely" (§7),
+  # whose group for it is "usually CO".
+  reason CARC 107, CO 107
   message "{line.code} on {line.date_of_service} has no {primary_code} for the same date on this "
           "claim; bill {primary_code} for the first 30 minutes, or remove {line.code}."
 }
@@ -489,6 +500,7 @@ rule initial_minutes_missing {
   applies to line where role == "initial"
   when missing(line.minutes)
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} has no minutes; give the total face-to-face minutes of the session on the "
           "{line.code} line."
@@ -558,7 +570,9 @@ rule mue_exceeded {
   applies to line where line.code in mue
   when mue_units > mue[line.code].max_units
   deny
-  reason CARC 96, RARC N362
+  # Group CO: the reference's row for CARC 96 gives no group, but says (verified, §7) that an
+  # MUE denial cannot be billed to the beneficiary, nor shifted to them by an ABN: CO's meaning.
+  reason CARC 96, CO 96, RARC N362
   message "{mue_units} units of {line.code} on {line.date_of_service} exceed its MUE of "
           "{mue[line.code].max_units} (MAI {mue[line.code].mai}: "
           "{if mue[line.code].mai == 1 then \"this line's units\" else \"all its lines on the date, counted together\"}); "
@@ -573,6 +587,7 @@ rule group_needs_two_patients {
   applies to line where role == "group"
   when line.patients_represented < 2
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} represents {line.patients_represented} patient; group CTS needs two or more "
           "patients represented (the number of caregivers does not matter). Bill the individual "
@@ -593,6 +608,7 @@ rule individual_code_for_group {
   applies to line where role == "initial" or role == "addon"
   when line.patients_represented > 1
   deny
+  # No group for CARC 16 in the reference (§7): the default, CO, applies.
   reason CARC 16
   message "{line.code} represents {line.patients_represented} patients; training for several "
           "patients' caregivers is group CTS, billed with the group code."
@@ -677,6 +693,7 @@ rule kx_threshold_pt_slp {
                         and not missing(pt_slp_spend)
   when pt_slp_spend + pt_slp_claim_fees > kx_threshold_pt_slp
   deny
+  # Group PR, the patient's to pay: Palmetto's use of CARC 119 over the KX threshold (§7, verified).
   reason CARC 119, PR 119
   message "PT/SLP spend of {dollars(pt_slp_spend)} plus this claim's {dollars(pt_slp_claim_fees)} "
           "passes the PT/SLP threshold of {dollars(kx_threshold_pt_slp)}; add KX when the services "
@@ -691,6 +708,7 @@ rule kx_threshold_ot {
                         and not missing(ot_spend)
   when ot_spend + ot_claim_fees > kx_threshold_ot
   deny
+  # Group PR, the patient's to pay: Palmetto's use of CARC 119 over the KX threshold (§7, verified).
   reason CARC 119, PR 119
   message "OT spend of {dollars(ot_spend)} plus this claim's {dollars(ot_claim_fees)} passes the "
           "OT threshold of {dollars(kx_threshold_ot)}; add KX when the services are medically "
