@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .claims import validate_claim
+from .claims import validate_for
 from .decision import Decision
 from .errors import CtsdslError, Diagnostic
 from .evaluator import Claim, Evaluator
@@ -71,14 +71,12 @@ def evaluate(claim: Claim, *, policy: LoadedPolicy | Evaluator | str | Path | No
         ClaimError: the claim is malformed, or its lines are dated under more than one policy.
         PolicyNotFoundError: no bundled policy covers the claim's payer and date.
     """
-    claim = validate_claim(claim)
     if policy is None:
-        evaluator = bundled().evaluator_for(claim)
-    elif isinstance(policy, Evaluator):
-        evaluator = policy
+        valid, evaluator = validate_for(claim, "<claim>", bundled().evaluator_for)
     else:
-        evaluator = compile(policy)
-    return evaluator.evaluate(claim, validate=False)
+        evaluator = policy if isinstance(policy, Evaluator) else compile(policy)
+        valid = evaluator.claim_model.validate(claim)
+    return evaluator.evaluate(valid, validate=False)
 
 
 def check(path: str | Path) -> list[Diagnostic]:

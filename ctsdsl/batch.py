@@ -27,7 +27,7 @@ from pathlib import Path
 from io import BufferedReader
 from typing import TYPE_CHECKING, NamedTuple
 
-from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_claim
+from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_for
 from ._csv_claims import csv_records
 from .decision import Decision, Finding, PolicyInfo
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, amounts_in_range
@@ -189,11 +189,12 @@ class _Policies:
         return self._registry.evaluator_for(claim)
 
 
-def _decide(claim: object, location: str, choose: _Policies) -> Decision:
-    claim = validate_claim(claim, location)
+def _decide(raw: object, location: str, choose: _Policies) -> Decision:
     try:
+        # Checked against the schema of the policy that decides it, which may declare fields of its own.
+        claim, evaluator = validate_for(raw, location, choose)
         with amounts_in_range(location):
-            return choose(claim).evaluate(claim, validate=False)
+            return evaluator.evaluate(claim, validate=False)
     except CtsdslError as exc:
         # Errors about the claim itself (its payer, its date) should name where it came from.
         exc.diagnostics = [Diagnostic(d.code, d.message, location, d.span, d.hint, d.severity, d.path)

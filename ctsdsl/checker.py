@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from . import nodes as n
 from .errors import Diagnostic, Severity
-from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, catalogue,
-                     compatible, element_type)
+from .fields import (ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING,
+                     Field, catalogue, compatible, element_type, with_declared)
 from .functions import FUNCTIONS
 from .overlay import INHERITED
 from .tables import TableData, valid_date
@@ -46,6 +46,9 @@ class CheckedPolicy:
     let_uses_line: dict[str, bool] = field(default_factory=dict)
     # The stages rules run in, in order (empty: one stage); see `stages` in docs/language.md.
     stages: tuple[str, ...] = ()
+    # The claim fields the policy declares beyond the base schema, and every readable field with them.
+    declared: tuple[n.DeclaredField, ...] = ()
+    fields: dict[str, dict[str, Field]] = field(default_factory=catalogue)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Each file's text by name, so errors found later (at evaluation) can show the offending line.
     texts: dict[str, str | None] = field(default_factory=dict, repr=False)
@@ -122,6 +125,7 @@ class Checker:
         self.check_header()
         self.check_names()
         self.check_stages()
+        self.check_declared_fields()
         header = self.policy.header
         for item in self.policy.items:
             self.at(item)
@@ -190,7 +194,7 @@ class Checker:
         """Every named item must be unique, and may not hide a built-in name."""
         seen: dict[str, n.Node] = {}
         for item in self.policy.items:
-            if isinstance(item, (n.PolicyHeader, n.Disable, n.Facts, n.Stages)):
+            if isinstance(item, (n.PolicyHeader, n.Disable, n.Facts, n.Stages, n.DeclaredField)):
                 continue
             name = getattr(item, "name", None) or getattr(item, "id", None)
             kind = type(item).__name__.lower()
@@ -205,6 +209,63 @@ class Checker:
             if space == "value" and name in RESERVED:
                 self.report("reserved-name", f"`{name}` is a built-in name and cannot be redefined", item.span,
                             "choose another name")
+
+    def check_declared_fields(self) -> None:
+        """Each `field` names a new claim or line field, of a declarable type with sound bounds."""
+        good: list[n.DeclaredField] = []
+        seen: dict[str, n.DeclaredField] = {}
+        for d in self.policy.of_kind(n.DeclaredField):
+            self.at(d)
+            what = f"field `{d.path}`"
+            before = len(self.result.errors)
+            type_span = dict(d.entry_spans).get("type", d.span)
+            if d.record not in ("claim", "line"):
+                self.report("unknown-field", f"{what}: a declared field belongs to the claim or a line", d.span,
+                            f"write `field claim.{d.name}` or `field line.{d.name}`")
+            elif d.name in catalogue()[d.record]:
+                self.report("already-defined", f"{what} is already a field of the claim schema", d.span,
+                            f"read it as `{d.path}` without declaring it; a declaration adds a field the base "
+                            "schema lacks")
+            elif d.path in seen:
+                self.report("duplicate-name", f"{what} is declared twice (first at line {seen[d.path].span.line})",
+                            d.span, "declare each field once; an overlay inherits its parent's")
+            if not d.type_name:
+                self.report("missing-entry", f"{what} has no type", d.span,
+                            'add e.g. `type string matching "^[A-Z0-9-]{4,30}$"` or `type int from 1 to 99`')
+            elif d.type_name not in DECLARABLE:
+                self.report("type", f"{what}: `{d.type_name}` is not a type a claim field may have", type_span,
+                            _did_you_mean(d.type_name, DECLARABLE) or f"types: {', '.join(DECLARABLE)}")
+            if d.pattern is not None:
+                if d.type_name != "string":
+                    self.report("type", f"{what}: `matching` is for text, and this field is {d.type_name}", type_span,
+                                "give a pattern only to a string field")
+                try:
+                    re.compile(d.pattern)
+                except re.error as exc:
+                    self.report("bad-value", f"{what}: the pattern does not compile: {exc}", type_span,
+                                "write a JSON Schema (ECMA-262) regular expression, e.g. \"^[A-Z0-9-]{4,30}$\"")
+            if d.low is not None and d.high is not None:
+                if d.type_name not in ("int", "number"):
+                    self.report("type", f"{what}: `from ... to ...` bounds a number, and this field is {d.type_name}",
+                                type_span, "give bounds only to an int or number field")
+                elif d.type_name == "int" and (d.low.kind != "int" or d.high.kind != "int"):
+                    self.report("type", f"{what}: an int field's bounds are whole numbers", type_span)
+                elif d.low.kind not in ("int", "number") or d.high.kind not in ("int", "number"):
+                    self.report("type", f"{what}: bounds are numbers", type_span)
+                elif d.low.value > d.high.value:  # both numbers, as checked above
+                    self.report("bad-range", f"{what}: the bounds run backwards ({d.low.value} to {d.high.value})",
+                                type_span, "write the smaller bound first")
+            self.check_cites(d.cites, what, d.span)
+            if not d.title:
+                self.report("missing-entry", f"{what} has no title", d.span,
+                            'add `title "..."`: it describes the field in the claim schema and the docs',
+                            severity="warning")
+            seen.setdefault(d.path, d)
+            if len(self.result.errors) == before:
+                good.append(d)
+        self.result.declared = tuple(good)
+        self.result.fields = with_declared(self.result.declared)
+        self.current = self.policy.source_name
 
     def check_stages(self) -> None:
         """At most one `stages` list of distinct names (an overlay's has replaced its parent's by now)."""
@@ -253,7 +314,7 @@ class Checker:
                             "claim.documentation.FIELD", fact.field.span, "e.g. `facts line.minutes cites SOURCE`")
                 continue
             record = "documentation" if len(path) == 3 else path[0]
-            fields = catalogue()[record]
+            fields = self.result.fields[record]
             name = path[-1]
             if name in ("lines", "documentation", "index") and len(path) == 2:  # records and positions, not fields
                 self.report("unknown-field", f"`{'.'.join(path)}` is not a field a claim states", fact.field.span,
@@ -660,7 +721,7 @@ class Checker:
                 return ANY
             self._columns[id(expr)] = (table, expr.name)
             return table.columns[expr.name]
-        fields = catalogue().get(obj)
+        fields = self.result.fields.get(obj)
         if fields is None:
             self.report("type", f"{_a(obj)} has no fields (`.{expr.name}`)", expr.span)
             return ANY

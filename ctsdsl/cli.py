@@ -22,7 +22,7 @@ from pathlib import Path
 from . import _resources
 from .api import compile as compile_policy
 from ._output import drop_stdout
-from .claims import load_claim_file, validate_claim
+from .claims import load_claim_file, validate_for
 from .errors import (ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, PolicySyntaxError, UsageError,
                      amounts_in_range, printable)
 from .loader import POLICY_SUFFIX, find_files, load_file, policy_tree
@@ -79,17 +79,24 @@ def _claims(paths: list[str], several: bool = True, args=None):
             for read in interop.read_all(path, kind, options):
                 yield read.location, read.claim, read
             continue
-        for location, raw in load_claim_file(path):
-            yield location, validate_claim(raw, location), None
+        # Not validated here: a claim is checked against the schema of the policy that decides it,
+        # which may declare fields of its own (see `_decided_by`).
+        yield from ((location, raw, None) for location, raw in load_claim_file(path))
+
+
+def _decided_by(raw: object, location: str, args):
+    """The claim, valid for the policy that decides it, and that policy's evaluator."""
+    return validate_for(raw, location, lambda claim: _evaluator_for(claim, args.policy, args.policies))
 
 
 def cmd_eval(args) -> int:
     decisions, reads = [], []
     as_json = args.json or args.format == "json"
-    for location, claim, read in _claims(args.claims, args=args):
+    for location, raw, read in _claims(args.claims, args=args):
         try:
+            claim, evaluator = _decided_by(raw, location, args)
             with amounts_in_range(location):
-                decision = _evaluator_for(claim, args.policy, args.policies).evaluate(claim, validate=False)
+                decision = evaluator.evaluate(claim, validate=False)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
@@ -109,9 +116,9 @@ def cmd_eval(args) -> int:
 
 def cmd_explain(args) -> int:
     bodies: list[dict] = []
-    for location, claim, _ in _claims([args.claim], several=False, args=args):
+    for location, raw, _ in _claims([args.claim], several=False, args=args):
         try:
-            evaluator = _evaluator_for(claim, args.policy, args.policies)
+            claim, evaluator = _decided_by(raw, location, args)
             with amounts_in_range(location):
                 decision, evaluations = evaluator.trace(claim, validate=False)
         except CtsdslError as exc:
@@ -213,6 +220,21 @@ def _same(d: Diagnostic) -> tuple:
     """What makes two diagnostics the same problem, whichever path named its file."""
     path = Path(d.source_name)
     return (str(path.resolve()) if path.is_file() else d.source_name, d.span, d.code, d.message)
+
+
+def cmd_schema(args) -> int:
+    from .claims import model_for
+    from .api import load_policy
+    with policy_tree(Path(args.policies).resolve()) if args.policies else contextlib.nullcontext():
+        loaded = load_policy(args.policy)
+    schema = dict(model_for(loaded.checked.declared).schema)
+    header = loaded.checked.policy.header
+    if loaded.checked.declared and header is not None:  # say whose schema it is: it is not the base one
+        schema["title"] = f"ctsdsl claim for {header.name} {header.version}"
+        fields = ", ".join(d.path for d in loaded.checked.declared)
+        schema["description"] = f"{schema['description']} With the fields {header.name} declares: {fields}."
+    print(json.dumps(schema, indent=2, ensure_ascii=False))
+    return 0
 
 
 def cmd_check(args) -> int:
@@ -474,6 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate policy files and report every problem")
     p.add_argument("paths", nargs="*", metavar="PATH", help="policy files or folders (default: the bundled ones)")
     p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("schema", help="print the claim schema of a policy: the base schema and the fields it declares "
+                       "(JSON Schema 2020-12)")
+    p.add_argument("policy", metavar="POLICY", help="a bundled policy's name, or a policy file")
+    p.add_argument("--policies", metavar="DIR", help="the policy tree an overlay finds its parents in")
+    p.set_defaults(run=cmd_schema)
 
     p = sub.add_parser("test", help="run analyst test cases (YAML) and report rule coverage")
     p.add_argument("paths", nargs="*", metavar="PATH",

@@ -317,7 +317,7 @@ class Compiler:
             if kind == LINE and e.name in OUTCOMES:  # as the stages before this one left it
                 assert idx is not None, "every line variable has an index variable (see _Scope.bind)"
                 return self.read(label, f"{'sden' if e.name == 'denied' else 'sal'}[{idx}]")
-            fields = catalogue()[kind]
+            fields = self.checked.fields[kind]
             f = fields[e.name]
             if kind == CLAIM and e.name == "lines":
                 return "lines"
@@ -463,7 +463,7 @@ class Compiler:
         for field_side, other in ((test.left, test.right), (test.right, test.left)):
             if isinstance(field_side, n.Attribute) and isinstance(field_side.obj, n.Name) \
                     and field_side.obj.name == var and field_side.name != "index":
-                f = catalogue()[LINE].get(field_side.name)
+                f = self.checked.fields[LINE].get(field_side.name)
                 if f is not None and f.type in _KEY_TYPES \
                         and not any(d.startswith("v:") for d in self.deps(other)):
                     return field_side, other

@@ -26,6 +26,7 @@ from . import nodes as n
 from .adjustments import NO_CODES, RuleCodes, charge_of, line_adjustments, rule_codes
 from .checker import CheckedPolicy
 from .compiler import Compiler
+from .claims import model_for
 from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo,
                        Severity, Source, claim_digest)
 from .errors import ClaimError, Diagnostic, EvaluationError
@@ -113,6 +114,8 @@ class Evaluator:
         self.fees = [self._rule_info(f, sources) for f in policy.of_kind(n.Fee)]
         self.governs = frozenset(policy.header.governs) if policy.header else frozenset()
         self._rules_by_id = {r.id: r for r in self.rules}  # a finding's rule, for its reason codes
+        # The claims this policy decides: the base schema and the fields it declares.
+        self.claim_model = model_for(checked.declared)
         self._fn = self._build(trace=False)
         self._traced: Callable[[Claim], Result] | None = None
         # Findings and line decisions already built, by their fields: they are immutable, and most
@@ -173,8 +176,7 @@ class Evaluator:
             EvaluationError: a rule could not be evaluated (e.g. a missing table row).
         """
         if validate:
-            from .claims import validate_claim
-            claim = validate_claim(claim)
+            claim = self.claim_model.validate(claim)
         try:
             result = self._fn(claim)
         except EvaluationError:
@@ -190,8 +192,7 @@ class Evaluator:
     def trace(self, claim: Claim, *, validate: bool = True) -> tuple[Decision, list[Evaluation]]:
         """Decide a claim and record every rule evaluated, with the values it read."""
         if validate:
-            from .claims import validate_claim
-            claim = validate_claim(claim)
+            claim = self.claim_model.validate(claim)
         if self._traced is None:
             self._traced = self._build(trace=True)
         try:

@@ -87,6 +87,23 @@ def catalogue() -> dict[str, dict[str, Field]]:
     return {CLAIM: claim_fields, LINE: line_fields, DOCUMENTATION: doc_fields}
 
 
+# The types a policy may declare a claim field as (`field line.x { type string }`).
+DECLARABLE = {"string": STRING, "int": INT, "number": NUMBER, "bool": BOOL, "date": DATE}
+
+
+def with_declared(declared) -> dict[str, dict[str, Field]]:
+    """The catalogue with a policy's declared fields (`nodes.DeclaredField`s) added, all optional.
+
+    The base catalogue is shared and never changed: a policy without declarations gets it as is."""
+    if not declared:
+        return catalogue()
+    out = {record: dict(fields) for record, fields in catalogue().items()}
+    for d in declared:
+        if d.record in out and d.type_name in DECLARABLE:
+            out[d.record][d.name] = Field(d.name, DECLARABLE[d.type_name], None, True, d.title)
+    return out
+
+
 def element_type(collection_type: str) -> str | None:
     """The element type of ``set:T`` or ``list:T``, else None."""
     if collection_type.startswith(("set:", "list:")):

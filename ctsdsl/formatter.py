@@ -278,6 +278,20 @@ class Formatter:
             entries.append(("note", self.strings("note ", s.note)))
         self.block(f"source {s.id}", s, entries)
 
+    def item_declaredfield(self, f: n.DeclaredField) -> None:
+        entries = []
+        if f.title:
+            entries.append(("title", [f"title {format_string(f.title)}"]))
+        if f.type_name:
+            bound = (f" matching {format_string(f.pattern)}" if f.pattern is not None else
+                     f" from {format_literal(f.low)} to {format_literal(f.high)}" if f.low and f.high else "")
+            entries.append(("type", [f"type {f.type_name}{bound}"]))
+        if f.cites:
+            entries.append(("cites", [self.cites(f.cites).strip()]))
+        if f.note:
+            entries.append(("note", self.strings("note ", f.note)))
+        self.block(f"field {f.path}", f, entries)
+
     def _override(self, item) -> str:
         return "override " if getattr(item, "override", False) else ""
 

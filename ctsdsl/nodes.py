@@ -322,6 +322,31 @@ class Disable(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredField(Node):
+    """A claim or line field a policy reads beyond the base schema: `field line.prior_auth_number { ... }`.
+
+    `type_name` is string, int, number, bool or date; a string may have a `pattern` (a JSON
+    Schema pattern), a number `low` and `high` (inclusive)."""
+
+    record: str  # "claim" or "line"
+    name: str
+    title: str = ""
+    type_name: str = ""
+    pattern: str | None = None
+    low: Literal | None = None
+    high: Literal | None = None
+    cites: tuple[Citation, ...] = ()
+    note: str = ""
+    origin: str = field(default="", compare=False)
+    entry_spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
+    span: Span = _span()
+
+    @property
+    def path(self) -> str:
+        return f"{self.record}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class Stages(Node):
     """The order rules run in, by stage name; an overlay may add stages, keeping its parent's order."""
 
@@ -351,7 +376,7 @@ class Facts(Node):
     span: Span = _span()
 
 
-Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable, Facts, Stages]
+Item = Union[PolicyHeader, Source, Param, Table, Let, Rule, Fee, Disable, Facts, Stages, DeclaredField]
 
 
 @dataclass(frozen=True, slots=True)

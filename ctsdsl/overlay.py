@@ -28,7 +28,7 @@ MAX_CHAIN = 16
 INHERITED = "inherited"
 _DEAD_OVERRIDE_HINT = "keep one: delete the `disable` to change the rule, or delete the override to switch it off"
 _OVERRIDABLE = (n.Param, n.Table, n.Let, n.Rule, n.Fee)
-_ORIGINATED = (*_OVERRIDABLE, n.Disable, n.Facts, n.Stages)  # the items that record the file they came from
+_ORIGINATED = (*_OVERRIDABLE, n.Disable, n.Facts, n.Stages, n.DeclaredField)  # the items that record the file they came from
 
 
 @dataclass
@@ -63,11 +63,13 @@ def _key(item: n.Node) -> tuple[str, str] | None:
         return ("source", item.id)
     if isinstance(item, (n.Param, n.Table, n.Let)):
         return ("value", item.name)
+    if isinstance(item, n.DeclaredField):
+        return ("field", item.path)
     return None
 
 
 def _kind(item: n.Node) -> str:
-    return type(item).__name__.lower()
+    return "field" if isinstance(item, n.DeclaredField) else type(item).__name__.lower()
 
 
 def _stamp(policy: n.Policy, origin: str) -> list[n.Item]:

@@ -38,7 +38,8 @@ BLOCK_KEYWORDS = {
     "rule": ("title", "cites", "applies", "when", "deny", "reduce", "warn", "info", "reason", "message", "note",
              "stage"),
     "fee": ("title", "cites", "applies", "amount", "note"),
-    "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable", "facts", "stages"),
+    "field": ("title", "type", "cites", "note"),
+    "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable", "facts", "stages", "field"),
 }
 
 _HOLE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")

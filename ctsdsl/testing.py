@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from .claims import StrictYamlLoader, parse_yaml, validate_claim
+from .claims import StrictYamlLoader, parse_yaml, validate_for
 from .decision import Decision, LineDecision, money_text
 from .errors import CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_text, tree_root
@@ -64,7 +64,7 @@ class Case:
     name: str
     file: str
     line: int
-    claim: object  # as the case file wrote it: validate_claim checks it when the case runs
+    claim: object  # as the case file wrote it: validate_for checks it when the case runs
     expect: dict
     policy: str | None = None
     params: dict = field(default_factory=dict)  # what-if values for the policy's parameters
@@ -488,8 +488,9 @@ class Runner:
         result = CaseResult(case)
         expected_error = case.expect.get("error")
         try:
-            claim = validate_claim(case.claim, f"{case.file}:{case.line}")
-            evaluator = self.evaluator_for(case, claim)
+            # Against the schema of the case's policy, which may declare fields of its own.
+            claim, evaluator = validate_for(case.claim, f"{case.file}:{case.line}",
+                                            lambda valid: self.evaluator_for(case, valid))
             decision, evaluations = evaluator.trace(claim, validate=False)
         except CtsdslError as exc:
             text = exc.render()

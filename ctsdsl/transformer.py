@@ -307,6 +307,27 @@ class TreeToNodes(Transformer):
         return n.Disable(name, "".join(unquote(t) for t in rest), cites, span=span_of(meta))
 
     @v_args(meta=True)
+    def field(self, meta, c):
+        record, name, entries = str(c[0]), str(c[1]), c[2:]
+        f = self._fold(f"field `{record}.{name}`", entries)
+        type_name, bound = f.get("type", ("", None))
+        pattern = bound[1] if bound and bound[0] == "pattern" else None
+        low, high = (bound[1], bound[2]) if bound and bound[0] == "range" else (None, None)
+        return n.DeclaredField(record, name, title=f.get("title", ""), type_name=type_name, pattern=pattern,
+                               low=low, high=high, cites=f.get("cites", ()), note=f.get("note", ""),
+                               span=span_of(meta), entry_spans=_entry_spans(entries))
+
+    @v_args(meta=True)
+    def entry_type(self, meta, c):
+        return _Entry("type", (str(c[0]), c[1] if len(c) > 1 else None), span_of(meta))
+
+    def bound_pattern(self, c):
+        return ("pattern", unquote(c[0]))
+
+    def bound_range(self, c):
+        return ("range", c[0], c[1])
+
+    @v_args(meta=True)
     def stages(self, meta, c):
         return n.Stages(tuple(str(t) for t in c), tuple(span_of(t) for t in c), span=span_of(meta))
 

@@ -381,7 +381,8 @@ def test_testing_an_overlays_folder_counts_the_overlays_own_rules_not_medicares(
     report = run_paths([ROOT / "policies" / "examples"])
     assert not report.failed
     assert {c.policy for c in report.coverage.values()} == {
-        "policies/examples/example-in-person-only.cts", "policies/examples/example-percent-of-medicare.cts"}
+        "policies/examples/example-in-person-only.cts", "policies/examples/example-percent-of-medicare.cts",
+        "policies/examples/example-northwind.cts"}
     assert report.coverage_percent == 100.0
 
 
