@@ -70,6 +70,21 @@ def render_policy_page(loaded: LoadedPolicy, root: Path) -> str:
     if h.changes:
         lines += ["", "## What changed", "", h.changes]
 
+    declared = loaded.checked.declared
+    if declared:
+        lines += ["", "## Claim fields this policy declares", "",
+                  "Beyond the base claim schema; optional on a claim (`ctsdsl schema` prints the whole schema).", "",
+                  "| field | type | means | source |", "|---|---|---|---|"]
+        for d in declared:
+            bound = (f" matching `{_cell(d.pattern)}`" if d.pattern is not None else
+                     f" from {_value(d.low)} to {_value(d.high)}" if d.low is not None and d.high is not None else "")
+            lines.append(f"| `{d.path}` | {d.type_name}{bound} | {_cell(d.title)} | {cites(d.cites)} |")
+    stages = loaded.checked.stages
+    if stages:
+        lines += ["", "## Stages", "", "Rules run stage by stage, each on every line before the next: "
+                  + ", then ".join(f"`{s}`" for s in stages) + ". A rule's stage is named beside it; "
+                  f"one that names none is in `{stages[0]}`."]
+
     lines += ["", "## Rules", ""]
     for rule in policy.of_kind(n.Rule):
         outcome = rule.outcome
@@ -78,6 +93,8 @@ def render_policy_page(loaded: LoadedPolicy, root: Path) -> str:
         lines.append(f"### {rule.title or rule.id}")
         lines.append("")
         lines.append(f"- **Rule:** `{rule.id}` ({defined(rule)})")
+        if rule.stage is not None:
+            lines.append(f"- **Stage:** `{rule.stage}`")
         scope = "each claim" if rule.scope == "claim" else "each governed line"
         if rule.where is not None:
             scope += f" where `{format_expr(rule.where)}`"
