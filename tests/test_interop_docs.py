@@ -19,7 +19,7 @@ def test_the_interop_page_runs_as_written(tmp_path, monkeypatch):
             assert printed == expected, command
         elif kind == "output-start":
             assert printed.startswith(expected), command
-    assert ran == 4
+    assert ran == 5
 
 
 def _with_bad_interchange(steps, folder):

@@ -56,10 +56,11 @@ def test_a_claim_maps_identifier_insurer_items_care_team_and_place_of_service():
         "place_of_service": "11",  # item.locationCodeableConcept, CMS POS system
         "date_of_service": "2024-05-01",  # item.servicedDate
         "provider_type": "therapist",  # careTeam[0].qualification 225100000X
-        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1},  # productOrService, modifier, quantity
-                  {"code": "97551", "modifiers": ["GP"], "units": 2}],
+        # productOrService, modifier, quantity, net
+        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90},
+                  {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60}],
     }
-    assert claim.charges == (Decimal("90"), Decimal("60"))  # item.net, beside the claim
+    assert claim.charges == (Decimal("90"), Decimal("60"))  # item.net, also beside the claim as read
 
 
 def test_a_bundle_yields_its_claims_and_skips_its_other_resources():
@@ -69,7 +70,7 @@ def test_a_bundle_yields_its_claims_and_skips_its_other_resources():
     assert second.claim["payer"] == "medicare"  # insurer.reference through insurers
     assert second.claim["provider_type"] == "npp"  # the primary care team member, not the supervisor
     assert second.claim["date_of_service"] == "2024-06-03"  # a servicedPeriod of one day
-    assert second.claim["lines"] == [{"code": "97550", "units": 1}]
+    assert second.claim["lines"] == [{"code": "97550", "units": 1, "charge": 90}]
 
 
 @pytest.mark.parametrize(("change", "fragment"), [
@@ -126,8 +127,12 @@ def test_a_denied_item_carries_its_reason_codes_in_x12s_systems():
     response = claim_response(read_claim, decision)
     ClaimResponse.model_validate(response)
     reasons = [a["reason"] for a in response["item"][0]["adjudication"] if "reason" in a]
-    assert {"coding": [{"system": "https://x12.org/codes/claim-adjustment-reason-codes", "code": "16"}],
-            "text": "CARC 16"} in reasons
+    # CARC 16 with its group as the 835 writes it, and the item's net as the amount denied
+    assert {"category": {"coding": [{"system": "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudicationDiscriminator",
+                                     "code": "denialreason"}]},
+            "reason": {"coding": [{"system": "https://x12.org/codes/claim-adjustment-reason-codes", "code": "16"}],
+                       "text": "CO 16"},
+            "amount": {"value": 90.0, "currency": "USD"}} in response["item"][0]["adjudication"]
     assert len(reasons) == len({json.dumps(r, sort_keys=True) for r in reasons})  # each reason once
     notes = {n["number"]: n["text"] for n in response["processNote"]}
     assert all(number in notes for number in response["item"][0]["noteNumber"])

@@ -70,10 +70,11 @@ def test_the_first_claim_maps_clm_sv1_and_dtp_elements():
         "place_of_service": "11",  # CLM05-1
         "date_of_service": "2024-05-01",  # DTP*472 D8
         "provider_type": "therapist",  # 2000A PRV03 225100000X (physical therapist)
-        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1},  # SV101-2, SV101-3, SV104
-                  {"code": "97551", "modifiers": ["GP"], "units": 2}],
+        # SV101-2, SV101-3, SV104, SV102
+        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90},
+                  {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60}],
     }
-    assert first.charges == (Decimal("90.00"), Decimal("60.00"))  # SV102, beside the claim
+    assert first.charges == (Decimal("90.00"), Decimal("60.00"))  # SV102 as read, beside the claim
     assert first.total_charge == Decimal("150.00")  # CLM02
     assert first.location.endswith("two-claims.837:segment 21")
     assert first.record.startswith("CLM*TEST-CLM-001*") and first.record.endswith("DTP*472*D8*20240501~")
@@ -85,8 +86,9 @@ def test_the_second_claim_maps_a_patient_loop_a_rendering_provider_sv105_and_an_
     assert second.claim["provider_type"] == "therapist"  # 2310B PRV03 225X00000X (OT) over 2000A's
     assert second.claim["place_of_service"] == "02"  # SV105 on every line, over CLM05-1 11
     assert second.claim["date_of_service"] == "2024-05-02"  # RD8 20240502-20240502
-    assert second.claim["lines"][0] == {"code": "97550", "modifiers": ["GO", "95"], "units": 1}  # SV101-3, -4
-    assert second.claim["lines"][1] == {"code": "97552", "modifiers": ["GO"], "units": 1}
+    assert second.claim["lines"][0] == {"code": "97550", "modifiers": ["GO", "95"], "units": 1,  # SV101-3, -4
+                                        "charge": 90}
+    assert second.claim["lines"][1] == {"code": "97552", "modifiers": ["GO"], "units": 1, "charge": 40}
 
 
 def test_a_line_dated_after_the_claims_first_date_keeps_its_own_date(tmp_path):
@@ -96,6 +98,26 @@ def test_a_line_dated_after_the_claims_first_date_keeps_its_own_date(tmp_path):
     assert claim["date_of_service"] == "2024-05-01"
     assert claim["lines"][1]["date_of_service"] == "2024-05-03"
     assert "date_of_service" not in claim["lines"][0]
+
+
+def test_sv102_with_cents_is_the_lines_charge_to_the_cent(tmp_path):
+    path = variant(tmp_path, {"SV1*HC:97551:GP*60.00*UN*2***1~": "SV1*HC:97551:GP*60.15*UN*2***1~"})
+    assert read(path)[0].claim["lines"][1]["charge"] == 60.15
+
+
+def test_a_negative_sv102_is_refused_at_sv102(tmp_path):
+    path = variant(tmp_path, {"SV1*HC:97551:GP*60.00*UN*2***1~": "SV1*HC:97551:GP*-60.00*UN*2***1~"})
+    first = read(path)[0]
+    [d] = first.error.diagnostics
+    assert (d.path, d.span.line, d.span.column) == ("SV102", 27, 17) and "less than the minimum of 0" in d.message
+
+
+def test_a_denied_837_line_is_adjusted_by_its_sv102_charge():
+    import ctsdsl
+    first = read(FIXTURES / "two-claims.837")[0]  # no sidecar: nothing documented, every line denied
+    lines = ctsdsl.evaluate(first.claim).to_dict()["lines"]
+    assert [(a["group"], a["carc"], a["amount"]) for line in lines for a in line["adjustments"]] == [
+        ("CO", "16", "90.00"), ("CO", "16", "60.00")]
 
 
 def test_a_whole_interchange_on_one_line_is_read_the_same():
@@ -148,7 +170,7 @@ def test_the_sidecar_adds_documentation_and_line_facts_by_clm01_and_lx(tmp_path)
     first, second = read(FIXTURES / "two-claims.837", ReadOptions(payer_map=MAP, records=records))
     assert first.claim["documentation"] == {"consent": True}
     assert first.claim["therapy_spend_to_date"] == 800
-    assert first.claim["lines"][0] == {"code": "97550", "modifiers": ["GP"], "units": 1, "minutes": 45,
+    assert first.claim["lines"][0] == {"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90, "minutes": 45,
                                        "patients_represented": 1, "caregivers": 2, "patient_present": False}
     assert "minutes" not in first.claim["lines"][1]
     assert "documentation" not in second.claim  # no record: the facts are absent, never false

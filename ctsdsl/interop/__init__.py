@@ -4,8 +4,8 @@ Each reader turns its format into claim dicts exactly as ``schemas/claim.schema.
 them (validated with `ctsdsl.claims.validate_claim`), so the engine sees nothing new. What a
 real claim does not carry (session minutes, caregivers, the record's documentation) comes from
 an optional sidecar file (`records`); which payer an id means, from the user's payer map
-(`payer_map`). The line charges an 837P or a FHIR Claim carries are kept beside the claim, in
-`ReadClaim.charges`, since the claim schema has no field for them.
+(`payer_map`). The line charges an 837P or a FHIR Claim carries become the lines' ``charge``
+(and stay in `ReadClaim.charges`, exactly as read), so decisions' adjustments carry amounts.
 
 The format libraries are optional extras (``pip install 'ctsdsl[x12]'``, ``'ctsdsl[fhir]'``):
 importing this package needs neither; reading such a file without its extra raises a

@@ -20,14 +20,15 @@ claim field                 FHIR Claim
 ``lines[].code``            ``item.productOrService`` coded in CPT or HCPCS
 ``lines[].modifiers``       ``item.modifier`` codes
 ``lines[].units``           ``item.quantity.value``, a whole number
-charge (beside the claim)   ``item.net.value``; ``total.value`` for the claim
+``lines[].charge``          ``item.net.value`` (``total.value``, the claim's, is kept beside it)
 ==========================  ===================================================================
 
 The ClaimResponse (``use`` = predetermination) answers each item with adjudications in
 HL7's adjudication categories (``submitted``: the item's net; ``eligible``: the allowed
 amount) and CARIN Blue Button's discriminators (``allowedunits``; ``denialreason`` and
-``adjustmentreason`` carrying each CARC or RARC of the findings on the line, in X12's code
-systems), and a ``processNote`` per finding, which the item's ``noteNumber`` names.
+``adjustmentreason`` carrying the line's adjustments, each CARC with its group and amount, and
+its remarks, in X12's code systems), and a ``processNote`` per finding, which the item's
+``noteNumber`` names.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 
 from ..claims import load_claim_file
 from ..errors import ClaimError, Diagnostic
-from .source import Draft, Origin, ReadClaim, ReadOptions, finish, require
+from .source import Draft, Origin, ReadClaim, ReadOptions, charge_number, finish, require
 from .taxonomy import NUCC_SYSTEM, provider_type
 
 CODE_SYSTEMS = ("http://www.ama-assn.org/go/cpt", "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
@@ -218,7 +219,11 @@ def _line(draft: Draft, claim: Any, item: Any, index: int, dates: list, places: 
     else:
         out["units"] = int(quantity)
     draft.origins[f"{path}.units"] = _origin(where, f"{base}.quantity.value")
-    draft.charges.append(Decimal(item.net.value) if item.net is not None and item.net.value is not None else None)
+    charge = Decimal(item.net.value) if item.net is not None and item.net.value is not None else None
+    draft.charges.append(charge)
+    if charge is not None:  # the decision's adjustments then carry amounts
+        out["charge"] = charge_number(charge)
+        draft.origins[f"{path}.charge"] = _origin(where, f"{base}.net.value")
     pos = _codes(item.locationCodeableConcept, POS_SYSTEMS)
     if pos:
         places.setdefault(pos[0], _origin(where, f"{base}.locationCodeableConcept"))
@@ -273,14 +278,26 @@ def _money(amount: Decimal | str) -> dict:
     return {"value": float(Decimal(amount)), "currency": "USD"}
 
 
-def _reason(code: str) -> dict | None:
-    """A decision's reason code as a CodeableConcept: CARC 107, RARC N362, or a group and CARC (PR 119)."""
-    kind, _, value = code.partition(" ")
-    if kind == "RARC" and value:
-        return _concept(RARC, value, code)
-    if kind in ("CARC", "CO", "PR", "OA", "PI", "CR") and value:
-        return _concept(CARC, value, code)
-    return None
+def _reasons(line: dict) -> list[dict]:
+    """A line's adjustments and remarks as CARIN's reason adjudications.
+
+    Each adjustment with a CARC is one, with the CARC coded in X12's system, its group and CARC
+    as the 835 writes them (``PR 119``) in ``reason.text``, and the amount adjusted when the claim
+    gave the charge; each remark (RARC) one more. An adjustment whose rule names no CARC has no
+    code to give, and is left out.
+    """
+    kind = _concept(CARIN_DISCRIMINATOR, "denialreason" if line["status"] == "denied" else "adjustmentreason")
+    out: list[dict] = []
+    for adjustment in line["adjustments"]:
+        if adjustment["carc"] is None:
+            continue
+        said: dict[str, Any] = {"category": kind, "reason": _concept(
+            CARC, adjustment["carc"], f"{adjustment['group']} {adjustment['carc']}")}
+        if adjustment["amount"] is not None:
+            said["amount"] = _money(adjustment["amount"])
+        out.append(said)
+    out.extend({"category": kind, "reason": _concept(RARC, code, f"RARC {code}")} for code in line["remarks"])
+    return out
 
 
 def _created() -> str:
@@ -320,16 +337,7 @@ def claim_response(read: ReadClaim, decision: Any) -> dict:
             adjudication.append({"category": _concept(ADJUDICATION, "eligible"),
                                  "amount": _money(line["allowed_amount"])})
         adjudication.append({"category": _concept(CARIN_DISCRIMINATOR, "allowedunits"), "value": line["units_allowed"]})
-        for fid in line["findings"]:
-            finding = findings[fid]
-            if finding["severity"] not in ("deny", "reduce"):
-                continue
-            kind = "denialreason" if finding["severity"] == "deny" else "adjustmentreason"
-            for code in finding["reason_codes"]:
-                reason = _reason(code) if isinstance(code, str) else None
-                said = {"category": _concept(CARIN_DISCRIMINATOR, kind), "reason": reason}
-                if reason is not None and said not in adjudication:  # several rules may give one reason
-                    adjudication.append(said)
+        adjudication.extend(_reasons(line))
         entry: dict[str, Any] = {"itemSequence": sequence, "adjudication": adjudication}
         if line["findings"]:
             entry["noteNumber"] = [notes[fid] for fid in line["findings"]]

@@ -54,8 +54,8 @@ class ReadClaim:
         location: Where the claim starts: ``claims.837:segment 19`` or ``claim.json``.
         claim: The claim, valid against the claim schema; None when `error` is set.
         error: Why the claim could not be read.
-        charges: The billed charge of each claim line (SV102, item.net), None where not given.
-            Kept here because the claim schema has no charge field.
+        charges: The billed charge of each claim line (SV102, item.net), None where not given,
+            exactly as read; the claim's lines carry it too, as ``charge``.
         total_charge: The claim's total charge (CLM02, Claim.total).
         source: The resource read (a FHIR Claim as a dict), for answers that echo it.
         record: The claim as text in its own format, for error files.
@@ -166,6 +166,17 @@ def read_claims(path: str | Path, options: ReadOptions, kind: Kind | None = None
     if options.records is not None:
         for location, error in options.records.unused():
             yield ReadClaim(location, error=error)
+
+
+def charge_number(amount: Decimal | None) -> int | float | None:
+    """A charge read as a Decimal, as the claim's JSON number: an int when whole, else a float.
+
+    JSON numbers are what the claim schema's fast validator takes; a float's repr gives back the
+    cents read (90.1 for 90.10), which the evaluator reads exactly.
+    """
+    if amount is None:
+        return None
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 def finish(draft: Draft, options: ReadOptions) -> ReadClaim:

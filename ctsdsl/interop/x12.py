@@ -21,7 +21,7 @@ claim field                 837P
 ``lines[].modifiers``       SV101-3 to SV101-6
 ``lines[].units``           SV104, a whole number (SV103 must be UN, units)
 ``lines[].date_of_service`` DTP*472, given when it differs from the claim's
-charge (beside the claim)   SV102 per line, CLM02 for the claim
+``lines[].charge``          SV102 (CLM02, the claim's total, is kept beside the claim)
 ==========================  ===================================================================
 
 Errors in a claim's own segments (2300 and below) stop that claim; errors in the segments
@@ -46,7 +46,7 @@ from typing import Any
 from ..errors import ClaimError, Diagnostic
 from ..limits import MAX_CLAIM_FILE_BYTES
 from ..nodes import NO_SPAN, Span
-from .source import Draft, Origin, ReadClaim, ReadOptions, finish, require
+from .source import Draft, Origin, ReadClaim, ReadOptions, charge_number, finish, require
 from .taxonomy import provider_type
 
 IMPLEMENTATION = "005010X222A1"  # 837 Professional, version 5010 with its addenda
@@ -513,7 +513,11 @@ class _Reader:
         if modifiers:
             out["modifiers"] = modifiers
             draft.origins[f"{path}.modifiers"] = source.origin(line.sv1, "SV101-3")
-        draft.charges.append(_amount(sv1(2, 0)))
+        charge = _amount(sv1(2, 0))
+        draft.charges.append(charge)
+        if charge is not None:  # the decision's adjustments then carry amounts
+            out["charge"] = charge_number(charge)
+            draft.origins[f"{path}.charge"] = source.origin(line.sv1, "SV102")
         if sv1(3, 0) != "UN":
             draft.fail(source.origin(line.sv1, "SV103").error(
                 "x12-unsupported", f"the unit of measure is {sv1(3, 0)!r}: expected UN (units); ctsdsl reads units"))
