@@ -55,12 +55,12 @@ def measure(path: Path, jobs: int, trace: bool = False) -> dict:
 
 def stages(path: Path, count: int) -> None:
     """Where the time of one claim goes, stage by stage, in this process (microseconds per claim)."""
-    from ctsdsl.batch import DecisionEncoder, _Policies
+    from ctsdsl.batch import DecisionEncoder, PolicyChooser
     from ctsdsl.claims import parse_jsonl_record, validate_claim
     from ctsdsl.decision import claim_digest
     with open(path, "rb") as fh:
         raw = [line for _, line in zip(range(count), fh)]
-    choose, encode = _Policies(None), DecisionEncoder().encode
+    choose, encode = PolicyChooser(None), DecisionEncoder().encode
 
     def timed(label: str, fn, items):
         # Without the cyclic GC: keeping 20,000 results alive here (a batch keeps one chunk) would make

@@ -14,15 +14,17 @@ import json
 import re
 from collections.abc import Iterator
 
-from .claims import _DOC_FIELDS, SPEND_FIELDS
+from .claims import SPEND_FIELDS
 from .errors import ClaimError, Diagnostic
+from .fields import DOCUMENTATION, catalogue
 from .nodes import Span
 from .tables import CSV_QUOTE_HINT
 
 _CLAIM_COLUMNS = {"id": "str", "payer": "str", "date_of_service": "str", "place_of_service": "str",
                   "provider_type": "str", "apm_qualifying": "bool"}
 _CLAIM_COLUMNS.update({field: "number" for field in SPEND_FIELDS})
-_CLAIM_COLUMNS.update({f"documentation.{flag}": "bool" for flag in sorted(_DOC_FIELDS)})
+# The documentation flags as the claim schema lists them (the field catalogue reads it).
+_CLAIM_COLUMNS.update({f"documentation.{flag}": "bool" for flag in sorted(catalogue()[DOCUMENTATION])})
 # A line's own date of service is `line_date_of_service`: `date_of_service` is the claim's.
 _LINE_COLUMNS = {"code": "str", "units": "int", "minutes": "int", "modifiers": "list", "patients_represented": "int",
                  "caregivers": "int", "patient_present": "bool", "line_date_of_service": "str"}

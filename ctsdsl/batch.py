@@ -36,8 +36,8 @@ from .limits import MAX_JOBS
 from ._output import BatchIOError, OutputFile, check_targets, shown
 from ._pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
 
-__all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "RecordError", "SourceRecord", "Summary",
-           "WorkerDiedError", "evaluate_all", "run_batch"]
+__all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "PolicyChooser", "RecordError",
+           "SourceRecord", "Summary", "WorkerDiedError", "bare_error", "decide_record", "evaluate_all", "run_batch"]
 
 if TYPE_CHECKING:  # registry imports the evaluator; batch loads it only when it must choose a policy
     from .registry import Registry
@@ -88,7 +88,7 @@ class RecordError:
         return text if text.startswith(self.location) else f"{self.location}: could not be decided:\n{text}"
 
 
-def _bare(exc: CtsdslError) -> CtsdslError:
+def bare_error(exc: CtsdslError) -> CtsdslError:
     """The error without its traceback and chained errors: their frames would hold the whole chunk
     of records in a reference cycle until the next full garbage collection (memory grew with the file)."""
     exc.__traceback__ = exc.__context__ = exc.__cause__ = None
@@ -166,7 +166,7 @@ class SourceRecord(NamedTuple):
 # ---------------------------------------------------------------- choosing policies
 
 
-class _Policies:
+class PolicyChooser:
     """The evaluator for each claim: one given policy, or the bundled one in force for its payer and date.
 
     Each process builds its own, so each compiles a policy once, on first use.
@@ -189,7 +189,13 @@ class _Policies:
         return self._registry.evaluator_for(claim)
 
 
-def _decide(raw: object, location: str, choose: _Policies) -> Decision:
+def decide_record(raw: object, location: str, choose: PolicyChooser) -> Decision:
+    """One record decided by the policy `choose` picks for it, the claim checked against that policy's schema.
+
+    Raises:
+        CtsdslError: the claim is malformed, has no policy, or cannot be evaluated; an error about the
+            claim itself is located at `location` (the record's file and line).
+    """
     try:
         # Checked against the schema of the policy that decides it, which may declare fields of its own.
         claim, evaluator = validate_for(raw, location, choose)
@@ -232,16 +238,16 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
     >>> [type(r).__name__ for r in ctsdsl.evaluate_all([good, {"id": "c2"}])]
     ['Decision', 'RecordError']
     """
-    choose = _Policies(policy, _registry(policies))
+    choose = PolicyChooser(policy, _registry(policies))
     for index, claim in enumerate(claims):
         location = f"<claim {index}>"
         if isinstance(claim, CtsdslError):
             yield RecordError(index, location, claim)
             continue
         try:
-            yield _decide(claim, location, choose)
+            yield decide_record(claim, location, choose)
         except CtsdslError as exc:
-            yield RecordError(index, location, _bare(exc))
+            yield RecordError(index, location, bare_error(exc))
 
 
 # ---------------------------------------------------------------- encoding decisions
@@ -325,7 +331,7 @@ class _Worker:
 
     def __init__(self, name: str, policy: str | Path | None, policies: str | Path | None = None) -> None:
         self.name = name
-        self.choose = _Policies(policy, _registry(policies))
+        self.choose = PolicyChooser(policy, _registry(policies))
         self.encode = DecisionEncoder().encode
 
     def chunk(self, records: list[tuple[int, int, bytes | ClaimError]]) -> ChunkResult:
@@ -338,10 +344,10 @@ class _Worker:
             try:
                 if isinstance(item, CtsdslError):
                     raise item
-                decision = _decide(item, location, choose)
+                decision = decide_record(item, location, choose)
             except CtsdslError as exc:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n") if type(raw) is bytes else ""
-                error = RecordError(index, location, _bare(exc), text)
+                error = RecordError(index, location, bare_error(exc), text)
                 errors.append(error)
                 summary.add_error(error)
                 continue
@@ -461,7 +467,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
     path = Path(claims_path)
     check_targets(path, output, errors)  # before anything is read: -o naming the input would destroy it
     if policy is not None or policies is not None:
-        _Policies(policy, _registry(policies))  # a broken --policy fails here, once, not in every worker
+        PolicyChooser(policy, _registry(policies))  # a broken --policy fails here, once, not in every worker
     summary = Summary()
     with stop_on_signals():
         out = OutputFile(output)
@@ -558,15 +564,15 @@ def _from_source(source: Iterable[SourceRecord], out: OutputFile, err: OutputFil
                  on_error: Callable[[RecordError], None] | None, encode: Callable[[object, Decision], str] | None,
                  name: str) -> None:
     """Decide claims another reader has read, in this process, carrying on past bad ones."""
-    choose, encoder, count = _Policies(policy, _registry(policies)), DecisionEncoder(), 0
+    choose, encoder, count = PolicyChooser(policy, _registry(policies)), DecisionEncoder(), 0
     for index, item in enumerate(source):
         count += 1
         try:
             if isinstance(item.claim, CtsdslError):
                 raise item.claim
-            decision = _decide(item.claim, item.location, choose)
+            decision = decide_record(item.claim, item.location, choose)
         except CtsdslError as exc:
-            error = RecordError(index, item.location, _bare(exc), item.record)
+            error = RecordError(index, item.location, bare_error(exc), item.record)
             _write(ChunkResult("", 0, [error], Summary()), out, err, on_error)
             summary.add_error(error)
             continue

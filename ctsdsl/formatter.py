@@ -475,10 +475,10 @@ def format_file(path: str | Path, options: FormatterOptions = DEFAULT_OPTIONS) -
         PolicySyntaxError: the file does not parse (the diagnostic shows its line).
         PolicySemanticError: the file cannot be read (missing, too large, not UTF-8).
     """
-    from .loader import _parse, read_policy_text  # the loader's reading limits and syntax hints
+    from .loader import parse_source, read_policy_text  # the loader's reading limits and syntax hints
     path = Path(path)
     text = read_policy_text(path)
-    _parse(text, path)  # raises the located, hinted syntax error before the formatter parses again
+    parse_source(text, path)  # raises the located, hinted syntax error before the formatter parses again
     new = format_policy(text, options, str(path))
     with open(path, "rb") as fh:  # the reader drops a byte-order mark; the canonical file has none
         if fh.read(3) == codecs.BOM_UTF8:

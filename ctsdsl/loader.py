@@ -103,7 +103,7 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
         PolicySyntaxError: the text does not parse.
         PolicySemanticError: the checker found errors (only when `raise_on_error`).
     """
-    own, problems = _parse(text, path)
+    own, problems = parse_source(text, path)
     resolved = resolve(own, path, text, find_parent, _read_parent, reachable=reachable_names)
     policy = resolved.policy
     problems = problems + resolved.problems
@@ -136,7 +136,14 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
     return loaded
 
 
-def _parse(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
+def parse_source(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
+    """Parse one policy file's text (no parent, data or check), every diagnostic carrying the text.
+
+    Returns the policy and the problems the parser recovered from.
+
+    Raises:
+        PolicySyntaxError: the text does not parse; its diagnostic shows the offending line.
+    """
     try:
         policy, problems = parse_with_problems(text, str(path))
     except PolicySyntaxError as exc:
@@ -147,7 +154,7 @@ def _parse(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
 
 def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
     text = read_policy_text(path)
-    policy, problems = _parse(text, path)
+    policy, problems = parse_source(text, path)
     return policy, text, problems
 
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from . import _resources
-from .batch import DecisionEncoder, RecordError, _bare, _decide, _Policies
+from .batch import DecisionEncoder, PolicyChooser, RecordError, bare_error, decide_record
 from .claims import parse_json
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
 from .loader import POLICY_SUFFIX
@@ -73,10 +73,10 @@ def _read_tree(root: Path) -> dict[str, bytes]:
     return files
 
 
-_CHOOSERS: dict[tuple[str, str | None], _Policies] = {}  # per executor process: (files' digest, policy)
+_CHOOSERS: dict[tuple[str, str | None], PolicyChooser] = {}  # per executor process: (files' digest, policy)
 
 
-def _chooser(broadcast, digest: str, policy: str | None) -> _Policies:
+def _chooser(broadcast, digest: str, policy: str | None) -> PolicyChooser:
     """The compiled policies on this executor: written out and compiled on first use, then reused."""
     key = (digest, policy)
     chooser = _CHOOSERS.get(key)
@@ -91,16 +91,16 @@ def _chooser(broadcast, digest: str, policy: str | None) -> _Policies:
             target.write_bytes(data)
         registry = Registry(root)
         if policy is None:
-            chooser = _Policies(None, registry)
+            chooser = PolicyChooser(None, registry)
         elif policy.startswith("./"):
-            chooser = _Policies(registry.evaluator(root / policy[2:]))
+            chooser = PolicyChooser(registry.evaluator(root / policy[2:]))
         else:
-            chooser = _Policies(registry.evaluator(registry.by_name(policy).path))
+            chooser = PolicyChooser(registry.evaluator(registry.by_name(policy).path))
         _CHOOSERS[key] = chooser
     return chooser
 
 
-def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
+def _decide_texts(texts, choose: PolicyChooser, encode) -> dict[str, list]:
     out: dict[str, list] = {"claim_id": [], "outcome": [], "total_allowed": [], "policy": [], "decision": [],
                             "error": [], "total_complete": []}
     for text in texts:
@@ -111,9 +111,9 @@ def _decide_texts(texts, choose: _Policies, encode) -> dict[str, list]:
                 raise ClaimError(Diagnostic("claim-missing", "the claim column is null on this row", "<row>"))
             claim = parse_json(text, "<row>")  # as from a file: repeated keys refused, errors located
             claim_id = claim.get("id") if isinstance(claim, dict) and isinstance(claim.get("id"), str) else None
-            decision = _decide(claim, f"<claim {claim_id}>" if claim_id else "<row>", choose)
+            decision = decide_record(claim, f"<claim {claim_id}>" if claim_id else "<row>", choose)
         except CtsdslError as exc:
-            error = RecordError(-1, f"<claim {claim_id}>" if claim_id else "<row>", _bare(exc), "")
+            error = RecordError(-1, f"<claim {claim_id}>" if claim_id else "<row>", bare_error(exc), "")
             row = (claim_id, None, None, None, None, json.dumps(error.to_dict(), ensure_ascii=False), None)
         else:
             row = (decision.claim_id, decision.outcome, decision.total_allowed, decision.policy.name,
