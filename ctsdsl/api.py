@@ -57,12 +57,15 @@ def compile(policy: LoadedPolicy | str | Path) -> Evaluator:  # noqa: A001 - the
     return policy.evaluator()
 
 
-def evaluate(claim: Claim, *, policy: LoadedPolicy | Evaluator | str | Path | None = None) -> Decision:
+def evaluate(claim: Claim, *, policy: LoadedPolicy | Evaluator | str | Path | None = None,
+             assume_documented: bool = False) -> Decision:
     """Decide a claim with the bundled policy in force for its payer and date of service.
 
     Args:
         claim: A claim as ``schemas/claim.schema.json`` defines it.
         policy: Use this policy instead of choosing one.
+        assume_documented: Read every documentation flag the claim does not give as false as
+            documented, for claims whose record a scrubber has checked; the decision says so.
 
     Returns:
         The decision.
@@ -76,7 +79,7 @@ def evaluate(claim: Claim, *, policy: LoadedPolicy | Evaluator | str | Path | No
     else:
         evaluator = policy if isinstance(policy, Evaluator) else compile(policy)
         valid = evaluator.claim_model.validate(claim)
-    return evaluator.evaluate(valid, validate=False)
+    return evaluator.evaluate(valid, validate=False, assume_documented=assume_documented)
 
 
 def check(path: str | Path) -> list[Diagnostic]:

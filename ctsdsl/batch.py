@@ -142,9 +142,11 @@ class Summary:
     def render(self, top: int = 5) -> str:
         lines = self.lines
         out = [f"claims: {self.claims:,} decided, {self.errors:,} not decided",
-               "outcomes: " + ", ".join(f"{k} {self.outcomes[k]:,}" for k in ("pay", "partial", "deny")),
+               "outcomes: " + ", ".join(f"{k} {self.outcomes[k]:,}" for k in ("pay", "partial", "deny"))
+               + (f", conditional {self.outcomes['conditional']:,}" if self.outcomes["conditional"] else ""),
                f"lines: {lines['allowed']:,} allowed, {lines['reduced']:,} reduced, {lines['denied']:,} denied, "
-               f"{lines['out_of_scope']:,} out of scope",
+               f"{lines['out_of_scope']:,} out of scope"
+               + (f", {lines['needs_record']:,} need the record" if lines["needs_record"] else ""),
                f"total allowed: ${self.total_allowed:,.2f}"
                + (f" known; {self.incomplete:,} claim(s) have lines of unknown amount" if self.incomplete else "")]
         if self.rules:
@@ -253,6 +255,14 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
 # ---------------------------------------------------------------- encoding decisions
 
 
+_ASSUMED = ',"assumed_documented":true'  # a decision made under --assume-documented says so
+
+
+def _confirm(elements: tuple[str, ...]) -> str:
+    """A needs_record line's `confirm` key, as to_dict writes it (only when there is something to confirm)."""
+    return f',"confirm":[{",".join(map(_quote, elements))}]' if elements else ""
+
+
 class DecisionEncoder:
     """Encode decisions as compact JSON, byte for byte what
     ``json.dumps(decision.to_dict(), separators=(",", ":"))`` writes, several times faster.
@@ -299,13 +309,14 @@ class DecisionEncoder:
             f'"units_billed":{number(ln.units_billed)},"units_allowed":{number(ln.units_allowed)},'
             f'"allowed_amount":{"null" if ln.allowed_amount is None else _quote(str(ln.allowed_amount.quantize(ZERO)))},'
             f'"findings":[{",".join(map(_quote, ln.findings))}],'
-            f'"adjustments":{self._adjustments(ln.adjustments)},"remarks":[{",".join(map(_quote, ln.remarks))}]}}'
-            for ln in d.lines)
+            f'"adjustments":{self._adjustments(ln.adjustments)},"remarks":[{",".join(map(_quote, ln.remarks))}]'
+            f'{_confirm(ln.confirm)}}}' for ln in d.lines)
         findings = ",".join(map(self._finding, d.findings))
         return (f'{{"claim_id":{_quote(d.claim_id)},"claim_digest":{_quote(d.claim_digest)},'
                 f'"policy":{self._policy(d.policy)},"outcome":{_quote(d.outcome)},"lines":[{lines}],'
                 f'"findings":[{findings}],"total_allowed":{_quote(str(d.total_allowed.quantize(ZERO)))},'
-                f'"total_complete":{"true" if d.total_complete else "false"}}}')
+                f'"total_complete":{"true" if d.total_complete else "false"}'
+                f'{_ASSUMED if d.assumed_documented else ""}}}')
 
 
 # ---------------------------------------------------------------- files

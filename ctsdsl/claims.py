@@ -453,11 +453,12 @@ def _all_fields(obj: dict, checks: dict) -> bool:
 _LINE_CHECKS = {
     "code": lambda v: isinstance(v, str) and bool(_CPT_CODE(v)),
     "units": lambda v: _int_in(v, 1, 999),
-    "minutes": lambda v: _int_in(v, 0, 1440),
+    # None: not stated (issue 17); the evaluator reads the line without it and says what to confirm.
+    "minutes": lambda v: v is None or _int_in(v, 0, 1440),
     "modifiers": lambda v: isinstance(v, list) and len(v) <= 4 and all(isinstance(m, str) and _MODIFIER(m) for m in v),
-    "patients_represented": lambda v: _int_in(v, 1, 1000),
-    "caregivers": lambda v: _int_in(v, 1, 1000),
-    "patient_present": lambda v: isinstance(v, bool),
+    "patients_represented": lambda v: v is None or _int_in(v, 1, 1000),
+    "caregivers": lambda v: v is None or _int_in(v, 1, 1000),
+    "patient_present": lambda v: v is None or isinstance(v, bool),
     "date_of_service": _is_date,
     "charge": lambda v: _is_amount(v),
 }
@@ -485,7 +486,7 @@ _CLAIM_CHECKS = {
     **{field: _is_amount for field in SPEND_FIELDS},
     "apm_qualifying": lambda v: isinstance(v, bool),
     "documentation": lambda v: isinstance(v, dict) and v.keys() <= _DOC_FIELDS
-    and all(isinstance(flag, bool) for flag in v.values()),
+    and all(flag is None or isinstance(flag, bool) for flag in v.values()),
     "lines": lambda v: isinstance(v, list) and 1 <= len(v) <= 1000 and all(
         isinstance(line, dict) and "code" in line and "units" in line and _all_fields(line, _LINE_CHECKS)
         for line in v),
@@ -519,7 +520,7 @@ def line_integer_bounds() -> dict[str, tuple[int, int]]:
     """Each integer field of a claim line, with the least and greatest value the schema allows."""
     properties = claim_schema()["$defs"]["line"]["properties"]
     return {name: (prop.get("minimum", 0), prop.get("maximum", 1440)) for name, prop in properties.items()
-            if prop.get("type") == "integer"}
+            if "integer" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])}
 
 
 def _with_ints(claim: dict) -> dict:
@@ -793,6 +794,8 @@ def _explain(error: ValidationError, source_name: str) -> list[Diagnostic]:
         return [say(f'the required field "{key}" is missing', "required here: " + ", ".join(limit))
                 for key in limit if key not in value]
     if kind == "type":
+        if isinstance(limit, list):  # ["integer", "null"]: null says "not stated", the rest is the type
+            limit = next((t for t in limit if t != "null"), "null")
         hint = _CODE_HINT if (limit, type(value)) == ("string", int) and any(f in path for f in _CODE_FIELDS) \
             else _TYPE_HINTS.get((limit, type(value)), "")
         if limit in ("integer", "number") and isinstance(value, str) and not _PLAIN_NUMBER(value.strip()):

@@ -96,7 +96,7 @@ def cmd_eval(args) -> int:
         try:
             claim, evaluator = _decided_by(raw, location, args)
             with amounts_in_range(location):
-                decision = evaluator.evaluate(claim, validate=False)
+                decision = evaluator.evaluate(claim, validate=False, assume_documented=args.assume_documented)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise
@@ -464,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print decisions as JSON (schemas/decision.schema.json)")
     p.add_argument("--format", choices=("text", "json", "fhir"), default="text",
                    help="text, JSON decisions (as --json), or fhir: a FHIR ClaimResponse for each FHIR Claim")
+    p.add_argument("--assume-documented", action="store_true",
+                   help="read every documentation flag a claim does not give as false as documented (your scrubber "
+                   "checked the record); decisions say so (docs/language.md)")
     _interop_options(p)
     p.set_defaults(run=cmd_eval)
 

@@ -17,8 +17,8 @@ CENT = Decimal("0.01")
 
 # The closed vocabularies of a decision, as the schema's enums: a type checker then catches
 # `decision.outcome == "paid"` in code that embeds ctsdsl.
-Outcome = Literal["pay", "partial", "deny"]
-LineStatus = Literal["allowed", "reduced", "denied", "out_of_scope"]
+Outcome = Literal["pay", "partial", "deny", "conditional"]
+LineStatus = Literal["allowed", "reduced", "denied", "out_of_scope", "needs_record"]
 Severity = Literal["deny", "reduce", "warn", "info"]
 
 
@@ -219,6 +219,7 @@ class LineDecision:
     findings: tuple[str, ...] = ()
     adjustments: tuple[Adjustment, ...] = ()  # the CAS of an 835: why units_billed - units_allowed were not paid
     remarks: tuple[str, ...] = ()  # RARC codes, an 835's LQ segment, of the rule the adjustments come from
+    confirm: tuple[str, ...] = ()  # needs_record: the elements the claim does not state, to confirm in the record
 
     @property
     def amount_unknown(self) -> bool:
@@ -230,7 +231,8 @@ class LineDecision:
         return {"index": self.index, "code": self.code, "status": self.status,
                 "units_billed": self.units_billed, "units_allowed": self.units_allowed,
                 "allowed_amount": money_text(self.allowed_amount), "findings": list(self.findings),
-                "adjustments": [a.to_dict() for a in self.adjustments], "remarks": list(self.remarks)}
+                "adjustments": [a.to_dict() for a in self.adjustments], "remarks": list(self.remarks),
+                **({"confirm": list(self.confirm)} if self.confirm else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,7 @@ class Decision:
     findings: tuple[Finding, ...]
     total_allowed: Decimal
     claim_digest: str = ""  # see `claim_digest`: with policy.digest, what the decision was made from
+    assumed_documented: bool = False  # decided with every documentation flag not given as false read as true
 
     @property
     def total_complete(self) -> bool:
@@ -257,7 +260,8 @@ class Decision:
                 "outcome": self.outcome,
                 "lines": [line.to_dict() for line in self.lines],
                 "findings": [f.to_dict() for f in self.findings],
-                "total_allowed": money_text(self.total_allowed), "total_complete": self.total_complete}
+                "total_allowed": money_text(self.total_allowed), "total_complete": self.total_complete,
+                **({"assumed_documented": True} if self.assumed_documented else {})}
 
     def findings_for(self, index: int | None) -> list[Finding]:
         return [f for f in self.findings if f.line == index]

@@ -31,6 +31,7 @@ from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, 
                        Severity, Source, claim_digest)
 from .errors import ClaimError, Diagnostic, EvaluationError
 from .runtime import ZERO, DatedLookupError, MissingRowError, Result, namespace
+from .unstated import as_stated, conditional
 
 CENT = Decimal("0.01")
 
@@ -160,13 +161,15 @@ class Evaluator:
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate(self, claim: Claim, *, validate: bool = True) -> Decision:
+    def evaluate(self, claim: Claim, *, validate: bool = True, assume_documented: bool = False) -> Decision:
         """Decide one claim.
 
         Args:
             claim: A claim as `schemas/claim.schema.json` defines it.
             validate: Check the claim against the schema first (turn off only for
                 claims you have already validated).
+            assume_documented: Read every documentation flag the claim does not give as false
+                as documented (ctsdsl/unstated.py); the decision says so.
 
         Returns:
             The `Decision`.
@@ -177,6 +180,8 @@ class Evaluator:
         """
         if validate:
             claim = self.claim_model.validate(claim)
+        if as_stated(claim, assume_documented) is not None:  # which lines rest on a null needs the trace
+            return self.trace(claim, validate=False, assume_documented=assume_documented)[0]
         try:
             result = self._fn(claim)
         except EvaluationError:
@@ -189,10 +194,20 @@ class Evaluator:
         for claim in claims:
             yield self.evaluate(claim, validate=validate)
 
-    def trace(self, claim: Claim, *, validate: bool = True) -> tuple[Decision, list[Evaluation]]:
+    def trace(self, claim: Claim, *, validate: bool = True,
+              assume_documented: bool = False) -> tuple[Decision, list[Evaluation]]:
         """Decide a claim and record every rule evaluated, with the values it read."""
         if validate:
             claim = self.claim_model.validate(claim)
+        stated = as_stated(claim, assume_documented)
+        if stated is not None:
+            decision, evaluations = self._trace(stated[0])
+            severities = {r.id: r.severity for r in self.rules}
+            return conditional(decision, evaluations, severities, stated[1], claim_digest(claim),
+                               assume_documented), evaluations
+        return self._trace(claim)
+
+    def _trace(self, claim: Claim) -> tuple[Decision, list[Evaluation]]:
         if self._traced is None:
             self._traced = self._build(trace=True)
         try:

@@ -35,6 +35,8 @@ def _field_type(prop: dict) -> str:
     if "enum" in prop:
         return STRING
     kind = prop.get("type")
+    if isinstance(kind, list):  # ["boolean", "null"]: null is "not stated" (issue 17), never read by a rule
+        kind = next((k for k in kind if k != "null"), None)
     if kind == "string":
         return DATE if prop.get("format") == "date" else STRING
     if kind == "integer":

@@ -11,7 +11,8 @@ from .evaluator import Evaluation, shown_path
 from .runtime import shown
 from .overlay import Layer
 
-_STATUS = {"allowed": "allowed", "reduced": "reduced", "denied": "DENIED", "out_of_scope": "out of scope"}
+_STATUS = {"allowed": "allowed", "reduced": "reduced", "denied": "DENIED", "out_of_scope": "out of scope",
+           "needs_record": "NEEDS RECORD"}
 
 
 def _money(amount) -> str:

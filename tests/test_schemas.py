@@ -65,11 +65,12 @@ def test_the_decision_has_the_fields_pipelines_rely_on():
     decision = schema("decision.schema.json")
     props = decision["properties"]
     assert set(decision["required"]) >= {"claim_id", "policy", "outcome", "lines", "findings", "total_allowed"}
-    assert props["outcome"]["enum"] == ["pay", "partial", "deny"]
+    # extended, never narrowed: conditional (a line needs the record) came with issue 17
+    assert props["outcome"]["enum"] == ["pay", "partial", "deny", "conditional"]
     line = props["lines"]["items"]
     assert set(line["required"]) >= {"index", "code", "status", "units_billed", "units_allowed", "allowed_amount",
                                      "findings"}
-    assert line["properties"]["status"]["enum"] == ["allowed", "reduced", "denied", "out_of_scope"]
+    assert line["properties"]["status"]["enum"] == ["allowed", "reduced", "denied", "out_of_scope", "needs_record"]
     finding = props["findings"]["items"]
     assert set(finding["required"]) >= {"rule", "severity", "line", "message", "citation"}
     assert finding["properties"]["severity"]["enum"] == ["deny", "reduce", "warn", "info"]
