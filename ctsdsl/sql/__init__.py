@@ -1,0 +1,10 @@
+"""A second backend for checked policies: SQL, built as a sqlglot tree, run on DuckDB (issue 18).
+
+Stages, one module each: `relations` (claims as two relations), `compile` (expressions),
+`plan` (a policy as views), `run` (DuckDB and decisions), `command` (the command line).
+Needs the `sql` extra (duckdb, sqlglot, pyarrow).
+"""
+
+from .errors import SqlUnsupportedError
+
+__all__ = ["SqlUnsupportedError"]

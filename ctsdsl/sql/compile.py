@@ -1,0 +1,611 @@
+"""A checked expression as a sqlglot expression, with the condition under which the row engine would fail.
+
+Each expression compiles to a `Compiled`: its value, its language type, and `err`, a boolean SQL
+expression that is true wherever the row engine would raise on it (an absent value in
+arithmetic or an ordering, a missing table row, a dated parameter without a value), or None where
+it cannot raise. `err` follows the row engine's short circuits (`a and b` fails on `b` only where
+`a` holds), and may be true where the row engine would not fail (inside `any`, which stops at the
+first true item), never the other way round: a claim flagged so is decided by the row engine,
+which either names the error exactly or decides it, so a flag costs time, not correctness.
+
+Values are NULL exactly where the row engine's are None, so equality uses IS [NOT] DISTINCT FROM
+(an absent value equals nothing but another absent value) and membership of NULL is false.
+
+No policy text is pasted into SQL: names become prefixed identifiers, values literal nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+from sqlglot import exp
+
+from .. import nodes as n
+from ..checker import CheckedPolicy
+from ..fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, MONEY, NUMBER, STRING, catalogue
+from ..functions import FUNCTIONS
+from .errors import SqlUnsupportedError, unsupported
+from .relations import SQL_TYPES
+
+MAX_SCALE = 12  # decimals a literal or table cell may have; DECIMAL(38) must hold products of a few
+_NUMERIC = frozenset({INT, NUMBER, MONEY})
+
+
+class Compiled(NamedTuple):
+    value: exp.Expression
+    err: exp.Expression | None
+    type: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What names mean where an expression is compiled.
+
+    `claim` and `line` are the aliases of the rows holding the claim's and the current line's
+    columns; `vars` maps a quantifier's variable to ("line", alias) or ("value", lambda variable);
+    `date` is the date dated values and table rows are read on.
+    """
+
+    claim: str
+    line: str | None
+    date: exp.Expression
+    vars: dict[str, tuple[str, str]] = field(default_factory=dict)
+    units_allowed: exp.Expression | None = None
+    in_lambda: bool = False
+    home: bool = True  # `date` is the scope's own (not an `at`'s): materialized lets hold here
+
+
+def col(table: str, name: str) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+def lit(value: object) -> exp.Expression:
+    """A literal node for a value of the language (never text pasted into SQL)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, Decimal):
+        scale = max(0, -int(value.as_tuple().exponent))
+        return exp.Cast(this=exp.Literal.string(format(value, "f")),
+                        to=exp.DataType.build(f"DECIMAL({18 + scale},{scale})"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise TypeError(f"no SQL literal for {value!r}")
+
+
+def either(*parts: exp.Expression | None) -> exp.Expression | None:
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    out = present[0]
+    for p in present[1:]:
+        out = exp.Or(this=out, expression=p)
+    return exp.Paren(this=out) if len(present) > 1 else out
+
+
+def both(a: exp.Expression, b: exp.Expression | None) -> exp.Expression | None:
+    return None if b is None else exp.Paren(this=exp.And(this=a, expression=b))
+
+
+def is_true(e: exp.Expression) -> exp.Expression:
+    return exp.Coalesce(this=e, expressions=[exp.false()])
+
+
+def _null(e: exp.Expression) -> exp.Expression:
+    return exp.Is(this=e, expression=exp.Null())
+
+
+def numeric_join(types: list[str]) -> str:
+    if MONEY in types:
+        return MONEY
+    if NUMBER in types:
+        return NUMBER
+    return INT
+
+
+class ExprCompiler:
+    """Compiles the expressions of one checked policy (see the module docstring)."""
+
+    def __init__(self, checked: CheckedPolicy, tables: dict[str, str]) -> None:
+        self.checked = checked
+        self.policy = checked.policy
+        self.params = {p.name: p for p in self.policy.of_kind(n.Param)}
+        self.lets = {l.name: l for l in self.policy.of_kind(n.Let)}
+        self.tables = tables  # table name -> CTE name
+        self.file = self.policy.source_name
+        self.fresh = 0
+        self.lines_relation = "lines"
+        # Lets computed once per line as columns (plan.py): name -> (type, whether it can fail).
+        self.let_columns: dict[str, tuple[str, bool]] = {}
+        self.let_alias = ""
+        # Table rows looked up on the current line by a key of the line alone, each fetched once
+        # per line as a struct column (plan.py puts them in a view before their first use).
+        self.row_columns: dict[tuple[str, str], str] = {}
+        self.new_rows: list[tuple[str, str, exp.Expression]] = []  # (column, table, key) to fetch
+
+    # ------------------------------------------------------------ errors
+
+    def refuse(self, what: str, node: n.Node | None, hint: str = "") -> SqlUnsupportedError:
+        file = self.file
+        span = getattr(node, "span", None)
+        return unsupported(what, file, span, hint, self.checked.texts.get(file))
+
+    def name(self, prefix: str) -> str:
+        self.fresh += 1
+        return f"{prefix}{self.fresh}"
+
+    # ------------------------------------------------------------ dispatch
+
+    def expr(self, e: n.Expr, s: Scope) -> Compiled:
+        method = getattr(self, "expr_" + type(e).__name__.lower(), None)
+        if method is None:
+            raise self.refuse(f"the expression `{type(e).__name__}`", e)
+        return method(e, s)
+
+    def expr_literal(self, e: n.Literal, s: Scope) -> Compiled:
+        typ = {"int": INT, "number": NUMBER, "money": MONEY, "string": STRING, "date": DATE, "bool": BOOL}.get(e.kind)
+        if typ is None:
+            raise self.refuse(f"a literal of kind {e.kind}", e)
+        if isinstance(e.value, Decimal) and max(0, -int(e.value.as_tuple().exponent)) > MAX_SCALE:
+            raise self.refuse(f"a number with more than {MAX_SCALE} decimals", e)
+        return Compiled(lit(e.value), None, typ)
+
+    def expr_setliteral(self, e: n.SetLiteral, s: Scope) -> Compiled:
+        raise self.refuse("a set literal outside a membership test", e)
+
+    def set_items(self, e: n.Expr) -> list[object] | None:
+        """The items of a literal set or an undated set parameter, else None."""
+        if isinstance(e, n.SetLiteral):
+            return [i.value for i in e.items]
+        if isinstance(e, n.Name) and e.name in self.params:
+            p = self.params[e.name]
+            if not p.dated and isinstance(p.value, n.SetLiteral):
+                return [i.value for i in p.value.items]
+        return None
+
+    def expr_name(self, e: n.Name, s: Scope) -> Compiled:
+        name = e.name
+        if name in s.vars:
+            kind, ref = s.vars[name]
+            if kind == "value":
+                return Compiled(exp.column(ref), None, STRING)
+            raise self.refuse(f"the line variable `{name}` used as a value", e)
+        if name == "units_allowed" and s.units_allowed is not None:
+            return Compiled(s.units_allowed, None, INT)
+        if name in self.params:
+            return self.param(e, self.params[name], s)
+        if name in self.lets:
+            if name in self.let_columns and s.home and s.line == self.let_alias:
+                typ, fallible = self.let_columns[name]
+                return Compiled(col(s.line, "let_" + name), col(s.line, "lete_" + name) if fallible else None, typ)
+            let = self.lets[name]
+            inner = Scope(s.claim, s.line, s.date, {}, s.units_allowed, s.in_lambda, s.home)
+            return self.expr(let.expr, inner)
+        raise self.refuse(f"the name `{name}` here", e)
+
+    def param(self, e: n.Name, p: n.Param, s: Scope) -> Compiled:
+        typ = self.checked.param_types.get(p.name, "")
+        if typ.startswith("set:"):
+            raise self.refuse(f"the set parameter `{p.name}` outside a membership test, len() or a message", e)
+        if not p.dated:
+            value = p.value.value if isinstance(p.value, n.Literal) else None
+            return Compiled(self.literal_of(value, e), None, typ)
+        cases, covered = [], []
+        for d in p.dated:
+            value = d.value.value if isinstance(d.value, n.Literal) else None
+            cond = self.in_period(s.date, d.start, d.end)
+            cases.append(exp.If(this=cond, true=self.literal_of(value, e)))
+            covered.append(cond)
+        err = exp.Not(this=either(*covered))
+        return Compiled(exp.Case(ifs=cases), err, typ)
+
+    def literal_of(self, value: object, node: n.Node) -> exp.Expression:
+        if isinstance(value, Decimal) and max(0, -int(value.as_tuple().exponent)) > MAX_SCALE:
+            raise self.refuse(f"a number with more than {MAX_SCALE} decimals", node)
+        return lit(value)
+
+    @staticmethod
+    def in_period(date: exp.Expression, start: str, end: str | None) -> exp.Expression:
+        cond: exp.Expression = exp.GTE(this=date, expression=exp.Literal.string(start))
+        if end is not None:
+            cond = exp.And(this=cond, expression=exp.LTE(this=date, expression=exp.Literal.string(end)))
+        return exp.Paren(this=cond)
+
+    # ------------------------------------------------------------ fields and rows
+
+    def expr_attribute(self, e: n.Attribute, s: Scope) -> Compiled:
+        obj = e.obj
+        fields = catalogue()
+        if isinstance(obj, n.Name) and obj.name in ("claim", "line") or isinstance(obj, n.Name) and obj.name in s.vars:
+            assert isinstance(obj, n.Name)
+            if obj.name == "claim":
+                kind, alias, prefix = CLAIM, s.claim, "c_"
+            elif obj.name == "line":
+                if s.line is None:
+                    raise self.refuse("`line` where there is no line", e)
+                kind, alias, prefix = LINE, s.line, "l_"
+            else:
+                var_kind, alias = s.vars[obj.name]
+                if var_kind != "line":
+                    raise self.refuse(f"a field of `{obj.name}`", e)
+                kind, prefix = LINE, "l_"
+            f = fields[kind].get(e.name)
+            if f is None or f.type not in SQL_TYPES:
+                raise self.refuse(f"the claim field `{obj.name}.{e.name}`", e,
+                                  "the SQL relations hold the fields of schemas/claim.schema.json only")
+            return Compiled(col(alias, prefix + e.name), None, f.type)
+        if isinstance(obj, n.Attribute) and obj.name == "documentation" and isinstance(obj.obj, n.Name) \
+                and obj.obj.name == "claim":
+            f = fields[DOCUMENTATION].get(e.name)
+            if f is None or f.type not in SQL_TYPES:
+                raise self.refuse(f"the documentation field `{e.name}`", e)
+            return Compiled(col(s.claim, "d_" + e.name), None, f.type)
+        if isinstance(obj, n.Index):
+            return self.cell(obj, e.name, e, s)
+        raise self.refuse("this field access", e)
+
+    def table_of(self, e: n.Expr) -> str:
+        if not (isinstance(e, n.Name) and e.name in self.tables):
+            raise self.refuse("an index into something other than a table", e)
+        return e.name
+
+    def row_filter(self, table: str, key: exp.Expression, alias: str, s: Scope) -> exp.Expression:
+        cond: exp.Expression = exp.EQ(this=col(alias, "k"), expression=key)
+        if self.checked.tables[table].dated_by:
+            cond = exp.And(this=cond, expression=exp.And(this=exp.LTE(this=col(alias, "valid_from"), expression=s.date),
+                            expression=exp.GT(this=col(alias, "valid_to"), expression=s.date)))
+        return cond
+
+    def row_exists(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression:
+        alias = self.name("t")
+        query = exp.select("1").from_(exp.alias_(exp.to_table(self.tables[table]), alias, table=True)) \
+            .where(self.row_filter(table, key, alias, s))
+        return exp.Exists(this=query)
+
+    def shared_row(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression | None:
+        """The struct column holding `table`'s row for `key` on the line's date, when the key reads
+        nothing but the current line (else None: looked up where it is used)."""
+        if not (s.home and s.line and s.line == self.let_alias and not s.in_lambda):
+            return None
+        if any(c.table != s.line for c in key.find_all(exp.Column)) or key.find(exp.Subquery, exp.Exists):
+            return None
+        ident = (table, key.sql("duckdb"))
+        name = self.row_columns.get(ident)
+        if name is None:
+            name = self.row_columns[ident] = f"row{len(self.row_columns) + 1}"
+            self.new_rows.append((name, table, key))
+        return col(s.line, name)
+
+    def fetch_row(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression:
+        alias = self.name("t")
+        return exp.Subquery(this=exp.select(exp.column(alias)).from_(
+            exp.alias_(exp.to_table(self.tables[table]), alias, table=True)).where(
+            self.row_filter(table, key, alias, s)))
+
+    def cell(self, index: n.Index, column: str, node: n.Node, s: Scope) -> Compiled:
+        table = self.table_of(index.obj)
+        data = self.checked.tables[table]
+        typ = data.columns.get(column)
+        if typ is None and column == data.key:
+            typ = STRING
+        if typ is None:
+            raise self.refuse(f"the column `{column}` of table `{table}`", node)
+        key = self.expr(index.key, s)
+        row = self.shared_row(table, key.value, s)
+        if row is not None:
+            return Compiled(exp.Dot(this=row, expression=exp.to_identifier("c_" + column)),
+                            either(key.err, exp.Is(this=row, expression=exp.Null())), typ)
+        alias = self.name("t")
+        query = exp.select(col(alias, "c_" + column)).from_(
+            exp.alias_(exp.to_table(self.tables[table]), alias, table=True)).where(
+            self.row_filter(table, key.value, alias, s))
+        missing = exp.Not(this=self.row_exists(table, key.value, s))
+        return Compiled(exp.Subquery(this=query), either(key.err, missing), typ)
+
+    def expr_index(self, e: n.Index, s: Scope) -> Compiled:
+        raise self.refuse("a whole table row used as a value", e)
+
+    # ------------------------------------------------------------ operators
+
+    def expr_unary(self, e: n.Unary, s: Scope) -> Compiled:
+        x = self.expr(e.operand, s)
+        if e.op == "not":
+            return Compiled(exp.Not(this=is_true(x.value)), x.err, BOOL)
+        if e.op == "-":
+            return Compiled(exp.Neg(this=exp.Paren(this=x.value)), either(x.err, _null(x.value)), x.type)
+        raise self.refuse(f"the operator `{e.op}`", e)
+
+    def membership(self, e: n.Binary, s: Scope) -> Compiled:
+        x = self.expr(e.left, s)
+        right = e.right
+        if isinstance(right, n.Name) and right.name in self.tables:
+            row = self.shared_row(right.name, x.value, s)
+            test: exp.Expression = exp.Not(this=exp.Is(this=row, expression=exp.Null())) if row is not None \
+                else self.row_exists(right.name, x.value, s)
+        else:
+            items = self.set_items(right)
+            if items is not None:
+                test = is_true(exp.In(this=x.value, expressions=[lit(i) for i in items])) if items else exp.false()
+            else:
+                xs = self.expr(right, s)
+                if not xs.type.startswith("list:"):
+                    raise self.refuse("membership in this collection", right)
+                test = is_true(exp.ArrayContains(this=xs.value, expression=x.value))
+                x = Compiled(x.value, either(x.err, xs.err), x.type)
+        if e.op == "not in":
+            test = exp.Not(this=test)
+        return Compiled(exp.Paren(this=test), x.err, BOOL)
+
+    def expr_binary(self, e: n.Binary, s: Scope) -> Compiled:
+        op = e.op
+        if op in ("in", "not in"):
+            return self.membership(e, s)
+        a = self.expr(e.left, s)
+        b = self.expr(e.right, s)
+        if op in ("and", "or"):
+            cls = exp.And if op == "and" else exp.Or
+            guard = a.value if op == "and" else exp.Not(this=a.value)
+            return Compiled(exp.Paren(this=cls(this=is_true(a.value), expression=is_true(b.value))),
+                            either(a.err, both(is_true(guard), b.err)), BOOL)
+        if op in ("==", "!="):
+            cls2 = exp.NullSafeEQ if op == "==" else exp.NullSafeNEQ
+            return Compiled(exp.Paren(this=cls2(this=a.value, expression=b.value)), either(a.err, b.err), BOOL)
+        fallible = either(a.err, b.err, _null(a.value), _null(b.value))
+        if op in ("<", "<=", ">", ">="):
+            cls3 = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[op]
+            return Compiled(exp.Paren(this=cls3(this=a.value, expression=b.value)), fallible, BOOL)
+        if op in ("+", "-", "*"):
+            cls4 = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
+            return Compiled(exp.Paren(this=cls4(this=a.value, expression=b.value)), fallible,
+                            numeric_join([a.type, b.type]))
+        # `/` computes to 28 significant digits in the row engine; SQL decimals divide to another scale.
+        raise self.refuse(f"the operator `{op}`", e, "SQL decimal division rounds differently from the row "
+                          "engine's 28 significant digits; decide this policy with the row engine")
+
+    def expr_conditional(self, e: n.Conditional, s: Scope) -> Compiled:
+        t, a, b = self.expr(e.test, s), self.expr(e.then, s), self.expr(e.otherwise, s)
+        test = is_true(t.value)
+        typ = a.type if a.type == b.type else numeric_join([a.type, b.type])
+        if a.type != b.type and not {a.type, b.type} <= _NUMERIC:
+            raise self.refuse("a conditional whose branches have different types", e)
+        return Compiled(exp.Case(ifs=[exp.If(this=test, true=a.value)], default=b.value),
+                        either(t.err, both(test, a.err), both(exp.Not(this=test), b.err)), typ)
+
+    # ------------------------------------------------------------ quantifiers
+
+    def expr_quantifier(self, e: n.Quantifier, s: Scope) -> Compiled:
+        c = e.collection
+        if isinstance(c, n.Attribute) and c.name == "lines" and isinstance(c.obj, n.Name) and c.obj.name == "claim":
+            return self.over_lines(e, s)
+        return self.over_list(e, s)
+
+    def over_lines(self, e: n.Quantifier, s: Scope) -> Compiled:
+        if s.in_lambda:
+            raise self.refuse("a quantifier over claim.lines inside a quantifier over a list", e)
+        alias = self.name("o")
+        inner = Scope(s.claim, s.line, s.date, {**s.vars, e.var: ("line", alias)}, s.units_allowed, home=s.home)
+        where = self.expr(e.where, inner) if e.where is not None else None
+        value = self.expr(e.value, inner) if e.value is not None else None
+        same_claim = exp.EQ(this=col(alias, "claim_ord"), expression=col(s.claim, "claim_ord"))
+        source = exp.alias_(exp.to_table(self.lines_relation), alias, table=True)
+
+        def select(what: exp.Expression | str, cond: exp.Expression | None) -> exp.Select:
+            q = exp.select(what).from_(source).where(same_claim)
+            return q.where(cond) if cond is not None else q
+
+        wanted = is_true(where.value) if where is not None else None
+        kind = e.kind
+        if kind in ("any", "none"):
+            test: exp.Expression = exp.Exists(this=select("1", wanted))
+            out: exp.Expression = test if kind == "any" else exp.Not(this=test)
+            typ = BOOL
+        elif kind == "all":
+            assert wanted is not None, "the grammar requires all's where"
+            out, typ = exp.Not(this=exp.Exists(this=select("1", exp.Not(this=wanted)))), BOOL
+        elif kind == "count":
+            out, typ = exp.Subquery(this=select(exp.Count(this=exp.Star()), wanted)), INT
+        elif kind == "sum":
+            assert value is not None, "the grammar requires sum's value"
+            total = exp.Coalesce(this=exp.Sum(this=value.value), expressions=[exp.Literal.number(0)])
+            out, typ = exp.Subquery(this=select(total, wanted)), value.type
+            if typ == INT:  # SUM of BIGINT is a HUGEINT in DuckDB; the units of one claim fit in 64 bits
+                out = exp.Cast(this=out, to=exp.DataType.build("BIGINT"))
+        else:
+            raise self.refuse(f"the quantifier `{kind}`", e)
+        inner_err = either(where.err if where is not None else None,
+                           both(wanted, value.err) if value is not None and wanted is not None
+                           else value.err if value is not None else None)
+        err = exp.Exists(this=select("1", inner_err)) if inner_err is not None else None
+        return Compiled(exp.Paren(this=out), err, typ)
+
+    def over_list(self, e: n.Quantifier, s: Scope) -> Compiled:
+        items = self.set_items(e.collection)
+        if items is not None:
+            raise self.refuse("a quantifier over a set", e)
+        xs = self.expr(e.collection, s)
+        if not xs.type.startswith("list:"):
+            raise self.refuse("a quantifier over this collection", e)
+        var = "q_" + e.var
+        elem = xs.type.split(":", 1)[1]
+        inner = Scope(s.claim, s.line, s.date, {**s.vars, e.var: ("value", var)}, s.units_allowed, True, s.home)
+        where = self.expr(e.where, inner) if e.where is not None else None
+        value = self.expr(e.value, inner) if e.value is not None else None
+        if (where is not None and where.err is not None) or (value is not None and value.err is not None) \
+                or elem != STRING:
+            raise self.refuse("a quantifier over a list whose condition or value may fail", e)
+
+        def keep(cond: exp.Expression) -> exp.Expression:
+            return exp.ArrayFilter(this=xs.value, expression=exp.Lambda(this=cond,
+                                                                        expressions=[exp.to_identifier(var)]))
+        kind = e.kind
+        if kind in ("any", "none", "count"):
+            chosen = keep(is_true(where.value)) if where is not None else xs.value
+            size = exp.ArraySize(this=chosen)
+            out: exp.Expression = size
+            if kind != "count":
+                out = (exp.GT if kind == "any" else exp.EQ)(this=size, expression=exp.Literal.number(0))
+            typ = BOOL if kind != "count" else INT
+        elif kind == "all":
+            assert where is not None, "the grammar requires all's where"
+            out, typ = exp.EQ(this=exp.ArraySize(this=keep(exp.Not(this=is_true(where.value)))),
+                              expression=exp.Literal.number(0)), BOOL
+        else:
+            raise self.refuse(f"`{kind}` over a list", e)
+        return Compiled(exp.Paren(this=out), xs.err, typ)
+
+    # ------------------------------------------------------------ functions
+
+    def expr_call(self, e: n.Call, s: Scope) -> Compiled:
+        f = e.func
+        if f == "at":
+            date = self.expr(e.args[0], s)
+            inner = Scope(s.claim, s.line, date.value, s.vars, s.units_allowed, s.in_lambda, home=False)
+            x = self.expr(e.args[1], inner)
+            return Compiled(x.value, either(date.err, x.err), x.type)
+        if f == "len":
+            items = self.set_items(e.args[0])
+            if items is not None:
+                return Compiled(exp.Literal.number(len(set(items))), None, INT)
+            xs = self.expr(e.args[0], s)
+            return Compiled(exp.ArraySize(this=xs.value), either(xs.err, _null(xs.value)), INT)
+        args = [self.expr(a, s) for a in e.args]
+        errs = [a.err for a in args]
+        if f == "missing":
+            return Compiled(exp.Paren(this=_null(args[0].value)), args[0].err, BOOL)
+        if f == "coalesce":
+            typ = args[0].type if args[0].type == args[1].type else numeric_join([a.type for a in args])
+            return Compiled(exp.Coalesce(this=args[0].value, expressions=[args[1].value]), either(*errs), typ)
+        nulls = [_null(a.value) for a in args]
+        if f == "round":
+            places = e.args[1]
+            if not (isinstance(places, n.Literal) and type(places.value) is int and 0 <= places.value <= MAX_SCALE):
+                raise self.refuse("round() with places that are not a whole-number literal", e)
+            x = args[0]
+            if x.type == INT:
+                return Compiled(x.value, either(x.err, nulls[0]), INT)
+            # DuckDB rounds a DECIMAL half away from zero, as ROUND_HALF_UP does.
+            return Compiled(exp.Round(this=x.value, decimals=exp.Literal.number(places.value)),
+                            either(x.err, nulls[0]), x.type)
+        if f in ("min", "max"):
+            cls = exp.Least if f == "min" else exp.Greatest
+            return Compiled(cls(this=args[0].value, expressions=[a.value for a in args[1:]]),
+                            either(*errs, *nulls), numeric_join([a.type for a in args]))
+        if f == "midpoint_units":
+            return Compiled(self.midpoint(args[0].value, args[1].value), either(
+                *errs, *nulls, exp.LTE(this=args[1].value, expression=exp.Literal.number(0))), INT)
+        if f == "midpoint_addon_units":
+            past = exp.Greatest(this=exp.Literal.number(0),
+                                expressions=[exp.Sub(this=args[0].value, expression=args[1].value)])
+            return Compiled(self.midpoint(past, args[2].value), either(
+                *errs, *nulls, exp.LTE(this=args[2].value, expression=exp.Literal.number(0))), INT)
+        if f == "eight_minute_units":
+            m = args[0].value
+            value = exp.Case(ifs=[exp.If(this=exp.LT(this=m, expression=exp.Literal.number(8)),
+                                         true=exp.Literal.number(0))],
+                             default=exp.IntDiv(this=exp.Add(this=m, expression=exp.Literal.number(7)),
+                                                expression=exp.Literal.number(15)))
+            return Compiled(value, either(*errs, *nulls), INT)
+        if f == "year":
+            year = exp.Cast(this=exp.Substring(this=args[0].value, start=exp.Literal.number(1),
+                                               length=exp.Literal.number(4)), to=exp.DataType.build("BIGINT"))
+            return Compiled(year, either(*errs, *nulls), INT)
+        if f == "dollars":
+            return Compiled(self.dollars(args[0]), args[0].err, STRING)
+        if f == "as_text":
+            x = args[0]
+            if x.type in (STRING, DATE):
+                return Compiled(x.value, x.err, STRING)
+            if x.type == INT:
+                return Compiled(exp.Cast(this=x.value, to=exp.DataType.build("VARCHAR")), x.err, STRING)
+            raise self.refuse(f"as_text() of a {x.type}: its digits depend on each value's exponent", e)
+        if f not in FUNCTIONS:
+            raise self.refuse(f"the function `{f}`", e)
+        raise self.refuse(f"the function `{f}`", e)
+
+    @staticmethod
+    def midpoint(minutes: exp.Expression, unit: exp.Expression) -> exp.Expression:
+        """midpoint_units: 0 below u // 2 + 1, else (m - t) // u + 1 (m - t >= 0, so // floors as Python's).
+
+        The unit is NULLIF'd so a unit of 0 (an error the row engine raises, flagged in `err`)
+        does not stop the query with a division by zero.
+        """
+        safe_unit = exp.Nullif(this=unit, expression=exp.Literal.number(0))
+        threshold = exp.Add(this=exp.IntDiv(this=unit, expression=exp.Literal.number(2)),
+                            expression=exp.Literal.number(1))
+        units = exp.Add(this=exp.IntDiv(this=exp.Paren(this=exp.Sub(this=minutes, expression=threshold)),
+                                        expression=safe_unit), expression=exp.Literal.number(1))
+        return exp.Case(ifs=[exp.If(this=exp.LT(this=minutes, expression=threshold), true=exp.Literal.number(0))],
+                        default=units)
+
+    @staticmethod
+    def dollars(x: Compiled) -> exp.Expression:
+        """`$2,330.00`: cents rounded half up (away from zero), thousands separated, sign in front."""
+        cents = exp.Round(this=exp.Cast(this=x.value, to=exp.DataType.build("DECIMAL(38,12)")),
+                          decimals=exp.Literal.number(2)) if x.type != INT else \
+            exp.Cast(this=x.value, to=exp.DataType.build("DECIMAL(38,2)"))
+        magnitude = exp.Abs(this=cents)
+        whole = exp.Cast(this=exp.Floor(this=magnitude), to=exp.DataType.build("HUGEINT"))
+        frac = exp.Cast(this=exp.Cast(this=exp.Mul(this=exp.Paren(this=exp.Sub(this=magnitude, expression=whole)),
+                                                   expression=exp.Literal.number(100)),
+                                      to=exp.DataType.build("BIGINT")), to=exp.DataType.build("VARCHAR"))
+        text = exp.DPipe(this=exp.DPipe(this=exp.DPipe(this=exp.DPipe(
+            this=exp.Case(ifs=[exp.If(this=exp.LT(this=cents, expression=exp.Literal.number(0)),
+                                      true=exp.Literal.string("-"))], default=exp.Literal.string("")),
+            expression=exp.Literal.string("$")),
+            expression=exp.Anonymous(this="format", expressions=[exp.Literal.string("{:,}"), whole])),
+            expression=exp.Literal.string(".")),
+            expression=exp.Pad(this=frac, expression=exp.Literal.number(2), fill_pattern=exp.Literal.string("0"),
+                               is_left=True))
+        return exp.Case(ifs=[exp.If(this=_null(x.value), true=exp.Null())], default=text)
+
+    # ------------------------------------------------------------ messages
+
+    def hole(self, e: n.Expr, s: Scope) -> Compiled:
+        """A message hole as text, written as `runtime.shown` writes it."""
+        none = exp.Literal.string("(none)")
+        if isinstance(e, n.Name) and e.name in self.params and self.set_items(e) is not None:
+            items = sorted(set(self.set_items(e) or ()))  # type: ignore[type-var]
+            return Compiled(exp.Literal.string(", ".join(str(i) for i in items) or "none"), None, STRING)
+        x = self.expr(e, s)
+        v = x.value
+        if x.type in (STRING, DATE):
+            text: exp.Expression = exp.Coalesce(this=v, expressions=[none])
+        elif x.type == INT:
+            text = exp.Coalesce(this=exp.Cast(this=v, to=exp.DataType.build("VARCHAR")), expressions=[none])
+        elif x.type == BOOL:
+            text = exp.Case(ifs=[exp.If(this=_null(v), true=none), exp.If(this=v, true=exp.Literal.string("yes"))],
+                            default=exp.Literal.string("no"))
+        elif x.type == "list:string":
+            joined = exp.ArrayToString(this=v, expression=exp.Literal.string(", "))
+            text = exp.Case(ifs=[exp.If(this=_null(v), true=none),
+                                 exp.If(this=exp.EQ(this=exp.ArraySize(this=v), expression=exp.Literal.number(0)),
+                                        true=exp.Literal.string("none"))], default=joined)
+        else:
+            raise self.refuse(f"a message hole of type {x.type}", e,
+                              "the row engine writes a number's own digits (24.225, 2330.0); SQL "
+                              "decimals have one scale per column. Write {dollars(x)} for an amount")
+        return Compiled(text, x.err, STRING)
+
+    def template(self, t: n.Template | None, s: Scope) -> Compiled:
+        if t is None:
+            return Compiled(exp.Literal.string(""), None, STRING)
+        parts: list[exp.Expression] = []
+        errs = []
+        for p in t.parts:
+            if isinstance(p, str):
+                parts.append(exp.Literal.string(p))
+            else:
+                h = self.hole(p, s)
+                parts.append(h.value)
+                errs.append(h.err)
+        if not parts:
+            return Compiled(exp.Literal.string(""), None, STRING)
+        out = parts[0]
+        for p2 in parts[1:]:
+            out = exp.DPipe(this=out, expression=p2)
+        return Compiled(out, either(*errs), STRING)

@@ -1,0 +1,341 @@
+"""A checked policy as SQL views over the `claims` and `lines` relations (see relations.py).
+
+The views, in the row engine's order of evaluation (ctsdsl/evaluator.py):
+
+* ``ctsdsl_t_<table>``: each data table, its rows with the dates they are in force
+  (``valid_from`` to the next version's start), built from literal nodes;
+* ``ctsdsl_claim_rules``: one row per claim with a governed line, each claim rule's
+  firing, message and failure flag (on the claim's date of service);
+* ``ctsdsl_line_rules``: one row per governed line, each line rule's firing, reduced units,
+  message and failure flag (on the line's date), then the line's denial and units allowed,
+  then the first matching fee's amount;
+* ``ctsdsl_lines``, ``ctsdsl_findings``, ``ctsdsl_failed``: the outputs, the decided
+  lines, the findings in the order the row engine numbers them, and the claims on which the
+  row engine would fail (or might: see compile.py), which run.py hands to the row engine.
+
+Everything is a sqlglot tree; `statements(dialect)` writes it out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from .. import nodes as n
+from ..checker import CheckedPolicy
+from ..fields import INT, NUMBER
+from .compile import MAX_SCALE, Compiled, ExprCompiler, Scope, both, col, either, is_true, lit
+from .errors import SqlUnsupportedError, unsupported
+
+_LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
+
+# The parts of a rule and fee this backend knows. A field added to the syntax tree (issue 15's
+# rule stages) is refused until it is written here, rather than silently ignored.
+_RULE_FIELDS = frozenset({"id", "title", "cites", "scope", "where", "when", "outcome", "reasons", "message", "note",
+                          "override", "origin", "given", "entry_spans", "span"})
+_FEE_FIELDS = frozenset({"id", "title", "cites", "where", "amount", "note", "override", "origin", "given",
+                         "entry_spans", "span"})
+# `facts` (the fields a corrected claim may not change) informs `explain --fix`, not a decision.
+_ITEMS = tuple(getattr(n, name) for name in ("PolicyHeader", "Source", "Param", "Table", "Let", "Rule", "Fee",
+                                              "Disable", "Facts") if hasattr(n, name))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The SQL of one policy: views in dependency order, and the rules and fees they number."""
+
+    views: list[tuple[str, exp.Expression]]
+    rules: list[n.Rule]
+    fees: list[n.Fee]
+
+    def statements(self, dialect: str = "duckdb", pretty: bool = True) -> list[str]:
+        return [exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, expression=query).sql(
+            dialect=dialect, pretty=pretty) for name, query in self.views]
+
+
+def _refuse_unknown(checked: CheckedPolicy) -> None:
+    file, text = checked.policy.source_name, checked.texts.get(checked.policy.source_name)
+    for item in checked.policy.items:
+        if not isinstance(item, _ITEMS):
+            raise unsupported(f"the policy item `{type(item).__name__}`", file, getattr(item, "span", None), text=text)
+        known = _RULE_FIELDS if isinstance(item, n.Rule) else _FEE_FIELDS if isinstance(item, n.Fee) else None
+        if known is None:
+            continue
+        for f in dataclasses.fields(item):
+            if f.name not in known and getattr(item, f.name) != f.default \
+                    and getattr(item, f.name) != (f.default_factory() if callable(f.default_factory) else None):
+                raise unsupported(f"the `{f.name}` of {type(item).__name__.lower()} `{item.id}`", file, item.span,
+                                  text=text)
+
+
+def _columns_read(policy: n.Policy) -> dict[str, set[str]]:
+    """Each table's columns the policy reads, so a view carries no description text it never shows."""
+    out: dict[str, set[str]] = {}
+    for node in policy.walk():
+        if isinstance(node, n.Attribute) and isinstance(node.obj, n.Index) and isinstance(node.obj.obj, n.Name):
+            out.setdefault(node.obj.obj.name, set()).add(node.name)
+    return out
+
+
+def _table_view(checked: CheckedPolicy, name: str, columns: set[str]) -> exp.Expression:
+    data = checked.tables[name]
+    cols = sorted(c for c in columns if c in data.columns)
+    scale: dict[str, int] = {}
+    for c in cols:
+        if data.columns[c] == NUMBER:
+            exps = [row[c].as_tuple().exponent for versions in data.rows.values() for _, row in versions
+                    if row.get(c) is not None]
+            scale[c] = max([0, *(-int(e) for e in exps)])
+            if scale[c] > MAX_SCALE:
+                raise unsupported(f"the column `{c}` of table `{name}`, with more than {MAX_SCALE} decimals",
+                                  checked.policy.source_name, None)
+
+    def sql_type(c: str) -> str:
+        t = data.columns[c]
+        if t == NUMBER:
+            return f"DECIMAL({18 + scale[c]},{scale[c]})"
+        return "BIGINT" if t == INT else "VARCHAR"
+
+    rows = []
+    for key, versions in data.rows.items():
+        ends = [_LATEST] + [start for start, _ in versions[:-1]]  # newest first: each ends where a newer starts
+        for (start, row), end in zip(versions, ends):
+            if not data.dated_by:
+                start, end = "", _LATEST
+            rows.append(exp.Tuple(expressions=[lit(key), lit(start), lit(end)] + [
+                lit(row.get(c)) if data.columns[c] != NUMBER or row.get(c) is None
+                else exp.Literal.string(format(row[c], "f")) for c in cols]))
+            if not data.dated_by:
+                break
+    names = ["k", "valid_from", "valid_to"] + [f"c_{c}" for c in cols]
+    select = [exp.cast(exp.column(x), "VARCHAR").as_(x) for x in names[:3]] + [
+        exp.cast(exp.column(f"c_{c}"), sql_type(c)).as_(f"c_{c}") for c in cols]
+    if not rows:
+        return exp.select(*[exp.cast(exp.Null(), "VARCHAR").as_(x) for x in names[:3]],
+                          *[exp.cast(exp.Null(), sql_type(c)).as_(f"c_{c}") for c in cols]).where(exp.false())
+    values = exp.Values(expressions=rows, alias=exp.TableAlias(this=exp.to_identifier("v"),
+                                                               columns=[exp.to_identifier(x) for x in names]))
+    return exp.select(*select).from_(values)
+
+
+def _with_rows(ec: ExprCompiler, views: list[tuple[str, exp.Expression]], prev: str, alias: str, scope: Scope,
+               name: str, columns: list[tuple[str, exp.Expression]]) -> None:
+    """Append view `name` over `prev`, preceded by a view fetching the table rows its columns
+    asked for (ExprCompiler.new_rows) when there are any."""
+    if ec.new_rows:
+        fetched = [(column, ec.fetch_row(table, key, scope)) for column, table, key in ec.new_rows]
+        ec.new_rows = []
+        views.append((name + "_rows", _stage(prev, alias, fetched)))
+        prev = name + "_rows"
+    views.append((name, _stage(prev, alias, columns)))
+
+
+def _stage(prev: str, alias: str, columns: list[tuple[str, exp.Expression]]) -> exp.Select:
+    star = exp.Column(this=exp.Star(), table=exp.to_identifier(alias))
+    return exp.select(star, *[e.as_(name) for name, e in columns]).from_(
+        exp.alias_(exp.to_table(prev), alias, table=True))
+
+
+def build(checked: CheckedPolicy) -> Plan:
+    """The views of a checked policy.
+
+    Raises:
+        SqlUnsupportedError: the policy uses a construct this backend cannot express exactly,
+            naming it and where it is.
+    """
+    _refuse_unknown(checked)
+    policy = checked.policy
+    header = policy.header
+    governs = list(header.governs) if header else []
+    tables = {t: f"ctsdsl_t_{t}" for t in checked.tables}
+    views: list[tuple[str, exp.Expression]] = []
+    read = _columns_read(policy)
+    for t in checked.tables:
+        views.append((tables[t], _table_view(checked, t, read.get(t, set()))))
+    ec = ExprCompiler(checked, tables)
+    rules: list[n.Rule] = policy.of_kind(n.Rule)
+    fees: list[n.Fee] = policy.of_kind(n.Fee)
+    claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim" and r.outcome is not None]
+    line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line" and r.outcome is not None]
+
+    gov_test = (exp.In(this=exp.column("l_code"), expressions=[lit(g) for g in governs])
+                if governs else exp.false())
+    views.append(("ctsdsl_governed", exp.select("*").from_("lines").where(gov_test)))
+
+    # ---- claim rules, on the claim's date, for claims with a governed line
+    c_scope = Scope("c", None, col("c", "c_date_of_service"))
+    has_governed = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table("ctsdsl_governed"), "g",
+                                                                    table=True))
+                              .where(exp.EQ(this=col("g", "claim_ord"), expression=col("c", "claim_ord"))))
+    base = exp.select("*").from_(exp.alias_(exp.to_table("claims"), "c", table=True)).where(has_governed)
+    views.append(("ctsdsl_claims_governed", base))
+    stages_c = _rule_stages(ec, claim_rules, c_scope, "ctsdsl_claims_governed", "c", "ctsdsl_claim_s", line=False)
+    views.extend(stages_c)
+    claim_view = stages_c[-1][0] if stages_c else "ctsdsl_claims_governed"
+    deny_claim = either(*[col("c", f"f{k}") for k, r in claim_rules if r.outcome and r.outcome.kind == "deny"])
+    err_claim = either(*[col("c", f"e{k}") for k, _ in claim_rules])
+    views.append(("ctsdsl_claim_rules", _stage(claim_view, "c", [
+        ("claim_denied", deny_claim if deny_claim is not None else exp.false()),
+        ("claim_failed", err_claim if err_claim is not None else exp.false())])))
+
+    # ---- line rules, on each governed line's date, with its claim's columns beside it
+    joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("g")),
+                        *[exp.Column(this=exp.to_identifier(name), table=exp.to_identifier("c"))
+                          for name in _claim_columns()],
+                        exp.Coalesce(this=col("r", "claim_denied"), expressions=[exp.false()]).as_("claim_denied")) \
+        .from_(exp.alias_(exp.to_table("ctsdsl_governed"), "g", table=True)) \
+        .join(exp.alias_(exp.to_table("claims"), "c", table=True),
+              on=exp.EQ(this=col("c", "claim_ord"), expression=col("g", "claim_ord"))) \
+        .join(exp.alias_(exp.to_table("ctsdsl_claim_rules"), "r", table=True),
+              on=exp.EQ(this=col("r", "claim_ord"), expression=col("g", "claim_ord")), join_type="left")
+    views.append(("ctsdsl_line_base", joined))
+    l_scope = Scope("gl", "gl", col("gl", "l_date_of_service"))
+    let_views = _let_stages(ec, l_scope, "ctsdsl_line_base")
+    views.extend(let_views)
+    source = let_views[-1][0] if let_views else "ctsdsl_line_base"
+    stages_l = _rule_stages(ec, line_rules, l_scope, source, "gl", "ctsdsl_line_s", line=True)
+    views.extend(stages_l)
+    line_view = stages_l[-1][0] if stages_l else "ctsdsl_line_base"
+    billed = col("gl", "l_units")
+    denied = either(col("gl", "claim_denied"),
+                    *[col("gl", f"f{k}") for k, r in line_rules if r.outcome and r.outcome.kind == "deny"])
+    # Each reduction that fired, else the units billed: LEAST and GREATEST are not NULL-skipping everywhere.
+    reduced = [exp.Case(ifs=[exp.If(this=col("gl", f"r{k}"), true=col("gl", f"u{k}"))], default=billed)
+               for k, r in line_rules if r.outcome and r.outcome.kind == "reduce"]
+    allowed = exp.Least(this=billed, expressions=reduced) if reduced else billed
+    line_err = either(*[col("gl", f"e{k}") for k, _ in line_rules])
+    views.append(("ctsdsl_line_units", _stage(line_view, "gl", [
+        ("denied", denied if denied is not None else exp.false()), ("allowed", allowed),
+        ("rules_failed", line_err if line_err is not None else exp.false())])))
+
+    # ---- the first fee whose filter holds, with the line's final units
+    f_scope = dataclasses.replace(l_scope, units_allowed=col("gl", "allowed"))
+    unpaid = exp.Paren(this=exp.Or(this=col("gl", "denied"),
+                                   expression=exp.LTE(this=col("gl", "allowed"), expression=exp.Literal.number(0))))
+    ifs = [exp.If(this=unpaid, true=exp.cast(exp.Literal.number(0), "DECIMAL(18,2)"))]
+    fee_err: exp.Expression | None = None
+    compiled = []
+    for fee in fees:
+        if fee.amount is None:
+            continue
+        where = ec.expr(fee.where, f_scope) if fee.where is not None else Compiled(exp.true(), None, "bool")
+        amount = ec.expr(fee.amount, f_scope)
+        compiled.append((where, amount))
+        ifs.append(exp.If(this=is_true(where.value), true=amount.value))
+    for where, amount in reversed(compiled):  # a fee's parts fail only where the fees before it did not apply
+        fee_err = either(where.err, both(is_true(where.value), amount.err),
+                         both(exp.Not(this=is_true(where.value)), fee_err))
+    failed = either(col("gl", "rules_failed"), both(exp.Not(this=unpaid), fee_err))
+    _with_rows(ec, views, "ctsdsl_line_units", "gl", l_scope, "ctsdsl_line_rules", [
+        ("amount", exp.Case(ifs=ifs)), ("failed", failed if failed is not None else exp.false())])
+
+    # ---- outputs, from the two results by name: run.py stores them as tables once a batch, since
+    # each output reading the views would plan the whole pipeline again (27 times for findings).
+    views.append(("ctsdsl_claim_done", exp.select("*").from_("ctsdsl_claim_rules")))
+    views.append(("ctsdsl_line_done", exp.select("*").from_("ctsdsl_line_rules")))
+    claim_view, line_view = "ctsdsl_claim_done", "ctsdsl_line_done"
+    views.append(("ctsdsl_lines", exp.select("claim_ord", "l_index", "denied", "allowed", "amount")
+                  .from_("ctsdsl_line_done")))
+    parts: list[exp.Select] = []
+    for k, r in claim_rules:
+        parts.append(exp.select("claim_ord", exp.Literal.number(0).as_("phase"),
+                                exp.cast(exp.Null(), "BIGINT").as_("line"), exp.Literal.number(k).as_("rule"),
+                                exp.column(f"m{k}").as_("message")).from_(claim_view).where(exp.column(f"f{k}")))
+    for k, r in line_rules:
+        fired = f"r{k}" if r.outcome and r.outcome.kind == "reduce" else f"f{k}"
+        parts.append(exp.select("claim_ord", exp.Literal.number(1).as_("phase"), exp.column("l_index").as_("line"),
+                                exp.Literal.number(k).as_("rule"), exp.column(f"m{k}").as_("message"))
+                     .from_(line_view).where(exp.column(fired)))
+    if parts:
+        union: exp.Expression = parts[0]
+        for p in parts[1:]:
+            union = exp.union(union, p, distinct=False)
+    else:
+        union = exp.select("claim_ord", exp.Literal.number(0).as_("phase"), exp.cast(exp.Null(), "BIGINT").as_("line"),
+                           exp.Literal.number(0).as_("rule"), exp.Literal.string("").as_("message")) \
+            .from_("claims").where(exp.false())
+    views.append(("ctsdsl_findings", union))
+    views.append(("ctsdsl_failed", exp.union(
+        exp.select("claim_ord").from_("ctsdsl_claim_done").where("claim_failed"),
+        exp.select("claim_ord").from_("ctsdsl_line_done").where("failed"), distinct=True)))
+    return Plan(views, rules, fees)
+
+
+def _claim_columns() -> list[str]:
+    from .relations import claim_columns
+    return list(claim_columns())
+
+
+def _let_stages(ec: ExprCompiler, scope: Scope, source: str) -> list[tuple[str, exp.Expression]]:
+    """Every let as two columns of each governed line, its value and whether it fails, on the line's
+    date: computed once, not written out at each use (the bundled policy's messages alone would
+    repeat its lets hundreds of times). A let that reads another waits for a later view."""
+    lets = ec.lets
+    deps = {name: {node.name for node in let.expr.walk() if isinstance(node, n.Name) and node.name in lets}
+            for name, let in lets.items()}
+    ec.let_alias = scope.line or ""
+    views: list[tuple[str, exp.Expression]] = []
+    done: set[str] = set()
+    while len(done) < len(lets):
+        ready = [name for name in lets if name not in done and deps[name] <= done]
+        if not ready:  # the checker refuses let cycles; this only stops a loop
+            break
+        columns = []
+        for name in ready:
+            try:
+                c = ec.expr(lets[name].expr, scope)
+            except SqlUnsupportedError:
+                continue  # a let no line rule can use here (it reads units_allowed): inlined where used
+            columns += [("let_" + name, c.value), ("lete_" + name, c.err or exp.false())]
+            ec.let_columns[name] = (c.type, c.err is not None)
+        done.update(ready)
+        if columns:
+            _with_rows(ec, views, views[-1][0] if views else source, scope.line or "", scope,
+                       f"ctsdsl_line_let{len(done)}", columns)
+    return views
+
+
+def _rule_stages(ec: ExprCompiler, rules: list[tuple[int, n.Rule]], scope: Scope, source: str, alias: str,
+                 prefix: str, line: bool) -> list[tuple[str, exp.Expression]]:
+    """Three views: each rule's filter; its condition; its units and message. A part is evaluated
+    (and can fail) only where the row engine evaluates it: the condition where the filter holds,
+    the message where the rule fires."""
+    if not rules:
+        return []
+    first, second, third = [], [], []
+    for k, r in rules:
+        where = ec.expr(r.where, scope) if r.where is not None else Compiled(exp.true(), None, "bool")
+        first += [(f"w{k}", is_true(where.value)), (f"ew{k}", where.err or exp.false())]
+        when = ec.expr(r.when, scope) if r.when is not None else Compiled(exp.true(), None, "bool")
+        w = col(alias, f"w{k}")
+        second += [(f"f{k}", exp.Paren(this=exp.And(this=w, expression=is_true(when.value)))),
+                   (f"ef{k}", either(col(alias, f"ew{k}"), both(w, when.err)) or exp.false())]
+        fired = col(alias, f"f{k}")
+        message = ec.template(r.message, scope)
+        assert r.outcome is not None
+        if r.outcome.kind == "reduce":
+            if not line:
+                raise unsupported("a claim rule that reduces", ec.file, r.span)
+            assert r.outcome.units is not None, "the grammar requires reduce's units"
+            units = ec.expr(r.outcome.units, scope)
+            u = exp.Greatest(this=exp.Literal.number(0), expressions=[units.value])
+            red = exp.Paren(this=exp.And(this=fired, expression=exp.LT(this=u, expression=col(alias, "l_units"))))
+            third += [(f"u{k}", u), (f"r{k}", is_true(red)),
+                      (f"m{k}", exp.Case(ifs=[exp.If(this=is_true(red), true=message.value)])),
+                      (f"e{k}", either(col(alias, f"ef{k}"),
+                                       both(fired, either(units.err, exp.Is(this=units.value, expression=exp.Null()))),
+                                       both(is_true(red), message.err)) or exp.false())]
+        else:
+            third += [(f"m{k}", exp.Case(ifs=[exp.If(this=fired, true=message.value)])),
+                      (f"e{k}", either(col(alias, f"ef{k}"), both(fired, message.err)) or exp.false())]
+    names = [f"{prefix}1", f"{prefix}2", f"{prefix}3"]
+    views: list[tuple[str, exp.Expression]] = []
+    _with_rows(ec, views, source, alias, scope, names[0], first)
+    _with_rows(ec, views, names[0], alias, scope, names[1], second)
+    _with_rows(ec, views, names[1], alias, scope, names[2], third)
+    return views
+
+
+__all__ = ["Plan", "SqlUnsupportedError", "build"]
