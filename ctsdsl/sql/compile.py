@@ -500,14 +500,15 @@ class ExprCompiler:
                 *errs, *nulls, exp.LTE(this=args[1].value, expression=exp.Literal.number(0))), INT)
         if f == "midpoint_addon_units":
             past = exp.Greatest(this=exp.Literal.number(0),
-                                expressions=[exp.Sub(this=args[0].value, expression=args[1].value)])
+                                expressions=[exp.Sub(this=exp.Paren(this=args[0].value),
+                                                     expression=exp.Paren(this=args[1].value))])
             return Compiled(self.midpoint(past, args[2].value), either(
                 *errs, *nulls, exp.LTE(this=args[2].value, expression=exp.Literal.number(0))), INT)
         if f == "eight_minute_units":
-            m = args[0].value
+            m = exp.Paren(this=args[0].value)
             value = exp.Case(ifs=[exp.If(this=exp.LT(this=m, expression=exp.Literal.number(8)),
                                          true=exp.Literal.number(0))],
-                             default=exp.IntDiv(this=exp.Add(this=m, expression=exp.Literal.number(7)),
+                             default=exp.IntDiv(this=exp.Paren(this=exp.Add(this=m, expression=exp.Literal.number(7))),
                                                 expression=exp.Literal.number(15)))
             return Compiled(value, either(*errs, *nulls), INT)
         if f == "year":
@@ -532,15 +533,17 @@ class ExprCompiler:
         """midpoint_units: 0 below u // 2 + 1, else (m - t) // u + 1 (m - t >= 0, so // floors as Python's).
 
         The unit is NULLIF'd so a unit of 0 (an error the row engine raises, flagged in `err`)
-        does not stop the query with a division by zero.
+        does not stop the query with a division by zero. Every operand is parenthesised: sqlglot
+        writes a tree as built, and `m - u // 2 + 1` is not `m - (u // 2 + 1)`.
         """
-        safe_unit = exp.Nullif(this=unit, expression=exp.Literal.number(0))
-        threshold = exp.Add(this=exp.IntDiv(this=unit, expression=exp.Literal.number(2)),
-                            expression=exp.Literal.number(1))
-        units = exp.Add(this=exp.IntDiv(this=exp.Paren(this=exp.Sub(this=minutes, expression=threshold)),
+        m, u = exp.Paren(this=minutes), exp.Paren(this=unit)
+        safe_unit = exp.Nullif(this=u, expression=exp.Literal.number(0))
+        threshold = exp.Paren(this=exp.Add(this=exp.IntDiv(this=u, expression=exp.Literal.number(2)),
+                                           expression=exp.Literal.number(1)))
+        units = exp.Add(this=exp.IntDiv(this=exp.Paren(this=exp.Sub(this=m, expression=threshold)),
                                         expression=safe_unit), expression=exp.Literal.number(1))
-        return exp.Case(ifs=[exp.If(this=exp.LT(this=minutes, expression=threshold), true=exp.Literal.number(0))],
-                        default=units)
+        return exp.Paren(this=exp.Case(ifs=[exp.If(this=exp.LT(this=m, expression=threshold),
+                                                   true=exp.Literal.number(0))], default=units))
 
     @staticmethod
     def dollars(x: Compiled) -> exp.Expression:
