@@ -168,15 +168,27 @@ def cmd_batch(args) -> int:
         interop.require_fhir_input(kind)
     options = interop.options(args, kind)
     source = (SourceRecord(*r) for r in interop.batch_records(path, kind, options)) if kind else None
-    summary = run_batch(path, output=args.output,
-                        errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,
-                        on_error=report, progress=False if args.quiet else None, source=source,
-                        encode=interop.fhir_line if args.format == "fhir" else None)
+    if args.engine == "sql":  # the SQL backend (ctsdsl/sql, docs/sql.md)
+        from .sql.command import run_sql_batch
+        if kind or args.format != "json":
+            raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines or CSV and writes decisions",
+                                        "ctsdsl batch", hint="use --engine row for 837P, FHIR or --format fhir"))
+        summary = run_sql_batch(path, args.output, args.errors, args.policy, args.policies, on_error=report)
+    else:
+        summary = run_batch(path, output=args.output,
+                            errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,
+                            on_error=report, progress=False if args.quiet else None, source=source,
+                            encode=interop.fhir_line if args.format == "fhir" else None)
     for note in summary.notes:  # about the file as a whole: said even with -q
         print(f"warning: {note}", file=sys.stderr)
     if not args.quiet:
         print(summary.render(), file=sys.stderr)
     return summary.exit_code
+
+
+def _cmd_sql(args) -> int:
+    from .sql.command import cmd_sql
+    return cmd_sql(args)
 
 
 def _policy_options(p: argparse.ArgumentParser, default: str) -> None:
@@ -481,7 +493,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "fhir"), default="json",
                    help="a decision per line (default), or fhir: a FHIR ClaimResponse per line for FHIR Claims")
     _interop_options(p)
+    p.add_argument("--engine", choices=("row", "sql"), default="row",
+                   help="row: the compiled Python rules (default); sql: the policy as SQL on DuckDB, the same "
+                        "decisions (the sql extra; docs/sql.md)")
     p.set_defaults(run=cmd_batch)
+
+    p = sub.add_parser("sql", help="print a policy as SQL views over claims and lines (the sql extra; docs/sql.md)")
+    p.add_argument("policy", metavar="POLICY", help="a policy name or .cts path")
+    p.add_argument("--dialect", default="duckdb", help="the SQL dialect to write (sqlglot's names: duckdb, spark, ...)")
+    p.set_defaults(run=_cmd_sql)
 
     p = sub.add_parser("explain", help="show which rules fired on which line, the values they read, and why")
     p.add_argument("claim", metavar="CLAIM")
