@@ -1,0 +1,123 @@
+"""The SQL backend's command line and its refusals: `ctsdsl sql`, `ctsdsl batch --engine sql`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
+pytest.importorskip("pyarrow")
+
+from ctsdsl.api import compile as compile_policy  # noqa: E402
+from ctsdsl.sql import SqlUnsupportedError  # noqa: E402
+from ctsdsl.sql.plan import build  # noqa: E402
+
+HEADER = """
+policy "p" {
+  payer "acme"
+  version "1"
+  effective 2024-01-01 to 2024-12-31
+  governs "97550"
+}
+source s {
+  title "S"
+  url "https://example.com"
+}
+"""
+
+
+def _policy(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "p.cts"
+    path.write_text(textwrap.dedent(HEADER) + textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def _ctsdsl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ctsdsl", *args], capture_output=True, text=True)
+
+
+def test_a_division_is_refused_naming_the_operator_and_its_line_and_column(tmp_path):
+    path = _policy(tmp_path, """
+        rule half {
+          cites s
+          when line.units / 2 > 1
+          deny
+          message "too many"
+        }
+        """)
+    with pytest.raises(SqlUnsupportedError) as caught:
+        build(compile_policy(path).checked)
+    d = caught.value.diagnostics[0]
+    assert d.code == "sql-unsupported" and "`/`" in d.message
+    assert (d.source_name, d.span.line) == (str(path), 15)
+
+
+def test_a_number_in_a_message_hole_is_refused_as_the_sql_cannot_write_its_digits(tmp_path):
+    path = _policy(tmp_path, """
+        param factor: number = 0.85 cites s
+        rule r {
+          cites s
+          info
+          message "factor {factor}"
+        }
+        """)
+    with pytest.raises(SqlUnsupportedError, match="a message hole of type number"):
+        build(compile_policy(path).checked)
+
+
+def test_ctsdsl_sql_refuses_an_unsupported_policy_with_its_location_and_exit_1(tmp_path):
+    path = _policy(tmp_path, """
+        rule half {
+          cites s
+          when line.units / 2 > 1
+          deny
+          message "too many"
+        }
+        """)
+    done = _ctsdsl("sql", str(path))
+    assert done.returncode == 1
+    assert f"{path}:15:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctsdsl_sql_prints_views_in_the_dialect_asked_for(tmp_path):
+    path = _policy(tmp_path, """
+        rule too_many {
+          cites s
+          when line.units > 2
+          deny
+          message "{line.units} units"
+        }
+        """)
+    duck = _ctsdsl("sql", str(path))
+    spark = _ctsdsl("sql", str(path), "--dialect", "spark")
+    assert duck.returncode == 0 and "CREATE OR REPLACE VIEW ctsdsl_lines" in duck.stdout
+    assert spark.returncode == 0 and "CREATE OR REPLACE VIEW" in spark.stdout
+    assert _ctsdsl("sql", str(path), "--dialect", "nosuch").returncode == 2
+
+
+def test_batch_with_the_sql_engine_writes_what_the_row_engine_writes(tmp_path):
+    path = _policy(tmp_path, """
+        rule too_many {
+          cites s
+          applies to line where line.code == "97550"
+          reduce units to 2
+          message "{line.units} units of {line.code}; {line.modifiers}"
+        }
+        """)
+    claims = tmp_path / "c.jsonl"
+    rows = [{"id": f"c{i}", "payer": "acme", "date_of_service": "2024-05-01", "place_of_service": "11",
+             "lines": [{"code": "97550", "units": i, "modifiers": ["GP"] * (i % 2)}, {"code": "97110", "units": 1}]}
+            for i in range(1, 6)]
+    claims.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{bad\n", encoding="utf-8")
+    row = _ctsdsl("batch", str(claims), "--policy", str(path), "-o", str(tmp_path / "row.jsonl"), "-q")
+    sql = _ctsdsl("batch", str(claims), "--policy", str(path), "--engine", "sql", "-o", str(tmp_path / "sql.jsonl"),
+                  "-q")
+    assert row.returncode == sql.returncode == 2  # the malformed last record, in both
+    assert (tmp_path / "sql.jsonl").read_text() == (tmp_path / "row.jsonl").read_text()
+    assert "c.jsonl:6" in sql.stderr
