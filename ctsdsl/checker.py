@@ -19,7 +19,9 @@ from . import nodes as n
 from .errors import Diagnostic, Severity
 from .fields import (ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING,
                      Field, catalogue, compatible, element_type, with_declared)
+from .claims import declared_check, example_value
 from .functions import FUNCTIONS
+from .printer import format_literal
 from .overlay import INHERITED
 from .tables import TableData, valid_date
 
@@ -255,6 +257,13 @@ class Checker:
                 elif d.low.value > d.high.value:  # both numbers, as checked above
                     self.report("bad-range", f"{what}: the bounds run backwards ({d.low.value} to {d.high.value})",
                                 type_span, "write the smaller bound first")
+            if d.example is not None and len(self.result.errors) == before \
+                    and not declared_check(d)(example_value(d)):
+                self.report("bad-value", f"{what}: the example {format_literal(d.example)} is not a valid "
+                            f"{d.type_name}" + (" matching the pattern" if d.pattern is not None else "")
+                            + (" within the bounds" if d.low is not None else ""),
+                            dict(d.entry_spans).get("example", d.span),
+                            "give a value a claim could carry: the witnesses of `ctsdsl diff` bill it")
             self.check_cites(d.cites, what, d.span)
             if not d.title:
                 self.report("missing-entry", f"{what} has no title", d.span,

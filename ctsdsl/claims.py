@@ -611,7 +611,7 @@ class ClaimModel:
         self.declared = declared  # `nodes.DeclaredField`s, as the checker accepted them
         line_checks, claim_checks = dict(_LINE_CHECKS), dict(_CLAIM_CHECKS)
         for d in declared:
-            (line_checks if d.record == "line" else claim_checks)[d.name] = _declared_check(d)
+            (line_checks if d.record == "line" else claim_checks)[d.name] = declared_check(d)
         if any(d.record == "line" for d in declared):
             claim_checks["lines"] = lambda v: isinstance(v, list) and 1 <= len(v) <= 1000 and all(
                 isinstance(line, dict) and "code" in line and "units" in line and _all_fields(line, line_checks)
@@ -652,6 +652,8 @@ def declared_property(d) -> dict:
             prop.update(minimum=-MAX_AMOUNT, maximum=MAX_AMOUNT)
     else:
         prop["type"] = "boolean"
+    if d.example is not None:
+        prop["examples"] = [example_value(d)]
     return prop
 
 
@@ -665,7 +667,15 @@ def _schema_with(declared: tuple) -> dict:
     return schema
 
 
-def _declared_check(d):
+def example_value(d) -> object:
+    """A declared field's `example` as JSON would give it (a number as int or float), or None."""
+    if d.example is None:
+        return None
+    value = d.example.value
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def declared_check(d):
     """The fast-path check of a declared field: True only for what its property accepts."""
     prop = declared_property(d)
     if d.type_name == "string":

@@ -286,6 +286,8 @@ class Formatter:
             bound = (f" matching {format_string(f.pattern)}" if f.pattern is not None else
                      f" from {format_literal(f.low)} to {format_literal(f.high)}" if f.low and f.high else "")
             entries.append(("type", [f"type {f.type_name}{bound}"]))
+        if f.example is not None:
+            entries.append(("example", [f"example {format_literal(f.example)}"]))
         if f.cites:
             entries.append(("cites", [self.cites(f.cites).strip()]))
         if f.note:

@@ -335,6 +335,7 @@ class DeclaredField(Node):
     pattern: str | None = None
     low: Literal | None = None
     high: Literal | None = None
+    example: Literal | None = None  # a valid value: the schema's example, and what diff's witnesses carry
     cites: tuple[Citation, ...] = ()
     note: str = ""
     origin: str = field(default="", compare=False)

@@ -38,7 +38,7 @@ BLOCK_KEYWORDS = {
     "rule": ("title", "cites", "applies", "when", "deny", "reduce", "warn", "info", "reason", "message", "note",
              "stage"),
     "fee": ("title", "cites", "applies", "amount", "note"),
-    "field": ("title", "type", "cites", "note"),
+    "field": ("title", "type", "example", "cites", "note"),
     "top": ("policy", "source", "param", "table", "let", "rule", "fee", "override", "disable", "facts", "stages", "field"),
 }
 

@@ -314,8 +314,13 @@ class TreeToNodes(Transformer):
         pattern = bound[1] if bound and bound[0] == "pattern" else None
         low, high = (bound[1], bound[2]) if bound and bound[0] == "range" else (None, None)
         return n.DeclaredField(record, name, title=f.get("title", ""), type_name=type_name, pattern=pattern,
-                               low=low, high=high, cites=f.get("cites", ()), note=f.get("note", ""),
+                               low=low, high=high, example=f.get("example"), cites=f.get("cites", ()),
+                               note=f.get("note", ""),
                                span=span_of(meta), entry_spans=_entry_spans(entries))
+
+    @v_args(meta=True)
+    def entry_example(self, meta, c):
+        return _Entry("example", c[0], span_of(meta))
 
     @v_args(meta=True)
     def entry_type(self, meta, c):

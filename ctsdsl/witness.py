@@ -64,7 +64,8 @@ from .evaluator import Evaluator
 from .loader import LoadedPolicy
 from .witness_axes import Variant, combined, edit_axes, interacting
 from .witness_causes import Behavior, Cause, Comparer, LineChange, Witness, line_outcomes
-from .witness_claims import DOC_FLAGS, PROVIDER_TYPES, again_next_day, base_claim, generate, variants, with_patients
+from .witness_claims import (DOC_FLAGS, PROVIDER_TYPES, again_next_day, base_claim, declared_fields, fill_declared,
+                             generate, variants, with_patients)
 from .witness_dates import comparable, date_pairs, moved, redated, year_offset
 from .witness_mentions import amount_fields, billed_codes, code_row, money_thresholds, siblings_of_gp
 
@@ -108,6 +109,7 @@ def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy,
     payer = new.header.payer or old.header.payer
     modifiers = ["GP", *siblings_of_gp(policies)]  # a threshold may be the discipline's own (KX)
     shapes = list(itertools.product(modifiers, (False, True)))
+    declared = declared_fields(policies)
     searches = 0
     for old_date, new_date in date_pairs(old, new):
         for code in codes:
@@ -122,6 +124,7 @@ def at_turning_amounts(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy,
                     again_next_day(claim)
                     if not comparable(claim, new_date, old, new):
                         continue
+                fill_declared(claim, declared)
                 new_claim = claim if new_date == old_date else redated(claim, new_date)
                 for name in fields:
                     searches += 2
@@ -152,6 +155,7 @@ def axis_pairs(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy, changes
     old_date, new_date = dates[0]
     codes, others = billed_codes(policies)
     payer = new.header.payer or old.header.payer
+    declared = declared_fields(policies)
     made = 0
     for code in codes:
         row = code_row(policies, code)
@@ -161,6 +165,7 @@ def axis_pairs(comparer: Comparer, old: LoadedPolicy, new: LoadedPolicy, changes
             claim.update(payer=payer, id=f"witness-{code}-{old_date}-axes")
             for shape in shapes:
                 shape.change(claim)
+            fill_declared(claim, declared)
             return claim
 
         def outcomes(*shapes: Variant) -> tuple | None:

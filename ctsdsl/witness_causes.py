@@ -116,9 +116,19 @@ def _line_view(decision: Decision | None, index: int, error: str) -> dict:
                                 and (f.line == index or line.status != "out_of_scope")})}
 
 
+def as_for(evaluator: Evaluator, claim: dict) -> dict:
+    """The claim as one side of a diff reads it: without the fields only the other side declares
+    (each side validates what it decides, and refuses a field it does not know)."""
+    fields = evaluator.checked.fields
+    if all(k in fields["claim"] for k in claim) and all(k in fields["line"] for ln in claim["lines"] for k in ln):
+        return claim
+    return {**{k: v for k, v in claim.items() if k in fields["claim"]},
+            "lines": [{k: v for k, v in ln.items() if k in fields["line"]} for ln in claim["lines"]]}
+
+
 def _decide(evaluator: Evaluator, claim: dict) -> tuple[Decision | None, str]:
     try:
-        return evaluator.evaluate(claim), ""
+        return evaluator.evaluate(as_for(evaluator, claim)), ""
     except CtsdslError as exc:
         return None, exc.diagnostics[0].message if exc.diagnostics else str(exc)
 
@@ -171,7 +181,7 @@ class Comparer:
         read several values: `at(o.date_of_service, conversion_factor)` over lines of two dates reads
         the factor of each, and only the second may differ."""
         try:
-            _, evaluations = evaluator.trace(claim)
+            _, evaluations = evaluator.trace(as_for(evaluator, claim))
         except CtsdslError:
             return {}
         out: dict = {}

@@ -11,6 +11,7 @@ import itertools
 from decimal import Decimal
 from functools import partial
 
+from .claims import example_value
 from .loader import LoadedPolicy
 from .witness_axes import Variant
 from .witness_dates import comparable, date_pairs, parse_day
@@ -18,6 +19,30 @@ from .witness_mentions import (amount_fields, billed_codes, code_row, compared_c
                                modifier_literals, money_thresholds, pos_classes, siblings_of_gp)
 
 PROVIDER_TYPES = ("therapist", "physician", "npp")
+# A declared field a variant takes away: `fill_declared` leaves it away when it fills in the others.
+_WITHOUT = object()
+
+
+def declared_fields(policies: list[LoadedPolicy]) -> list:
+    """The claim fields either policy declares that have an example to bill (`nodes.DeclaredField`s)."""
+    seen: dict[str, object] = {}
+    for p in policies:
+        for d in p.checked.declared:
+            if d.example is not None:
+                seen.setdefault(d.path, d)
+    return list(seen.values())
+
+
+def fill_declared(claim: dict, declared: list) -> None:
+    """Give every line (or the claim) each declared field's example, but where a variant took it away:
+    a witness is then a claim the declaring policy accepts, whose only news is what its rules do."""
+    for d in declared:
+        value = example_value(d)
+        for target in claim["lines"] if d.record == "line" else [claim]:
+            if target.get(d.name) is _WITHOUT:
+                del target[d.name]
+            elif d.name not in target:
+                target[d.name] = value
 DOC_FLAGS = ("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
              "training_described", "caregiver_response", "impact_on_goals", "group_details")
 
@@ -118,10 +143,18 @@ def variants(policies: list[LoadedPolicy], code: str, others: list[str]):
                       f"next day with {m}", partial(_priced_session_next_day, field=name, spend=spend, modifier=m))
     yield Variant(f"{code}, APM qualifying", (lambda c: c.__setitem__("apm_qualifying", True)), "apm",
                   frozenset({"apm_qualifying"}))
+    for d in declared_fields(policies):  # the claim without each declared field: what its absence does
+        yield Variant(f"{code}, without {d.path}", partial(_without, record=d.record, name=d.name), "declared",
+                      frozenset({d.name}))
     yield Variant(f"{code}, the same lines again the next day", again_next_day)
     for other in others:
         yield Variant(f"{code} with {other}", (
             lambda c, o=other: c["lines"].append({"code": o, "units": 1, "modifiers": ["GP"]})))
+
+
+def _without(claim: dict, record: str, name: str) -> None:
+    for target in claim["lines"] if record == "line" else [claim]:
+        target[name] = _WITHOUT
 
 
 def _units_and_minutes(claim: dict, units: int, minutes: int, main: int, timed: int) -> None:
@@ -191,6 +224,7 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
     policies = [old, new]
     codes, others = billed_codes(policies)
     payer = new.header.payer or old.header.payer
+    declared = declared_fields(policies)
     for old_date, new_date in date_pairs(old, new):
         for paired in (False, True):
             for code in codes:
@@ -202,11 +236,13 @@ def generate(old: LoadedPolicy, new: LoadedPolicy):
                     claim.update(payer=payer, id=f"witness-{code}-{old_date}-{'pair-' if paired else ''}{k}")
                     label = with_patients(label, code, claim)
                     fn(claim)
+                    fill_declared(claim, declared)
                     if not comparable(claim, new_date, old, new):  # a next-day line past a period's end
                         continue
                     yield (f"{label}, {old_date}" + (f" / {new_date}" if new_date != old_date else ""), claim,
                            new_date, paired)
 
 
-__all__ = ["DOC_FLAGS", "PROVIDER_TYPES", "again_next_day", "base_claim", "generate", "role_pairs", "variants",
+__all__ = ["DOC_FLAGS", "PROVIDER_TYPES", "again_next_day", "base_claim", "declared_fields", "fill_declared",
+           "generate", "role_pairs", "variants",
            "with_patients"]

@@ -190,3 +190,28 @@ def test_a_declaration_formats_in_place():
     assert '\nfield line.prior_auth_number {\n  title "The payer\'s prior-authorization number"\n' \
            '  type string matching "^[A-Z0-9-]{4,30}$"\n  cites s\n}\n' in text
     assert format_policy(text) == text
+
+
+def test_diff_of_medicare_against_northwind_names_each_term_and_not_every_claim_for_the_new_field():
+    from ctsdsl.diff import run_diff
+    medicare = ROOT / "policies" / "medicare" / "cts-2025.cts"
+    (pair,) = run_diff(str(medicare), str(NORTHWIND)).pairs
+    causes = {c.item for w in pair.behavior.witnesses for c in w.causes}
+    assert {"rule prior_auth_missing", "rule one_97551_unit_per_claim", "fee physician_fee_schedule",
+            "rule no_telehealth", "rule group_needs_three_patients", "rule therapists_only"} <= causes
+    assert not pair.no_effect  # the 110% fee and the non-facility rate included
+    # Witnesses carry the field's example, so a plain claim moves only by the fee; its absence is probed too.
+    plain = next(w for w in pair.behavior.witnesses if w.label == "97550, 2025-01-01")
+    assert plain.claim["lines"][0]["prior_auth_number"] == "NW-2025-0001"
+    assert [c.item for c in plain.causes] == ["fee physician_fee_schedule"]
+    without = next(w for w in pair.behavior.witnesses if w.label == "97550, without line.prior_auth_number, 2025-01-01")
+    assert "prior_auth_number" not in without.claim["lines"][0]
+    assert pair.behavior.differing < pair.behavior.compared
+
+
+def test_an_example_that_the_declaration_itself_refuses_is_an_error(make_policy):
+    body = 'field line.pa {\n  title "t"\n  type string matching "^[A-Z]{4}$"\n  example "abc"\n  cites s\n}\n'
+    assert errors_of(make_policy, body) == [
+        ("bad-value", 'field `line.pa`: the example "abc" is not a valid string matching the pattern')]
+    good = make_policy(body.replace('"abc"', '"ABCD"')).evaluator().claim_model
+    assert good.schema["$defs"]["line"]["properties"]["pa"]["examples"] == ["ABCD"]

@@ -65,7 +65,9 @@ def _complete(before: str, whole: str, index: PolicyIndex | None) -> Iterator[Co
         names = [w.strip() for w in path.group(1).split(".")[:-1]]
         record = _record_of(names, whole)
         if record in _RECORDS:
-            for field in catalogue()[record].values():
+            # The policy's own catalogue (with the fields it declares) when it loaded, else the base one.
+            fields = index.loaded.checked.fields if index is not None else catalogue()
+            for field in fields[record].values():
                 yield Completion(field.name, "field", field.type, field.description)
         return
     if re.search(r"\bcites\s+(?:\w+\s*,\s*)*\w*$", before):

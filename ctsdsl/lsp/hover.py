@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from .. import nodes as n
-from ..fields import catalogue
+from ..fields import OUTCOMES
 from ..formatter import format_expr, format_literal
 from ..functions import FUNCTIONS
 from .index import COLUMN, DATA, FIELD, FUNCTION, OVERRIDE, PARENT, RULE, SOURCE, VALUE, Occurrence, PolicyIndex
@@ -19,7 +19,7 @@ from .index import COLUMN, DATA, FIELD, FUNCTION, OVERRIDE, PARENT, RULE, SOURCE
 def hover(index: PolicyIndex, occ: Occurrence) -> str | None:
     """Markdown describing the name at `occ`, or None when there is nothing to say (an unknown name)."""
     if occ.namespace == FIELD:
-        return _field(occ)
+        return _field(index, occ)
     if occ.namespace == FUNCTION:
         function = FUNCTIONS.get(occ.name)
         return f"```cts\n{function.doc.split(':', 1)[0]}\n```\n\n{function.doc.split(':', 1)[1].strip()}" \
@@ -39,8 +39,11 @@ def hover(index: PolicyIndex, occ: Occurrence) -> str | None:
     return text
 
 
-def _field(occ: Occurrence) -> str | None:
-    found = catalogue().get(occ.owner, {}).get(occ.name)
+def _field(index: PolicyIndex, occ: Occurrence) -> str | None:
+    # The policy's own catalogue: the base fields, those it declares, and what earlier stages decided.
+    found = index.loaded.checked.fields.get(occ.owner, {}).get(occ.name)
+    if found is None and occ.owner == "line":
+        found = OUTCOMES.get(occ.name)
     if found is None:
         return None
     notes = []

@@ -31,6 +31,7 @@ source example_northwind {
 field line.prior_auth_number {
   title "Northwind's prior-authorization number for the line (illustration only)"
   type string matching "^[A-Z0-9-]{4,30}$"
+  example "NW-2025-0001"
   cites example_northwind
 }
 
