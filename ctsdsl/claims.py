@@ -29,6 +29,7 @@ from . import _resources
 from .errors import ClaimError, CtsdslError, Diagnostic
 from .limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_NUMBER_DIGITS, MAX_YAML_CLAIM_CHARS,
                      MAX_YAML_DEPTH, yaml_problem)
+from .claim_checks import all_fields, compile_property, compile_schema, ecma_end, has_surrogate, is_date, property_checks
 from .nodes import NO_SPAN, Span
 
 if TYPE_CHECKING:
@@ -401,67 +402,17 @@ def _validator_of(schema: dict) -> Draft202012Validator:
     return checker(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _ecma_end(regex: str) -> str:
-    return regex[:-1] + r"\Z" if regex.endswith("$") and not regex.endswith("\\$") else regex
-
-
-# The fast checker accepts only claims the schema accepts and that need nothing more: plain
-# ints where the schema wants integers (3.0 is an integer to the schema, and is made 3 on the
-# slow path), finite amounts, text without lone surrogates. Anything else takes the slow path.
-_POS_CODE = re.compile(r"[0-9]{2}").fullmatch
-_CPT_CODE = re.compile(r"[A-Z0-9]{5}").fullmatch
-_MODIFIER = re.compile(r"[A-Z0-9]{2}").fullmatch
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # the date format check uses fullmatch
-_REQUIRED = ("id", "payer", "date_of_service", "place_of_service", "lines")
-_DOC_FIELDS = frozenset(("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
-                         "training_described", "caregiver_response", "impact_on_goals", "group_details"))
-
-
-def _int_in(value: object, low: int, high: int) -> bool:
-    return type(value) is int and low <= value <= high  # neither bool nor a float such as 3.0
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # what format "date" accepts (claim_checks.is_date)
+_ecma_end = ecma_end  # the names this module has long used for what claim_checks now owns
+_is_date = is_date
+_has_surrogate = has_surrogate
+_all_fields = all_fields
 
 
 def _is_text(value: object, high: int) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= high and not _has_surrogate(value)
+    return isinstance(value, str) and 1 <= len(value) <= high and not has_surrogate(value)
 
 
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate ("\udc80" in JSON): half a character, not text
-        return True
-    return False
-
-
-def _is_date(value: object) -> bool:
-    try:
-        return isinstance(value, str) and bool(_DATE(value)) and bool(date.fromisoformat(value))
-    except ValueError:  # a real-looking date that is not on the calendar: 2024-02-30
-        return False
-
-
-def _all_fields(obj: dict, checks: dict) -> bool:
-    # A key with no check is an unknown field: additionalProperties is false everywhere.
-    # A plain loop: all() over a generator costs a quarter of validation on every claim.
-    for key, value in obj.items():
-        check = checks.get(key)
-        if check is None or not check(value):
-            return False
-    return True
-
-
-_LINE_CHECKS = {
-    "code": lambda v: isinstance(v, str) and bool(_CPT_CODE(v)),
-    "units": lambda v: _int_in(v, 1, 999),
-    # None: not stated (issue 17); the evaluator reads the line without it and says what to confirm.
-    "minutes": lambda v: v is None or _int_in(v, 0, 1440),
-    "modifiers": lambda v: isinstance(v, list) and len(v) <= 4 and all(isinstance(m, str) and _MODIFIER(m) for m in v),
-    "patients_represented": lambda v: v is None or _int_in(v, 1, 1000),
-    "caregivers": lambda v: v is None or _int_in(v, 1, 1000),
-    "patient_present": lambda v: v is None or isinstance(v, bool),
-    "date_of_service": _is_date,
-    "charge": lambda v: _is_amount(v),
-}
 # The spend toward the KX thresholds: one figure for both, or one per threshold (PT and SLP
 # share one, OT has its own), which takes precedence over the shared one.
 SPEND_FIELDS = ("therapy_spend_to_date", "pt_slp_spend_to_date", "ot_spend_to_date")
@@ -471,31 +422,16 @@ SPEND_FIELDS = ("therapy_spend_to_date", "pt_slp_spend_to_date", "ot_spend_to_da
 # therapy spend comes near it. The schema says so too (`maximum`).
 MAX_AMOUNT = 1_000_000_000_000
 
-
-def _is_amount(v: object) -> bool:
-    return type(v) in (int, float) and 0 <= v <= MAX_AMOUNT  # type: ignore[operator]  # NaN fails both
-
-
-_CLAIM_CHECKS = {
-    "id": lambda v: _is_text(v, 200),
-    "payer": lambda v: _is_text(v, 100),
-    "date_of_service": _is_date,
-    "place_of_service": lambda v: isinstance(v, str) and bool(_POS_CODE(v)),
-    "provider_type": lambda v: isinstance(v, str) and v in ("therapist", "physician", "npp"),
-    # Other number types (Decimal...) take the slow path, as do NaN and infinity.
-    **{field: _is_amount for field in SPEND_FIELDS},
-    "apm_qualifying": lambda v: isinstance(v, bool),
-    "documentation": lambda v: isinstance(v, dict) and v.keys() <= _DOC_FIELDS
-    and all(flag is None or isinstance(flag, bool) for flag in v.values()),
-    "lines": lambda v: isinstance(v, list) and 1 <= len(v) <= 1000 and all(
-        isinstance(line, dict) and "code" in line and "units" in line and _all_fields(line, _LINE_CHECKS)
-        for line in v),
-}
-
-
-def _fast_valid(obj: object) -> bool:
-    """Whether ``obj`` matches the claim schema, decided without jsonschema."""
-    return isinstance(obj, dict) and all(k in obj for k in _REQUIRED) and _all_fields(obj, _CLAIM_CHECKS)
+# The fast path, compiled from the schema itself (claim_checks): it accepts only claims the schema
+# accepts and that need nothing more: plain ints where the schema wants integers (3.0 is an integer
+# to the schema, and is made 3 on the slow path), finite amounts, text without lone surrogates.
+# Anything else takes the slow path.
+_SCHEMA = claim_schema()
+_REQUIRED = tuple(_SCHEMA["required"])
+_DOC_FIELDS = frozenset(_SCHEMA["properties"]["documentation"]["properties"])
+_CLAIM_CHECKS = property_checks(_SCHEMA)
+_LINE_CHECKS = property_checks(_SCHEMA["$defs"]["line"], _SCHEMA["$defs"])
+_fast_valid = compile_schema(_SCHEMA)
 
 
 def _infinite_spends(obj: object) -> list[str]:
@@ -602,21 +538,15 @@ def _slow_validate(obj: object, source_name: str, validator: Draft202012Validato
 class ClaimModel:
     """The claims one policy decides: the base schema and the fields the policy declares.
 
-    `validate` is `validate_claim` for those claims, on the same fast path: a declared field
-    adds one check to the line's or the claim's table of checks, and its JSON Schema property
-    to a copy of the schema, which explains a failure as the base schema does.
+    `validate` is `validate_claim` for those claims, on the same kind of fast path: a declared
+    field is a JSON Schema property in a copy of the schema, and the fast checks are compiled
+    from that copy as the base ones are from the base schema (claim_checks), so one definition
+    serves both the fast path and the explanation of a failure.
     """
 
     def __init__(self, declared: tuple = ()) -> None:
         self.declared = declared  # `nodes.DeclaredField`s, as the checker accepted them
-        line_checks, claim_checks = dict(_LINE_CHECKS), dict(_CLAIM_CHECKS)
-        for d in declared:
-            (line_checks if d.record == "line" else claim_checks)[d.name] = declared_check(d)
-        if any(d.record == "line" for d in declared):
-            claim_checks["lines"] = lambda v: isinstance(v, list) and 1 <= len(v) <= 1000 and all(
-                isinstance(line, dict) and "code" in line and "units" in line and _all_fields(line, line_checks)
-                for line in v)
-        self._claim_checks = claim_checks
+        self._fast = compile_schema(self.schema) if declared else _fast_valid
         self._validator: Draft202012Validator | None = None
 
     @property
@@ -628,7 +558,7 @@ class ClaimModel:
         """`obj` if it is a valid claim for this policy (see `validate_claim`); else a ClaimError."""
         if not self.declared:
             return validate_claim(obj, source_name)
-        if isinstance(obj, dict) and all(k in obj for k in _REQUIRED) and _all_fields(obj, self._claim_checks):
+        if self._fast(obj):
             return obj
         if self._validator is None:
             self._validator = _validator_of(self.schema)
@@ -677,19 +607,7 @@ def example_value(d) -> object:
 
 def declared_check(d):
     """The fast-path check of a declared field: True only for what its property accepts."""
-    prop = declared_property(d)
-    if d.type_name == "string":
-        regex = re.compile(_ecma_end(d.pattern)) if d.pattern is not None else None
-        return lambda v: _is_text(v, 200) and (regex is None or regex.search(v) is not None)
-    if d.type_name == "date":
-        return _is_date
-    if d.type_name == "bool":
-        return lambda v: isinstance(v, bool)
-    low, high = prop["minimum"], prop["maximum"]
-    if d.type_name == "int":
-        return lambda v: _int_in(v, low, high)
-    # A float must be finite and in range (NaN fails both); Decimal and the rest take the slow path.
-    return lambda v: type(v) in (int, float) and low <= v <= high
+    return compile_property(declared_property(d))
 
 
 BASE_MODEL = ClaimModel()

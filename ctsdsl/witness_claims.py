@@ -11,14 +11,16 @@ import itertools
 from decimal import Decimal
 from functools import partial
 
-from .claims import example_value
+from .claims import claim_schema, example_value
+from .fields import DOCUMENTATION, catalogue
 from .loader import LoadedPolicy
 from .witness_axes import Variant
 from .witness_dates import comparable, date_pairs, parse_day
 from .witness_mentions import (amount_fields, billed_codes, code_row, compared_cells, int_probes, minute_probes,
                                modifier_literals, money_thresholds, pos_classes, siblings_of_gp)
 
-PROVIDER_TYPES = ("therapist", "physician", "npp")
+# From the claim schema, the one definition of a claim: a provider type or flag added there is varied here.
+PROVIDER_TYPES = tuple(claim_schema()["properties"]["provider_type"]["enum"])
 # A declared field a variant takes away: `fill_declared` leaves it away when it fills in the others.
 _WITHOUT = object()
 
@@ -43,8 +45,7 @@ def fill_declared(claim: dict, declared: list) -> None:
                 del target[d.name]
             elif d.name not in target:
                 target[d.name] = value
-DOC_FLAGS = ("plan_of_care_includes_cts", "consent", "reason_without_patient", "need_for_occurrence",
-             "training_described", "caregiver_response", "impact_on_goals", "group_details")
+DOC_FLAGS = tuple(catalogue()[DOCUMENTATION])
 
 
 def base_claim(code: str, row: dict, date: str) -> dict:
