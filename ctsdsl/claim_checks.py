@@ -135,7 +135,7 @@ def _number(prop: dict, defs: dict) -> Check:
     if low is None or high is None:  # past 10^15 exact cents need more digits than decimal arithmetic keeps
         raise SchemaKeywordError("the fast claim check needs both bounds of a number")
     # Other number types (Decimal...) take the slow path; NaN fails both comparisons, infinity one.
-    return lambda v: type(v) in (int, float) and low <= v <= high  # type: ignore[operator]
+    return lambda v: type(v) in (int, float) and low <= v <= high
 
 
 def _boolean(prop: dict, defs: dict) -> Check:

@@ -559,7 +559,7 @@ class ClaimModel:
         if not self.declared:
             return validate_claim(obj, source_name)
         if self._fast(obj):
-            return obj
+            return obj  # type: ignore[return-value]  # the check has just said it is a claim (a dict)
         if self._validator is None:
             self._validator = _validator_of(self.schema)
         return _slow_validate(obj, source_name, self._validator)
