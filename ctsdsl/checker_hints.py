@@ -1,0 +1,50 @@
+"""What the checker's diagnostics say: a type in words, the closest name, the fix for a common mismatch.
+
+Both halves of the checker (its items in `checker`, its expressions in `checker_expressions`) word
+their problems with these, so a type reads the same in every message.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from .fields import ANY, DATE, NUMERIC, STRING, compatible, element_type
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """The hint naming the closest of `choices` to a misspelt `name`, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
+def a_type(typ: str) -> str:
+    """A checker type as a message says it: "a set of string", "an int", "a row of table `rvu`"."""
+    if typ.startswith("set:"):
+        return f"a set of {typ[4:]}"
+    if typ.startswith("list:"):
+        return f"a list of {typ[5:]}"
+    if typ.startswith("row:"):
+        return f"a row of table `{typ[4:]}`"
+    if typ.startswith("table:"):
+        return f"table `{typ[6:]}`"
+    if typ == ANY:
+        return "a value of unknown type"
+    if typ == "numeric":  # a function parameter that takes int, number or money
+        return "a number or an amount"
+    if typ == "collection":
+        return "a list or a set"
+    return ("an " if typ[0] in "aeiou" else "a ") + typ
+
+
+def comparison_hint(left: str, right: str) -> str:
+    """What the analyst most likely meant, for the commonest mismatches."""
+    for collection, value in ((left, right), (right, left)):
+        elem = element_type(collection)
+        if elem is not None and compatible(elem, value):
+            return 'to ask whether a collection holds a value, use `in`: "GP" in line.modifiers'
+    if {left, right} == {DATE, STRING}:
+        return "write a date without quotes: 2024-01-01"
+    if STRING in (left, right) and {left, right} & NUMERIC:
+        return 'quote codes as strings ("97550")'
+    return ""
