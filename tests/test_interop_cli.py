@@ -42,16 +42,19 @@ def test_eval_decides_every_claim_of_an_837_under_the_payer_map(capsys, payers):
     assert decisions[0]["policy"]["name"] == "medicare-cts-2024"
 
 
-def test_the_sidecar_turns_an_undocumented_837_claim_into_a_paid_one(capsys, payers, tmp_path):
+def test_the_sidecar_turns_a_conditional_837_claim_into_a_paid_one(capsys, payers, tmp_path):
     pytest.importorskip("pyx12")
     records = tmp_path / "records.jsonl"
     records.write_text(json.dumps({"claim": "TEST-CLM-001", "therapy_spend_to_date": 800,
-                                   "documentation": DOCUMENTED, "lines": {"1": {"minutes": 53, "caregivers": 2}}}) + "\n")
+                                   "documentation": DOCUMENTED, "lines": {
+                                       "1": {"minutes": 53, "caregivers": 2, "patients_represented": 1,
+                                             "patient_present": False},
+                                       "2": {"patients_represented": 1, "patient_present": False}}}) + "\n")
     _, without, _ = run(capsys, "eval", X12 / "one-line.837", "--payer-map", payers, "--json")
     code, with_records, _ = run(capsys, "eval", X12 / "one-line.837", "--payer-map", payers, "--records", records,
                                 "--json")
     assert code == 0
-    assert json.loads(without)["outcome"] == "deny"
+    assert json.loads(without)["outcome"] == "conditional"  # not stated is not "not documented"
     decision = json.loads(with_records)
     assert decision["outcome"] == "pay"
     # the same facts as examples/claims/typical.json give the same amounts

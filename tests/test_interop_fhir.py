@@ -24,6 +24,9 @@ MAP = PayerMap(payer_ids={"00000": "medicare"}, insurers={"Organization/test-pay
 FULL_DOCUMENTATION = {"plan_of_care_includes_cts": True, "consent": True, "reason_without_patient": True,
                       "need_for_occurrence": True, "training_described": True, "caregiver_response": True,
                       "impact_on_goals": True}
+# A FHIR Claim carries none of the record's facts: each is null, "not stated", never false (issue 17).
+UNSTATED_DOCUMENTATION = dict.fromkeys((*FULL_DOCUMENTATION, "group_details"))
+UNSTATED_LINE = {"minutes": None, "patients_represented": None, "caregivers": None, "patient_present": None}
 
 
 def read(path: Path, options: ReadOptions = ReadOptions(payer_map=MAP)):
@@ -56,9 +59,10 @@ def test_a_claim_maps_identifier_insurer_items_care_team_and_place_of_service():
         "place_of_service": "11",  # item.locationCodeableConcept, CMS POS system
         "date_of_service": "2024-05-01",  # item.servicedDate
         "provider_type": "therapist",  # careTeam[0].qualification 225100000X
+        "documentation": UNSTATED_DOCUMENTATION,
         # productOrService, modifier, quantity, net
-        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90},
-                  {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60}],
+        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90, **UNSTATED_LINE},
+                  {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60, **UNSTATED_LINE}],
     }
     assert claim.charges == (Decimal("90"), Decimal("60"))  # item.net, also beside the claim as read
 
@@ -70,7 +74,7 @@ def test_a_bundle_yields_its_claims_and_skips_its_other_resources():
     assert second.claim["payer"] == "medicare"  # insurer.reference through insurers
     assert second.claim["provider_type"] == "npp"  # the primary care team member, not the supervisor
     assert second.claim["date_of_service"] == "2024-06-03"  # a servicedPeriod of one day
-    assert second.claim["lines"] == [{"code": "97550", "units": 1, "charge": 90}]
+    assert second.claim["lines"] == [{"code": "97550", "units": 1, "charge": 90, **UNSTATED_LINE}]
 
 
 @pytest.mark.parametrize(("change", "fragment"), [
@@ -123,7 +127,8 @@ def test_the_claim_response_answers_each_item_and_passes_the_r4b_model(monkeypat
 
 def test_a_denied_item_carries_its_reason_codes_in_x12s_systems():
     (read_claim,) = read(FIXTURES / "claim.json")
-    decision = ctsdsl.evaluate(read_claim.claim)  # no sidecar: nothing documented, every line denied
+    # the record says consent is not documented: every line denied on a stated fact
+    decision = ctsdsl.evaluate(dict(read_claim.claim, documentation={"consent": False}))
     response = claim_response(read_claim, decision)
     ClaimResponse.model_validate(response)
     reasons = [a["reason"] for a in response["item"][0]["adjudication"] if "reason" in a]

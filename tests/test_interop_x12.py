@@ -20,6 +20,11 @@ pytest.importorskip("pyx12")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "x12"
 MAP = PayerMap(payer_ids={"00000": "medicare"}, filing_indicators={"MB": "medicare"})
+# An 837P carries none of the record's facts: each is null, "not stated", never false (issue 17).
+UNSTATED_DOCUMENTATION = dict.fromkeys(("plan_of_care_includes_cts", "consent", "reason_without_patient",
+                                        "need_for_occurrence", "training_described", "caregiver_response",
+                                        "impact_on_goals", "group_details"))
+UNSTATED_LINE = {"minutes": None, "patients_represented": None, "caregivers": None, "patient_present": None}
 
 
 def read(path: Path | str, options: ReadOptions = ReadOptions(payer_map=MAP)):
@@ -70,9 +75,10 @@ def test_the_first_claim_maps_clm_sv1_and_dtp_elements():
         "place_of_service": "11",  # CLM05-1
         "date_of_service": "2024-05-01",  # DTP*472 D8
         "provider_type": "therapist",  # 2000A PRV03 225100000X (physical therapist)
+        "documentation": UNSTATED_DOCUMENTATION,
         # SV101-2, SV101-3, SV104, SV102
-        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90},
-                  {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60}],
+        "lines": [{"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90, **UNSTATED_LINE},
+                  {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60, **UNSTATED_LINE}],
     }
     assert first.charges == (Decimal("90.00"), Decimal("60.00"))  # SV102 as read, beside the claim
     assert first.total_charge == Decimal("150.00")  # CLM02
@@ -87,8 +93,9 @@ def test_the_second_claim_maps_a_patient_loop_a_rendering_provider_sv105_and_an_
     assert second.claim["place_of_service"] == "02"  # SV105 on every line, over CLM05-1 11
     assert second.claim["date_of_service"] == "2024-05-02"  # RD8 20240502-20240502
     assert second.claim["lines"][0] == {"code": "97550", "modifiers": ["GO", "95"], "units": 1,  # SV101-3, -4
-                                        "charge": 90}
-    assert second.claim["lines"][1] == {"code": "97552", "modifiers": ["GO"], "units": 1, "charge": 40}
+                                        "charge": 90, **UNSTATED_LINE}
+    assert second.claim["lines"][1] == {"code": "97552", "modifiers": ["GO"], "units": 1, "charge": 40,
+                                        **UNSTATED_LINE}
 
 
 def test_a_line_dated_after_the_claims_first_date_keeps_its_own_date(tmp_path):
@@ -112,10 +119,22 @@ def test_a_negative_sv102_is_refused_at_sv102(tmp_path):
     assert (d.path, d.span.line, d.span.column) == ("SV102", 27, 17) and "less than the minimum of 0" in d.message
 
 
-def test_a_denied_837_line_is_adjusted_by_its_sv102_charge():
+def test_without_a_sidecar_an_837_claim_is_conditional_on_the_record_not_denied():
     import ctsdsl
-    first = read(FIXTURES / "two-claims.837")[0]  # no sidecar: nothing documented, every line denied
+    first = read(FIXTURES / "two-claims.837")[0]
+    decision = ctsdsl.evaluate(first.claim).to_dict()
+    assert decision["outcome"] == "conditional"
+    assert [line["status"] for line in decision["lines"]] == ["needs_record", "needs_record"]
+    assert [line["adjustments"] for line in decision["lines"]] == [[], []]  # nothing denied yet
+    assert {"documentation.consent", "lines[0].minutes"} <= set(decision["lines"][0]["confirm"])
+
+
+def test_a_line_the_record_says_is_undocumented_is_denied_and_adjusted_by_its_sv102_charge(tmp_path):
+    import ctsdsl
+    records = load_records(write_records(tmp_path, {"claim": "TEST-CLM-001", "documentation": {"consent": False}}))
+    first = read(FIXTURES / "two-claims.837", ReadOptions(payer_map=MAP, records=records))[0]
     lines = ctsdsl.evaluate(first.claim).to_dict()["lines"]
+    assert [line["status"] for line in lines] == ["denied", "denied"]  # on a stated fact, whatever else it says
     assert [(a["group"], a["carc"], a["amount"]) for line in lines for a in line["adjustments"]] == [
         ("CO", "16", "90.00"), ("CO", "16", "60.00")]
 
@@ -168,12 +187,12 @@ def test_the_sidecar_adds_documentation_and_line_facts_by_clm01_and_lx(tmp_path)
         "claim": "TEST-CLM-001", "therapy_spend_to_date": 800, "documentation": {"consent": True},
         "lines": {"1": {"minutes": 45, "patients_represented": 1, "caregivers": 2, "patient_present": False}}}))
     first, second = read(FIXTURES / "two-claims.837", ReadOptions(payer_map=MAP, records=records))
-    assert first.claim["documentation"] == {"consent": True}
+    assert first.claim["documentation"] == {**UNSTATED_DOCUMENTATION, "consent": True}  # the others stay unstated
     assert first.claim["therapy_spend_to_date"] == 800
     assert first.claim["lines"][0] == {"code": "97550", "modifiers": ["GP"], "units": 1, "charge": 90, "minutes": 45,
                                        "patients_represented": 1, "caregivers": 2, "patient_present": False}
-    assert "minutes" not in first.claim["lines"][1]
-    assert "documentation" not in second.claim  # no record: the facts are absent, never false
+    assert first.claim["lines"][1] == {"code": "97551", "modifiers": ["GP"], "units": 2, "charge": 60, **UNSTATED_LINE}
+    assert second.claim["documentation"] == UNSTATED_DOCUMENTATION  # no record: not stated, never false
 
 
 def test_a_record_for_a_claim_the_file_lacks_is_an_error_naming_it(tmp_path):

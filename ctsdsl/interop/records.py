@@ -10,8 +10,9 @@ the medical record. A team that has them writes one JSON line per claim (``--rec
 ``claim`` is the claim's id (CLM01, or the FHIR Claim's identifier); ``lines`` are keyed by
 the line's number in its file (LX01, ``item.sequence``). The fields allowed are the claim
 schema's own, less those the claim file carries: which ones is derived from the schema, so a
-field added there is accepted here. Without a record those facts are simply absent from the
-claim. A record that does not parse or check stops the run before any claim is decided (a claim
+field added there is accepted here. Without a record the documentation flags and the line
+facts are null in the claim, "not stated" (never false: an absent flag reads as not documented),
+and a record states only those it gives (`source.unstatable_facts`). A record that does not parse or check stops the run before any claim is decided (a claim
 decided without its facts would be decided wrongly); a record naming a claim or a line the
 file lacks is an error of its own.
 """
@@ -99,7 +100,10 @@ class Records:
         for key, value in record.data.items():
             if key == "lines":
                 continue
-            if key != "claim":
+            if key == "documentation":  # the flags the record omits stay not stated (null), not false
+                claim[key] = {**claim.get(key, {}), **value}
+                origins[f"$.{key}"] = origin(f"$.{key}")
+            elif key != "claim":
                 claim[key] = value
                 origins[f"$.{key}"] = origin(f"$.{key}")
         for key, facts in record.data.get("lines", {}).items():

@@ -8,6 +8,7 @@ not ``$.lines[1].units``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..claims import validate_claim
+from ..claims import claim_schema, validate_claim
 from ..errors import ClaimError, Diagnostic, UsageError
 from ..nodes import NO_SPAN, Span
 
@@ -179,8 +180,38 @@ def charge_number(amount: Decimal | None) -> int | float | None:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
+@functools.lru_cache(maxsize=1)
+def unstatable_facts() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The documentation flags and line facts a claim may leave not stated: those the claim schema lets be null.
+
+    An 837P or a FHIR Claim never carries them (they live in the medical record), so a claim read
+    from one states each as null unless its sidecar record gives it (issue 17, section 1).
+    Derived from the schema, so a fact made nullable there is not stated here too.
+    """
+    schema = claim_schema()
+
+    def nullable(props: dict) -> tuple[str, ...]:
+        return tuple(k for k, v in props.items() if isinstance(v.get("type"), list) and "null" in v["type"])
+
+    return nullable(schema["properties"]["documentation"]["properties"]), nullable(schema["$defs"]["line"]["properties"])
+
+
+def _not_stated(claim: dict) -> None:
+    """State every fact the format never carries as null: "not stated", never false (absent reads as false)."""
+    flags, facts = unstatable_facts()
+    claim["documentation"] = dict.fromkeys(flags)
+    for line in claim.get("lines") or ():
+        if isinstance(line, dict):
+            line.update(dict.fromkeys(facts))
+
+
 def finish(draft: Draft, options: ReadOptions) -> ReadClaim:
-    """Join the sidecar's facts to a drafted claim, validate it, and locate any error where its value came from."""
+    """Join the sidecar's facts to a drafted claim, validate it, and locate any error where its value came from.
+
+    The facts an 837P or a FHIR Claim never carries start as null (not stated); the sidecar's
+    record, where there is one, replaces those it gives.
+    """
+    _not_stated(draft.claim)
     claim_id = draft.claim.get("id")
     if options.records is not None and isinstance(claim_id, str):
         if draft.problems:  # not joined, but found: its record names a claim of the file
