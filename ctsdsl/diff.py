@@ -16,7 +16,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from .claims import load_claim_file, validate_claim
+from .claims import load_claim_file, model_for
 from .diff_sides import DiffInputError, Side, pair_policies, read_side
 from .diff_structure import Change, rows_in_force, structural_changes
 from .loader import POLICY_SUFFIX, LoadedPolicy
@@ -73,12 +73,17 @@ def run_diff(old_spec: str, new_spec: str, claims_file: str | None = None) -> Di
     Raises:
         DiffInputError, ClaimError: a side or the claim file cannot be read (exit code 2).
     """
-    claims = None
-    if claims_file is not None:
-        claims = [(location, validate_claim(raw, location)) for location, raw in load_claim_file(claims_file)]
+    raw_claims = load_claim_file(claims_file) if claims_file is not None else None
     with ExitStack() as stack:
         old, new = read_side(old_spec, stack), read_side(new_spec, stack)
         pairs, removed, added = pair_policies(old, new)
+        claims = None
+        if raw_claims is not None:
+            # A replayed claim may carry fields a policy of either side declares; each side then reads
+            # it without those it does not declare (witness_causes.as_for).
+            declared = {d.path: d for a, b in pairs for p in (a, b) for d in p.checked.declared}
+            model = model_for(tuple(declared.values()))
+            claims = [(location, model.validate(raw, location)) for location, raw in raw_claims]
         reports = []
         for a, b in pairs:
             changes = structural_changes(a, b)

@@ -215,3 +215,12 @@ def test_an_example_that_the_declaration_itself_refuses_is_an_error(make_policy)
         ("bad-value", 'field `line.pa`: the example "abc" is not a valid string matching the pattern')]
     good = make_policy(body.replace('"abc"', '"ABCD"')).evaluator().claim_model
     assert good.schema["$defs"]["line"]["properties"]["pa"]["examples"] == ["ABCD"]
+
+
+def test_a_replayed_claim_may_carry_a_field_one_side_declares(tmp_path):
+    from ctsdsl.diff import run_diff
+    (tmp_path / "claims.jsonl").write_text(json.dumps(northwind_claim(id="r1")) + "\n", encoding="utf-8")
+    medicare = ROOT / "policies" / "medicare" / "cts-2025.cts"
+    (pair,) = run_diff(str(medicare), str(NORTHWIND), str(tmp_path / "claims.jsonl")).pairs
+    (witness,) = pair.behavior.witnesses
+    assert [c.item for c in witness.causes] == ["fee physician_fee_schedule"]  # not an error on the Medicare side
