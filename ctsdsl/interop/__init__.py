@@ -4,8 +4,8 @@ Each reader turns its format into claim dicts exactly as ``schemas/claim.schema.
 them (validated with `ctsdsl.claims.validate_claim`), so the engine sees nothing new. What a
 real claim does not carry (session minutes, caregivers, the record's documentation) comes from
 an optional sidecar file (`records`); what it does not give is null, not stated, so a line that
-rests on it is decided ``needs_record``, never denied for it (issue 17). Which payer an id means, from the user's payer map
-(`payer_map`). The line charges an 837P or a FHIR Claim carries become the lines' ``charge``
+rests on it is decided ``needs_record``, never denied for it (issue 17). Which payer an id
+means comes from the user's payer map (`payer_map`). The line charges an 837P or a FHIR Claim carries become the lines' ``charge``
 (and stay in `ReadClaim.charges`, exactly as read), so decisions' adjustments carry amounts.
 
 The format libraries are optional extras (``pip install 'ctsdsl[x12]'``, ``'ctsdsl[fhir]'``):

@@ -12,7 +12,8 @@ the line's number in its file (LX01, ``item.sequence``). The fields allowed are 
 schema's own, less those the claim file carries: which ones is derived from the schema, so a
 field added there is accepted here. Without a record the documentation flags and the line
 facts are null in the claim, "not stated" (never false: an absent flag reads as not documented),
-and a record states only those it gives (`source.unstatable_facts`). A record that does not parse or check stops the run before any claim is decided (a claim
+and a record states only those it gives (`source.unstatable_facts`). A record that does not
+parse or check stops the run before any claim is decided (a claim
 decided without its facts would be decided wrongly); a record naming a claim or a line the
 file lacks is an error of its own.
 """

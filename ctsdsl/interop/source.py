@@ -193,7 +193,8 @@ def unstatable_facts() -> tuple[tuple[str, ...], tuple[str, ...]]:
     def nullable(props: dict) -> tuple[str, ...]:
         return tuple(k for k, v in props.items() if isinstance(v.get("type"), list) and "null" in v["type"])
 
-    return nullable(schema["properties"]["documentation"]["properties"]), nullable(schema["$defs"]["line"]["properties"])
+    documentation, line = schema["properties"]["documentation"]["properties"], schema["$defs"]["line"]["properties"]
+    return nullable(documentation), nullable(line)
 
 
 def _not_stated(claim: dict) -> None:
