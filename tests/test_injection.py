@@ -337,10 +337,10 @@ def test_a_policy_with_a_syntax_error_in_a_payload_names_its_place(tmp_path):
 def test_the_compiler_refuses_a_hand_built_tree_with_foreign_operators_literals_or_names(tmp_path):
     # The grammar never produces these; the compiler checks anyway, so a bug upstream cannot become code.
     from ctsdsl import nodes as n
-    from ctsdsl.compiler import Compiler, _Scope, safe_ident
+    from ctsdsl.compiler import Compiler, Scope, safe_ident
     path = _policy_with_body(tmp_path, "")
     compiler = Compiler(load_file(path).checked)
-    scope = _Scope({"claim": ("c", None, "claim")}, "dos")
+    scope = Scope({"claim": ("c", None, "claim")}, "dos")
     one = n.Literal(1, "int")
     with pytest.raises(ValueError, match="unknown operator"):
         compiler.expr(n.Binary("+ __import__('os') +", one, one), scope)
