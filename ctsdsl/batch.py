@@ -174,8 +174,11 @@ class PolicyChooser:
     Each process builds its own, so each compiles a policy once, on first use.
     """
 
-    def __init__(self, policy: Evaluator | str | Path | None, registry: Registry | None = None) -> None:
+    def __init__(self, policy: Evaluator | str | Path | None, registry: Registry | None = None,
+                 assume_documented: bool = False) -> None:
         self._registry = registry  # where to choose by payer and date: by default the bundled policies
+        # Carried with the policy choice so that every process deciding a file decides alike.
+        self.assume_documented = assume_documented
         if policy is None or isinstance(policy, Evaluator):
             self._fixed = policy
         else:
@@ -202,7 +205,7 @@ def decide_record(raw: object, location: str, choose: PolicyChooser) -> Decision
         # Checked against the schema of the policy that decides it, which may declare fields of its own.
         claim, evaluator = validate_for(raw, location, choose)
         with amounts_in_range(location):
-            return evaluator.evaluate(claim, validate=False)
+            return evaluator.evaluate(claim, validate=False, assume_documented=choose.assume_documented)
     except CtsdslError as exc:
         # Errors about the claim itself (its payer, its date) should name where it came from.
         exc.diagnostics = [Diagnostic(d.code, d.message, location, d.span, d.hint, d.severity, d.path)
@@ -212,7 +215,8 @@ def decide_record(raw: object, location: str, choose: PolicyChooser) -> Decision
 
 
 def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | None = None,
-                 policies: str | Path | None = None) -> Iterator[Decision | RecordError]:
+                 policies: str | Path | None = None, assume_documented: bool = False
+                 ) -> Iterator[Decision | RecordError]:
     """Decide claims one after another, lazily, carrying on past bad ones.
 
     Unlike `Evaluator.evaluate_many`, a claim that is malformed, has no policy in
@@ -227,6 +231,8 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
             policy in force for each claim's payer and date of service.
         policies: A folder of policies to choose from by payer and date instead of the
             bundled ones (your own tree, overlays included).
+        assume_documented: Read every documentation flag a claim does not give as false as
+            documented, as `Evaluator.evaluate` does.
 
     Yields:
         For each claim, in order, its `Decision` or a `RecordError`.
@@ -240,7 +246,7 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
     >>> [type(r).__name__ for r in ctsdsl.evaluate_all([good, {"id": "c2"}])]
     ['Decision', 'RecordError']
     """
-    choose = PolicyChooser(policy, _registry(policies))
+    choose = PolicyChooser(policy, _registry(policies), assume_documented)
     for index, claim in enumerate(claims):
         location = f"<claim {index}>"
         if isinstance(claim, CtsdslError):
@@ -340,9 +346,10 @@ def _registry(policies: str | Path | None) -> Registry | None:
 class _Worker:
     """What one process needs to decide chunks: its policies and its encoder, built once."""
 
-    def __init__(self, name: str, policy: str | Path | None, policies: str | Path | None = None) -> None:
+    def __init__(self, name: str, policy: str | Path | None, policies: str | Path | None = None,
+                 assume_documented: bool = False) -> None:
         self.name = name
-        self.choose = PolicyChooser(policy, _registry(policies))
+        self.choose = PolicyChooser(policy, _registry(policies), assume_documented)
         self.encode = DecisionEncoder().encode
 
     def chunk(self, records: list[tuple[int, int, bytes | ClaimError]]) -> ChunkResult:
@@ -388,9 +395,9 @@ def _decided_in_order(chunks: Iterator[list], worker: _Worker | None, jobs: int,
     yield from ordered_map(_chunk_worker, init, chunks, jobs)
 
 
-def _chunk_worker(name: str, policy: str | Path | None, policies: str | Path | None
+def _chunk_worker(name: str, policy: str | Path | None, policies: str | Path | None, assume_documented: bool = False
                   ) -> Callable[[list], ChunkResult]:
-    return _Worker(name, policy, policies).chunk
+    return _Worker(name, policy, policies, assume_documented).chunk
 
 
 class _Progress:
@@ -439,7 +446,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
               progress: bool | None = None,
               on_error: Callable[[RecordError], None] | None = None, chunk_lines: int = CHUNK_LINES,
               source: Iterable[SourceRecord] | None = None,
-              encode: Callable[[object, Decision], str] | None = None) -> Summary:
+              encode: Callable[[object, Decision], str] | None = None, assume_documented: bool = False) -> Summary:
     """Decide every claim of a file and write one decision per line, in input order.
 
     A .jsonl file, or a .csv file of claim lines (grouped into claims by id), is streamed
@@ -462,6 +469,8 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
             FHIR): decided in this process, in order.
         encode: Writes a decision of `source` as one line, given its record's context (a FHIR
             ClaimResponse); by default the decision's JSON.
+        assume_documented: Read every documentation flag a claim does not give as false as
+            documented (``--assume-documented``); each decision says so.
 
     Returns:
         The `Summary`; its ``exit_code`` is 0 when every record was decided.
@@ -486,11 +495,13 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         try:
             err = OutputFile(errors) if errors else None
             if source is not None:
-                _from_source(source, out, err, summary, policy, policies, on_error, encode, shown(path))
+                _from_source(source, out, err, summary, PolicyChooser(policy, _registry(policies), assume_documented),
+                             on_error, encode, shown(path))
             elif path.suffix.lower() in (".jsonl", ".csv"):
-                _stream(path, out, err, summary, jobs, policy, policies, progress, on_error, chunk_lines)
+                _stream(path, out, err, summary, jobs, (policy, policies, assume_documented), progress, on_error,
+                        chunk_lines)
             else:
-                _whole(path, out, err, summary, policy, policies, on_error)
+                _whole(path, out, err, summary, policy, policies, on_error, assume_documented)
             # Everything written out first, and only then anything replaced: a full disk under
             # --errors must not leave new decisions beside the old errors.
             for done in (out, err):
@@ -518,16 +529,16 @@ def _read_error(exc: OSError, path: Path) -> BatchIOError:
 
 
 def _stream(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary, jobs: int,
-            policy: str | Path | None, policies: str | Path | None, progress: bool | None,
+            choice: tuple[str | Path | None, str | Path | None, bool], progress: bool | None,
             on_error: Callable[[RecordError], None] | None, chunk_lines: int) -> None:
-    """Decide a .jsonl or .csv file a chunk at a time."""
+    """Decide a .jsonl or .csv file a chunk at a time; `choice` is each worker's policy, policies, assume_documented."""
     name = shown(path)  # a file name that is not UTF-8 must not make its records unwritable
     with _open_input(path) as fh:
         bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
-        worker = _Worker(name, policy, policies) if jobs <= 1 else None
+        worker = _Worker(name, *choice) if jobs <= 1 else None
         source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, name)
         records = 0
-        for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (name, policy, policies)):
+        for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (name, *choice)):
             _write(chunk, out, err, on_error)
             summary.merge(chunk.summary)
             records += chunk.decided + len(chunk.errors)
@@ -556,11 +567,14 @@ def _last_line(fh: BufferedReader) -> int:
 
 
 def _whole(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary, policy: str | Path | None,
-           policies: str | Path | None, on_error: Callable[[RecordError], None] | None) -> None:
+           policies: str | Path | None, on_error: Callable[[RecordError], None] | None,
+           assume_documented: bool) -> None:
     """Decide a .json or .yaml file, read whole, in this process."""
     encoder = DecisionEncoder()
     pairs = list(iter_claims(path))
-    for index, result in enumerate(evaluate_all((item for _, item in pairs), policy=policy, policies=policies)):
+    decided = evaluate_all((item for _, item in pairs), policy=policy, policies=policies,
+                           assume_documented=assume_documented)
+    for index, result in enumerate(decided):
         if isinstance(result, RecordError):
             located = RecordError(index, pairs[index][0], result.error)
             _write(ChunkResult("", 0, [located], Summary()), out, err, on_error)
@@ -571,11 +585,10 @@ def _whole(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary
 
 
 def _from_source(source: Iterable[SourceRecord], out: OutputFile, err: OutputFile | None, summary: Summary,
-                 policy: str | Path | None, policies: str | Path | None,
-                 on_error: Callable[[RecordError], None] | None, encode: Callable[[object, Decision], str] | None,
-                 name: str) -> None:
+                 choose: PolicyChooser, on_error: Callable[[RecordError], None] | None,
+                 encode: Callable[[object, Decision], str] | None, name: str) -> None:
     """Decide claims another reader has read, in this process, carrying on past bad ones."""
-    choose, encoder, count = PolicyChooser(policy, _registry(policies)), DecisionEncoder(), 0
+    encoder, count = DecisionEncoder(), 0
     for index, item in enumerate(source):
         count += 1
         try:

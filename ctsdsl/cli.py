@@ -173,12 +173,16 @@ def cmd_batch(args) -> int:
         if kind or args.format != "json":
             raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines or CSV and writes decisions",
                                         "ctsdsl batch", hint="use --engine row for 837P, FHIR or --format fhir"))
+        if args.assume_documented:  # the SQL views read the claim as given; they assume nothing
+            raise UsageError(Diagnostic("usage", "--engine sql does not take --assume-documented", "ctsdsl batch",
+                                        hint="use --engine row (the default) to assume the documentation"))
         summary = run_sql_batch(path, args.output, args.errors, args.policy, args.policies, on_error=report)
     else:
         summary = run_batch(path, output=args.output,
                             errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,
                             on_error=report, progress=False if args.quiet else None, source=source,
-                            encode=interop.fhir_line if args.format == "fhir" else None)
+                            encode=interop.fhir_line if args.format == "fhir" else None,
+                            assume_documented=args.assume_documented)
     for note in summary.notes:  # about the file as a whole: said even with -q
         print(f"warning: {note}", file=sys.stderr)
     if not args.quiet:
@@ -189,6 +193,12 @@ def cmd_batch(args) -> int:
 def _cmd_sql(args) -> int:
     from .sql.command import cmd_sql
     return cmd_sql(args)
+
+
+def _assume_documented_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assume-documented", action="store_true",
+                   help="read every documentation flag a claim does not give as false as documented (your scrubber "
+                   "checked the record); decisions say so (docs/language.md)")
 
 
 def _policy_options(p: argparse.ArgumentParser, default: str) -> None:
@@ -476,9 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print decisions as JSON (schemas/decision.schema.json)")
     p.add_argument("--format", choices=("text", "json", "fhir"), default="text",
                    help="text, JSON decisions (as --json), or fhir: a FHIR ClaimResponse for each FHIR Claim")
-    p.add_argument("--assume-documented", action="store_true",
-                   help="read every documentation flag a claim does not give as false as documented (your scrubber "
-                   "checked the record); decisions say so (docs/language.md)")
+    _assume_documented_option(p)
     _interop_options(p)
     p.set_defaults(run=cmd_eval)
 
@@ -492,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--format", choices=("json", "fhir"), default="json",
                    help="a decision per line (default), or fhir: a FHIR ClaimResponse per line for FHIR Claims")
+    _assume_documented_option(p)
     _interop_options(p)
     p.add_argument("--engine", choices=("row", "sql"), default="row",
                    help="row: the compiled Python rules (default); sql: the policy as SQL on DuckDB, the same "

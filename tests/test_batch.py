@@ -387,3 +387,41 @@ def test_batch_chooses_policies_from_a_folder_of_ones_own(capsys, tmp_path, jobs
     code, _, err = run(capsys, "batch", str(claims), "--policies", str(tree), "-o", str(out), "-j", jobs)
     assert code == 2 and "no medicare policy covers 2024-05-01: the earliest, medicare-cts-2025" in err
     assert [json.loads(line)["claim_id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["y25"]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_batch_assume_documented_reads_flags_not_given_as_false_as_documented_in_every_worker(capsys, tmp_path, jobs):
+    unstated = dict(GOOD, id="unstated", documentation={"consent": None})  # the other flags absent
+    refused = dict(GOOD, id="refused", documentation=dict(GOOD["documentation"], consent=False))
+    claims = tmp_path / "c.jsonl"
+    claims.write_text(json.dumps(unstated) + "\n" + json.dumps(refused) + "\n", encoding="utf-8")
+    plain, assumed = tmp_path / "plain.jsonl", tmp_path / "assumed.jsonl"
+    assert run(capsys, "batch", str(claims), "-o", str(plain), "-j", jobs)[0] == 0
+    assert run(capsys, "batch", str(claims), "-o", str(assumed), "-j", jobs, "--assume-documented")[0] == 0
+    without = [json.loads(line) for line in plain.read_text(encoding="utf-8").splitlines()]
+    with_flag = [json.loads(line) for line in assumed.read_text(encoding="utf-8").splitlines()]
+    assert [d["outcome"] for d in without] == ["deny", "deny"]  # absent flags: not documented
+    assert [d["outcome"] for d in with_flag] == ["pay", "deny"]  # a flag given as false is never assumed
+    assert [d.get("assumed_documented") for d in with_flag] == [True, True]
+    assert all("assumed_documented" not in d for d in without)
+
+
+def test_batch_assume_documented_applies_to_a_json_file_read_whole(capsys, tmp_path):
+    claims = tmp_path / "c.json"
+    claims.write_text(json.dumps(dict(GOOD, documentation={})), encoding="utf-8")
+    out = tmp_path / "d.jsonl"
+    assert run(capsys, "batch", str(claims), "-o", str(out), "--assume-documented")[0] == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["outcome"] == "pay"
+
+
+def test_evaluate_all_assume_documented_says_so_on_each_decision():
+    (decision,) = ctsdsl.evaluate_all([dict(GOOD, documentation={})], assume_documented=True)
+    assert decision.outcome == "pay" and decision.assumed_documented
+
+
+def test_batch_refuses_assume_documented_on_the_sql_engine_with_a_usage_error(capsys, tmp_path):
+    claims = tmp_path / "c.jsonl"
+    claims.write_text(good(1) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "batch", str(claims), "--engine", "sql", "--assume-documented")
+    assert code == 2 and out == ""
+    assert "--engine sql does not take --assume-documented" in err
