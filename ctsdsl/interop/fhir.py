@@ -42,7 +42,8 @@ from typing import Any
 
 from ..claims import load_claim_file
 from ..errors import ClaimError, Diagnostic
-from .source import Draft, Origin, ReadClaim, ReadOptions, charge_number, finish, require
+from .draft import Draft, ReadClaim, ReadOptions, charge_number, finish, require
+from .origin import Origin
 from .taxonomy import NUCC_SYSTEM, provider_type
 
 CODE_SYSTEMS = ("http://www.ama-assn.org/go/cpt", "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",

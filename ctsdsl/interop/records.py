@@ -12,7 +12,7 @@ the line's number in its file (LX01, ``item.sequence``). The fields allowed are 
 schema's own, less those the claim file carries: which ones is derived from the schema, so a
 field added there is accepted here. Without a record the documentation flags and the line
 facts are null in the claim, "not stated" (never false: an absent flag reads as not documented),
-and a record states only those it gives (`source.unstatable_facts`). A record that does not
+and a record states only those it gives (`draft.unstatable_facts`). A record that does not
 parse or check stops the run before any claim is decided (a claim
 decided without its facts would be decided wrongly); a record naming a claim or a line the
 file lacks is an error of its own.
@@ -30,7 +30,7 @@ from ..claims import claim_schema, jsonl_lines, parse_jsonl_record
 from ..errors import ClaimError, Diagnostic
 from ..limits import MAX_CLAIM_FILE_BYTES
 from ..nodes import Span
-from .source import Origin
+from .origin import Origin
 
 # What the claim file itself says: a record may not restate (or contradict) it.
 _FROM_THE_CLAIM_FILE = frozenset(("id", "payer", "date_of_service", "place_of_service", "provider_type", "lines"))

@@ -46,7 +46,8 @@ from typing import Any
 from ..errors import ClaimError, Diagnostic
 from ..limits import MAX_CLAIM_FILE_BYTES
 from ..nodes import NO_SPAN, Span
-from .source import Draft, Origin, ReadClaim, ReadOptions, charge_number, finish, require
+from .draft import Draft, ReadClaim, ReadOptions, charge_number, finish, require
+from .origin import Origin
 from .taxonomy import provider_type
 
 IMPLEMENTATION = "005010X222A1"  # 837 Professional, version 5010 with its addenda
