@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .decision import Decision, money_text
+from .decision import Adjustment, Decision, money_text
 from .errors import printable
 from .evaluator import Evaluation, shown_path
 from .runtime import shown
@@ -24,14 +24,27 @@ def _wrap(text: str, indent: int, width: int = 100) -> str:
     return textwrap.fill(text, width=width, initial_indent=" " * indent, subsequent_indent=" " * indent)
 
 
+def _adjustment(a: Adjustment) -> str:
+    """One CAS entry as a biller reads an 835: group-CARC, the amount and units not paid, and the finding."""
+    code = f"{a.group}-{a.carc}" if a.group and a.carc else "(no CARC named)"
+    amount = "" if a.amount is None else f" {_money(a.amount)}"  # no charge on the line: units only
+    return f"        adjusted {code}{amount}, {a.quantity} unit{'s' if a.quantity != 1 else ''} ({a.finding})"
+
+
 def render_decision(decision: Decision) -> str:
-    """A decision as a biller reads it: outcome, one row per line, then each finding with its source."""
+    """A decision as a biller reads it: outcome, one row per line, then each finding with its source.
+
+    Under each line, as an 835 gives them: its adjustments (group and CARC, the amount and units
+    not paid) and remarks (RARCs); a needs_record line lists what to confirm in the record.
+    """
     p = decision.policy
     total = _money(decision.total_allowed)
     if not decision.total_complete:
         total += f" known, {sum(line.amount_unknown for line in decision.lines)} line(s) of unknown amount"
     out = [f"claim {decision.claim_id}: {decision.outcome.upper()}, total allowed {total}",
            f"  policy {p.name} version {p.version} ({p.effective_from} to {p.effective_to or 'open'})"]
+    if decision.assumed_documented:
+        out.append("  documentation assumed: every flag the claim does not give as false read as documented")
     out.append("  lines:")
     for line in decision.lines:
         units = f"{line.units_allowed}/{line.units_billed} units"
@@ -39,6 +52,9 @@ def render_decision(decision: Decision) -> str:
         amount = "unknown" if line.amount_unknown else _money(line.allowed_amount)
         out.append(f"    #{line.index} {line.code:<6} {_STATUS[line.status]:<13} {units:<12} "
                    f"{amount:>10}  {refs}".rstrip())
+        out += [_adjustment(a) for a in line.adjustments]
+        out += _listed("remarks", line.remarks)
+        out += _listed("confirm in the record", line.confirm)
     if decision.findings:
         out.append("  findings:")
     for f in decision.findings:
