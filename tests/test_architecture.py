@@ -36,9 +36,6 @@ ALLOWED_MODULES = {
 ALLOWED_PACKAGES = {
     "ctsdsl.sql": "the SQL backend, being written now; remove when it is committed and reviewed",
     "ctsdsl.serve": "the playground, being edited now; remove when that work lands",
-    # x12.py is 646 lines (its circle with source.py is broken: the shared pieces are in draft.py and
-    # origin.py). The readers are being edited now (issue 17): split x12.py and remove this entry.
-    "ctsdsl.interop": "the claim readers, being edited now (issue 17); remove when that work lands",
 }
 
 

@@ -28,13 +28,14 @@ Errors in a claim's own segments (2300 and below) stop that claim; errors in the
 around it (the envelope, the billing provider, the subscriber, the payer) stop every claim
 they cover, and an error in the SE count every claim of its transaction set: a claim whose
 context is broken would be decided on values no one can vouch for.
+
+The interchange's text, its segments and where each is, is `x12_text`'s; this module reads the
+claims from pyx12's walk over it.
 """
 
 from __future__ import annotations
 
-import bisect
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,123 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClaimError, Diagnostic
-from ..limits import MAX_CLAIM_FILE_BYTES
-from ..nodes import NO_SPAN, Span
+from ..nodes import Span
 from .draft import Draft, ReadClaim, ReadOptions, charge_number, finish, require
 from .origin import Origin
 from .taxonomy import provider_type
+from .x12_text import X12Text, read_text, segment_values
 
 IMPLEMENTATION = "005010X222A1"  # 837 Professional, version 5010 with its addenda
-_EXCERPT_LIMIT = 4 * 1024 * 1024  # larger files are located by line and column, without an excerpt
 _TYPES = {"AN": "text", "ID": "a code", "R": "a decimal number", "DT": "a date CCYYMMDD", "TM": "a time HHMM"}
 _ENVELOPE = ("ISA", "GS", "ST")
 _LEVELS = {"20": "2000A", "22": "2000B", "23": "2000C"}  # HL03: billing provider, subscriber, patient
-_REF = re.compile(r"([A-Z][A-Z0-9]{1,2}?)([0-9]{2})(?:-0*([0-9]+))?").fullmatch  # SV104, CLM05-1, CLM05-01
-
-
-# ---------------------------------------------------------------- the text: where each segment is
-
-
-@dataclass
-class _Text:
-    """The interchange's segments by number (ISA is 1), each with its offset, to locate errors."""
-
-    name: str
-    text: str
-    element: str
-    component: str
-    terminator: str
-    segments: list[str] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    newlines: list[int] = field(default_factory=list)
-    problems: list[Diagnostic] = field(default_factory=list)
-
-    def span(self, number: int, ref: str = "") -> Span:
-        """The line and column of segment `number`, or of its element `ref` (SV104, CLM05-1)."""
-        if not 1 <= number <= len(self.offsets):
-            return NO_SPAN
-        offset, segment = self.offsets[number - 1], self.segments[number - 1]
-        if ref:
-            offset += _element_offset(segment, ref, self.element, self.component)
-        line = bisect.bisect_right(self.newlines, offset - 1)
-        start = self.newlines[line - 1] + 1 if line else 0
-        return Span(line + 1, offset - start + 1)
-
-    def origin(self, number: int, ref: str = "", what: str = "") -> Origin:
-        segment = self.segments[number - 1].split(self.element, 1)[0] if number <= len(self.segments) else "?"
-        label = f"segment {number} ({segment})" + (f" {what}" if what else "")
-        return Origin(self.name, self.span(number, ref), label, ref or segment,
-                      self.text if len(self.text) <= _EXCERPT_LIMIT else None)
-
-
-def _element_offset(segment: str, ref: str, element: str, component: str) -> int:
-    """Characters from a segment's start to its element `ref`: SV104 is after the 4th separator."""
-    found = _REF(ref)  # a segment id may hold digits itself (SV1, NM1): the position is the last two
-    if found is None:
-        return 0
-    position, sub = found.group(2), found.group(3) or ""
-    parts = segment.split(element)
-    index = min(int(position), len(parts) - 1)
-    offset = sum(len(p) + 1 for p in parts[:index])
-    if sub.isdigit() and index == int(position):
-        pieces = parts[index].split(component)
-        offset += sum(len(p) + 1 for p in pieces[:min(int(sub), len(pieces)) - 1])
-    return offset
-
-
-def _read_text(path: Path) -> _Text:
-    name = str(path)
-    try:
-        if path.stat().st_size > MAX_CLAIM_FILE_BYTES:
-            raise ClaimError(Diagnostic("claim-too-large", f"{name} is larger than {MAX_CLAIM_FILE_BYTES} bytes", name,
-                                        hint="split the interchange into several files"))
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ClaimError(Diagnostic("claim-file-unreadable", f"cannot read {name}: {exc.strerror or exc}",
-                                    name)) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ClaimError(Diagnostic("claim-encoding", f"invalid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
-                                    f"{exc.start}): X12 is text", name, hint="save the interchange as ASCII or UTF-8")) from None
-    lead = len(text) - len(text.lstrip())
-    text = text[lead:]
-    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
-    if len(text) < 106 or not text.startswith("ISA"):
-        raise ClaimError(Diagnostic("x12-invalid", "the ISA segment is cut short: it is 106 characters, with "
-                                    "16 elements, the last one the component separator", name, Span(1, 1)))
-    source = _Text(name, text, text[3], text[104], text[105], newlines=newlines)
-    _split(source)
-    return source
-
-
-def _split(source: _Text) -> None:
-    """Cut the text into segments as pyx12 does, noting what pyx12 would silently drop."""
-    text, end, start = source.text, source.terminator, 0
-    while (stop := text.find(end, start)) != -1:
-        begin = start
-        while begin < stop and text[begin] in "\r\n":
-            begin += 1
-        segment = text[begin:stop]
-        if not segment.strip():
-            # pyx12 stops reading at an empty segment: what follows it would vanish unseen.
-            if text[stop + 1:].strip():
-                source.problems.append(Diagnostic(
-                    "x12-invalid", f"an empty segment after segment {len(source.segments)}: nothing after it "
-                    "would be read", source.name, _span_at(source, begin), f"remove the repeated {end!r}"))
-            return
-        source.segments.append(segment)
-        source.offsets.append(begin)
-        start = stop + 1
-    if text[start:].strip():
-        source.problems.append(Diagnostic(
-            "x12-invalid", f"text after the last segment terminator {end!r} (segment {len(source.segments)}): the "
-            "file may be cut short", source.name, _span_at(source, start), f"end every segment with {end!r}"))
-
-
-def _span_at(source: _Text, offset: int) -> Span:
-    line = bisect.bisect_right(source.newlines, offset - 1)
-    return Span(line + 1, offset - (source.newlines[line - 1] + 1 if line else 0) + 1)
 
 
 # ---------------------------------------------------------------- pyx12's errors, collected
@@ -246,7 +140,7 @@ class _Claim:
 class _Reader:
     """One pass over an interchange: pyx12's segments in, finished claims out (at each SE)."""
 
-    def __init__(self, source: _Text, options: ReadOptions, nodes: Any, collector: Any) -> None:
+    def __init__(self, source: X12Text, options: ReadOptions, nodes: Any, collector: Any) -> None:
         self.source, self.options, self.nodes, self.collector = source, options, nodes, collector
         self.context: dict[str, tuple[int, str]] = {}
         self.scopes: dict[str, list[Diagnostic]] = {key: [] for key in (*_ENVELOPE, *_LEVELS.values())}
@@ -427,7 +321,7 @@ class _Reader:
 
     def _draft(self, claim: _Claim) -> Draft:
         source = self.source
-        node_value = _values(source, claim.number)
+        node_value = segment_values(source, claim.number)
         claim_id = node_value(1, 0).strip()
         draft = Draft(f"{source.name}:segment {claim.number}", {"id": claim_id}, problems=list(claim.problems),
                       record="".join(source.segments[n - 1] + source.terminator for n in claim.segments))
@@ -503,7 +397,7 @@ class _Reader:
             draft.fail(source.origin(line.number).error("x12-invalid", f"line {line.lx} has no SV1 segment"))
             draft.charges.append(None)
             return out
-        sv1 = _values(source, line.sv1)
+        sv1 = segment_values(source, line.sv1)
         qualifier = sv1(1, 1)
         if qualifier != "HC":
             draft.fail(source.origin(line.sv1, "SV101-1").error(
@@ -532,7 +426,7 @@ class _Reader:
         if sv1(5, 0):
             places.setdefault(sv1(5, 0), source.origin(line.sv1, "SV105"))
         else:
-            places.setdefault(_values(source, claim.number)(5, 1), source.origin(claim.number, "CLM05-1"))
+            places.setdefault(segment_values(source, claim.number)(5, 1), source.origin(claim.number, "CLM05-1"))
         if line.dates is not None:
             first, last = line.dates
             if first != last:
@@ -598,21 +492,6 @@ class _Reader:
 _CONTEXT_OF = {"billing_taxonomy": "2000A", "filing_indicator": "2000B", "payer_id": "2000B"}
 
 
-def _values(source: _Text, number: int):  # noqa: ANN202 - a small accessor
-    """Element `position`, component `sub` (0: the whole element) of segment `number`, '' when absent."""
-    parts = source.segments[number - 1].split(source.element) if number else []
-
-    def value(position: int, sub: int) -> str:
-        if position >= len(parts):
-            return ""
-        if sub == 0:
-            return parts[position]
-        pieces = parts[position].split(source.component)
-        return pieces[sub - 1] if sub <= len(pieces) else ""
-
-    return value
-
-
 def _date(text: str) -> date:
     if len(text) != 8 or not text.isdigit():
         raise ValueError(text)
@@ -636,7 +515,7 @@ def read_interchange(path: str | Path, options: ReadOptions) -> Iterator[ReadCla
     """
     context = require("pyx12.x12context", "x12", "an X12 interchange")
     params = require("pyx12.params", "x12", "an X12 interchange")
-    source = _read_text(Path(path))
+    source = read_text(Path(path))
     collector = _collector_class()()
     try:
         reader = context.X12ContextReader(params.params(), collector, io.StringIO(source.text))
