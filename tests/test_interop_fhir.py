@@ -108,7 +108,8 @@ def test_the_claim_response_answers_each_item_and_passes_the_r4b_model(monkeypat
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1714608000")  # 2024-05-02
     (read_claim,) = read(FIXTURES / "claim.json")
     claim = dict(read_claim.claim, documentation=FULL_DOCUMENTATION)
-    claim["lines"] = [dict(claim["lines"][0], minutes=53), claim["lines"][1]]
+    stated = {"patients_represented": 1, "patient_present": False}  # as the record says, so nothing is open
+    claim["lines"] = [dict(claim["lines"][0], minutes=53, **stated), dict(claim["lines"][1], **stated)]
     decision = ctsdsl.evaluate(claim)
     response = claim_response(read_claim, decision)
     ClaimResponse.model_validate(response)
@@ -141,3 +142,37 @@ def test_a_denied_item_carries_its_reason_codes_in_x12s_systems():
     assert len(reasons) == len({json.dumps(r, sort_keys=True) for r in reasons})  # each reason once
     notes = {n["number"]: n["text"] for n in response["processNote"]}
     assert all(number in notes for number in response["item"][0]["noteNumber"])
+
+
+def test_a_conditional_decision_is_answered_partial_each_open_item_naming_what_to_confirm():
+    (read_claim,) = read(FIXTURES / "claim.json")  # no sidecar: the record's facts are not stated
+    decision = ctsdsl.evaluate(read_claim.claim)
+    assert decision.outcome == "conditional"
+    response = claim_response(read_claim, decision)
+    ClaimResponse.model_validate(response)
+    # RemittanceOutcome partial: no errors, some adjudication done; the open items are not adjudicated
+    assert response["outcome"] == "partial"
+    assert response["disposition"].endswith("; 2 item(s) rest on the medical record")
+    assert "total" not in response  # no total while items are open
+    first = response["item"][0]
+    categories = [a["category"]["coding"][0]["code"] for a in first["adjudication"]]
+    assert categories == ["submitted", "needs-record"]  # no eligible amount, no units, no denial reason
+    confirm = first["adjudication"][1]["reason"]["text"]
+    assert confirm.startswith("confirm in the medical record: ") and "documentation.consent" in confirm
+    notes = {n["number"]: n["text"] for n in response["processNote"]}
+    assert [notes[k] for k in first["noteNumber"]][-1] == f"item 1 (97550): not adjudicated, the decision rests " \
+                                                          f"on the record; {confirm}"
+    assert not any("is not documented" in text for text in notes.values())
+
+
+def test_a_decided_claim_is_still_answered_complete_with_its_total(tmp_path):
+    from ctsdsl.interop.records import load_records
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"claim": "TEST-FHIR-001", "therapy_spend_to_date": 800,
+                                   "documentation": FULL_DOCUMENTATION, "lines": {
+                                       "1": {"minutes": 53, "caregivers": 2, "patients_represented": 1,
+                                             "patient_present": False},
+                                       "2": {"patients_represented": 1, "patient_present": False}}}) + "\n")
+    (read_claim,) = read(FIXTURES / "claim.json", ReadOptions(payer_map=MAP, records=load_records(records)))
+    response = claim_response(read_claim, ctsdsl.evaluate(read_claim.claim))
+    assert response["outcome"] == "complete" and response["total"][0]["amount"]["value"] == 105.53

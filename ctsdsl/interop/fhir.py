@@ -57,6 +57,9 @@ RARC = "https://x12.org/codes/remittance-advice-remark-codes"
 CARE_TEAM_ROLE = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
 DIGEST_SYSTEM = "https://ctsdsl.example/fhir/claim-digest"
 POLICY_SYSTEM = "https://ctsdsl.example/fhir/policy"
+# An item whose decision rests on the medical record is not adjudicated: HL7's adjudication codes
+# (an example binding, so a local system is allowed) have none for that.
+PENDING_SYSTEM = "https://ctsdsl.example/fhir/adjudication"
 
 
 def _models() -> Any:
@@ -327,21 +330,37 @@ def claim_response(read: ReadClaim, decision: Any) -> dict:
     findings = {f["id"]: f for f in body["findings"]}
     notes = {fid: number for number, fid in enumerate(findings, 1)}
     items = source.get("item") or []
-    out_items = []
+    out_items: list[dict] = []
+    pending_notes: list[dict[str, Any]] = []  # a processNote for each item that rests on the record
     for line in body["lines"]:
         sequence = items[line["index"]].get("sequence") if line["index"] < len(items) else line["index"] + 1
         adjudication: list[dict] = []
         charge = read.charges[line["index"]] if line["index"] < len(read.charges) else None
         if charge is not None:
             adjudication.append({"category": _concept(ADJUDICATION, "submitted"), "amount": _money(charge)})
-        if line["allowed_amount"] is not None:
-            adjudication.append({"category": _concept(ADJUDICATION, "eligible"),
-                                 "amount": _money(line["allowed_amount"])})
-        adjudication.append({"category": _concept(CARIN_DISCRIMINATOR, "allowedunits"), "value": line["units_allowed"]})
-        adjudication.extend(_reasons(line))
+        numbers = [notes[fid] for fid in line["findings"]]
+        if line["status"] == "needs_record":
+            # No eligible amount nor units: they would read as this item's answer, and it has none
+            # until the record is consulted. Its deny and reduce findings were decided on the
+            # unstated elements' defaults ("not documented"), so the item does not point to them.
+            confirm = "confirm in the medical record: " + ", ".join(line["confirm"])
+            adjudication.append({"category": _concept(PENDING_SYSTEM, "needs-record", "needs the record"),
+                                 "reason": {"text": confirm}})
+            numbers = [notes[fid] for fid in line["findings"] if findings[fid]["severity"] not in ("deny", "reduce")]
+            pending_notes.append({"number": len(notes) + len(pending_notes) + 1, "type": "display",
+                                  "text": f"item {sequence} ({line['code']}): not adjudicated, the decision rests "
+                                          f"on the record; {confirm}"})
+            numbers.append(pending_notes[-1]["number"])
+        else:
+            if line["allowed_amount"] is not None:
+                adjudication.append({"category": _concept(ADJUDICATION, "eligible"),
+                                     "amount": _money(line["allowed_amount"])})
+            adjudication.append({"category": _concept(CARIN_DISCRIMINATOR, "allowedunits"),
+                                 "value": line["units_allowed"]})
+            adjudication.extend(_reasons(line))
         entry: dict[str, Any] = {"itemSequence": sequence, "adjudication": adjudication}
-        if line["findings"]:
-            entry["noteNumber"] = [notes[fid] for fid in line["findings"]]
+        if numbers:
+            entry["noteNumber"] = numbers
         out_items.append(entry)
     response: dict[str, Any] = {
         "resourceType": "ClaimResponse",
@@ -354,9 +373,12 @@ def claim_response(read: ReadClaim, decision: Any) -> dict:
         "patient": source.get("patient") or {"display": "unknown"},
         "created": _created(),
         "insurer": source.get("insurer") or {"display": body["policy"]["payer"]},
-        "outcome": "complete",
+        # RemittanceOutcome "partial": no errors, and some of the adjudication performed: the
+        # items that rest on the record are not ("queued" would say nothing was processed).
+        "outcome": "partial" if pending_notes else "complete",
         "disposition": f"{body['outcome']}: ctsdsl policy {body['policy']['name']} {body['policy']['version']}"
-                       + ("" if body["total_complete"] else "; some allowed amounts are unknown"),
+                       + ("" if body["total_complete"] else "; some allowed amounts are unknown")
+                       + (f"; {len(pending_notes)} item(s) rest on the medical record" if pending_notes else ""),
         "item": out_items,
     }
     if source.get("provider"):
@@ -365,10 +387,16 @@ def claim_response(read: ReadClaim, decision: Any) -> dict:
         response["request"] = {"reference": f"Claim/{source['id']}"}
     elif source.get("identifier"):
         response["request"] = {"identifier": source["identifier"][0]}
-    if body["total_complete"]:
+    if body["total_complete"] and not pending_notes:  # a total with items still open would read as final
         response["total"] = [{"category": _concept(ADJUDICATION, "eligible"), "amount": _money(body["total_allowed"])}]
-    if findings:
-        response["processNote"] = [{"number": notes[fid], "type": "display", "text": f["message"]}
-                                   for fid, f in findings.items()]
+    # The deny and reduce findings of an item that rests on the record were decided with what the
+    # claim leaves unstated read as its default ("not documented"): no item points to them, and
+    # they are left out rather than said of a Claim that never stated it.
+    unsaid = {fid for line in body["lines"] if line["status"] == "needs_record" for fid in line["findings"]
+              if findings[fid]["severity"] in ("deny", "reduce")}
+    said = [{"number": notes[fid], "type": "display", "text": f["message"]}
+            for fid, f in findings.items() if fid not in unsaid]
+    if said or pending_notes:
+        response["processNote"] = said + pending_notes
     ClaimResponse.model_validate(response)  # a bug here must not reach a payer's system as a bad resource
     return response
