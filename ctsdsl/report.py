@@ -153,15 +153,27 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
             out.append(head)
             if len(layer_of) > 1 and shown_path(ev.file) in layer_of:  # an overlay: say whose rule it is
                 out.append(f"        layer: {layer_of[shown_path(ev.file)]} ({shown_path(ev.file)})")
-            seen = set()
-            for label, value in ev.reads:
-                if label in seen:
-                    continue
-                seen.add(label)
-                out.append(f"        read {label} = {shown(value)}")
+            out += [f"        read {label} = {values}" for label, values in _reads(ev.reads)]
             if finding is not None and finding.citation:
                 out.append(_wrap("cites " + finding.citation, 8))
     return printable("\n".join(out))
+
+
+def _reads(reads: Iterable[tuple]) -> list[tuple[str, str]]:
+    """Each label a rule read, once, with every distinct value read under it in reading order.
+
+    A quantifier reads `o.code` once per line it ranges over: each such value names its line
+    (`runtime.LineRead.line`), the rule's own line too, so the reader sees which line gave what.
+    """
+    by_label: dict[str, list[str]] = {}
+    for read in reads:
+        label, value = read
+        on = getattr(read, "line", None)
+        text = shown(value) + (f" (line #{on})" if on is not None else "")
+        values = by_label.setdefault(label, [])
+        if text not in values:
+            values.append(text)
+    return [(label, "; ".join(values)) for label, values in by_label.items()]
 
 
 def render_fixes(report) -> str:

@@ -71,3 +71,33 @@ def test_a_decision_under_assume_documented_says_so(claim):
     report = render_decision(ctsdsl.evaluate(claim, assume_documented=True))
     assert "documentation assumed" in report.splitlines()[2]
     assert "documentation assumed" not in render_decision(ctsdsl.evaluate(claim))
+
+
+def explained(claim) -> list[str]:
+    from ctsdsl.report import render_explain
+    evaluator = ctsdsl.compile("medicare-cts-2024")
+    decision, evaluations = evaluator.trace(claim)
+    return render_explain(decision, evaluations, show_all=True).splitlines()
+
+
+def test_explain_lists_every_value_a_quantifier_read_under_one_label_each_with_its_line(claim):
+    rows = [row.strip() for row in explained(claim)]
+    assert "read o.code = 97550 (line #0); 97551 (line #1)" in rows
+    assert "read o.units = 1 (line #0); 2 (line #1)" in rows
+    assert not any(row.startswith("read o.code = ") and "; " not in row and "line #" not in row for row in rows)
+
+
+def test_explain_shows_a_read_of_the_rules_own_line_or_the_claim_without_a_line(claim):
+    rows = [row.strip() for row in explained(claim)]
+    assert "read line.code = 97550" in rows and "read claim.place_of_service = 11" in rows
+
+
+def test_explain_names_each_label_once_per_rule(claim):
+    rows = explained(claim)
+    start = rows.index("      kx_threshold_pt_slp: did not fire")
+    block = []
+    for row in rows[start + 1:]:
+        if not row.startswith("        read "):
+            break
+        block.append(row.split(" = ")[0])
+    assert len(block) == len(set(block)) and "        read o.code" in block
