@@ -121,3 +121,26 @@ def test_batch_with_the_sql_engine_writes_what_the_row_engine_writes(tmp_path):
     assert row.returncode == sql.returncode == 2  # the malformed last record, in both
     assert (tmp_path / "sql.jsonl").read_text() == (tmp_path / "row.jsonl").read_text()
     assert "c.jsonl:6" in sql.stderr
+
+
+def test_batch_with_the_sql_engine_decides_a_policy_with_stages_and_a_declared_field_as_the_row_engine(tmp_path):
+    # Northwind: three stages (the last cuts 97551 to one unit a claim, counting only lines not
+    # denied before it) and `field line.prior_auth_number`, whose absence denies the line.
+    doc = {name: True for name in ("plan_of_care_includes_cts", "consent", "reason_without_patient",
+                                   "need_for_occurrence", "training_described", "caregiver_response",
+                                   "impact_on_goals")}
+    rows = []
+    for i in range(6):
+        lines = [{"code": "97550", "units": 1, "minutes": 68, "modifiers": ["GP"], "prior_auth_number": "NW-1"}]
+        lines += [{"code": "97551", "units": 1, "modifiers": ["GP"],
+                   **({"prior_auth_number": "NW-2"} if j != i % 3 else {})} for j in range(2)]
+        rows.append({"id": f"n{i}", "payer": "example-northwind", "date_of_service": "2025-03-0" + str(i + 1),
+                     "place_of_service": "11", "provider_type": "therapist", "documentation": doc, "lines": lines})
+    claims = tmp_path / "n.jsonl"
+    claims.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    row = _ctsdsl("batch", str(claims), "-o", str(tmp_path / "row.jsonl"), "-q")
+    sql = _ctsdsl("batch", str(claims), "--engine", "sql", "-o", str(tmp_path / "sql.jsonl"), "-q")
+    assert row.returncode == sql.returncode == 0, sql.stderr
+    decided = (tmp_path / "sql.jsonl").read_text()
+    assert decided == (tmp_path / "row.jsonl").read_text()
+    assert "one_97551_unit_per_claim" in decided and "prior_auth_missing" in decided

@@ -1,24 +1,26 @@
 """The SQL backend is the row engine: every claim decided by both gives the same decision document.
 
+The policies: every bundled one (policies/**, the illustrative overlays of policies/examples
+included), with their rule stages and declared fields; each must compile to SQL.
+
 The claims: every analyst case (policies/**/cases*.yaml, what-if cases aside: they change the
 policy's figures), every example claim, and claims from benchmarks/gen_claims.py
 (CTSDSL_SQL_DIFF_CLAIMS of them, 3,000 by default; 100,000 with the environment variable set so).
+The generated claims are Medicare's; each overlay also decides a share of them, recast as its
+payer's within its period, its declared fields given their example value on most lines (absent
+on the others, so the rules that need them fire too).
 
-The policies: the bundled ones as of commit 887d7e4, the last before issue 15 put rule stages
-into them, which this backend refuses (tests/test_sql.py shows the refusal); today's bundled
-policies too, whenever the backend accepts them. A claim the SQL flags for the row engine
-(it would fail, or lies outside the policy's period) is counted, and must stay rare.
+A claim the SQL hands to the row engine (it would fail there, holds a value SQL cannot carry, or
+leaves a fact unstated: a `null`, whose needs_record lines need the row engine's trace) is
+counted, and must stay rare.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import subprocess
 import sys
-import tarfile
-from collections import defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -28,32 +30,34 @@ pytest.importorskip("sqlglot")
 pytest.importorskip("pyarrow")
 
 from ctsdsl.case_files import find_case_files, load_cases  # noqa: E402
-from ctsdsl.claims import validate_claim  # noqa: E402
 from ctsdsl.errors import CtsdslError  # noqa: E402
-from ctsdsl.registry import folder_registry  # noqa: E402
-from ctsdsl.sql.errors import SqlUnsupportedError  # noqa: E402
+from ctsdsl.registry import Registry, folder_registry  # noqa: E402
 from ctsdsl.sql.run import SqlEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOT = "887d7e4"
 GENERATED = int(os.environ.get("CTSDSL_SQL_DIFF_CLAIMS", "3000"))
+OVERLAY_SHARE = 3  # every third generated claim of an overlay's year is also recast as its payer's
 
 
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory) -> Path:
-    """The policies, their cases and the example claims as committed at SNAPSHOT."""
+def _generated(count: int) -> list[dict]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        tar = subprocess.run(["git", "-C", str(ROOT), "archive", SNAPSHOT, "policies", "examples"],
-                             capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip(f"needs the git history (commit {SNAPSHOT}) for the policies before rule stages")
-    out = tmp_path_factory.mktemp("snapshot")
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(out, filter="data")
+        import gen_claims
+    finally:
+        sys.path.pop(0)
+    return [json.loads(text) for text in gen_claims.generate(count, seed=18)]
+
+
+def _recast(claim: dict, payer: str, declared: dict[str, dict[str, object]], n: int) -> dict:
+    """`claim` as `payer`'s, each declared field given its example on all but every fifth line."""
+    out = dict(claim, id=f"{claim['id']}-{payer}", payer=payer)
+    out.update(declared.get("claim", {}))
+    out["lines"] = [dict(line, **(declared.get("line", {}) if (n + i) % 5 else {}))
+                    for i, line in enumerate(claim["lines"])]
     return out
 
 
-def _claims(root: Path) -> list[dict]:
+def _claims(root: Path, registry: Registry) -> list[dict]:
     claims: list[dict] = []
     for case_file in find_case_files([root / "policies"]):
         for case in load_cases(case_file):
@@ -61,68 +65,96 @@ def _claims(root: Path) -> list[dict]:
                 claims.append(case.claim)
     for path in sorted((root / "examples" / "claims").glob("*.json")):
         claims.append(json.loads(path.read_text(encoding="utf-8")))
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import gen_claims
-    finally:
-        sys.path.pop(0)
-    claims.extend(json.loads(text) for text in gen_claims.generate(GENERATED, seed=18))
+    generated = _generated(GENERATED)
+    claims.extend(generated)
+    for entry in registry.entries():
+        if entry.payer == "medicare":
+            continue
+        checked = registry.evaluator(entry.path).checked
+        declared: dict[str, dict[str, object]] = {}
+        for d in checked.declared:
+            if d.example is not None:
+                declared.setdefault(d.record, {})[d.name] = d.example.value
+        for n, claim in enumerate(generated):
+            dates = [claim["date_of_service"], *(line.get("date_of_service", "") for line in claim["lines"])]
+            if n % OVERLAY_SHARE == 0 and all(not d or entry.covers(entry.payer, d) for d in dates):
+                claims.append(_recast(claim, entry.payer, declared, n))
     return claims
 
 
-def _differences(root: Path) -> tuple[list[str], int, int]:
+def _differences(root: Path) -> tuple[list[str], Counter, Counter]:
     """Decide every claim with both engines under the policies of `root`; the mismatches, how many
-    claims SQL decided, and how many it handed to the row engine."""
+    claims SQL decided per policy, and how many it handed to the row engine, by reason."""
     registry = folder_registry(root / "policies")
     by_policy: dict[int, tuple[object, list[dict]]] = {}
-    for raw in _claims(root):
+    for raw in _claims(root, registry):
         try:
-            claim = validate_claim(raw)
-            evaluator = registry.evaluator_for(claim)
+            evaluator = registry.evaluator_for(raw)
+            claim = evaluator.claim_model.validate(raw)
         except CtsdslError:
             continue  # no decision either way: malformed, or no policy in force
         by_policy.setdefault(id(evaluator), (evaluator, []))[1].append(claim)
-    mismatches, decided, handed = [], 0, 0
+    mismatches: list[str] = []
+    decided: Counter = Counter()
+    handed: Counter = Counter()
     for evaluator, claims in by_policy.values():
-        try:
-            sql = SqlEvaluator(evaluator)  # type: ignore[arg-type]
-        except SqlUnsupportedError:
-            continue  # shown by tests/test_sql.py; this test is about the policies SQL accepts
+        sql = SqlEvaluator(evaluator)  # type: ignore[arg-type]  # every bundled policy compiles to SQL
+        name = evaluator.info.name  # type: ignore[attr-defined]
         for claim, result in zip(claims, sql.decide(claims)):
             if isinstance(result, int):
-                handed += 1
                 continue
-            decided += 1
+            decided[name] += 1
             expected = evaluator.evaluate(claim, validate=False).to_dict()  # type: ignore[attr-defined]
             if result.to_dict() != expected:
                 got = result.to_dict()
-                mismatches.append(f"{claim['id']}: " + "; ".join(
+                mismatches.append(f"{name} {claim['id']}: " + "; ".join(
                     f"{key}: sql {json.dumps(got[key])[:300]} row {json.dumps(expected[key])[:300]}"
                     for key in expected if got.get(key) != expected[key]))
+        handed.update(sql.handed)
     return mismatches, decided, handed
 
 
-def test_sql_and_row_engines_decide_every_claim_alike_under_the_policies_before_rule_stages(snapshot):
-    mismatches, decided, handed = _differences(snapshot)
+@pytest.fixture(scope="module")
+def differences() -> tuple[list[str], Counter, Counter]:
+    return _differences(ROOT)
+
+
+def test_sql_and_row_engines_decide_every_claim_alike_under_every_bundled_policy(differences):
+    mismatches, _, _ = differences
     assert not mismatches, f"{len(mismatches)} claims decided differently:\n" + "\n".join(mismatches[:5])
-    assert decided > GENERATED * 0.9, f"SQL decided only {decided} claims; {handed} went to the row engine"
 
 
-def test_sql_and_row_engines_decide_alike_under_todays_bundled_policies_where_sql_accepts_them():
-    mismatches, _, _ = _differences(ROOT)
-    assert not mismatches, f"{len(mismatches)} claims decided differently:\n" + "\n".join(mismatches[:5])
+def test_every_bundled_policy_decides_claims_on_sql_and_few_go_back_to_the_row_engine(differences):
+    _, decided, handed = differences
+    names = {entry.name for entry in folder_registry(ROOT / "policies").entries()}
+    assert set(decided) == names, f"no claim decided on SQL under {sorted(names - set(decided))}"
+    assert sum(decided.values()) > GENERATED * 0.9
+    assert sum(handed.values()) < sum(decided.values()) * 0.02, f"handed to the row engine: {dict(handed)}"
 
 
-def test_a_claim_that_fails_in_the_row_engine_is_handed_back_to_it(snapshot):
-    registry = folder_registry(snapshot / "policies")
-    claim = validate_claim({"id": "c", "payer": "medicare", "date_of_service": "2024-05-01",
-                            "place_of_service": "11", "lines": [{"code": "97550", "units": 1}],
-                            "therapy_spend_to_date": 100})
+def test_a_claim_with_a_fact_it_does_not_state_is_decided_by_the_row_engine_and_counted():
+    registry = folder_registry(ROOT / "policies")
+    claim = {"id": "c", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+             "lines": [{"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]}],
+             "therapy_spend_to_date": 100}
+    unstated = dict(claim, id="u", lines=[dict(claim["lines"][0], minutes=None)])
     evaluator = registry.evaluator_for(claim)
-    failing = dict(claim, lines=[{"code": "97551", "units": 1, "modifiers": ["GP"]}])
-    results = list(SqlEvaluator(evaluator).decide([claim, failing]))
+    sql = SqlEvaluator(evaluator)
+    results = list(sql.decide([evaluator.claim_model.validate(c) for c in (claim, unstated)]))
     assert results[0].to_dict() == evaluator.evaluate(claim).to_dict()  # type: ignore[union-attr]
-    counts = defaultdict(int)
-    for r in results:
-        counts[type(r).__name__] += 1
-    assert counts["Decision"] >= 1
+    assert results[1] == 1 and sql.handed == {"not stated": 1}
+
+
+def test_a_claim_that_fails_in_the_row_engine_is_handed_back_to_it():
+    registry = folder_registry(ROOT / "policies")
+    claim = {"id": "c", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+             "lines": [{"code": "97550", "units": 1}], "therapy_spend_to_date": 100}
+    evaluator = registry.evaluator_for(claim)
+    failing = dict(claim, date_of_service="2031-05-01",  # past the 2024 policy's dated figures
+                   lines=[{"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]}])
+    sql = SqlEvaluator(evaluator)
+    results = list(sql.decide([evaluator.claim_model.validate(c) for c in (claim, failing)]))
+    assert results[0].to_dict() == evaluator.evaluate(claim).to_dict()  # type: ignore[union-attr]
+    assert results[1] == 1 and sql.handed == {"fails": 1}
+    with pytest.raises(CtsdslError, match="outside the period"):
+        evaluator.evaluate(failing)

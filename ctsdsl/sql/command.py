@@ -47,7 +47,7 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
     """Decide a .jsonl or .csv file of claims with the SQL backend; returns the batch `Summary`."""
     _require()
     from .. import batch as b
-    from ..claims import jsonl_lines, parse_jsonl_record, validate_claim
+    from ..claims import jsonl_lines, parse_jsonl_record, validate_for
     from .._csv_claims import csv_records
     from .._output import OutputFile, check_targets, shown
     from .run import SqlEvaluator
@@ -72,7 +72,7 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
                 for chunk in b._chunks(source, CHUNK):  # noqa: SLF001
                     count += len(chunk)
                     _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err,
-                                  parse_jsonl_record, validate_claim, on_error)
+                                  parse_jsonl_record, validate_for, on_error)
             if not count:
                 raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name))
             for done in (out, err):
@@ -99,10 +99,17 @@ def _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err, parse,
             item = parse(raw, name, lineno) if type(raw) is bytes else raw
             if isinstance(item, CtsdslError):
                 raise item
-            claim = validate(item, location)
-            evaluator = choose(claim)
         except CtsdslError as exc:
-            results[pos] = b.RecordError(index, location, b.bare_error(exc), _text(raw))  # noqa: SLF001
+            results[pos] = b.RecordError(index, location, b.bare_error(exc), _text(raw))
+            continue
+        try:
+            # Checked against the schema of the policy that decides it, which may declare fields of its own.
+            claim, evaluator = validate(item, location, choose)
+        except CtsdslError:
+            try:  # the row engine's own path, so the error is located and worded as it words it
+                results[pos] = b.decide_record(item, location, choose)
+            except CtsdslError as exc:
+                results[pos] = b.RecordError(index, location, b.bare_error(exc), _text(raw))
             continue
         groups.setdefault(id(evaluator), (evaluator, [], []))
         groups[id(evaluator)][1].append(pos)
@@ -116,9 +123,9 @@ def _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err, parse,
             if isinstance(result, int):  # the SQL says the row engine would fail here: it decides, or names why
                 index, lineno, raw = chunk[pos]
                 try:
-                    result = b.decide_record(claims[result], f"{name}:{lineno}", choose)  # noqa: SLF001
+                    result = b.decide_record(claims[result], f"{name}:{lineno}", choose)
                 except CtsdslError as exc:
-                    result = b.RecordError(index, f"{name}:{lineno}", b.bare_error(exc), _text(raw))  # noqa: SLF001
+                    result = b.RecordError(index, f"{name}:{lineno}", b.bare_error(exc), _text(raw))
             results[pos] = result
     decided = []
     errors = []

@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from .. import nodes as n
 from ..checker import CheckedPolicy
-from ..fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, MONEY, NUMBER, STRING, catalogue
+from ..fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, MONEY, NUMBER, OUTCOMES, STRING
 from ..functions import FUNCTIONS
 from .errors import SqlUnsupportedError, unsupported
 from .relations import SQL_TYPES
@@ -120,8 +120,12 @@ class ExprCompiler:
         self.file = self.policy.source_name
         self.fresh = 0
         self.lines_relation = "lines"
+        # The current line's outcome columns (denied, units allowed) as its stage began; None in
+        # the first stage, which reads none. plan.py sets both as it writes each stage.
+        self.line_outcomes: tuple[str, str] | None = None
         # Lets computed once per line as columns (plan.py): name -> (type, whether it can fail).
-        self.let_columns: dict[str, tuple[str, bool]] = {}
+        # A let that reads outcomes is computed anew in each stage, in a column of its own.
+        self.let_columns: dict[str, tuple[str, bool, str]] = {}  # name -> (type, can fail, column)
         self.let_alias = ""
         # Table rows looked up on the current line by a key of the line alone, each fetched once
         # per line as a struct column (plan.py puts them in a view before their first use).
@@ -181,8 +185,8 @@ class ExprCompiler:
             return self.param(e, self.params[name], s)
         if name in self.lets:
             if name in self.let_columns and s.home and s.line == self.let_alias:
-                typ, fallible = self.let_columns[name]
-                return Compiled(col(s.line, "let_" + name), col(s.line, "lete_" + name) if fallible else None, typ)
+                typ, fallible, column = self.let_columns[name]
+                return Compiled(col(s.line, column), col(s.line, "e" + column) if fallible else None, typ)
             let = self.lets[name]
             inner = Scope(s.claim, s.line, s.date, {}, s.units_allowed, s.in_lambda, s.home)
             return self.expr(let.expr, inner)
@@ -220,7 +224,7 @@ class ExprCompiler:
 
     def expr_attribute(self, e: n.Attribute, s: Scope) -> Compiled:
         obj = e.obj
-        fields = catalogue()
+        fields = self.checked.fields  # the base catalogue with the policy's declared fields
         if isinstance(obj, n.Name) and obj.name in ("claim", "line") or isinstance(obj, n.Name) and obj.name in s.vars:
             assert isinstance(obj, n.Name)
             if obj.name == "claim":
@@ -234,10 +238,12 @@ class ExprCompiler:
                 if var_kind != "line":
                     raise self.refuse(f"a field of `{obj.name}`", e)
                 kind, prefix = LINE, "l_"
+            if kind == LINE and e.name in OUTCOMES:
+                return self.outcome(e, alias, obj.name == "line")
             f = fields[kind].get(e.name)
             if f is None or f.type not in SQL_TYPES:
                 raise self.refuse(f"the claim field `{obj.name}.{e.name}`", e,
-                                  "the SQL relations hold the fields of schemas/claim.schema.json only")
+                                  "the SQL relations hold scalar fields and lists of strings only")
             return Compiled(col(alias, prefix + e.name), None, f.type)
         if isinstance(obj, n.Attribute) and obj.name == "documentation" and isinstance(obj.obj, n.Name) \
                 and obj.obj.name == "claim":
@@ -248,6 +254,17 @@ class ExprCompiler:
         if isinstance(obj, n.Index):
             return self.cell(obj, e.name, e, s)
         raise self.refuse("this field access", e)
+
+    def outcome(self, e: n.Attribute, alias: str, current: bool) -> Compiled:
+        """`line.denied`, `o.units_allowed`: what the stages before this one decided for a line.
+
+        The current line carries them as columns of the stage's view (`self.line_outcomes`);
+        a quantifier's line reads them from `self.lines_relation`, the lines as they stood when
+        the stage began (`o_denied`, `o_allowed`)."""
+        if self.line_outcomes is None:
+            raise self.refuse(f"`{e.name}` in the first stage", e)  # the checker refuses it first
+        den, al = self.line_outcomes if current else ("o_denied", "o_allowed")
+        return Compiled(col(alias, den if e.name == "denied" else al), None, BOOL if e.name == "denied" else INT)
 
     def table_of(self, e: n.Expr) -> str:
         if not (isinstance(e, n.Name) and e.name in self.tables):

@@ -4,11 +4,16 @@ The views, in the row engine's order of evaluation (ctsdsl/evaluator.py):
 
 * ``ctsdsl_t_<table>``: each data table, its rows with the dates they are in force
   (``valid_from`` to the next version's start), built from literal nodes;
-* ``ctsdsl_claim_rules``: one row per claim with a governed line, each claim rule's
-  firing, message and failure flag (on the claim's date of service);
-* ``ctsdsl_line_rules``: one row per governed line, each line rule's firing, reduced units,
-  message and failure flag (on the line's date), then the line's denial and units allowed,
-  then the first matching fee's amount;
+* per stage S (``stages a, b``; one without): ``ctsdsl_claimS`` over the claims with a governed
+  line, each claim rule of S's firing, message and failure flag (on the claim's date of
+  service); then ``ctsdsl_lineS``, over each governed line, with its claim's columns, each line
+  rule of S's firing, reduced units, message and failure flag (on the line's date), and the
+  line's outcome after S (``sden{S+1}``, ``sal{S+1}``). A stage reads the outcomes as it began:
+  the current line's ``sdenS``/``salS``, and a quantifier's lines from ``ctsdsl_seenS``, every
+  line of the batch as the stage found it. So the order of rules and lines within a stage never
+  changes what a rule reads, as in the row engine (ctsdsl/compiler.py's docstring);
+* ``ctsdsl_claim_rules``, ``ctsdsl_line_rules``: the claims' denial and failure flags; each
+  line's final denial and units allowed, then the first matching fee's amount;
 * ``ctsdsl_lines``, ``ctsdsl_findings``, ``ctsdsl_failed``: the outputs, the decided
   lines, the findings in the order the row engine numbers them, and the claims on which the
   row engine would fail (or might: see compile.py), which run.py hands to the row engine.
@@ -25,21 +30,22 @@ from sqlglot import exp
 
 from .. import nodes as n
 from ..checker import CheckedPolicy
-from ..fields import INT, NUMBER
+from ..fields import INT, NUMBER, OUTCOMES
 from .compile import MAX_SCALE, Compiled, ExprCompiler, Scope, both, col, either, is_true, lit
 from .errors import SqlUnsupportedError, unsupported
+from .relations import claim_columns
 
 _LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
 
 # The parts of a rule and fee this backend knows. A field added to the syntax tree (issue 15's
 # rule stages) is refused until it is written here, rather than silently ignored.
-_RULE_FIELDS = frozenset({"id", "title", "cites", "scope", "where", "when", "outcome", "reasons", "message", "note",
-                          "override", "origin", "given", "entry_spans", "span"})
+_RULE_FIELDS = frozenset({"id", "title", "cites", "scope", "stage", "where", "when", "outcome", "reasons", "message",
+                          "note", "override", "origin", "given", "entry_spans", "span"})
 _FEE_FIELDS = frozenset({"id", "title", "cites", "where", "amount", "note", "override", "origin", "given",
                          "entry_spans", "span"})
 # `facts` (the fields a corrected claim may not change) informs `explain --fix`, not a decision.
 _ITEMS = tuple(getattr(n, name) for name in ("PolicyHeader", "Source", "Param", "Table", "Let", "Rule", "Fee",
-                                              "Disable", "Facts") if hasattr(n, name))
+                                              "Disable", "Facts", "Stages", "DeclaredField") if hasattr(n, name))
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ class Plan:
     views: list[tuple[str, exp.Expression]]
     rules: list[n.Rule]
     fees: list[n.Fee]
+    # Views an embedded run stores as tables, in order, once a batch (run.py): each is read by
+    # several later views, which would otherwise compute it again each. Printed SQL keeps them views.
+    stored: tuple[str, ...] = ()
 
     def statements(self, dialect: str = "duckdb", pretty: bool = True) -> list[str]:
         return [exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, expression=query).sql(
@@ -138,6 +147,50 @@ def _stage(prev: str, alias: str, columns: list[tuple[str, exp.Expression]]) -> 
         exp.alias_(exp.to_table(prev), alias, table=True))
 
 
+def _reads_outcomes(expr: n.Node | None, outcome_lets: set[str]) -> bool:
+    """Whether `expr` reads what earlier stages decided (`line.denied`, `o.units_allowed`), itself
+    or through a let in `outcome_lets`."""
+    if expr is None:
+        return False
+    for node in expr.walk():
+        if isinstance(node, n.Attribute) and node.name in OUTCOMES and isinstance(node.obj, n.Name):
+            return True
+        if isinstance(node, n.Name) and node.name in outcome_lets:
+            return True
+    return False
+
+
+def _outcome_lets(lets: dict[str, n.Let]) -> set[str]:
+    """The lets that read outcomes, directly or through another let: computed anew in each stage."""
+    found: set[str] = set()
+    while True:
+        more = {name for name, let in lets.items() if name not in found and _reads_outcomes(let.expr, found)}
+        if not more:
+            return found
+        found |= more
+
+
+def _item_reads_outcomes(item: n.Rule | n.Fee, outcome_lets: set[str]) -> bool:
+    parts: list[n.Node | None] = [item.where]
+    if isinstance(item, n.Rule):
+        parts += [item.when, item.outcome.units if item.outcome else None, item.message]
+    else:
+        parts.append(item.amount)
+    return any(_reads_outcomes(p, outcome_lets) for p in parts)
+
+
+def _seen(stage_view: str, den: str, al: str) -> exp.Select:
+    """Every line of the batch as a stage found it: governed lines with the outcomes `stage_view`
+    carries, the others as billed (not denied, their units allowed)."""
+    on = exp.and_(exp.EQ(this=col("g", "claim_ord"), expression=col("l", "claim_ord")),
+                  exp.EQ(this=col("g", "l_index"), expression=col("l", "l_index")))
+    return exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("l")),
+                      is_true(col("g", den)).as_("o_denied"),
+                      exp.Coalesce(this=col("g", al), expressions=[col("l", "l_units")]).as_("o_allowed")) \
+        .from_(exp.alias_(exp.to_table("lines"), "l", table=True)) \
+        .join(exp.alias_(exp.to_table(stage_view), "g", table=True), on=on, join_type="left")
+
+
 def build(checked: CheckedPolicy) -> Plan:
     """The views of a checked policy.
 
@@ -151,66 +204,117 @@ def build(checked: CheckedPolicy) -> Plan:
     governs = list(header.governs) if header else []
     tables = {t: f"ctsdsl_t_{t}" for t in checked.tables}
     views: list[tuple[str, exp.Expression]] = []
+    stored: list[str] = []
     read = _columns_read(policy)
     for t in checked.tables:
         views.append((tables[t], _table_view(checked, t, read.get(t, set()))))
     ec = ExprCompiler(checked, tables)
     rules: list[n.Rule] = policy.of_kind(n.Rule)
     fees: list[n.Fee] = policy.of_kind(n.Fee)
-    claim_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "claim" and r.outcome is not None]
-    line_rules = [(k, r) for k, r in enumerate(rules) if r.scope == "line" and r.outcome is not None]
+    stage_names = checked.stages or ("",)
+    stage_of = {name: s for s, name in enumerate(stage_names)}
+    by_stage: list[tuple[list[tuple[int, n.Rule]], list[tuple[int, n.Rule]]]] = [([], []) for _ in stage_names]
+    for k, r in enumerate(rules):
+        if r.outcome is not None:
+            by_stage[stage_of.get(r.stage or "", 0)][r.scope == "line"].append((k, r))
+    claim_rules = [kr for c, _ in by_stage for kr in c]
+    line_rules = [kr for _, ls in by_stage for kr in ls]
+    outcome_lets = _outcome_lets(ec.lets)
+    stage_reads = [any(_item_reads_outcomes(r, outcome_lets) for _, r in c + ls) for c, ls in by_stage]
+    fees_read = any(_item_reads_outcomes(f, outcome_lets) for f in fees)
 
     gov_test = (exp.In(this=exp.column("l_code"), expressions=[lit(g) for g in governs])
                 if governs else exp.false())
     views.append(("ctsdsl_governed", exp.select("*").from_("lines").where(gov_test)))
-
-    # ---- claim rules, on the claim's date, for claims with a governed line
-    c_scope = Scope("c", None, col("c", "c_date_of_service"))
     has_governed = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table("ctsdsl_governed"), "g",
                                                                     table=True))
                               .where(exp.EQ(this=col("g", "claim_ord"), expression=col("c", "claim_ord"))))
     base = exp.select("*").from_(exp.alias_(exp.to_table("claims"), "c", table=True)).where(has_governed)
     views.append(("ctsdsl_claims_governed", base))
-    stages_c = _rule_stages(ec, claim_rules, c_scope, "ctsdsl_claims_governed", "c", "ctsdsl_claim_s", line=False)
-    views.extend(stages_c)
-    claim_view = stages_c[-1][0] if stages_c else "ctsdsl_claims_governed"
-    deny_claim = either(*[col("c", f"f{k}") for k, r in claim_rules if r.outcome and r.outcome.kind == "deny"])
-    err_claim = either(*[col("c", f"e{k}") for k, _ in claim_rules])
-    views.append(("ctsdsl_claim_rules", _stage(claim_view, "c", [
-        ("claim_denied", deny_claim if deny_claim is not None else exp.false()),
-        ("claim_failed", err_claim if err_claim is not None else exp.false())])))
 
-    # ---- line rules, on each governed line's date, with its claim's columns beside it
+    # Each governed line with its claim's columns beside it, and the outcomes as the first stage
+    # finds them: not denied, its billed units allowed.
     joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("g")),
                         *[exp.Column(this=exp.to_identifier(name), table=exp.to_identifier("c"))
-                          for name in _claim_columns()],
-                        exp.Coalesce(this=col("r", "claim_denied"), expressions=[exp.false()]).as_("claim_denied")) \
+                          for name in claim_columns(checked.fields)],
+                        exp.false().as_("sden0"), col("g", "l_units").as_("sal0")) \
         .from_(exp.alias_(exp.to_table("ctsdsl_governed"), "g", table=True)) \
         .join(exp.alias_(exp.to_table("claims"), "c", table=True),
-              on=exp.EQ(this=col("c", "claim_ord"), expression=col("g", "claim_ord"))) \
-        .join(exp.alias_(exp.to_table("ctsdsl_claim_rules"), "r", table=True),
-              on=exp.EQ(this=col("r", "claim_ord"), expression=col("g", "claim_ord")), join_type="left")
+              on=exp.EQ(this=col("c", "claim_ord"), expression=col("g", "claim_ord")))
     views.append(("ctsdsl_line_base", joined))
+    c_scope = Scope("c", None, col("c", "c_date_of_service"))
     l_scope = Scope("gl", "gl", col("gl", "l_date_of_service"))
-    let_views = _let_stages(ec, l_scope, "ctsdsl_line_base")
-    views.extend(let_views)
-    source = let_views[-1][0] if let_views else "ctsdsl_line_base"
-    stages_l = _rule_stages(ec, line_rules, l_scope, source, "gl", "ctsdsl_line_s", line=True)
-    views.extend(stages_l)
-    line_view = stages_l[-1][0] if stages_l else "ctsdsl_line_base"
-    billed = col("gl", "l_units")
-    denied = either(col("gl", "claim_denied"),
-                    *[col("gl", f"f{k}") for k, r in line_rules if r.outcome and r.outcome.kind == "deny"])
-    # Each reduction that fired, else the units billed: LEAST and GREATEST are not NULL-skipping everywhere.
-    reduced = [exp.Case(ifs=[exp.If(this=col("gl", f"r{k}"), true=col("gl", f"u{k}"))], default=billed)
-               for k, r in line_rules if r.outcome and r.outcome.kind == "reduce"]
-    allowed = exp.Least(this=billed, expressions=reduced) if reduced else billed
+    claim_view, line_view = "ctsdsl_claims_governed", "ctsdsl_line_base"
+    claim_denied: list[exp.Expression] = []
+    phase: dict[int, int] = {}  # rule number -> its place in the row engine's order of findings
+    for s, (crules, lrules) in enumerate(by_stage):
+        # ---- stage s: its claim rules on the claim's date, then its line rules on each line's
+        # date, reading the outcomes as the stage began (the sden/sal columns, the seen view)
+        den, al = f"sden{s}", f"sal{s}"
+        ec.line_outcomes = (den, al) if s else None
+        ec.lines_relation = "lines"
+        if s and stage_reads[s]:
+            views.append((f"ctsdsl_seen{s}", _seen(line_view, den, al)))
+            ec.lines_relation = f"ctsdsl_seen{s}"
+        phase.update({k: 2 * s for k, _ in crules})
+        phase.update({k: 2 * s + 1 for k, _ in lrules})
+        if crules:
+            cviews = _rule_views(ec, crules, c_scope, claim_view, "c", f"ctsdsl_claim{s}_", line=False)
+            views.extend(cviews)
+            denies = either(*[col("c", f"f{k}") for k, r in crules if r.outcome and r.outcome.kind == "deny"])
+            views.append((f"ctsdsl_claim{s}", _stage(cviews[-1][0], "c", [
+                (f"claim_denied{s}", denies if denies is not None else exp.false())])))
+            claim_view = f"ctsdsl_claim{s}"
+            stored.append(claim_view)
+            claim_denied.append(col("c", f"claim_denied{s}"))
+            on = exp.EQ(this=col("r", "claim_ord"), expression=col("gl", "claim_ord"))
+            views.append((f"ctsdsl_line{s}_claim", exp.select(
+                exp.Column(this=exp.Star(), table=exp.to_identifier("gl")),
+                is_true(col("r", f"claim_denied{s}")).as_(f"claim_denied{s}")).from_(
+                exp.alias_(exp.to_table(line_view), "gl", table=True)).join(
+                exp.alias_(exp.to_table(claim_view), "r", table=True), on=on, join_type="left")))
+            line_view = f"ctsdsl_line{s}_claim"
+        lets = [name for name in ec.lets if (name in outcome_lets) == (s > 0)]
+        if s == 0 or (stage_reads[s] and lets):
+            let_views = _let_views(ec, l_scope, line_view, lets, f"ctsdsl_line{s}_let", f"let{s}_" if s else "let_")
+            views.extend(let_views)
+            line_view = let_views[-1][0] if let_views else line_view
+        if lrules:
+            lviews = _rule_views(ec, lrules, l_scope, line_view, "gl", f"ctsdsl_line{s}_", line=True)
+            views.extend(lviews)
+            line_view = lviews[-1][0]
+        denied = either(col("gl", den), col("gl", f"claim_denied{s}") if crules else None,
+                        *[col("gl", f"f{k}") for k, r in lrules if r.outcome and r.outcome.kind == "deny"])
+        # Each reduction that fired, else the units so far: LEAST and GREATEST are not NULL-skipping everywhere.
+        reduced = [exp.Case(ifs=[exp.If(this=col("gl", f"r{k}"), true=col("gl", f"u{k}"))], default=col("gl", al))
+                   for k, r in lrules if r.outcome and r.outcome.kind == "reduce"]
+        views.append((f"ctsdsl_line{s}", _stage(line_view, "gl", [
+            (f"sden{s + 1}", denied if denied is not None else col("gl", den)),
+            (f"sal{s + 1}", exp.Least(this=col("gl", al), expressions=reduced) if reduced else col("gl", al))])))
+        line_view = f"ctsdsl_line{s}"
+        stored.append(line_view)
+
+    last = len(by_stage)
+    err_claim = either(*[col("c", f"e{k}") for k, _ in claim_rules])
+    views.append(("ctsdsl_claim_rules", _stage(claim_view, "c", [
+        ("claim_denied", either(*claim_denied) or exp.false()),
+        ("claim_failed", err_claim if err_claim is not None else exp.false())])))
     line_err = either(*[col("gl", f"e{k}") for k, _ in line_rules])
     views.append(("ctsdsl_line_units", _stage(line_view, "gl", [
-        ("denied", denied if denied is not None else exp.false()), ("allowed", allowed),
+        ("denied", col("gl", f"sden{last}")), ("allowed", col("gl", f"sal{last}")),
         ("rules_failed", line_err if line_err is not None else exp.false())])))
+    line_view = "ctsdsl_line_units"
 
-    # ---- the first fee whose filter holds, with the line's final units
+    # ---- the first fee whose filter holds, with the line's final units (and, for a fee that
+    # reads them, every line's final outcomes, as the row engine's fee loop does)
+    ec.line_outcomes, ec.lines_relation = ("denied", "allowed"), "lines"
+    if fees_read:
+        views.append(("ctsdsl_seen_fees", _seen(line_view, "denied", "allowed")))
+        ec.lines_relation = "ctsdsl_seen_fees"
+        stored.append(line_view)
+        let_views = _let_views(ec, l_scope, line_view, sorted(outcome_lets), "ctsdsl_fee_let", "letf_")
+        views.extend(let_views)
+        line_view = let_views[-1][0] if let_views else line_view
     f_scope = dataclasses.replace(l_scope, units_allowed=col("gl", "allowed"))
     unpaid = exp.Paren(this=exp.Or(this=col("gl", "denied"),
                                    expression=exp.LTE(this=col("gl", "allowed"), expression=exp.Literal.number(0))))
@@ -228,24 +332,26 @@ def build(checked: CheckedPolicy) -> Plan:
         fee_err = either(where.err, both(is_true(where.value), amount.err),
                          both(exp.Not(this=is_true(where.value)), fee_err))
     failed = either(col("gl", "rules_failed"), both(exp.Not(this=unpaid), fee_err))
-    _with_rows(ec, views, "ctsdsl_line_units", "gl", l_scope, "ctsdsl_line_rules", [
+    _with_rows(ec, views, line_view, "gl", l_scope, "ctsdsl_line_rules", [
         ("amount", exp.Case(ifs=ifs)), ("failed", failed if failed is not None else exp.false())])
 
     # ---- outputs, from the two results by name: run.py stores them as tables once a batch, since
     # each output reading the views would plan the whole pipeline again (27 times for findings).
     views.append(("ctsdsl_claim_done", exp.select("*").from_("ctsdsl_claim_rules")))
     views.append(("ctsdsl_line_done", exp.select("*").from_("ctsdsl_line_rules")))
+    stored += ["ctsdsl_claim_done", "ctsdsl_line_done"]
     claim_view, line_view = "ctsdsl_claim_done", "ctsdsl_line_done"
     views.append(("ctsdsl_lines", exp.select("claim_ord", "l_index", "denied", "allowed", "amount")
                   .from_("ctsdsl_line_done")))
     parts: list[exp.Select] = []
     for k, r in claim_rules:
-        parts.append(exp.select("claim_ord", exp.Literal.number(0).as_("phase"),
+        parts.append(exp.select("claim_ord", exp.Literal.number(phase[k]).as_("phase"),
                                 exp.cast(exp.Null(), "BIGINT").as_("line"), exp.Literal.number(k).as_("rule"),
                                 exp.column(f"m{k}").as_("message")).from_(claim_view).where(exp.column(f"f{k}")))
     for k, r in line_rules:
         fired = f"r{k}" if r.outcome and r.outcome.kind == "reduce" else f"f{k}"
-        parts.append(exp.select("claim_ord", exp.Literal.number(1).as_("phase"), exp.column("l_index").as_("line"),
+        parts.append(exp.select("claim_ord", exp.Literal.number(phase[k]).as_("phase"),
+                                exp.column("l_index").as_("line"),
                                 exp.Literal.number(k).as_("rule"), exp.column(f"m{k}").as_("message"))
                      .from_(line_view).where(exp.column(fired)))
     if parts:
@@ -260,19 +366,15 @@ def build(checked: CheckedPolicy) -> Plan:
     views.append(("ctsdsl_failed", exp.union(
         exp.select("claim_ord").from_("ctsdsl_claim_done").where("claim_failed"),
         exp.select("claim_ord").from_("ctsdsl_line_done").where("failed"), distinct=True)))
-    return Plan(views, rules, fees)
+    return Plan(views, rules, fees, tuple(dict.fromkeys(stored)))
 
 
-def _claim_columns() -> list[str]:
-    from .relations import claim_columns
-    return list(claim_columns())
-
-
-def _let_stages(ec: ExprCompiler, scope: Scope, source: str) -> list[tuple[str, exp.Expression]]:
-    """Every let as two columns of each governed line, its value and whether it fails, on the line's
-    date: computed once, not written out at each use (the bundled policy's messages alone would
-    repeat its lets hundreds of times). A let that reads another waits for a later view."""
-    lets = ec.lets
+def _let_views(ec: ExprCompiler, scope: Scope, source: str, names: list[str], prefix: str,
+               column: str) -> list[tuple[str, exp.Expression]]:
+    """The lets `names` as two columns of each governed line, its value and whether it fails, on the
+    line's date: computed once, not written out at each use (the bundled policy's messages alone
+    would repeat its lets hundreds of times). A let that reads another waits for a later view."""
+    lets = {name: ec.lets[name] for name in names}
     deps = {name: {node.name for node in let.expr.walk() if isinstance(node, n.Name) and node.name in lets}
             for name, let in lets.items()}
     ec.let_alias = scope.line or ""
@@ -288,16 +390,16 @@ def _let_stages(ec: ExprCompiler, scope: Scope, source: str) -> list[tuple[str, 
                 c = ec.expr(lets[name].expr, scope)
             except SqlUnsupportedError:
                 continue  # a let no line rule can use here (it reads units_allowed): inlined where used
-            columns += [("let_" + name, c.value), ("lete_" + name, c.err or exp.false())]
-            ec.let_columns[name] = (c.type, c.err is not None)
+            columns += [(column + name, c.value), ("e" + column + name, c.err or exp.false())]
+            ec.let_columns[name] = (c.type, c.err is not None, column + name)
         done.update(ready)
         if columns:
             _with_rows(ec, views, views[-1][0] if views else source, scope.line or "", scope,
-                       f"ctsdsl_line_let{len(done)}", columns)
+                       f"{prefix}{len(done)}", columns)
     return views
 
 
-def _rule_stages(ec: ExprCompiler, rules: list[tuple[int, n.Rule]], scope: Scope, source: str, alias: str,
+def _rule_views(ec: ExprCompiler, rules: list[tuple[int, n.Rule]], scope: Scope, source: str, alias: str,
                  prefix: str, line: bool) -> list[tuple[str, exp.Expression]]:
     """Three views: each rule's filter; its condition; its units and message. A part is evaluated
     (and can fail) only where the row engine evaluates it: the condition where the filter holds,

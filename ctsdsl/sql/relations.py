@@ -1,7 +1,9 @@
 """Claims as two relations, `claims` and `lines`, whose columns come from the claim schema.
 
 The field catalogue (ctsdsl/fields.py, itself read from schemas/claim.schema.json) is the one
-source of the columns: a field added to the schema becomes a column here without an edit.
+source of the columns: a field added to the schema becomes a column here without an edit, and a
+policy's declared fields (`field line.prior_auth_number`, `CheckedPolicy.fields`) become columns
+of its relations.
 Each claim gets `claim_ord`, its position in the batch, which the decisions are put back in.
 
 Defaults are filled in as the row engine reads them (`line.date_of_service` is the claim's when
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
+from ..fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, Field, catalogue
 from ..runtime import num
 
 NUMBER_SCALE = 6  # claim numbers (the spend to date) are dollars and cents; six places is ample
@@ -30,17 +32,24 @@ SQL_TYPES = {STRING: "VARCHAR", DATE: "VARCHAR", INT: "BIGINT", BOOL: "BOOLEAN",
 COMPUTED = frozenset({"lines", "documentation"})
 
 
-def claim_columns() -> dict[str, tuple[str, str]]:
-    """Column name -> (field name, language type), for the scalar claim fields SQL can hold."""
-    fields = catalogue()
+Fields = Mapping[str, Mapping[str, Field]]
+
+
+def claim_columns(fields: Fields | None = None) -> dict[str, tuple[str, str]]:
+    """Column name -> (field name, language type), for the scalar claim fields SQL can hold.
+
+    `fields` is a policy's catalogue (`CheckedPolicy.fields`, its declared fields with the base
+    ones); the base catalogue without it."""
+    fields = fields or catalogue()
     out = {f"c_{f.name}": (f.name, f.type) for f in fields[CLAIM].values()
            if f.name not in COMPUTED and f.type in SQL_TYPES}
     out.update({f"d_{f.name}": (f.name, f.type) for f in fields[DOCUMENTATION].values() if f.type in SQL_TYPES})
     return out
 
 
-def line_columns() -> dict[str, tuple[str, str]]:
-    fields = catalogue()
+def line_columns(fields: Fields | None = None) -> dict[str, tuple[str, str]]:
+    """Column name -> (field name, language type), for the scalar line fields SQL can hold."""
+    fields = fields or catalogue()
     return {f"l_{f.name}": (f.name, f.type) for f in fields[LINE].values() if f.type in SQL_TYPES}
 
 
@@ -68,12 +77,13 @@ def _fits(value: object, typ: str) -> bool:
     return True
 
 
-def build(claims: Iterable[Mapping[str, Any]]) -> Relations:
-    """The two relations of validated claims (as `claims.validate_claim` returns them)."""
+def build(claims: Iterable[Mapping[str, Any]], fields: Fields | None = None) -> Relations:
+    """The two relations of validated claims (as `claims.validate_claim` returns them), with the
+    columns of `fields` (a policy's catalogue; the base one without it)."""
     import pyarrow as pa
 
-    fields = catalogue()
-    ccols, lcols = claim_columns(), line_columns()
+    fields = fields or catalogue()
+    ccols, lcols = claim_columns(fields), line_columns(fields)
     cdata: dict[str, list] = {"claim_ord": [], **{c: [] for c in ccols}}
     ldata: dict[str, list] = {"claim_ord": [], "l_index": [], **{c: [] for c in lcols if c != "l_index"}}
     bad: set[int] = set()

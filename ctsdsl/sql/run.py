@@ -5,6 +5,9 @@ Decisions are assembled by the row engine's own `Evaluator._decide` from what th
 statuses, totals, the outcome, finding numbers and the claim digest are the row engine's code,
 not a second copy of it. A claim the SQL flags as failing (see compile.py) is decided by the
 row engine instead, which names the error or, for a flag that was only cautious, decides it.
+So is a claim with a fact it does not state (a `null`): which of its lines are needs_record
+depends on what each rule read, which the row engine's trace records and the SQL does not.
+`SqlEvaluator.handed` counts the claims handed back, by reason.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from ..decision import Decision
 from ..evaluator import Evaluator
 from ..runtime import Result
+from ..unstated import as_stated
 from . import plan as plan_mod
 from . import relations
 
@@ -31,30 +35,34 @@ class SqlEvaluator:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         # Views are bound by name: empty relations stand in until a batch is registered.
-        empty = relations.build([])
+        self.fields = evaluator.checked.fields  # the base claim fields and the policy's declared ones
+        empty = relations.build([], self.fields)
         self.con.register("claims", empty.claims)
         self.con.register("lines", empty.lines)
-        for statement in self.plan.statements("duckdb", pretty=False):
-            self.con.execute(statement)
-        self.con.execute("DROP VIEW ctsdsl_claim_done")
-        self.con.execute("DROP VIEW ctsdsl_line_done")
-        self.con.execute("CREATE TEMP TABLE ctsdsl_claim_done AS SELECT * FROM ctsdsl_claim_rules")
-        self.con.execute("CREATE TEMP TABLE ctsdsl_line_done AS SELECT * FROM ctsdsl_line_rules")
+        # A stored view becomes a table of the same name, filled once a batch, in order: the views
+        # after it read the table, not the pipeline below it again (and bind in a fraction of the time).
+        stored = set(self.plan.stored)
+        self.fill: list[tuple[str, str]] = []
+        for (name, query), statement in zip(self.plan.views, self.plan.statements("duckdb", pretty=False)):
+            if name in stored:
+                text = query.sql(dialect="duckdb")
+                self.con.execute(f"CREATE TEMP TABLE {name} AS {text}")
+                self.fill.append((name, text))
+            else:
+                self.con.execute(statement)
+        self.handed: dict[str, int] = {}  # why claims went to the row engine, counted over this evaluator's life
 
     def decide(self, claims: Sequence[Mapping[str, Any]]) -> Iterator[Decision | int]:
         """Each validated claim's Decision, in order, or its position when the row engine must decide it."""
-        rel = relations.build(claims)
+        rel = relations.build(claims, self.fields)
         con = self.con
         con.register("claims", rel.claims)
         con.register("lines", rel.lines)
         try:
-            # The views' outputs, stored once: the output queries read these, not the pipeline again.
-            con.execute("DELETE FROM ctsdsl_claim_done")
-            con.execute("INSERT INTO ctsdsl_claim_done SELECT * FROM ctsdsl_claim_rules")
-            con.execute("DELETE FROM ctsdsl_line_done")
-            con.execute("INSERT INTO ctsdsl_line_done SELECT * FROM ctsdsl_line_rules")
+            for name, query in self.fill:
+                con.execute(f"DELETE FROM {name}")
+                con.execute(f"INSERT INTO {name} {query}")
             failed = {row[0] for row in con.execute("SELECT claim_ord FROM ctsdsl_failed").fetchall()}
-            failed |= rel.unrepresentable
             lines = con.execute("SELECT claim_ord, l_index, denied, allowed, amount FROM ctsdsl_lines "
                                 "ORDER BY claim_ord, l_index").fetchall()
             findings = con.execute("SELECT claim_ord, rule, line, message FROM ctsdsl_findings "
@@ -79,7 +87,10 @@ class SqlEvaluator:
                 _, k, line, message = findings[fi]
                 found.append((k, line, message, None))
                 fi += 1
-            if ord_ in failed:
+            why = "fails" if ord_ in failed else "unrepresentable" if ord_ in rel.unrepresentable else \
+                "not stated" if as_stated(claim, False) is not None else None
+            if why is not None:
+                self.handed[why] = self.handed.get(why, 0) + 1
                 yield ord_
                 continue
             yield decide(claim, Result(found, den, al, gov, amt, None))
