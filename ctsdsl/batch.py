@@ -22,14 +22,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from io import BufferedReader
 from typing import TYPE_CHECKING, NamedTuple
 
 from .claims import iter_claims, jsonl_lines, parse_jsonl_record, validate_for
 from ._csv_claims import csv_records
-from .decision import Decision, Finding, PolicyInfo
+from .decision import Decision
+from .decision_encoder import DecisionEncoder
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, amounts_in_range
 from .evaluator import Evaluator
 from .limits import MAX_JOBS
@@ -256,73 +256,6 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
             yield decide_record(claim, location, choose)
         except CtsdslError as exc:
             yield RecordError(index, location, bare_error(exc))
-
-
-# ---------------------------------------------------------------- encoding decisions
-
-
-_ASSUMED = ',"assumed_documented":true'  # a decision made under --assume-documented says so
-
-
-def _confirm(elements: tuple[str, ...]) -> str:
-    """A needs_record line's `confirm` key, as to_dict writes it (only when there is something to confirm)."""
-    return f',"confirm":[{",".join(map(_quote, elements))}]' if elements else ""
-
-
-class DecisionEncoder:
-    """Encode decisions as compact JSON, byte for byte what
-    ``json.dumps(decision.to_dict(), separators=(",", ":"))`` writes, several times faster.
-
-    Most of a decision's text is the same on every claim (the policy, each rule's
-    title, citation, sources and origin): it is encoded once per rule and reused.
-    """
-
-    def __init__(self) -> None:
-        self._dumps = json.JSONEncoder(separators=(",", ":")).encode
-        self._policies: dict[int, tuple[object, str]] = {}
-        self._rules: dict[tuple, tuple] = {}
-
-    def _policy(self, info: PolicyInfo) -> str:
-        cached = self._policies.get(id(info))
-        if cached is None or cached[0] is not info:
-            cached = self._policies[id(info)] = (info, self._dumps(info.to_dict()))
-        return cached[1]
-
-    def _finding(self, f: Finding) -> str:
-        key = (f.rule, id(f.sources), id(f.origin), f.severity)
-        cached = self._rules.get(key)
-        if (cached is None or cached[0] is not f.sources or cached[1] is not f.origin or cached[2] != f.title
-                or cached[3] != f.citation or cached[4] != f.reason_codes):
-            whole = f.to_dict()
-            head = self._dumps({k: whole[k] for k in ("rule", "title", "severity")})[1:-1]
-            tail = self._dumps({k: whole[k] for k in ("citation", "reason_codes", "sources", "origin")})[1:-1]
-            cached = self._rules[key] = (f.sources, f.origin, f.title, f.citation, f.reason_codes, head, tail)
-        line = "null" if f.line is None else self._number(f.line)
-        return f'{{"id":{_quote(f.id)},{cached[5]},"line":{line},"message":{_quote(f.message)},{cached[6]}}}'
-
-    def _adjustments(self, adjustments: tuple) -> str:
-        # Most lines are allowed, with none; the others are rare enough for the plain encoder.
-        return self._dumps([a.to_dict() for a in adjustments]) if adjustments else "[]"
-
-    def _number(self, value: int | Decimal) -> str:
-        return str(value) if type(value) is int else self._dumps(value)
-
-    def encode(self, d: Decision) -> str:
-        """The decision's JSON text, without a newline."""
-        number = self._number
-        lines = ",".join(
-            f'{{"index":{ln.index},"code":{_quote(ln.code)},"status":"{ln.status}",'
-            f'"units_billed":{number(ln.units_billed)},"units_allowed":{number(ln.units_allowed)},'
-            f'"allowed_amount":{"null" if ln.allowed_amount is None else _quote(str(ln.allowed_amount.quantize(ZERO)))},'
-            f'"findings":[{",".join(map(_quote, ln.findings))}],'
-            f'"adjustments":{self._adjustments(ln.adjustments)},"remarks":[{",".join(map(_quote, ln.remarks))}]'
-            f'{_confirm(ln.confirm)}}}' for ln in d.lines)
-        findings = ",".join(map(self._finding, d.findings))
-        return (f'{{"claim_id":{_quote(d.claim_id)},"claim_digest":{_quote(d.claim_digest)},'
-                f'"policy":{self._policy(d.policy)},"outcome":{_quote(d.outcome)},"lines":[{lines}],'
-                f'"findings":[{findings}],"total_allowed":{_quote(str(d.total_allowed.quantize(ZERO)))},'
-                f'"total_complete":{"true" if d.total_complete else "false"}'
-                f'{_ASSUMED if d.assumed_documented else ""}}}')
 
 
 # ---------------------------------------------------------------- files
