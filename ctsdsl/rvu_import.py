@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import nodes as n
 from .errors import DataFileError, Diagnostic, UsageError
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file, tree_root
+from .loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_file, tree_root
 from .nodes import Span
 from .pprrvu import FIGURES, INDICATORS, RvuRelease
 from .tables import valid_date
@@ -241,7 +241,7 @@ def policies_reading(table: Path) -> list[LoadedPolicy]:
         folders = [table.parent.parent, table.parent]
         files = sorted({p for f in folders for p in f.glob("*" + POLICY_SUFFIX)})
     else:
-        files = sorted(root.rglob("*" + POLICY_SUFFIX))
+        files = find_files(root)  # a stack, not rglob's recursion: a deep tree is no RecursionError (issue 16)
     found = []
     for file in files:
         try:
