@@ -16,6 +16,9 @@ from .decision import Decision, Finding, LineDecision, PolicyInfo
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
 from .evaluator import Evaluator
+# `explain_claim`, not `explain`: the package's attribute `explain` is the module ctsdsl.explain.
+from .explain import Explanation
+from .explain import explain as explain_claim
 from .parser import parse
 
 if TYPE_CHECKING:  # type checkers see them as plain names; at run time they load on first use
@@ -24,9 +27,9 @@ if TYPE_CHECKING:  # type checkers see them as plain names; at run time they loa
     __version__: str
 
 __all__ = [
-    "ClaimError", "CtsdslError", "Decision", "Diagnostic", "EvaluationError", "Evaluator", "Finding",
+    "ClaimError", "CtsdslError", "Decision", "Diagnostic", "EvaluationError", "Evaluator", "Explanation", "Finding",
     "LineDecision", "PolicyInfo", "PolicyNotFoundError", "PolicySemanticError", "PolicySyntaxError",
-    "RecordError", "check", "compile", "evaluate", "evaluate_all", "load_policy", "parse",
+    "RecordError", "check", "compile", "evaluate", "evaluate_all", "explain_claim", "load_policy", "parse",
 ]
 
 

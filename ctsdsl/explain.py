@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .decision import Decision
-from .evaluator import Claim, Evaluation, Evaluator
+from .evaluator import Claim, Evaluation, Evaluator, shown_path
+
+if TYPE_CHECKING:
+    from .overlay import Layer
 
 SCHEMA_VERSION = 1
 
@@ -41,6 +44,9 @@ class Explanation:
     decision: Decision
     evaluations: tuple[Evaluation, ...]
     evaluator: Evaluator
+    # The overlay chain when the caller has it already: a policy that is not on disk (the
+    # playground's edited text) has no file to read it from.
+    chain: tuple[Layer, ...] | None = None
 
     def to_dict(self) -> dict:
         """The explanation as `schemas/explain.schema.json` defines it."""
@@ -71,14 +77,18 @@ class Explanation:
 
     def layers(self) -> list[dict]:
         """The overlay chain, the claim's policy first (one entry for a policy that extends nothing)."""
-        from .evaluator import shown_path
         from .loader import load_file
-        source = self.evaluator.checked.policy.source_name
-        if not source or source.startswith("<") or not Path(source).is_file():
+        chain = self.chain
+        if chain is None:
+            source = self.evaluator.checked.policy.source_name
+            chain = () if not source or source.startswith("<") or not Path(source).is_file() \
+                else tuple(load_file(source).layers)
+        listed = [{"policy": layer.header.name, "version": layer.header.version, "file": shown_path(str(layer.path))}
+                  for layer in chain if layer.header is not None]
+        if not listed:
             p = self.evaluator.info
-            return [{"policy": p.name, "version": p.version, "file": p.file}]
-        return [{"policy": layer.header.name, "version": layer.header.version, "file": shown_path(str(layer.path))}
-                for layer in load_file(source).layers if layer.header is not None]
+            listed = [{"policy": p.name, "version": p.version, "file": p.file}]
+        return listed
 
 
 def _read(label: str, value: object, current: int | None, read: tuple) -> dict:
@@ -90,13 +100,16 @@ def _read(label: str, value: object, current: int | None, read: tuple) -> dict:
     return {"label": label, "value": json_value(value), "line": line}
 
 
-def explain(claim: Claim, *, policy: Any = None, evaluator: Evaluator | None = None) -> Explanation:
+def explain(claim: Claim, *, policy: Any = None, evaluator: Evaluator | None = None,
+            assume_documented: bool = False) -> Explanation:
     """Decide a claim, recording every rule evaluated with the values it read.
 
     Args:
         claim: A claim as ``schemas/claim.schema.json`` defines it.
         policy: Use this policy (anything ``ctsdsl.evaluate`` accepts) instead of choosing one.
         evaluator: An evaluator already compiled (wins over `policy`).
+        assume_documented: Read every documentation flag the claim does not give as false as
+            documented, as `Evaluator.evaluate` does.
 
     Returns:
         An `Explanation`; ``.to_dict()`` matches ``schemas/explain.schema.json``.
@@ -104,6 +117,14 @@ def explain(claim: Claim, *, policy: Any = None, evaluator: Evaluator | None = N
     Raises:
         ClaimError: the claim is malformed.
         EvaluationError: a rule could not be evaluated on the claim.
+
+    ``ctsdsl.explain_claim`` is this function (the package's ``explain`` is this module):
+
+    >>> import ctsdsl
+    >>> claim = {"id": "c1", "payer": "medicare", "date_of_service": "2024-05-01", "place_of_service": "11",
+    ...          "lines": [{"code": "97550", "units": 1, "minutes": 30}]}
+    >>> ctsdsl.explain_claim(claim).to_dict()["decision"]["outcome"]
+    'deny'
     """
     from .api import compile as compile_policy
     from .claims import validate_claim
@@ -116,6 +137,6 @@ def explain(claim: Claim, *, policy: Any = None, evaluator: Evaluator | None = N
             evaluator = bundled().evaluator_for(claim)
         else:
             evaluator = compile_policy(policy)
-    decision, evaluations = evaluator.trace(claim, validate=False)
+    decision, evaluations = evaluator.trace(claim, validate=False, assume_documented=assume_documented)
     return Explanation(decision, tuple(evaluations), evaluator)
 

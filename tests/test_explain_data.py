@@ -87,3 +87,21 @@ def test_a_fee_says_the_amount_it_priced(capsys):
     body = explained(capsys, str(ROOT / "examples/claims/typical.json"))
     fee = next(e for e in body["evaluations"] if e["kind"] == "fee" and e["line"] == 0)
     assert fee["amount"] == body["decision"]["lines"][0]["allowed_amount"]
+
+
+def test_the_package_exports_explain_claim_and_ctsdsl_explain_stays_the_module(capsys):
+    import types
+
+    import ctsdsl
+    assert isinstance(ctsdsl.explain, types.ModuleType) and "explain_claim" in ctsdsl.__all__
+    claim = json.loads((ROOT / "examples/claims/typical.json").read_text(encoding="utf-8"))
+    assert ctsdsl.explain_claim(claim).to_dict() == explained(capsys, str(ROOT / "examples/claims/typical.json"))
+
+
+def test_explain_claim_assume_documented_explains_the_decision_evaluate_makes():
+    import ctsdsl
+    claim = json.loads((ROOT / "examples/claims/typical.json").read_text(encoding="utf-8"))
+    claim["documentation"] = {"consent": None}
+    explanation = ctsdsl.explain_claim(claim, assume_documented=True)
+    assert explanation.decision == ctsdsl.evaluate(claim, assume_documented=True)
+    assert explanation.to_dict()["decision"]["assumed_documented"] is True

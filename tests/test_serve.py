@@ -75,19 +75,39 @@ def test_eval_of_a_yaml_list_of_claims_answers_a_list_as_the_cli_does(client, tm
     assert response.json() == cli_json("eval", str(tmp_path / "two.yaml"), "--json")
 
 
-def test_explain_gives_each_rule_with_what_it_read_and_its_citation(client):
+def test_explain_answers_exactly_what_explain_format_json_prints(client):
     response = post(client, "/api/explain", {"claim": {"text": EXAMPLE.read_text()}})
     assert response.status_code == 200
     [claim] = response.json()["claims"]
-    assert claim["decision"] == cli_json("eval", str(EXAMPLE), "--json")
-    trace = claim["trace"]
+    assert claim["location"] == "claim"
+    assert claim["explanation"] == cli_json("explain", str(EXAMPLE), "--format", "json")  # one trace shape
+
+
+def test_explain_gives_each_rule_with_what_it_read_each_read_with_its_line_and_its_citation(client):
+    response = post(client, "/api/explain", {"claim": {"text": EXAMPLE.read_text()}})
+    explanation = response.json()["claims"][0]["explanation"]
+    trace = explanation["evaluations"]
     fee = next(t for t in trace if t["rule"] == "physician_fee_schedule" and t["line"] == 0)
     assert fee["fired"] and fee["kind"] == "fee"
-    assert {"name": "conversion_factor", "value": "33.2875", "shown": "33.2875"} in fee["reads"]
+    assert {"label": "conversion_factor", "value": "33.2875", "line": None} in fee["reads"]
+    kx = next(t for t in trace if t["rule"] == "kx_threshold_pt_slp" and t["line"] == 0)
+    assert [(r["value"], r["line"]) for r in kx["reads"] if r["label"] == "o.units"] == [(1, 0), (2, 1)]
     mppr = next(t for t in trace if t["rule"] == "no_mppr")
     assert mppr["finding"] == "F1" and mppr["citation"].startswith("CMS PPRRVU 2024")
     assert all(t["citation"] for t in trace if t["kind"] == "rule"), "every rule cites its source"
-    assert claim["layers"][0]["file"] == "medicare/cts-2024.cts"
+    assert explanation["layers"][0]["file"] == "medicare/cts-2024.cts"
+
+
+def test_explain_of_an_edited_overlay_names_its_chain_though_the_edit_is_not_on_disk(client):
+    text = (ROOT / "policies" / "examples" / "example-in-person-only.cts").read_text(encoding="utf-8")
+    edited = text.replace('version "2025.1"', 'version "2025.1-edited"')
+    claim = dict(json.loads(EXAMPLE.read_text()), payer="example-in-person-only", date_of_service="2025-05-01")
+    response = post(client, "/api/explain", {"claim": {"text": json.dumps(claim)},
+                                             "policy": {"text": edited, "file": "examples/example-in-person-only.cts"}})
+    assert response.status_code == 200, response.text
+    layers = response.json()["claims"][0]["explanation"]["layers"]
+    assert [(layer["policy"], layer["version"]) for layer in layers][:2] == [
+        ("example-in-person-only-2025", "2025.1-edited"), ("medicare-cts-2025", "2025.3")]
 
 
 def test_explain_lists_every_rule_evaluated_not_only_those_that_fired(client):
@@ -96,7 +116,7 @@ def test_explain_lists_every_rule_evaluated_not_only_those_that_fired(client):
     _, evaluations = evaluator.trace(json.loads(EXAMPLE.read_text()))
     response = post(client, "/api/explain", {"claim": {"text": EXAMPLE.read_text()},
                                              "policy": {"name": "medicare-cts-2024"}})
-    trace = response.json()["claims"][0]["trace"]
+    trace = response.json()["claims"][0]["explanation"]["evaluations"]
     assert [(t["rule"], t["line"], t["fired"]) for t in trace] == [(e.rule, e.line, e.fired) for e in evaluations]
     assert any(not t["fired"] for t in trace)
 

@@ -6,9 +6,9 @@ forgotten within its request, and the page shares its state by URL fragment, whi
 never send to a server. Every asset is served from this package: no font, script or style
 comes from elsewhere.
 
-Modules: `inputs` reads a request's policy and claim, `encode` turns diagnostics and traces
-into JSON (decisions keep their own `Decision.to_dict`), `app` is the Starlette application,
-`command` runs it under uvicorn.
+Modules: `inputs` reads a request's policy and claim, `encode` turns errors and diagnostics
+into JSON (decisions and traces keep their own `Decision.to_dict` and `Explanation.to_dict`),
+`app` is the Starlette application, `command` runs it under uvicorn.
 """
 
 from __future__ import annotations

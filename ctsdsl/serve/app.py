@@ -24,6 +24,7 @@ from .. import _resources
 from ..errors import ClaimError, CtsdslError, Diagnostic, amounts_in_range
 from ..decision import Decision
 from ..evaluator import Evaluation, Evaluator, shown_path
+from ..explain import Explanation
 from ..overlay import Layer
 from ..registry import bundled
 from . import encode, inputs
@@ -204,14 +205,17 @@ def eval_claims(body: dict) -> object:
 
 
 def explain_claims(body: dict) -> dict:
-    """POST /api/explain: each claim's decision, every rule's trace, and the overlay chain."""
+    """POST /api/explain: each claim's location and its explanation, as `ctsdsl explain --format json` prints it.
+
+    One trace shape for the page, the command line and `ctsdsl.explain_claim`
+    (schemas/explain.schema.json); the chain is the edited policy's, which is not on disk.
+    """
     decided, policy = _decide_each(body, traced=True)
     claims = []
     for d in decided:
         layers = d.layers if d.layers is not None else inputs.layers_for(d.evaluator)
-        claims.append({"location": d.location, "decision": d.decision.to_dict(),
-                       "trace": encode.trace_list(d.evaluator, d.decision, d.evaluations, layers),
-                       "layers": encode.layers_list(layers)})
+        explanation = Explanation(d.decision, tuple(d.evaluations), d.evaluator, chain=tuple(layers))
+        claims.append({"location": d.location, "explanation": explanation.to_dict()})
     return {"claims": claims, "diagnostics": [encode.diagnostic_dict(x) for x in (policy.diagnostics if policy else [])]}
 
 

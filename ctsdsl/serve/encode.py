@@ -1,22 +1,18 @@
-"""The playground's JSON: errors as `ctsdsl batch --errors` writes them, diagnostics, traces and layers.
+"""The playground's JSON: errors as `ctsdsl batch --errors` writes them, and diagnostics.
 
-A decision is `Decision.to_dict()`, as `ctsdsl eval --json` prints it; nothing here makes a
-second shape for it.
+A decision is `Decision.to_dict()`, as `ctsdsl eval --json` prints it, and an explanation
+`ctsdsl.explain.Explanation.to_dict()`, as `ctsdsl explain --format json` prints it; nothing here
+makes a second shape for either.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from decimal import Decimal
 from pathlib import Path
 
 from ..batch import RecordError
-from ..decision import Decision
 from ..errors import CtsdslError, Diagnostic
-from ..evaluator import Evaluation, Evaluator, shown_path
-from ..overlay import Layer
-from ..runtime import shown
+from ..evaluator import shown_path
 
 
 def diagnostic_dict(d: Diagnostic) -> dict:
@@ -33,57 +29,6 @@ def error_dict(exc: CtsdslError, location: str) -> dict:
     body = RecordError(0, location, exc).to_dict()
     body["diagnostics"] = [diagnostic_dict(d) for d in exc.diagnostics]
     return body
-
-
-def value(v: object) -> object:
-    """A value a rule read, as JSON: money and numbers as decimal text (as decisions write amounts)."""
-    if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
-        return v
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, (set, frozenset)):
-        return [value(x) for x in sorted(v, key=str)]
-    if isinstance(v, (list, tuple)):
-        return [value(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): value(x) for k, x in v.items()}
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    return str(v)
-
-
-def layers_list(layers: list[Layer]) -> list[dict]:
-    """An overlay chain, child first, as `ctsdsl explain` lists it."""
-    return [{"policy": l.header.name if l.header else None, "version": l.header.version if l.header else None,
-             "file": shown_path(str(l.path)), "added": list(l.added), "overridden": list(l.overridden),
-             "disabled": list(l.disabled)} for l in layers]
-
-
-def trace_list(evaluator: Evaluator, decision: Decision, evaluations: list[Evaluation],
-               layers: list[Layer]) -> list[dict]:
-    """Every rule and fee evaluated, in order: on which line, whether it fired, what it read, whom it cites."""
-    infos = {("rule", i.id): i for i in evaluator.rules} | {("fee", i.id): i for i in evaluator.fees}
-    findings = {(f.rule, f.line): f for f in decision.findings}
-    layer_of = {shown_path(str(l.path)): f"{l.header.name} {l.header.version}" for l in layers if l.header}
-    out = []
-    for ev in evaluations:
-        info = infos.get((ev.kind, ev.rule))
-        finding = findings.get((ev.rule, ev.line)) or findings.get((ev.rule, None))
-        seen: set[str] = set()
-        reads = []
-        for label, v in ev.reads:
-            if label not in seen:  # a quantifier reads the same name on every line: the first says it
-                seen.add(label)
-                reads.append({"name": label, "value": value(v), "shown": shown(v)})
-        file = shown_path(ev.file) if ev.file else ""
-        out.append({
-            "rule": ev.rule, "kind": ev.kind, "line": ev.line, "applicable": ev.applicable, "fired": ev.fired,
-            "title": info.title if info else "", "citation": (finding.citation if finding else
-                                                               info.citation if info else ""),
-            "finding": finding.id if finding and ev.fired else None, "reads": reads, "file": file,
-            "layer": layer_of.get(file), "span": {"line": info.span.line, "column": info.span.column}
-            if info and info.span.line else None})
-    return out
 
 
 def display_name(path: Path, root: Path) -> str:

@@ -125,9 +125,16 @@ function claimRequest() {
 }
 
 const money = (amount) => (amount === null || amount === undefined ? "—" : `$${amount}`);
+// A value a rule read, as `ctsdsl explain` prints it (runtime.shown); amounts arrive as decimal text.
+const shown = (v) => (v === null || v === undefined ? "(none)" : v === true ? "yes" : v === false ? "no"
+  : Array.isArray(v) ? v.map(shown).join(", ") || "none" : String(v));
+// A quantifier's read names the line it came from; a `line.` read is the rule's own line.
+const readText = (r) => `read ${r.label} = ${shown(r.value)}` +
+  (r.line !== null && !r.label.startsWith("line.") ? ` (line #${r.line})` : "");
 
 function renderDecision(item, showAll) {
-  const d = item.decision;
+  const x = item.explanation; // as `ctsdsl explain --format json` prints it (schemas/explain.schema.json)
+  const d = x.decision;
   const lines = el("table", { class: "lines" },
     el("tr", {}, ["#", "code", "status", "units", "allowed", "findings"].map((h) => el("th", {}, h))),
     d.lines.map((l) => el("tr", { "data-status": l.status }, el("td", {}, l.index), el("td", {}, l.code),
@@ -138,7 +145,7 @@ function renderDecision(item, showAll) {
     f.reason_codes.length ? `[${f.reason_codes.join(", ")}] ` : "", f.message,
     f.citation ? el("div", { class: "cites" }, `source: ${f.citation}`) : null));
   const byLine = new Map();
-  for (const t of item.trace) {
+  for (const t of x.evaluations) {
     if (!showAll && !t.fired) continue;
     const key = t.line === null ? "claim" : t.line;
     if (!byLine.has(key)) byLine.set(key, []);
@@ -149,8 +156,8 @@ function renderDecision(item, showAll) {
     rules.map((t) => el("div", { class: `rule ${t.kind} ${t.fired ? "fired" : ""} ${severityOf(d, t)}`, "data-rule": t.rule },
       el("strong", {}, t.rule), ` ${t.fired ? "fired" : t.applicable ? "did not fire" : "not applicable"}`,
       t.finding ? ` (${t.finding})` : "", t.title ? ` — ${t.title}` : "",
-      t.layer && item.layers.length > 1 ? el("div", { class: "cites" }, `layer: ${t.layer} (${t.file})`) : null,
-      el("ul", { class: "reads" }, t.reads.map((r) => el("li", {}, `read ${r.name} = ${r.shown}`))),
+      x.layers.length > 1 ? el("div", { class: "cites" }, `layer: ${t.layer.policy} ${t.layer.version} (${t.layer.file})`) : null,
+      el("ul", { class: "reads" }, t.reads.map((r) => el("li", {}, readText(r)))),
       t.citation ? el("div", { class: "cites" }, `cites ${t.citation}`) : null))));
   const total = money(d.total_allowed) + (d.total_complete ? "" : " known (a paid line's amount is unknown)");
   return el("article", { class: "decision", "data-claim": d.claim_id },
