@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from .claims import load_claim_file, model_for
+from .errors import printable
 from .diff_sides import DiffInputError, Side, pair_policies, read_side
 from .diff_structure import Change, rows_in_force, structural_changes
 from .loader import POLICY_SUFFIX, LoadedPolicy
@@ -180,7 +181,8 @@ def render_text(report: DiffReport) -> str:
                     for c in pair.no_effect]
     out += ["", "result: " + ("claims decide differently (exit 1)" if report.behavioral_change
                               else "no claim decides differently (exit 0)")]
-    return "\n".join(out)
+    # A policy's text may hold what a terminal acts on (ESC) or reorders (a bidi override): shown escaped.
+    return printable("\n".join(out))
 
 
 def to_dict(report: DiffReport) -> dict:

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from .diff import DiffReport, PairReport, line_text, sources_summary, toggled_parts
 from .diff_structure import Change
+from .errors import printable
 from .witness import Witness, citing
 
 MAX_CHARS = 60_000  # under GitHub's 65,536 a comment, with room for a bot's own header
@@ -289,7 +290,9 @@ def render_markdown(report: DiffReport, max_chars: int = MAX_CHARS) -> str:
     out = top + summary.render()
     for heading, parts, claims in pairs[:kept]:
         out += heading + "".join(p.render() for p in parts) + (claims.render() if claims else "")
-    return (out + tail).rstrip() + "\n"
+    # Escaped, as the text diff is: a bidi override in a policy's text would reorder what a reviewer reads
+    # (the few characters an escape adds fit in the margin between MAX_CHARS and GitHub's 65,536).
+    return printable((out + tail).rstrip() + "\n")
 
 
 __all__ = ["MAX_CHARS", "render_markdown"]

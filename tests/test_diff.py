@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ctsdsl import cli
-from ctsdsl.diff import run_diff, structural_changes
+from ctsdsl.diff import render_text, run_diff, structural_changes
 from ctsdsl.loader import load_file
 from ctsdsl.witness import DOC_FLAGS
 
@@ -784,3 +784,15 @@ def test_two_copies_of_the_tree_not_named_policies_each_use_their_own_parent(tmp
     report = run_diff(str(tmp_path / "old"), str(tmp_path / "new"))
     changed = {pair.new.header.name for pair in report.pairs if pair.behavior.witnesses}
     assert changed == {"medicare-cts-2025", "example-percent-of-medicare-2025"}
+
+
+def test_a_control_or_bidi_character_in_a_policy_is_shown_escaped_in_text_and_markdown(tmp_path):
+    # An ESC sequence would clear a reviewer's terminal, a right-to-left override reorder what they read.
+    from ctsdsl.diff_markdown import render_markdown
+    new = edited_copy(tmp_path, "medicare/cts-2024.cts", (
+        'title "CTS is training without the patient present"',
+        'title "CTS is training \u202ewithout\u202c the patient present \x1b[2J"'))
+    report = run_diff(str(tmp_path / "old" / "medicare" / "cts-2024.cts"), str(new))
+    for shown in (render_text(report), render_markdown(report)):
+        assert "\x1b" not in shown and "\u202e" not in shown
+        assert "training \\u202ewithout\\u202c the patient present \\x1b[2J" in shown
