@@ -222,6 +222,8 @@ _FIXED = {
     "_rd", "_ms", "_mc", "_mr", "_div", "TR", "EV", "ap", "fired", "al", "amt", "any", "all", "c", "cp", "den", "doc", "dos", "enumerate",
     "evaluate", "exc", "gov", "i", "ldos", "len", "lines", "ln", "lp", "max", "n", "sum", "u", "units_allowed",
     "Decimal", "bool",
+    "sden", "sal",  # what earlier stages decided, as a later stage reads it
+    "_rdl",  # a traced read of a quantified line's field, with the line it came from
 }
 _NUMBERED = re.compile(r"(K|M|D|B|IXK|AD|AP)\d+")  # AD/AP: the date and period an `at(...)` reads on
 _PREFIXED = re.compile(r"(P_|PV_|R_|T_|F_|v_|vi_|c_|d_|l_)[A-Za-z_][A-Za-z0-9_]*")
