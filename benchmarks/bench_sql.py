@@ -55,6 +55,7 @@ def main() -> None:
     print(f"{len(claims):,} claims; row engine {len(claims) / row_s:,.0f} claims/s; SQL engine "
           f"{len(claims) / sql_s:,.0f} claims/s (+{setup:.1f} s setup), {handed} handed to the row engine, "
           f"{same:,} identical decisions")
+    print("SQL engine's time: " + ", ".join(f"{k} {v:.2f} s" for k, v in sql.seconds.items()))
 
 
 if __name__ == "__main__":

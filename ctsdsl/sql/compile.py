@@ -131,6 +131,10 @@ class ExprCompiler:
         # per line as a struct column (plan.py puts them in a view before their first use).
         self.row_columns: dict[tuple[str, str], str] = {}
         self.new_rows: list[tuple[str, str, exp.Expression]] = []  # (column, table, key) to fetch
+        # Table rows keyed by a line's own fields on its own date: columns of every line, joined
+        # once a batch (see line_row); the key reads the lines relation as alias `l`.
+        self.line_row_columns: dict[tuple[str, str], str] = {}
+        self.line_rows: list[tuple[str, str, exp.Expression]] = []
 
     # ------------------------------------------------------------ errors
 
@@ -287,6 +291,9 @@ class ExprCompiler:
     def shared_row(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression | None:
         """The struct column holding `table`'s row for `key` on the line's date, when the key reads
         nothing but the current line (else None: looked up where it is used)."""
+        row = self.line_row(table, key, s)
+        if row is not None:
+            return row
         if not (s.home and s.line and s.line == self.let_alias and not s.in_lambda):
             return None
         if any(c.table != s.line for c in key.find_all(exp.Column)) or key.find(exp.Subquery, exp.Exists):
@@ -297,6 +304,31 @@ class ExprCompiler:
             name = self.row_columns[ident] = f"row{len(self.row_columns) + 1}"
             self.new_rows.append((name, table, key))
         return col(s.line, name)
+
+    def line_row(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression | None:
+        """`table`'s row for a key that reads only one line's own fields, on that line's own date
+        (`codes[line.code]` on the line's date; `rvu[o.code]` in `at(o.date_of_service, ...)`):
+        a column of the lines relation itself, joined once a batch (plan.py's `ctsdsl_lines_rows`),
+        for the current line and a quantifier's lines alike. Else None."""
+        columns = list(key.find_all(exp.Column))
+        if not columns or key.find(exp.Subquery, exp.Exists, exp.Dot):
+            return None
+        alias = columns[0].table
+        lines = {ref for kind, ref in s.vars.values() if kind == "line"} | {s.line}
+        if alias not in lines or any(c.table != alias or not c.name.startswith("l_") for c in columns):
+            return None
+        date = s.date
+        if self.checked.tables[table].dated_by and not (
+                isinstance(date, exp.Column) and date.name == "l_date_of_service" and date.table == alias):
+            return None
+        canonical = key.transform(lambda node: exp.column(node.name, table="l")
+                                  if isinstance(node, exp.Column) else node)
+        ident = (table, canonical.sql("duckdb"))
+        name = self.line_row_columns.get(ident)
+        if name is None:
+            name = self.line_row_columns[ident] = f"lrow{len(self.line_row_columns) + 1}"
+            self.line_rows.append((name, table, canonical))
+        return col(alias, name)
 
     def fetch_row(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression:
         alias = self.name("t")
@@ -437,7 +469,12 @@ class ExprCompiler:
         inner_err = either(where.err if where is not None else None,
                            both(wanted, value.err) if value is not None and wanted is not None
                            else value.err if value is not None else None)
-        err = exp.Exists(this=select("1", inner_err)) if inner_err is not None else None
+        err = None
+        if inner_err is not None:
+            # Not reading the quantified line, it fails or not on every line alike: the claim has
+            # lines (the schema requires one), so no subquery is needed to ask whether one exists.
+            reads_line = any(c.table == alias for c in inner_err.find_all(exp.Column))
+            err = exp.Exists(this=select("1", inner_err)) if reads_line else inner_err
         return Compiled(exp.Paren(this=out), err, typ)
 
     def over_list(self, e: n.Quantifier, s: Scope) -> Compiled:

@@ -35,6 +35,7 @@ from .compile import MAX_SCALE, Compiled, ExprCompiler, Scope, both, col, either
 from .errors import SqlUnsupportedError, unsupported
 from .relations import claim_columns
 
+LINES = "ctsdsl_lines_rows"  # the lines relation with the table rows keyed by each line's own fields
 _LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
 
 # The parts of a rule and fee this backend knows. A field added to the syntax tree (issue 15's
@@ -187,8 +188,27 @@ def _seen(stage_view: str, den: str, al: str) -> exp.Select:
     return exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("l")),
                       is_true(col("g", den)).as_("o_denied"),
                       exp.Coalesce(this=col("g", al), expressions=[col("l", "l_units")]).as_("o_allowed")) \
-        .from_(exp.alias_(exp.to_table("lines"), "l", table=True)) \
+        .from_(exp.alias_(exp.to_table(LINES), "l", table=True)) \
         .join(exp.alias_(exp.to_table(stage_view), "g", table=True), on=on, join_type="left")
+
+
+def _lines_rows(ec: ExprCompiler) -> exp.Select:
+    """Every line of the batch with the table rows ExprCompiler.line_row asked for, each a struct
+    column (NULL where the table has no row for the key on the line's date), by a left join."""
+    query = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("l")))
+    joins = []
+    for name, table, key in ec.line_rows:
+        alias = "j" + name
+        row = exp.Column(this=exp.to_identifier(alias))
+        query = query.select(exp.Case(ifs=[exp.If(this=exp.Is(this=col(alias, "k"), expression=exp.Null()),
+                                                  true=exp.Null())], default=row).as_(name), append=True)
+        scope = Scope("", "l", col("l", "l_date_of_service"))
+        joins.append((exp.alias_(exp.to_table(ec.tables[table]), alias, table=True),
+                      ec.row_filter(table, key, alias, scope)))
+    query = query.from_(exp.alias_(exp.to_table("lines"), "l", table=True))
+    for source, on in joins:
+        query = query.join(source, on=on, join_type="left")
+    return query
 
 
 def build(checked: CheckedPolicy) -> Plan:
@@ -225,7 +245,7 @@ def build(checked: CheckedPolicy) -> Plan:
 
     gov_test = (exp.In(this=exp.column("l_code"), expressions=[lit(g) for g in governs])
                 if governs else exp.false())
-    views.append(("ctsdsl_governed", exp.select("*").from_("lines").where(gov_test)))
+    views.append(("ctsdsl_governed", exp.select("*").from_(LINES).where(gov_test)))
     has_governed = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table("ctsdsl_governed"), "g",
                                                                     table=True))
                               .where(exp.EQ(this=col("g", "claim_ord"), expression=col("c", "claim_ord"))))
@@ -252,7 +272,7 @@ def build(checked: CheckedPolicy) -> Plan:
         # date, reading the outcomes as the stage began (the sden/sal columns, the seen view)
         den, al = f"sden{s}", f"sal{s}"
         ec.line_outcomes = (den, al) if s else None
-        ec.lines_relation = "lines"
+        ec.lines_relation = LINES
         if s and stage_reads[s]:
             views.append((f"ctsdsl_seen{s}", _seen(line_view, den, al)))
             ec.lines_relation = f"ctsdsl_seen{s}"
@@ -307,7 +327,7 @@ def build(checked: CheckedPolicy) -> Plan:
 
     # ---- the first fee whose filter holds, with the line's final units (and, for a fee that
     # reads them, every line's final outcomes, as the row engine's fee loop does)
-    ec.line_outcomes, ec.lines_relation = ("denied", "allowed"), "lines"
+    ec.line_outcomes, ec.lines_relation = ("denied", "allowed"), LINES
     if fees_read:
         views.append(("ctsdsl_seen_fees", _seen(line_view, "denied", "allowed")))
         ec.lines_relation = "ctsdsl_seen_fees"
@@ -363,6 +383,10 @@ def build(checked: CheckedPolicy) -> Plan:
                            exp.Literal.number(0).as_("rule"), exp.Literal.string("").as_("message")) \
             .from_("claims").where(exp.false())
     views.append(("ctsdsl_findings", union))
+    # The table rows keyed by a line's own fields, asked for above, joined to every line once: first
+    # after the tables, since every view over the lines reads them.
+    views.insert(len(tables), (LINES, _lines_rows(ec)))
+    stored.insert(0, LINES)
     views.append(("ctsdsl_failed", exp.union(
         exp.select("claim_ord").from_("ctsdsl_claim_done").where("claim_failed"),
         exp.select("claim_ord").from_("ctsdsl_line_done").where("failed"), distinct=True)))

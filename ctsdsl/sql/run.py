@@ -13,6 +13,7 @@ depends on what each rule read, which the row engine's trace records and the SQL
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from time import perf_counter
 from typing import Any
 
 from ..decision import Decision
@@ -51,10 +52,15 @@ class SqlEvaluator:
             else:
                 self.con.execute(statement)
         self.handed: dict[str, int] = {}  # why claims went to the row engine, counted over this evaluator's life
+        # Seconds spent building the relations, in DuckDB, and assembling decisions (benchmarks/bench_sql.py).
+        self.seconds = {"relations": 0.0, "sql": 0.0, "decisions": 0.0}
 
     def decide(self, claims: Sequence[Mapping[str, Any]]) -> Iterator[Decision | int]:
         """Each validated claim's Decision, in order, or its position when the row engine must decide it."""
+        started = perf_counter()
         rel = relations.build(claims, self.fields)
+        built = perf_counter()
+        self.seconds["relations"] += built - started
         con = self.con
         con.register("claims", rel.claims)
         con.register("lines", rel.lines)
@@ -70,6 +76,8 @@ class SqlEvaluator:
         finally:
             con.unregister("claims")
             con.unregister("lines")
+        started = perf_counter()
+        self.seconds["sql"] += started - built
         li = fi = 0
         decide = self.evaluator._decide  # noqa: SLF001 - the row engine's assembly, shared on purpose
         for ord_, claim in enumerate(claims):
@@ -93,4 +101,8 @@ class SqlEvaluator:
                 self.handed[why] = self.handed.get(why, 0) + 1
                 yield ord_
                 continue
-            yield decide(claim, Result(found, den, al, gov, amt, None))
+            decision = decide(claim, Result(found, den, al, gov, amt, None))
+            now = perf_counter()
+            self.seconds["decisions"] += now - started
+            yield decision
+            started = perf_counter()
