@@ -31,9 +31,10 @@ from sqlglot import exp
 from .. import nodes as n
 from ..checker import CheckedPolicy
 from ..fields import INT, NUMBER, OUTCOMES
-from .compile import MAX_SCALE, Compiled, ExprCompiler, Scope, both, col, either, is_true, lit
+from .compile import ExprCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import claim_columns
+from .values import MAX_SCALE, Compiled, Scope, both, col, either, is_true, lit
 
 LINES = "ctsdsl_lines_rows"  # the lines relation with the table rows keyed by each line's own fields
 _LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
