@@ -144,3 +144,26 @@ def test_batch_with_the_sql_engine_decides_a_policy_with_stages_and_a_declared_f
     decided = (tmp_path / "sql.jsonl").read_text()
     assert decided == (tmp_path / "row.jsonl").read_text()
     assert "one_97551_unit_per_claim" in decided and "prior_auth_missing" in decided
+
+
+def test_batch_with_the_sql_engine_hands_a_claim_with_an_unstated_fact_to_the_row_engine(tmp_path):
+    full = {name: True for name in ("plan_of_care_includes_cts", "consent", "reason_without_patient",
+                                    "need_for_occurrence", "training_described", "caregiver_response",
+                                    "impact_on_goals")}
+    rows = [{"id": f"u{i}", "payer": "medicare", "date_of_service": "2024-06-03", "place_of_service": "11",
+             "provider_type": "therapist", "documentation": dict(full, consent=None) if i % 2 else full,
+             "lines": [{"code": "97550", "units": 1, "minutes": None if i == 2 else 30, "modifiers": ["GP"]}]}
+            for i in range(4)]
+    claims = tmp_path / "u.jsonl"
+    claims.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    row = _ctsdsl("batch", str(claims), "-o", str(tmp_path / "row.jsonl"), "-q")
+    sql = _ctsdsl("batch", str(claims), "--engine", "sql", "-o", str(tmp_path / "sql.jsonl"), "-q")
+    assert row.returncode == sql.returncode == 0, sql.stderr
+    decided = (tmp_path / "sql.jsonl").read_text()
+    assert decided == (tmp_path / "row.jsonl").read_text() and '"needs_record"' in decided
+
+
+def test_ctsdsl_sql_prints_a_policy_with_stages_and_a_declared_field_in_spark_sql():
+    done = _ctsdsl("sql", "example-northwind-2025", "--dialect", "spark")
+    assert done.returncode == 0, done.stderr
+    assert "CREATE OR REPLACE VIEW ctsdsl_seen2" in done.stdout and "l_prior_auth_number" in done.stdout
