@@ -96,7 +96,9 @@ def test_a_money_amount_is_a_string_with_two_decimals(amount, valid):
 def test_the_wheel_carries_the_schemas_and_policies_inside_the_package():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     included = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    assert included == {"policies": "ctsdsl/_data/policies", "schemas": "ctsdsl/_data/schemas"}
+    # The example claims too: the playground (ctsdsl serve) offers them.
+    assert included == {"policies": "ctsdsl/_data/policies", "schemas": "ctsdsl/_data/schemas",
+                        "examples/claims": "ctsdsl/_data/examples"}
 
 
 def test_an_installed_package_reads_its_bundled_copies_first(tmp_path, monkeypatch):
