@@ -198,7 +198,7 @@ class Compiler(ExpressionCompiler):
                 continue
             if level.endswith("claim"):
                 self.emit(1, f"{var} = _U")
-            elif level.endswith("period"):
+            elif level.endswith("period") or level == "keyed":
                 self.emit(1, f"{var} = {{}}")
 
     def emit_stage_start(self, stage: int) -> None:

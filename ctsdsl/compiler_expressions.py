@@ -90,6 +90,7 @@ class ExpressionCompiler:
         self.at_depth = 0
         self._deps: dict[str, frozenset] = {}
         self._safe: dict[str, bool] = {}
+        self._line_reads: dict[str, frozenset | None] = {}
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, value if not isinstance(value, (set, frozenset)) else tuple(sorted(value)))
@@ -172,6 +173,10 @@ class ExpressionCompiler:
         level = "line" if DEP_LINE in e_deps else "period" if DEP_DATE in e_deps else "claim"
         if DEP_OUTCOME in e_deps and level != "line":  # a line's slots are fresh in each stage's loop anyway
             level = "stage " + level
+        if level == "line" and key[0] == "let":
+            keyed = self.keyed_memo(key, e_deps, scope, compute)
+            if keyed is not None:
+                return keyed
         if level.endswith("period"):
             key = (*key, scope.date_var)
         slot = self.slots.get(key)
@@ -187,6 +192,58 @@ class ExpressionCompiler:
         else:
             code = f"({var} if {var} is not _U else ({var} := {value}))"
         return f"_mr(TR, {code})" if self.trace else code
+
+    def keyed_memo(self, key: tuple, e_deps: frozenset, scope: Scope, compute) -> str | None:
+        """A let that sums or searches the claim's lines, computed once per claim for each value of
+        the line fields it reads, not once per line: on a claim of many alike lines (a month's sessions
+        of one code), once per line made it quadratic in the lines. None where that does not apply."""
+        let = self.lets[key[1]]
+        fields = self.line_reads(let.expr)
+        if fields is None or not fields or DEP_OUTCOME in e_deps or not _sums_lines(let.expr) \
+                or "line" not in scope.vars:
+            return None
+        line_fields = self.checked.fields[LINE]
+        if any(f == "index" or f not in line_fields or line_fields[f].type not in _KEY_TYPES for f in fields):
+            return None  # a list (modifiers) cannot key a dict; the index is the line itself
+        traced, self.trace = self.trace, False  # the key is not a value a rule reads
+        try:
+            parts = [self.expr(n.Attribute(n.Name("line"), f), scope) for f in sorted(fields)]
+        finally:
+            self.trace = traced
+        if DEP_DATE in e_deps:
+            parts.append(scope.period_var)
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = (f"M{len(self.slots)}", "keyed")
+        var = slot[0]
+        value = f"_mc(TR, _ms(TR), {compute()})" if self.trace else compute()
+        k = "Q" + var[1:]
+        code = f"({var}[{k}] if ({k} := ({', '.join(parts)},)) in {var} else {var}.setdefault({k}, {value}))"
+        return f"_mr(TR, {code})" if self.trace else code
+
+    def line_reads(self, e: n.Expr | None) -> frozenset | None:
+        """The fields of the current line an expression reads (through lets too); None if it uses
+        `line` otherwise than to read a field."""
+        if e is None or isinstance(e, (n.Literal, n.SetLiteral)):
+            return frozenset()
+        if isinstance(e, n.Attribute) and isinstance(e.obj, n.Name) and e.obj.name == "line":
+            return frozenset({e.name})
+        if isinstance(e, n.Name):
+            if e.name == "line":
+                return None
+            if e.name in self.lets:
+                if e.name not in self._line_reads:
+                    self._line_reads[e.name] = frozenset()  # no cycles (the checker); this stops recursion
+                    self._line_reads[e.name] = self.line_reads(self.lets[e.name].expr)
+                return self._line_reads[e.name]
+            return frozenset()
+        out: frozenset = frozenset()
+        for child in e.children():
+            found = self.line_reads(child)  # type: ignore[arg-type]  # an expression's children are expressions
+            if found is None:
+                return None
+            out |= found
+        return out
 
     # ------------------------------------------------------------ expressions
 
@@ -445,6 +502,15 @@ def _quantify(kind: str, loop: str, cond: str, where: Callable[[], str], value: 
     if kind == "count":
         return f"sum(1 {loop}{cond})"
     return f"sum(({value()} {loop}{cond}), 0)"
+
+
+def _sums_lines(e: n.Expr | None) -> bool:
+    """Whether an expression (not the lets it names) has a quantifier over the claim's lines."""
+    if e is None:
+        return False
+    if isinstance(e, n.Quantifier) and isinstance(e.collection, n.Attribute) and e.collection.name == "lines":
+        return True
+    return any(_sums_lines(child) for child in e.children())  # type: ignore[arg-type]
 
 
 def _reads_outcome(e: n.Attribute) -> bool:

@@ -165,15 +165,24 @@ def _reads(reads: Iterable[tuple]) -> list[tuple[str, str]]:
     A quantifier reads `o.code` once per line it ranges over: each such value names its line
     (`runtime.LineRead.line`), the rule's own line too, so the reader sees which line gave what.
     """
-    by_label: dict[str, list[str]] = {}
+    # A quantifier over a thousand lines reads a thousand values on every line: the first few distinct
+    # ones say what was read, a count the rest (explain --format json lists them all). Past the first
+    # few, a read is only counted, so a long claim costs its reads, not their text.
+    by_label: dict[str, dict[str, None]] = {}  # a dict keeps reading order and finds a repeat at once
+    more: dict[str, int] = {}
     for read in reads:
         label, value = read
+        values = by_label.setdefault(label, {})
+        if len(values) >= MAX_VALUES_SHOWN:
+            more[label] = more.get(label, 0) + 1
+            continue
         on = getattr(read, "line", None)
-        text = shown(value) + (f" (line #{on})" if on is not None else "")
-        values = by_label.setdefault(label, [])
-        if text not in values:
-            values.append(text)
-    return [(label, "; ".join(values)) for label, values in by_label.items()]
+        values[shown(value) + (f" (line #{on})" if on is not None else "")] = None
+    return [(label, "; ".join(values) + (f"; and {more[label]} more read(s)" if label in more else ""))
+            for label, values in by_label.items()]
+
+
+MAX_VALUES_SHOWN = 8  # distinct values of one label in the text explain
 
 
 def render_fixes(report) -> str:

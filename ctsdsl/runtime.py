@@ -199,9 +199,32 @@ def memo_start(trace: list) -> list:
 
 
 def memo_done(trace: list, saved: list, value) -> tuple:
-    reads = trace[:]
+    reads = _compact(trace)
     trace[:] = saved
     return value, reads
+
+
+MAX_MEMO_READS = 8  # per label: what a memoized value replays of its reads into each rule using it
+
+
+def _compact(reads: list) -> list:
+    """A memo's reads as every use replays them: the first MAX_MEMO_READS of each label, in order.
+
+    A let that sums a bucket of 300 alike lines is computed once, but replayed into the rule of each
+    of those lines: its 300 reads of `o.minutes` (and of the parameters read for each `o`) replayed
+    300 times made explain quadratic (issue 16). The first few say which lines it read; a diff's
+    causes compare a label's values by position, so they are kept in order, not deduplicated (the
+    factor of a claim's first date, then of its second)."""
+    if len(reads) <= MAX_MEMO_READS:
+        return reads[:]
+    out: list = []
+    per_label: dict[str, int] = {}
+    for r in reads:
+        n = per_label.get(r[0], 0)
+        if n < MAX_MEMO_READS:
+            per_label[r[0]] = n + 1
+            out.append(r)
+    return out
 
 
 def replay(trace: list, memo: tuple):

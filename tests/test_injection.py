@@ -225,7 +225,7 @@ _FIXED = {
     "sden", "sal",  # what earlier stages decided, as a later stage reads it
     "_rdl",  # a traced read of a quantified line's field, with the line it came from
 }
-_NUMBERED = re.compile(r"(K|M|D|B|IXK|AD|AP)\d+")  # AD/AP: the date and period an `at(...)` reads on
+_NUMBERED = re.compile(r"(K|M|D|B|Q|IXK|AD|AP)\d+")  # AD/AP: the date and period an `at(...)` reads on; Q: a memo's key
 _PREFIXED = re.compile(r"(P_|PV_|R_|T_|F_|v_|vi_|c_|d_|l_)[A-Za-z_][A-Za-z0-9_]*")
 
 
