@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for each denied or reduced line, the smallest changes that make it payable")
     p.add_argument("--budget", type=_budget, default=400, metavar="N",
                    help="with --fix: at most N evaluations of changed claims (default 400)")
+    _assume_documented_option(p)
     _interop_options(p)
     p.set_defaults(run=cmd_explain)
 

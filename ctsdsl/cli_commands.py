@@ -108,12 +108,16 @@ def cmd_eval(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    if args.fix and args.assume_documented:  # the fixes would be searched on the claim as stated
+        raise UsageError(Diagnostic("usage", "--fix does not take --assume-documented", "ctsdsl explain",
+                                    hint="--fix suggests what to document: run it on the claim as it is stated"))
     bodies: list[dict] = []
     for location, raw, _ in _claims([args.claim], several=False, args=args):
         try:
             claim, evaluator = _decided_by(raw, location, args)
             with amounts_in_range(location):
-                decision, evaluations = evaluator.trace(claim, validate=False)
+                decision, evaluations = evaluator.trace(claim, validate=False,
+                                                        assume_documented=args.assume_documented)
         except CtsdslError as exc:
             _prefix(exc, location)
             raise

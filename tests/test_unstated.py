@@ -121,3 +121,15 @@ def test_null_is_not_valid_for_what_the_claim_itself_bills(claim):
     claim["lines"][0]["units"] = None
     with pytest.raises(ctsdsl.ClaimError):
         validate_claim(claim)
+
+
+def test_explain_assume_documented_explains_the_decision_eval_would_make_so(claim, tmp_path, capsys):
+    from ctsdsl.cli import main
+    (tmp_path / "claim.json").write_text(json.dumps(claim), encoding="utf-8")
+    assert main(["explain", str(tmp_path / "claim.json"), "--assume-documented", "--format", "json"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(tmp_path / "claim.json"), "--assume-documented", "--json"]) == 0
+    decided = json.loads(capsys.readouterr().out)
+    assert explained["decision"]["assumed_documented"] is True and explained["decision"] == decided
+    assert main(["explain", str(tmp_path / "claim.json"), "--assume-documented", "--fix"]) == 2
+    assert "--fix does not take --assume-documented" in capsys.readouterr().err
