@@ -291,7 +291,7 @@ def test_the_batch_guide_shows_the_summary_of_its_20000_generated_claims(tmp_pat
 
 
 def test_an_overlong_record_is_refused_at_its_line_without_being_read_whole(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("ctsdsl.claims.MAX_JSONL_LINE_BYTES", 2000)
+    monkeypatch.setattr("ctsdsl.claim_files.MAX_JSONL_LINE_BYTES", 2000)
     path = tmp_path / "claims.jsonl"
     path.write_text("\n".join([good(1), json.dumps(dict(GOOD, id="x" * 50_000)), good(3)]) + "\n", encoding="utf-8")
     with open(path, "rb") as fh:
@@ -306,7 +306,7 @@ def test_an_overlong_record_is_refused_at_its_line_without_being_read_whole(caps
 
 
 def test_eval_refuses_an_overlong_record_of_a_jsonl_file_at_its_line(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("ctsdsl.claims.MAX_JSONL_LINE_BYTES", 2000)
+    monkeypatch.setattr("ctsdsl.claim_files.MAX_JSONL_LINE_BYTES", 2000)
     path = tmp_path / "claims.jsonl"
     path.write_text(good(1) + "\n" + json.dumps(dict(GOOD, id="x" * 50_000)), encoding="utf-8")  # no last newline
     code, _, err = run(capsys, "eval", str(path))
@@ -315,7 +315,7 @@ def test_eval_refuses_an_overlong_record_of_a_jsonl_file_at_its_line(capsys, tmp
 
 def test_eval_reads_a_jsonl_file_whole_so_refuses_one_over_the_file_limit_and_points_to_batch(capsys, tmp_path,
                                                                                              monkeypatch):
-    monkeypatch.setattr("ctsdsl.claims.MAX_CLAIM_FILE_BYTES", 5000)
+    monkeypatch.setattr("ctsdsl.claim_files.MAX_CLAIM_FILE_BYTES", 5000)
     path = tmp_path / "claims.jsonl"
     path.write_text("\n".join(good(n) for n in range(20)) + "\n", encoding="utf-8")
     code, _, err = run(capsys, "eval", str(path))

@@ -62,7 +62,7 @@ def test_a_policy_over_the_size_limit_is_refused_before_it_is_read(tmp_path, mon
 
 
 def test_a_claim_file_over_the_size_limit_is_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("ctsdsl.claims.MAX_CLAIM_FILE_BYTES", 10)
+    monkeypatch.setattr("ctsdsl.claim_files.MAX_CLAIM_FILE_BYTES", 10)
     path = tmp_path / "big.json"
     path.write_text('{"id": "' + "x" * 100 + '"}', encoding="utf-8")
     assert main(["eval", str(path)]) == 2
@@ -146,7 +146,7 @@ def test_an_error_deep_in_a_minified_claim_shows_a_short_excerpt_around_the_plac
 
 
 def test_a_yaml_claim_file_over_its_own_limit_is_refused_before_parsing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("ctsdsl.claims.MAX_YAML_CLAIM_CHARS", 50)
+    monkeypatch.setattr("ctsdsl.claim_files.MAX_YAML_CLAIM_CHARS", 50)
     path = tmp_path / "big.yaml"
     path.write_text("id: " + "x" * 100 + "\n", encoding="utf-8")
     assert main(["eval", str(path)]) == 2
