@@ -37,7 +37,8 @@ from ._output import BatchIOError, OutputFile, check_targets, shown
 from ._pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
 
 __all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "PolicyChooser", "RecordError",
-           "SourceRecord", "Summary", "WorkerDiedError", "bare_error", "decide_record", "evaluate_all", "run_batch"]
+           "SourceRecord", "Summary", "WorkerDiedError", "bare_error", "chunk_records", "decide_record", "evaluate_all",
+           "open_input", "registry_for", "run_batch", "write_result"]
 
 if TYPE_CHECKING:  # registry imports the evaluator; batch loads it only when it must choose a policy
     from .registry import Registry
@@ -246,7 +247,7 @@ def evaluate_all(claims: Iterable[object], *, policy: Evaluator | str | Path | N
     >>> [type(r).__name__ for r in ctsdsl.evaluate_all([good, {"id": "c2"}])]
     ['Decision', 'RecordError']
     """
-    choose = PolicyChooser(policy, _registry(policies), assume_documented)
+    choose = PolicyChooser(policy, registry_for(policies), assume_documented)
     for index, claim in enumerate(claims):
         location = f"<claim {index}>"
         if isinstance(claim, CtsdslError):
@@ -271,7 +272,8 @@ class ChunkResult:
     summary: Summary
 
 
-def _registry(policies: str | Path | None) -> Registry | None:
+def registry_for(policies: str | Path | None) -> Registry | None:
+    """The registry of a `--policies` folder, or None for the bundled policies (chosen lazily)."""
     from .registry import folder_registry
     return None if policies is None else folder_registry(policies)
 
@@ -282,7 +284,7 @@ class _Worker:
     def __init__(self, name: str, policy: str | Path | None, policies: str | Path | None = None,
                  assume_documented: bool = False) -> None:
         self.name = name
-        self.choose = PolicyChooser(policy, _registry(policies), assume_documented)
+        self.choose = PolicyChooser(policy, registry_for(policies), assume_documented)
         self.encode = DecisionEncoder().encode
 
     def chunk(self, records: list[tuple[int, int, bytes | ClaimError]]) -> ChunkResult:
@@ -307,7 +309,8 @@ class _Worker:
         return ChunkResult("".join(f"{d}\n" for d in decisions), len(decisions), errors, summary)
 
 
-def _chunks(records: Iterable[tuple[int, object]], size: int) -> Iterator[list[tuple[int, int, object]]]:
+def chunk_records(records: Iterable[tuple[int, object]], size: int) -> Iterator[list[tuple[int, int, object]]]:
+    """(line number, record) pairs in lists of `size`, each record with its place in the input."""
     chunk: list = []
     for index, (lineno, raw) in enumerate(records):
         chunk.append((index, lineno, raw))
@@ -356,7 +359,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _open_input(path: Path) -> BufferedReader:
+def open_input(path: Path) -> BufferedReader:
     """Open a claim file for streaming, refusing what cannot be streamed; errors located like `iter_claims`."""
     try:
         if not path.is_file():
@@ -420,7 +423,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
     path = Path(claims_path)
     check_targets(path, output, errors)  # before anything is read: -o naming the input would destroy it
     if policy is not None or policies is not None:
-        PolicyChooser(policy, _registry(policies))  # a broken --policy fails here, once, not in every worker
+        PolicyChooser(policy, registry_for(policies))  # a broken --policy fails here, once, not in every worker
     summary = Summary()
     with stop_on_signals():
         out = OutputFile(output)
@@ -428,7 +431,7 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
         try:
             err = OutputFile(errors) if errors else None
             if source is not None:
-                _from_source(source, out, err, summary, PolicyChooser(policy, _registry(policies), assume_documented),
+                _from_source(source, out, err, summary, PolicyChooser(policy, registry_for(policies), assume_documented),
                              on_error, encode, shown(path))
             elif path.suffix.lower() in (".jsonl", ".csv"):
                 _stream(path, out, err, summary, jobs, (policy, policies, assume_documented), progress, on_error,
@@ -466,13 +469,13 @@ def _stream(path: Path, out: OutputFile, err: OutputFile | None, summary: Summar
             on_error: Callable[[RecordError], None] | None, chunk_lines: int) -> None:
     """Decide a .jsonl or .csv file a chunk at a time; `choice` is each worker's policy, policies, assume_documented."""
     name = shown(path)  # a file name that is not UTF-8 must not make its records unwritable
-    with _open_input(path) as fh:
+    with open_input(path) as fh:
         bar = _Progress(path.stat().st_size, sys.stderr.isatty() if progress is None else progress)
         worker = _Worker(name, *choice) if jobs <= 1 else None
         source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, name)
         records = 0
-        for chunk in _decided_in_order(_chunks(source, chunk_lines), worker, jobs, (name, *choice)):
-            _write(chunk, out, err, on_error)
+        for chunk in _decided_in_order(chunk_records(source, chunk_lines), worker, jobs, (name, *choice)):
+            write_result(chunk, out, err, on_error)
             summary.merge(chunk.summary)
             records += chunk.decided + len(chunk.errors)
             bar.update(fh.tell(), records)
@@ -510,7 +513,7 @@ def _whole(path: Path, out: OutputFile, err: OutputFile | None, summary: Summary
     for index, result in enumerate(decided):
         if isinstance(result, RecordError):
             located = RecordError(index, pairs[index][0], result.error)
-            _write(ChunkResult("", 0, [located], Summary()), out, err, on_error)
+            write_result(ChunkResult("", 0, [located], Summary()), out, err, on_error)
             summary.add_error(located)
         else:
             out.write(encoder.encode(result) + "\n")
@@ -530,7 +533,7 @@ def _from_source(source: Iterable[SourceRecord], out: OutputFile, err: OutputFil
             decision = decide_record(item.claim, item.location, choose)
         except CtsdslError as exc:
             error = RecordError(index, item.location, bare_error(exc), item.record)
-            _write(ChunkResult("", 0, [error], Summary()), out, err, on_error)
+            write_result(ChunkResult("", 0, [error], Summary()), out, err, on_error)
             summary.add_error(error)
             continue
         out.write((encode(item.context, decision) if encode else encoder.encode(decision)) + "\n")
@@ -539,8 +542,9 @@ def _from_source(source: Iterable[SourceRecord], out: OutputFile, err: OutputFil
         raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name))
 
 
-def _write(result: ChunkResult, out: OutputFile, err: OutputFile | None,
-           on_error: Callable[[RecordError], None] | None) -> None:
+def write_result(result: ChunkResult, out: OutputFile, err: OutputFile | None,
+                 on_error: Callable[[RecordError], None] | None) -> None:
+    """A chunk's decisions to `out`, its bad records to `err` (and `on_error`), in input order."""
     if result.text:
         out.write(result.text)
     for error in result.errors:

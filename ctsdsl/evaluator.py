@@ -242,6 +242,12 @@ class Evaluator:
                 hint="let ctsdsl choose the policy in force (no --policy / policy=), or split the claim")
                 for path, date in outside])
 
+    def assemble(self, claim: Claim, result: Result) -> Decision:
+        """The decision for `claim` from what its rules and fees computed (`runtime.Result`): statuses,
+        findings, amounts, totals and digest, as `evaluate` builds them. Public for other engines of
+        the same policy (the SQL backend), so every engine's decisions are built by one piece of code."""
+        return self._decide(claim, result)
+
     def _decide(self, claim: Claim, result: Result) -> Decision:
         den, al, gov, amt = result.denied, result.allowed, result.governed, result.amounts
         lines = claim["lines"]

@@ -80,7 +80,7 @@ def test_a_batch_stopped_by_a_signal_exits_128_plus_it_and_leaves_the_previous_o
     claims.write_text("\n".join(good(n) for n in range(40)) + "\n", encoding="utf-8")
     out, errors = tmp_path / "d.jsonl", tmp_path / "e.jsonl"
     out.write_text("the previous run\n", encoding="utf-8")
-    real_write = batch._write
+    real_write = batch.write_result
     written = []
 
     def write_then_stop(*args):  # the signal arrives once decisions are written, before the run is done
@@ -88,7 +88,7 @@ def test_a_batch_stopped_by_a_signal_exits_128_plus_it_and_leaves_the_previous_o
         written.append(1)
         os.kill(os.getpid(), signum)
 
-    monkeypatch.setattr(batch, "_write", write_then_stop)
+    monkeypatch.setattr(batch, "write_result", write_then_stop)
     code = cli.main(["batch", str(claims), "-o", str(out), "--errors", str(errors), "--jobs", str(jobs)])
     err = capsys.readouterr().err
     assert code == 128 + signum

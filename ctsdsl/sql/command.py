@@ -57,7 +57,7 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
         raise UsageError(Diagnostic("engine-input", f"--engine sql reads .jsonl or .csv files, not {path.name}",
                                     shown(path), hint="decide it with the row engine (--engine row)"))
     check_targets(path, output, errors)
-    choose = b.PolicyChooser(policy, b._registry(policies))  # noqa: SLF001 - batch's own policy choice
+    choose = b.PolicyChooser(policy, b.registry_for(policies))  # batch's own policy choice
     encode = b.DecisionEncoder().encode
     summary = b.Summary()
     sql_of: dict[int, SqlEvaluator] = {}
@@ -66,10 +66,10 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
         out = OutputFile(output)
         err = OutputFile(errors) if errors else None
         try:
-            with b._open_input(path) as fh:  # noqa: SLF001
+            with b.open_input(path) as fh:
                 source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, name)
                 count = 0
-                for chunk in b._chunks(source, CHUNK):  # noqa: SLF001
+                for chunk in b.chunk_records(source, CHUNK):
                     count += len(chunk)
                     _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err,
                                   parse_jsonl_record, validate_for, on_error)
@@ -137,7 +137,7 @@ def _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err, parse,
             decided.append(encode(result))
             summary.add(result)
     # Input order: decisions and errors interleave as the records did; each output keeps its own order.
-    b._write(b.ChunkResult("".join(f"{d}\n" for d in decided), len(decided), errors, b.Summary()),  # noqa: SLF001
+    b.write_result(b.ChunkResult("".join(f"{d}\n" for d in decided), len(decided), errors, b.Summary()),
              out, err, on_error)
 
 

@@ -1,6 +1,6 @@
 """Deciding claims on DuckDB: the plan's views over a batch's two relations, then decisions.
 
-Decisions are assembled by the row engine's own `Evaluator._decide` from what the SQL computed
+Decisions are assembled by the row engine's own `Evaluator.assemble` from what the SQL computed
 (each line's denial, units allowed and raw amount, each finding's rule, line and message), so
 statuses, totals, the outcome, finding numbers and the claim digest are the row engine's code,
 not a second copy of it. A claim the SQL flags as failing (see compile.py) is decided by the
@@ -79,7 +79,7 @@ class SqlEvaluator:
         started = perf_counter()
         self.seconds["sql"] += started - built
         li = fi = 0
-        decide = self.evaluator._decide  # noqa: SLF001 - the row engine's assembly, shared on purpose
+        decide = self.evaluator.assemble  # the row engine's assembly, shared on purpose
         for ord_, claim in enumerate(claims):
             n = len(claim["lines"])
             den = [False] * n
