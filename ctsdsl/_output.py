@@ -178,3 +178,21 @@ class OutputFile:
             except OSError:
                 pass
             self.temp = None
+
+
+def publish_all(out: OutputFile, err: OutputFile | None) -> None:
+    """Both outputs written out first, and only then either replaced: a full disk under --errors must
+    not leave new decisions beside the old errors."""
+    for done in (out, err):
+        if done:
+            done.finish()
+    for done in (out, err):
+        if done:
+            done.publish()
+
+
+def abandon_all(out: OutputFile, err: OutputFile | None) -> None:
+    """Drop what both outputs hold; their targets stay as they were."""
+    out.abandon()
+    if err:
+        err.abandon()

@@ -33,7 +33,7 @@ from .decision_encoder import DecisionEncoder
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, amounts_in_range
 from .evaluator import Evaluator
 from .limits import MAX_JOBS
-from ._output import BatchIOError, OutputFile, check_targets, shown
+from ._output import BatchIOError, OutputFile, abandon_all, check_targets, publish_all, shown
 from ._pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
 
 __all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "PolicyChooser", "RecordError",
@@ -438,18 +438,9 @@ def run_batch(claims_path: str | Path, *, output: str | Path | None = None, erro
                         chunk_lines)
             else:
                 _whole(path, out, err, summary, policy, policies, on_error, assume_documented)
-            # Everything written out first, and only then anything replaced: a full disk under
-            # --errors must not leave new decisions beside the old errors.
-            for done in (out, err):
-                if done:
-                    done.finish()
-            for done in (out, err):
-                if done:
-                    done.publish()
+            publish_all(out, err)
         except BaseException as exc:
-            out.abandon()
-            if err:
-                err.abandon()
+            abandon_all(out, err)
             if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # `| head` is not an error
                 # Writes name their own file; what is left is reading the claims.
                 raise _read_error(exc, path) from None

@@ -49,7 +49,7 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
     from .. import batch as b
     from ..claims import jsonl_lines, parse_jsonl_record, validate_for
     from .._csv_claims import csv_records
-    from .._output import OutputFile, check_targets, shown
+    from .._output import OutputFile, abandon_all, check_targets, publish_all, shown
     from .run import SqlEvaluator
 
     path = Path(path)
@@ -75,16 +75,9 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
                                   parse_jsonl_record, validate_for, on_error)
             if not count:
                 raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name))
-            for done in (out, err):
-                if done:
-                    done.finish()
-            for done in (out, err):
-                if done:
-                    done.publish()
+            publish_all(out, err)
         except BaseException:
-            out.abandon()
-            if err:
-                err.abandon()
+            abandon_all(out, err)
             raise
     return summary
 
