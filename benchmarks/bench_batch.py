@@ -31,7 +31,7 @@ TARGET_PER_CORE = 50_000  # claims per second per core, end to end (issue 5)
 
 def child(path: str, jobs: int, out: str, trace: bool) -> None:
     """One measured run, in its own process: prints a JSON line of figures."""
-    from ctsdsl.batch import run_batch
+    from ctsdsl.scale.batch import run_batch
     if trace:
         import tracemalloc
         tracemalloc.start()
@@ -55,9 +55,9 @@ def measure(path: Path, jobs: int, trace: bool = False) -> dict:
 
 def stages(path: Path, count: int) -> None:
     """Where the time of one claim goes, stage by stage, in this process (microseconds per claim)."""
-    from ctsdsl.batch import DecisionEncoder, PolicyChooser
-    from ctsdsl.claims import parse_jsonl_record, validate_claim
-    from ctsdsl.decision import claim_digest
+    from ctsdsl.scale.batch import DecisionEncoder, PolicyChooser
+    from ctsdsl.claims.validation import parse_jsonl_record, validate_claim
+    from ctsdsl.engine.decision import claim_digest
     with open(path, "rb") as fh:
         raw = [line for _, line in zip(range(count), fh)]
     choose, encode = PolicyChooser(None), DecisionEncoder().encode

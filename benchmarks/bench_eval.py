@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import ctsdsl  # noqa: E402
-from ctsdsl.claims import validate_claim  # noqa: E402
-from ctsdsl.decision import claim_digest  # noqa: E402
+from ctsdsl.claims.validation import validate_claim  # noqa: E402
+from ctsdsl.engine.decision import claim_digest  # noqa: E402
 from handwritten_medicare2025 import HandwrittenMedicare2025  # noqa: E402
 
 POLICY = "medicare-cts-2025"
@@ -144,7 +144,7 @@ _COLD = textwrap.dedent("""
 
 def bench_compile(repeat: int) -> None:
     from ctsdsl.api import load_policy
-    from ctsdsl.evaluator import Evaluator
+    from ctsdsl.engine.evaluator import Evaluator
     path = str(ROOT / "policies" / "medicare" / "cts-2025.cts")
     print("policy load + compile (medicare-cts-2025, an overlay of 2024: two files, two tables)")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ctsdsl.api import bundled  # noqa: E402
-from ctsdsl.report import render_explain  # noqa: E402
+from ctsdsl.report.render import render_explain  # noqa: E402
 
 SIZES = (100, 300, 1000)
 

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_claims  # noqa: E402
 
 import ctsdsl  # noqa: E402
-from ctsdsl.claims import validate_claim  # noqa: E402
-from ctsdsl.sql.run import SqlEvaluator  # noqa: E402
+from ctsdsl.claims.validation import validate_claim  # noqa: E402
+from ctsdsl.scale.sql.run import SqlEvaluator  # noqa: E402
 
 
 def main() -> None:

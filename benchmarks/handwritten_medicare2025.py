@@ -21,7 +21,7 @@ import csv
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from ctsdsl.decision import Decision, Finding, LineDecision, PolicyInfo
+from ctsdsl.engine.decision import Decision, Finding, LineDecision, PolicyInfo
 
 DATA = Path(__file__).resolve().parent.parent / "policies" / "medicare" / "data"
 

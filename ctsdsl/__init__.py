@@ -12,17 +12,17 @@ True
 from typing import TYPE_CHECKING, Any
 
 from .api import check, compile, evaluate, load_policy
-from .decision import Decision, Finding, LineDecision, PolicyInfo
+from .engine.decision import Decision, Finding, LineDecision, PolicyInfo
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
-from .evaluator import Evaluator
-# `explain_claim`, not `explain`: the package's attribute `explain` is the module ctsdsl.explain.
-from .explain import Explanation
-from .explain import explain as explain_claim
-from .parser import parse
+from .engine.evaluator import Evaluator
+# `explain_claim`, not `explain`: the package's attribute `explain` is the module ctsdsl.report.explain.
+from .report.explain import Explanation
+from .report.explain import explain as explain_claim
+from .language.parser import parse
 
 if TYPE_CHECKING:  # type checkers see them as plain names; at run time they load on first use
-    from .batch import RecordError, evaluate_all
+    from .scale.batch import RecordError, evaluate_all
 
     __version__: str
 
@@ -37,7 +37,7 @@ if not TYPE_CHECKING:
     def __getattr__(name: str) -> Any:
         # Hidden from type checkers, which would otherwise accept any attribute, typos included.
         if name in ("evaluate_all", "RecordError"):  # on first use: `ctsdsl eval` need not import the batch machinery
-            from . import batch
+            from .scale import batch
             return getattr(batch, name)
         if name == "__version__":
             from importlib.metadata import PackageNotFoundError, version

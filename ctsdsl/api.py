@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .claims import validate_for
-from .decision import Decision
+from .claims.validation import validate_for
+from .engine.decision import Decision
 from .errors import CtsdslError, Diagnostic
-from .evaluator import Claim, Evaluator
-from .loader import POLICY_SUFFIX, LoadedPolicy, load_file
-from .registry import bundled
+from .engine.evaluator import Claim, Evaluator
+from .engine.loader import POLICY_SUFFIX, LoadedPolicy, load_file
+from .engine.registry import bundled
 
 
 def _is_path(path_or_name: str | Path) -> bool:

@@ -16,7 +16,7 @@ import io
 import signal
 import sys
 
-from ._output import drop_stdout
+from .scale.output import drop_stdout
 from .cli_commands import (DEFAULT_RVU_TABLE, DOCS_OUTPUT, cmd_batch, cmd_check, cmd_diff, cmd_docs, cmd_eval,
                            cmd_explain, cmd_fmt, cmd_import_rvu, cmd_lsp, cmd_schema, cmd_serve, cmd_sql, cmd_test)
 from .errors import CtsdslError

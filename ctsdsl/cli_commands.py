@@ -17,11 +17,11 @@ from pathlib import Path
 
 from . import _resources
 from .api import compile as compile_policy
-from .claims import load_claim_file, validate_for
+from .claims.validation import load_claim_file, validate_for
 from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, UsageError, amounts_in_range, printable
-from .loader import POLICY_SUFFIX, find_files, load_file, policy_tree
-from .registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
-from .report import render_decision, render_explain, render_fixes
+from .engine.loader import POLICY_SUFFIX, find_files, load_file, policy_tree
+from .engine.registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
+from .report.render import render_decision, render_explain, render_fixes
 
 DOCS_OUTPUT = "docs/policies"
 DEFAULT_RVU_TABLE = Path("policies", "medicare", "data", "rvu.csv")
@@ -123,10 +123,10 @@ def cmd_explain(args) -> int:
             raise
         fixes = None
         if args.fix:
-            from .fix import find_fixes
+            from .report.fix import find_fixes
             fixes = find_fixes(evaluator, claim, budget=args.budget)
         if args.format == "json":
-            from .explain import Explanation
+            from .report.explain import Explanation
             body = Explanation(decision, tuple(evaluations), evaluator).to_dict()
             if fixes is not None:
                 body["fixes"] = fixes.to_dict()
@@ -144,7 +144,7 @@ def cmd_explain(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from .batch import run_batch
+    from .scale.batch import run_batch
     shown = 0
 
     def report(error) -> None:  # the first few on stderr; all of them in --errors
@@ -157,7 +157,7 @@ def cmd_batch(args) -> int:
             print("... more bad records" + (f": see {args.errors}" if args.errors else "; pass --errors FILE"),
                   file=sys.stderr)
 
-    from .batch import SourceRecord
+    from .scale.batch import SourceRecord
     from .interop import command as interop
     path = _claim_file(args.claims, kinds=".jsonl, .csv, .json or .yaml")
     kind = interop.kind_of(path)  # an 837P or FHIR file, by its content: read here, decided in this process
@@ -166,7 +166,7 @@ def cmd_batch(args) -> int:
     options = interop.options(args, kind)
     source = (SourceRecord(*r) for r in interop.batch_records(path, kind, options)) if kind else None
     if args.engine == "sql":  # the SQL backend (ctsdsl/sql, docs/sql.md)
-        from .sql.command import run_sql_batch
+        from .scale.sql.command import run_sql_batch
         if kind or args.format != "json":
             raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines or CSV and writes decisions",
                                         "ctsdsl batch", hint="use --engine row for 837P, FHIR or --format fhir"))
@@ -188,7 +188,7 @@ def cmd_batch(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from .sql import command
+    from .scale.sql import command
     return command.cmd_sql(args)
 
 
@@ -215,7 +215,7 @@ def _same(d: Diagnostic) -> tuple:
 
 
 def cmd_schema(args) -> int:
-    from .claims import model_for
+    from .claims.validation import model_for
     from .api import load_policy
     with policy_tree(Path(args.policies).resolve()) if args.policies else contextlib.nullcontext():
         loaded = load_policy(args.policy)
@@ -264,7 +264,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from .testing import render_report, run_paths
+    from .review.testing import render_report, run_paths
     report = run_paths(args.paths or [str(_resources.policies_dir())])
     print(printable(render_report(report, verbose=args.verbose)))  # case names and values quote the input
     if report.failed:
@@ -284,8 +284,8 @@ def cmd_test(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .diff import render_text, run_diff, to_dict
-    from .diff_markdown import render_markdown
+    from .review.diff import render_text, run_diff, to_dict
+    from .review.diff_markdown import render_markdown
     try:
         report = run_diff(args.old, args.new, args.claims)
     except CtsdslError as exc:  # a side or the claim file cannot be read: bad input, whatever the cause
@@ -316,7 +316,7 @@ def _docs_command(args) -> str:
 
 
 def cmd_docs(args) -> int:
-    from .docgen import generate
+    from .review.docgen import generate
     out = _docs_output(args)
     files = _policy_files(args.paths)
     root = Path(args.paths[0]).resolve().parent if args.paths else _resources.policies_dir().parent
@@ -350,7 +350,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from .formatter import format_file, write_atomically
+    from .language.formatter import format_file, write_atomically
     files = _policy_files(args.paths)
     changed = failed = 0
     for path in files:
@@ -394,8 +394,8 @@ def cmd_serve(args) -> int:
 
 
 def cmd_import_rvu(args) -> int:
-    from . import rvu_import
-    from .pprrvu import read_release
+    from .cms import rvu_import
+    from .cms.pprrvu import read_release
     table = Path(args.into or DEFAULT_RVU_TABLE)
     if args.into is None and not table.is_file():
         raise UsageError(Diagnostic("usage", f"there is no {DEFAULT_RVU_TABLE} under {Path.cwd()}", "ctsdsl import rvu",

@@ -14,7 +14,7 @@ Severity = Literal["error", "warning"]  # error stops the policy from compiling;
 
 from dataclasses import dataclass, field
 
-from .nodes import NO_SPAN, Span
+from .language.nodes import NO_SPAN, Span
 
 
 @dataclass(frozen=True)

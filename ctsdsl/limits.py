@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from lark import Token, Tree
 
-from . import nodes as n
+from .language import nodes as n
 from .errors import Diagnostic, PolicySyntaxError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ctsdsl.loader import LoadedPolicy, load_text
+from ctsdsl.engine.loader import LoadedPolicy, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -12,9 +12,9 @@ import pytest
 
 import ctsdsl
 from ctsdsl import _resources
-from ctsdsl.adjustments import RuleCodes, line_adjustments, rule_codes
-from ctsdsl.batch import DecisionEncoder
-from ctsdsl.claims import validate_claim
+from ctsdsl.engine.adjustments import RuleCodes, line_adjustments, rule_codes
+from ctsdsl.scale.batch import DecisionEncoder
+from ctsdsl.claims.validation import validate_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -246,7 +246,7 @@ def test_evaluate_all_reports_a_claim_across_two_policies_in_its_place_and_carri
 
 
 def test_a_registry_chooses_by_header_so_a_broken_policy_stops_only_the_claims_it_would_decide(tmp_path):
-    from ctsdsl.registry import Registry
+    from ctsdsl.engine.registry import Registry
     (tmp_path / "good.cts").write_text(policy_text('rule r { title "R" cites s deny message "m" }'))
     broken = policy_text('rule r { title "R" cites s when nonsense deny message "m" }')
     (tmp_path / "broken.cts").write_text(broken.replace('"test-policy"', '"broken"').replace('"test"', '"other"'))
@@ -260,7 +260,7 @@ def test_a_registry_chooses_by_header_so_a_broken_policy_stops_only_the_claims_i
 
 
 def test_a_claim_dated_where_two_policies_of_its_payer_overlap_is_refused_naming_both(tmp_path):
-    from ctsdsl.registry import Registry
+    from ctsdsl.engine.registry import Registry
     (tmp_path / "a.cts").write_text(policy_text(""))
     (tmp_path / "b.cts").write_text(policy_text("").replace('"test-policy"', '"test-overlay"'))
     with pytest.raises(PolicyNotFoundError) as info:
@@ -287,7 +287,7 @@ def test_an_explicit_policy_still_decides_what_it_can_outside_its_period():
 
 
 def test_explain_says_what_amount_the_fee_set_on_each_line():
-    from ctsdsl.report import render_explain
+    from ctsdsl.report.render import render_explain
     evaluator = ctsdsl.compile("medicare-cts-2024")
     claim = medicare_claim(lines=[{"code": "97550", "units": 1, "minutes": 30, "modifiers": ["GP"]},
                                   {"code": "97550", "units": 1, "minutes": 10, "modifiers": ["GP"],
@@ -307,7 +307,7 @@ def test_a_misspelt_data_file_name_gets_the_file_that_was_probably_meant(tmp_pat
 
 def test_a_folder_of_ones_own_not_named_policies_still_gives_overlays_its_own_parents(tmp_path):
     import shutil
-    from ctsdsl.registry import folder_registry
+    from ctsdsl.engine.registry import folder_registry
     tree = tmp_path / "mytree"
     shutil.copytree(ROOT / "policies" / "medicare", tree / "medicare", ignore=shutil.ignore_patterns("cases"))
     parent = tree / "medicare" / "cts-2025.cts"
@@ -325,7 +325,7 @@ def test_a_folder_of_ones_own_not_named_policies_still_gives_overlays_its_own_pa
 
 def test_a_folder_taken_alone_keeps_extends_to_that_folder(tmp_path):
     # A home folder is no policy tree: a policy there must not find a parent in some subfolder below it.
-    from ctsdsl.registry import Registry
+    from ctsdsl.engine.registry import Registry
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "parent.cts").write_text(policy_text("").replace('"test-policy"', '"hidden-parent"'))
     (tmp_path / "child.cts").write_text(

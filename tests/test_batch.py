@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 import ctsdsl
-from ctsdsl import batch, cli
+from ctsdsl.scale import batch
+from ctsdsl import cli
 
 from conftest import ROOT, policy_text
 
@@ -274,7 +275,7 @@ def test_an_output_folder_that_does_not_exist_is_a_clear_error(capsys, mixed, tm
 
 def test_a_bad_record_keeps_no_traceback_that_would_pin_its_chunk_in_memory(mixed):
     with mixed.open("rb") as fh:
-        records = [(i, n, line) for i, (n, line) in enumerate(ctsdsl.claims.jsonl_lines(fh))]
+        records = [(i, n, line) for i, (n, line) in enumerate(ctsdsl.claims.validation.jsonl_lines(fh))]
     errors = batch._Worker(str(mixed), None).chunk(records).errors
     assert len(errors) == 3
     assert all(e.error.__traceback__ is None and e.error.__context__ is None for e in errors)
@@ -291,11 +292,11 @@ def test_the_batch_guide_shows_the_summary_of_its_20000_generated_claims(tmp_pat
 
 
 def test_an_overlong_record_is_refused_at_its_line_without_being_read_whole(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("ctsdsl.claim_files.MAX_JSONL_LINE_BYTES", 2000)
+    monkeypatch.setattr("ctsdsl.claims.files.MAX_JSONL_LINE_BYTES", 2000)
     path = tmp_path / "claims.jsonl"
     path.write_text("\n".join([good(1), json.dumps(dict(GOOD, id="x" * 50_000)), good(3)]) + "\n", encoding="utf-8")
     with open(path, "rb") as fh:
-        assert [(n, len(raw)) for n, raw in ctsdsl.claims.jsonl_lines(fh)][1] == (2, 2001)  # cut, not held whole
+        assert [(n, len(raw)) for n, raw in ctsdsl.claims.validation.jsonl_lines(fh)][1] == (2, 2001)  # cut, not held whole
     out, errors = tmp_path / "d.jsonl", tmp_path / "e.jsonl"
     code, _, err = run(capsys, "batch", str(path), "-o", str(out), "--errors", str(errors))
     assert code == 2
@@ -306,7 +307,7 @@ def test_an_overlong_record_is_refused_at_its_line_without_being_read_whole(caps
 
 
 def test_eval_refuses_an_overlong_record_of_a_jsonl_file_at_its_line(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("ctsdsl.claim_files.MAX_JSONL_LINE_BYTES", 2000)
+    monkeypatch.setattr("ctsdsl.claims.files.MAX_JSONL_LINE_BYTES", 2000)
     path = tmp_path / "claims.jsonl"
     path.write_text(good(1) + "\n" + json.dumps(dict(GOOD, id="x" * 50_000)), encoding="utf-8")  # no last newline
     code, _, err = run(capsys, "eval", str(path))
@@ -315,7 +316,7 @@ def test_eval_refuses_an_overlong_record_of_a_jsonl_file_at_its_line(capsys, tmp
 
 def test_eval_reads_a_jsonl_file_whole_so_refuses_one_over_the_file_limit_and_points_to_batch(capsys, tmp_path,
                                                                                              monkeypatch):
-    monkeypatch.setattr("ctsdsl.claim_files.MAX_CLAIM_FILE_BYTES", 5000)
+    monkeypatch.setattr("ctsdsl.claims.files.MAX_CLAIM_FILE_BYTES", 5000)
     path = tmp_path / "claims.jsonl"
     path.write_text("\n".join(good(n) for n in range(20)) + "\n", encoding="utf-8")
     code, _, err = run(capsys, "eval", str(path))

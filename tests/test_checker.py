@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import ctsdsl
-from ctsdsl.fields import BOOL, NUMBER, STRING
+from ctsdsl.language.fields import BOOL, NUMBER, STRING
 
 from conftest import FIXTURES
 
@@ -269,7 +269,7 @@ def test_a_problem_in_a_yaml_row_points_at_the_line_the_row_starts_on(tmp_path, 
 def with_effective(tmp_path, effective: str, body: str):
     """The test policy with another `effective` entry: (its text, the loaded policy)."""
     from conftest import HEADER
-    from ctsdsl.loader import load_text
+    from ctsdsl.engine.loader import load_text
     text = HEADER.replace("effective 2024-01-01 to 2024-12-31", f"effective {effective}") + body
     return text, load_text(text, tmp_path / "p.cts", raise_on_error=False)
 

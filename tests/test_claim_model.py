@@ -12,10 +12,10 @@ import json
 
 import pytest
 
-from ctsdsl import claims
-from ctsdsl.claim_checks import SchemaKeywordError, compile_property, compile_schema
-from ctsdsl.fields import CLAIM, DOCUMENTATION, LINE, catalogue
-from ctsdsl.witness_claims import DOC_FLAGS, PROVIDER_TYPES
+from ctsdsl.claims import validation as claims
+from ctsdsl.claims.checks import SchemaKeywordError, compile_property, compile_schema
+from ctsdsl.language.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ctsdsl.review.witness_claims import DOC_FLAGS, PROVIDER_TYPES
 
 from conftest import medicare_claim
 

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from ctsdsl import _resources, claims
-from ctsdsl.claims import claim_schema, iter_claims, load_claim_file, validate_claim
+from ctsdsl import _resources
+from ctsdsl.claims import validation as claims
+from ctsdsl.claims.validation import claim_schema, iter_claims, load_claim_file, validate_claim
 from ctsdsl.errors import ClaimError, CtsdslError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import ctsdsl
-from ctsdsl.compiler import Compiler
+from ctsdsl.engine.compiler import Compiler
 
 from conftest import claim, medicare_claim
 
@@ -80,7 +80,7 @@ def test_a_claim_total_computed_once_is_still_recorded_by_every_line_that_reads_
 
 
 def test_a_memoized_value_replays_no_more_reads_than_the_cap(make_policy, monkeypatch):
-    monkeypatch.setattr("ctsdsl.runtime.MAX_TRACE_READS", 3)
+    monkeypatch.setattr("ctsdsl.engine.runtime.MAX_TRACE_READS", 3)
     loaded = make_policy('let total = sum(o.units for o in claim.lines)\n'
                          'rule big { title "B" cites s when line.units > 0 and total > 2 warn message "m" }')
     _, evaluations = loaded.evaluator().trace(claim(*[{"code": "97550", "units": 1}] * 6))
@@ -121,7 +121,7 @@ GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
 def test_the_generated_source_of_a_small_policy_is_the_golden_one(trace):
     # Read the golden file to review what the compiler writes; after an intended change, rewrite
     # it with: CTSDSL_UPDATE_GOLDEN=1 python -m pytest tests/test_compiler.py -k golden
-    from ctsdsl.loader import load_file
+    from ctsdsl.engine.loader import load_file
     source = Compiler(load_file(GOLDEN / "small.cts").checked, trace=trace).generate().source
     golden = GOLDEN / f"small.{'traced' if trace else 'plain'}.py"
     if os.environ.get("CTSDSL_UPDATE_GOLDEN"):
@@ -142,7 +142,7 @@ def test_generated_code_sees_only_the_allowlisted_builtins(make_policy):
                                    Decimal("1E+3"), Decimal("0")])
 @pytest.mark.parametrize("places", [0, 1, 2, 4])
 def test_round_with_literal_places_rounds_as_the_built_in_does(value, places):
-    from ctsdsl.functions import round_half_up
-    from ctsdsl.runtime import round_to
+    from ctsdsl.language.functions import round_half_up
+    from ctsdsl.engine.runtime import round_to
     got, want = round_to(value, Decimal(1).scaleb(-places)), round_half_up(value, places)
     assert (got, type(got)) == (want, type(want)) and str(got) == str(want)

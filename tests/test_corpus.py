@@ -54,7 +54,7 @@ def test_the_corpus_holds_at_least_170_cases_and_every_file_in_it_has_one():
 
 
 def test_a_policy_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("ctsdsl.loader.MAX_POLICY_BYTES", 100)
+    monkeypatch.setattr("ctsdsl.engine.loader.MAX_POLICY_BYTES", 100)
     path = tmp_path / "big.cts"
     path.write_text("# " + "x" * 200 + "\n", encoding="utf-8")
     assert main(["check", str(path)]) == 1
@@ -62,7 +62,7 @@ def test_a_policy_over_the_size_limit_is_refused_before_it_is_read(tmp_path, mon
 
 
 def test_a_claim_file_over_the_size_limit_is_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("ctsdsl.claim_files.MAX_CLAIM_FILE_BYTES", 10)
+    monkeypatch.setattr("ctsdsl.claims.files.MAX_CLAIM_FILE_BYTES", 10)
     path = tmp_path / "big.json"
     path.write_text('{"id": "' + "x" * 100 + '"}', encoding="utf-8")
     assert main(["eval", str(path)]) == 2
@@ -70,7 +70,7 @@ def test_a_claim_file_over_the_size_limit_is_refused(tmp_path, monkeypatch, caps
 
 
 def test_a_data_file_over_the_row_limit_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("ctsdsl.tables.MAX_TABLE_ROWS", 3)
+    monkeypatch.setattr("ctsdsl.engine.tables.MAX_TABLE_ROWS", 3)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "t.csv").write_text("code,x\n" + "".join(f"{i:05},1\n" for i in range(4)), encoding="utf-8")
     path = tmp_path / "p.cts"
@@ -121,7 +121,7 @@ def test_lets_written_out_up_to_the_expansion_limit_still_compile(tmp_path):
 
 def test_tracing_a_long_claim_records_a_bounded_number_of_reads_per_rule(tmp_path, monkeypatch):
     import ctsdsl
-    monkeypatch.setattr("ctsdsl.runtime.MAX_TRACE_READS", 5)
+    monkeypatch.setattr("ctsdsl.engine.runtime.MAX_TRACE_READS", 5)
     path = _policy_with_when(tmp_path, "count(o in claim.lines where o.units > 0) > 0")
     claim = {"id": "c", "payer": "test", "date_of_service": "2024-05-01", "place_of_service": "11",
              "lines": [{"code": "97550", "units": 1}] * 20}
@@ -146,7 +146,7 @@ def test_an_error_deep_in_a_minified_claim_shows_a_short_excerpt_around_the_plac
 
 
 def test_a_yaml_claim_file_over_its_own_limit_is_refused_before_parsing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("ctsdsl.claim_files.MAX_YAML_CLAIM_CHARS", 50)
+    monkeypatch.setattr("ctsdsl.claims.files.MAX_YAML_CLAIM_CHARS", 50)
     path = tmp_path / "big.yaml"
     path.write_text("id: " + "x" * 100 + "\n", encoding="utf-8")
     assert main(["eval", str(path)]) == 2

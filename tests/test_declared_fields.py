@@ -10,10 +10,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import ctsdsl
-from ctsdsl import claims as claims_module
+from ctsdsl.claims import validation as claims_module
 from ctsdsl.cli import main
 from ctsdsl.errors import ClaimError
-from ctsdsl.formatter import format_policy
+from ctsdsl.language.formatter import format_policy
 
 from conftest import ROOT, claim, medicare_claim, policy_text
 
@@ -173,7 +173,7 @@ def test_a_field_a_policy_does_not_declare_is_an_unknown_field_in_its_rules(make
 
 
 def test_an_overlay_inherits_its_parents_fields_and_may_not_declare_them_again(tmp_path):
-    from ctsdsl.loader import load_file
+    from ctsdsl.engine.loader import load_file
     (tmp_path / "p.cts").write_text(policy_text(PRIOR_AUTH), encoding="utf-8")
     overlay = ('policy "o" {\n  payer "o"\n  version "1"\n  effective 2024-01-01 to 2024-12-31\n'
                '  extends "test-policy"\n}\n')
@@ -193,7 +193,7 @@ def test_a_declaration_formats_in_place():
 
 
 def test_diff_of_medicare_against_northwind_names_each_term_and_not_every_claim_for_the_new_field():
-    from ctsdsl.diff import run_diff
+    from ctsdsl.review.diff import run_diff
     medicare = ROOT / "policies" / "medicare" / "cts-2025.cts"
     (pair,) = run_diff(str(medicare), str(NORTHWIND)).pairs
     causes = {c.item for w in pair.behavior.witnesses for c in w.causes}
@@ -218,7 +218,7 @@ def test_an_example_that_the_declaration_itself_refuses_is_an_error(make_policy)
 
 
 def test_a_replayed_claim_may_carry_a_field_one_side_declares(tmp_path):
-    from ctsdsl.diff import run_diff
+    from ctsdsl.review.diff import run_diff
     (tmp_path / "claims.jsonl").write_text(json.dumps(northwind_claim(id="r1")) + "\n", encoding="utf-8")
     medicare = ROOT / "policies" / "medicare" / "cts-2025.cts"
     (pair,) = run_diff(str(medicare), str(NORTHWIND), str(tmp_path / "claims.jsonl")).pairs

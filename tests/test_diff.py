@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from ctsdsl import cli
-from ctsdsl.diff import render_text, run_diff, structural_changes
-from ctsdsl.loader import load_file
-from ctsdsl.witness import DOC_FLAGS
+from ctsdsl.review.diff import render_text, run_diff, structural_changes
+from ctsdsl.engine.loader import load_file
+from ctsdsl.review.witness import DOC_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "diff"
@@ -206,7 +206,7 @@ def test_one_edit_alone_adds_no_claim_varying_two_things_and_the_pairs_are_bound
     assert not pair.behavior.truncated
     # Medicare 2024 against 2025 has edits reading place of service, modifiers and spend: pairs are made,
     # and past the bound the diff says it stopped short.
-    monkeypatch.setattr("ctsdsl.witness.MAX_PAIRED_CLAIMS", 5)
+    monkeypatch.setattr("ctsdsl.review.witness.MAX_PAIRED_CLAIMS", 5)
     report = run_diff(str(MEDICARE / "cts-2024.cts"), str(MEDICARE / "cts-2025.cts"))
     assert only_pair(report).behavior.truncated
 
@@ -372,12 +372,12 @@ def test_a_pair_of_codes_is_listed_only_for_what_no_single_code_claim_shows(medi
 
 def test_the_search_for_turning_amounts_is_bounded_and_says_so_when_it_stops_short(monkeypatch):
     assert not only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
-    monkeypatch.setattr("ctsdsl.witness.MAX_TURN_SEARCHES", 3)
+    monkeypatch.setattr("ctsdsl.review.witness.MAX_TURN_SEARCHES", 3)
     assert only_pair(run_diff(BASE, toy("spend_by_discipline"))).behavior.truncated
 
 
 def test_the_turning_amount_is_where_spend_plus_this_claim_first_passes_the_threshold():
-    from ctsdsl.witness import turning_amount
+    from ctsdsl.review.witness import turning_amount
     evaluator = load_file(MEDICARE / "cts-2024.cts").evaluator()
     claim = json.loads((ROOT / "examples" / "claims" / "typical.json").read_text(encoding="utf-8"))
     claim["lines"] = claim["lines"][:1]  # one 97550 at $52.93: denied once spend + $52.93 > $2,330
@@ -386,7 +386,7 @@ def test_the_turning_amount_is_where_spend_plus_this_claim_first_passes_the_thre
 
 
 def test_review_guide_shows_the_current_diff(medicare):
-    from ctsdsl.diff import render_text
+    from ctsdsl.review.diff import render_text
     guide = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
     start, end = "<!-- diff 2024 2025 -->\n```text\n", "```\n<!-- end diff -->"
     assert start in guide and end in guide
@@ -400,7 +400,7 @@ def test_review_guide_shows_the_current_diff(medicare):
 
 
 def test_markdown_opens_with_a_summary_of_each_edit_its_claims_and_dollars():
-    from ctsdsl.diff_markdown import render_markdown
+    from ctsdsl.review.diff_markdown import render_markdown
     md = render_markdown(run_diff(BASE, toy("param")))
     summary = md.split("### Summary", 1)[1].split("### ", 1)[0]
     # min_minutes 16 -> 23 denies a 16-minute 97550 ($20.00) and 97551 ($10.00): 12 generated claims.
@@ -409,14 +409,14 @@ def test_markdown_opens_with_a_summary_of_each_edit_its_claims_and_dollars():
 
 
 def test_markdown_details_are_folds_that_github_renders():
-    from ctsdsl.diff_markdown import render_markdown
+    from ctsdsl.review.diff_markdown import render_markdown
     md = render_markdown(run_diff(BASE, toy("param")))
     assert md.count("<details>") == md.count("</details>") == 3  # changes, witnesses, witness claims
     assert "<details><summary><b>Witnesses</b> (2): the claims that decide differently, and why</summary>\n\n" in md
 
 
 def test_markdown_fits_a_comment_whatever_the_size_of_the_change(medicare):
-    from ctsdsl.diff_markdown import MAX_CHARS, render_markdown
+    from ctsdsl.review.diff_markdown import MAX_CHARS, render_markdown
     # Forty copies of a year's diff stand for a folder of policies all changed at once.
     huge = dataclasses.replace(medicare, pairs=medicare.pairs * 40)
     md = render_markdown(huge)
@@ -428,14 +428,14 @@ def test_markdown_fits_a_comment_whatever_the_size_of_the_change(medicare):
 
 
 def test_markdown_shows_an_absent_old_value_as_a_dash_not_empty_backticks(medicare):
-    from ctsdsl.diff_markdown import render_markdown
+    from ctsdsl.review.diff_markdown import render_markdown
     md = render_markdown(medicare)
     assert "  - note: — → `2025 indicator not found; 0 in 2024 and 2026.`" in md
     assert not re.search(r"(?<!`)``(?!`)", md)  # an empty code span; a ```json fence is not one
 
 
 def test_markdown_shows_a_parents_change_once_and_points_to_it_from_the_pairs_that_inherit_it(tmp_path):
-    from ctsdsl.diff_markdown import render_markdown
+    from ctsdsl.review.diff_markdown import render_markdown
     overlay = 'policy "toy-payer" {\n  payer "toy-payer"\n  version "1"\n  effective 2030-01-01 to 2030-12-31\n' \
               '  extends "toy"\n}\n'
     for side, parent in (("old", "base"), ("new", "param")):
@@ -455,7 +455,7 @@ def test_causes_name_only_values_both_sides_read(medicare):
 
 
 def test_review_guide_shows_the_current_markdown_of_the_toy_diff():
-    from ctsdsl.diff_markdown import render_markdown
+    from ctsdsl.review.diff_markdown import render_markdown
     guide = (ROOT / "docs" / "review.md").read_text(encoding="utf-8")
     start, end = "<!-- diff markdown toy -->\n````markdown\n", "````\n<!-- end diff markdown -->"
     shown = guide.split(start, 1)[1].split(end, 1)[0]
@@ -560,7 +560,7 @@ def test_text_markdown_and_json_say_the_same_thing(capsys):
     assert w["causes"][0] == {"item": "rule too_short", "edit": "", "reads": [
         {"name": "min_minutes", "old": "16", "new": "23", "kind": "param"}]}
     # A witness claim is a valid claim: it can be fed back to `ctsdsl eval`.
-    from ctsdsl.claims import validate_claim
+    from ctsdsl.claims.validation import validate_claim
     validate_claim(w["claim"])
 
 
@@ -598,7 +598,7 @@ def test_a_rule_an_overlay_disables_is_disabled_with_its_reason(tmp_path):
 
 
 def test_periods_less_than_a_year_apart_compare_the_same_offset_into_each(tmp_path):
-    from ctsdsl.witness import date_pairs
+    from ctsdsl.review.witness import date_pairs
     shutil.copytree(FIX / "base", tmp_path / "h1")
     shutil.copytree(FIX / "base", tmp_path / "h2")
     for half, dates in (("h1", "2030-01-01 to 2030-06-30"), ("h2", "2030-07-01 to 2030-12-31")):
@@ -788,7 +788,7 @@ def test_two_copies_of_the_tree_not_named_policies_each_use_their_own_parent(tmp
 
 def test_a_control_or_bidi_character_in_a_policy_is_shown_escaped_in_text_and_markdown(tmp_path):
     # An ESC sequence would clear a reviewer's terminal, a right-to-left override reorder what they read.
-    from ctsdsl.diff_markdown import render_markdown
+    from ctsdsl.review.diff_markdown import render_markdown
     new = edited_copy(tmp_path, "medicare/cts-2024.cts", (
         'title "CTS is training without the patient present"',
         'title "CTS is training \u202ewithout\u202c the patient present \x1b[2J"'))

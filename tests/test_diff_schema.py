@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from ctsdsl import _resources, cli
-from ctsdsl.diff import run_diff, to_dict
+from ctsdsl.review.diff import run_diff, to_dict
 
 from conftest import ROOT
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import ctsdsl
-from ctsdsl.claims import validate_claim
+from ctsdsl.claims.validation import validate_claim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from handwritten_medicare2025 import HandwrittenMedicare2025  # noqa: E402

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctsdsl import decision
-from ctsdsl.decision import claim_digest
+from ctsdsl.engine import decision
+from ctsdsl.engine.decision import claim_digest
 
 orjson = pytest.importorskip("orjson")
 

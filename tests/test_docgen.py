@@ -6,8 +6,8 @@ import pytest
 
 from ctsdsl import _resources
 from ctsdsl.cli import main
-from ctsdsl.docgen import generate
-from ctsdsl.loader import load_file
+from ctsdsl.review.docgen import generate
+from ctsdsl.engine.loader import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from ctsdsl.fields import catalogue
-from ctsdsl.functions import FUNCTIONS
-from ctsdsl.loader import load_text
-from ctsdsl.parser import parse, parse_expr
+from ctsdsl.language.fields import catalogue
+from ctsdsl.language.functions import FUNCTIONS
+from ctsdsl.engine.loader import load_text
+from ctsdsl.language.parser import parse, parse_expr
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from ctsdsl.checker import PARAM_TYPES
-from ctsdsl.functions import FUNCTIONS
+from ctsdsl.language.checker import PARAM_TYPES
+from ctsdsl.language.functions import FUNCTIONS
 
 from conftest import ROOT
 
@@ -27,7 +27,7 @@ _ALTERNATION = re.compile(r"\\b\(([a-z_|]+)\)")  # `\b(rule|fee)`: a list of wor
 
 def lark_keywords() -> set[str]:
     """Every word grammar.lark spells out as a literal: the language's keywords."""
-    text = (ROOT / "ctsdsl" / "grammar.lark").read_text(encoding="utf-8")
+    text = (ROOT / "ctsdsl" / "language" / "grammar.lark").read_text(encoding="utf-8")
     code = "\n".join(line.split("//", 1)[0] for line in text.splitlines())
     return set(re.findall(r'"([a-z_]+)"', code))
 
@@ -97,7 +97,7 @@ def test_the_grammar_tokenizes_real_policies_as_vs_code_would():
 
 def test_the_check_text_example_in_docs_editors_md_prints_what_it_says(tmp_path, monkeypatch, capsys):
     page = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
-    example = re.search(r"```python\n(from ctsdsl.loader import check_text.*?)```\n\nprints\n\n```text\n(.*?)```",
+    example = re.search(r"```python\n(from ctsdsl.engine.loader import check_text.*?)```\n\nprints\n\n```text\n(.*?)```",
                         page, re.S)
     assert example is not None, "docs/editors.md has lost its check_text example"
     monkeypatch.chdir(tmp_path)  # outside any policies folder: the parent is the bundled one

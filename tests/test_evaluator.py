@@ -375,7 +375,7 @@ def test_any_amount_is_rounded_to_the_nearest_cent_with_halves_going_up(tmp_path
 
 @pytest.mark.parametrize("amount, text", [("0.125", "0.13"), ("0.135", "0.14"), ("2", "2.00"), (None, None)])
 def test_a_decision_prints_money_half_up_even_when_built_by_hand(amount, text):
-    from ctsdsl.decision import money_text
+    from ctsdsl.engine.decision import money_text
     assert money_text(None if amount is None else Decimal(amount)) == text
 
 

@@ -93,7 +93,7 @@ def test_the_package_exports_explain_claim_and_ctsdsl_explain_stays_the_module(c
     import types
 
     import ctsdsl
-    assert isinstance(ctsdsl.explain, types.ModuleType) and "explain_claim" in ctsdsl.__all__
+    assert isinstance(ctsdsl.report.explain, types.ModuleType) and "explain_claim" in ctsdsl.__all__
     claim = json.loads((ROOT / "examples/claims/typical.json").read_text(encoding="utf-8"))
     assert ctsdsl.explain_claim(claim).to_dict() == explained(capsys, str(ROOT / "examples/claims/typical.json"))
 

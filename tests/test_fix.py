@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ctsdsl import cli
-from ctsdsl.loader import load_file
+from ctsdsl.engine.loader import load_file
 
 from conftest import FIXTURES
 
@@ -71,7 +71,7 @@ def test_a_bad_budget_is_a_usage_error(capsys):
 
 def test_medicare_2025_inherits_the_facts_of_2024():
     policy = load_file("policies/medicare/cts-2025.cts").policy
-    from ctsdsl.fix import policy_facts
+    from ctsdsl.report.fix import policy_facts
     facts = policy_facts(policy)
     assert "line.minutes" in facts.fields and facts.values["line.modifiers"] == {"CQ", "CO", "95", "93"}
 

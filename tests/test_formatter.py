@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctsdsl import nodes as n
+from ctsdsl.language import nodes as n
 from ctsdsl.cli import main
 from ctsdsl.errors import PolicySyntaxError
-from ctsdsl.formatter import find_comments, format_expr, format_policy, wrap_expr
-from ctsdsl.parser import parse, parse_expr
+from ctsdsl.language.formatter import find_comments, format_expr, format_policy, wrap_expr
+from ctsdsl.language.parser import parse, parse_expr
 
 from conftest import FIXTURES, ROOT
 

@@ -22,8 +22,8 @@ import yaml
 import ctsdsl
 from ctsdsl.cli import main
 from ctsdsl.errors import PolicySyntaxError
-from ctsdsl.functions import FUNCTIONS
-from ctsdsl.loader import load_file
+from ctsdsl.language.functions import FUNCTIONS
+from ctsdsl.engine.loader import load_file
 
 SENTINEL_NAME = "PWNED"
 
@@ -260,7 +260,7 @@ def test_every_identifier_in_the_generated_code_comes_from_a_fixed_set(tmp_path,
     evaluator.trace(claim_with("test"), validate=False) if name == "injection" else None
     sources = [evaluator.source]  # after trace(), the traced version
     if name != "injection":
-        from ctsdsl.compiler import Compiler
+        from ctsdsl.engine.compiler import Compiler
         sources = [Compiler(loaded.checked, trace=t).generate().source for t in (False, True)]
     for source in sources:
         for ident in _identifiers(source):
@@ -338,8 +338,8 @@ def test_a_policy_with_a_syntax_error_in_a_payload_names_its_place(tmp_path):
 
 def test_the_compiler_refuses_a_hand_built_tree_with_foreign_operators_literals_or_names(tmp_path):
     # The grammar never produces these; the compiler checks anyway, so a bug upstream cannot become code.
-    from ctsdsl import nodes as n
-    from ctsdsl.compiler import Compiler, Scope, safe_ident
+    from ctsdsl.language import nodes as n
+    from ctsdsl.engine.compiler import Compiler, Scope, safe_ident
     path = _policy_with_body(tmp_path, "")
     compiler = Compiler(load_file(path).checked)
     scope = Scope({"claim": ("c", None, "claim")}, "dos")

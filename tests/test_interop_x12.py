@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ctsdsl.claims import validate_claim
+from ctsdsl.claims.validation import validate_claim
 from ctsdsl.errors import ClaimError
 from ctsdsl.interop import ReadOptions, read_claims, sniff
 from ctsdsl.interop.payer_map import PayerMap, load_payer_map

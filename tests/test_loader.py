@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ctsdsl.cli import main
-from ctsdsl.loader import find_files
+from ctsdsl.engine.loader import find_files
 
 from conftest import policy_text
 

@@ -21,8 +21,8 @@ pytest_lsp = pytest.importorskip("pytest_lsp", reason="the server is tested with
 from lsprotocol import types as t  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
-from ctsdsl.fields import catalogue  # noqa: E402
-from ctsdsl.formatter import format_policy  # noqa: E402
+from ctsdsl.language.fields import catalogue  # noqa: E402
+from ctsdsl.language.formatter import format_policy  # noqa: E402
 
 from conftest import FIXTURES, ROOT  # noqa: E402
 

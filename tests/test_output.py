@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ctsdsl import batch, cli
+from ctsdsl.scale import batch
+from ctsdsl import cli
 
 from test_batch import good, run
 

@@ -13,11 +13,11 @@ import pytest
 from conftest import ROOT
 
 import ctsdsl
-from ctsdsl import nodes as n
+from ctsdsl.language import nodes as n
 from ctsdsl.cli import main
 from ctsdsl.errors import PolicySemanticError, PolicySyntaxError
-from ctsdsl.loader import load_file
-from ctsdsl.registry import bundled
+from ctsdsl.engine.loader import load_file
+from ctsdsl.engine.registry import bundled
 
 SOURCE = 'source s {\n  title "The test source"\n  url "https://example.org/s"\n}\n'
 
@@ -376,7 +376,7 @@ def test_the_registry_chooses_an_example_overlay_by_its_payer_and_medicare_is_un
 
 
 def test_testing_an_overlays_folder_counts_the_overlays_own_rules_not_medicares(monkeypatch):
-    from ctsdsl.testing import run_paths
+    from ctsdsl.review.testing import run_paths
     monkeypatch.chdir(ROOT)
     report = run_paths([ROOT / "policies" / "examples"])
     assert not report.failed

@@ -9,10 +9,10 @@ from decimal import Decimal
 import lark
 import pytest
 
-from ctsdsl import nodes as n
-from ctsdsl import parser
+from ctsdsl.language import nodes as n
+from ctsdsl.language import parser
 from ctsdsl.errors import PolicySyntaxError
-from ctsdsl.parser import parse, parse_expr
+from ctsdsl.language.parser import parse, parse_expr
 
 from conftest import ROOT
 
@@ -68,7 +68,7 @@ def test_an_open_ended_policy_has_no_end_date():
 
 
 def test_a_header_entry_given_twice_is_left_for_the_checker_to_report():
-    from ctsdsl.parser import parse_with_problems
+    from ctsdsl.language.parser import parse_with_problems
     _, problems = parse_with_problems('policy "p" { payer "a" payer "b" }')
     assert [p.code for p in problems] == ["duplicate-entry"]
     assert problems[0].span.column == 24  # the second `payer`
@@ -182,7 +182,7 @@ def test_a_rule_applies_to_each_line_unless_it_says_claim():
 
 
 def test_a_rule_with_two_outcomes_is_left_for_the_checker_to_report():
-    from ctsdsl.parser import parse_with_problems
+    from ctsdsl.language.parser import parse_with_problems
     _, problems = parse_with_problems("rule r { deny warn }")
     assert [p.code for p in problems] == ["duplicate-entry"]
     assert "more than one outcome" in problems[0].message
@@ -396,7 +396,7 @@ def test_a_syntax_error_renders_the_line_with_a_caret():
 
 
 def test_a_negative_parameter_survives_the_formatter():
-    from ctsdsl.formatter import format_policy
+    from ctsdsl.language.formatter import format_policy
     text = "param a = -1\nparam b: money = -$2.50\nparam c { from 2024-01-01 = -0.5 }\n"
     assert parse(format_policy(text)) == parse(text)
 
@@ -406,14 +406,14 @@ def test_a_negative_parameter_survives_the_formatter():
 def test_the_prebuilt_parse_tables_are_for_the_current_grammar():
     saved = json.loads(parser._TABLES.read_text(encoding="utf-8"))
     assert saved["grammar_sha256"] == parser._grammar_digest(), \
-        'grammar.lark changed: run python -c "import ctsdsl.parser as p; p.write_tables()"'
+        'grammar.lark changed: run python -c "import ctsdsl.language.parser as p; p.write_tables()"'
 
 
 def test_the_prebuilt_parser_parses_and_fails_exactly_as_a_freshly_built_one():
     saved = json.loads(parser._TABLES.read_text(encoding="utf-8"))
     if saved["lark"] != lark.__version__:
         pytest.skip(f"the tables are for Lark {saved['lark']}, this is {lark.__version__}: they are not used "
-                    '(regenerate them with python -c "import ctsdsl.parser as p; p.write_tables()")')
+                    '(regenerate them with python -c "import ctsdsl.language.parser as p; p.write_tables()")')
     fresh = parser._build()
     prebuilt = parser._lark()
     assert prebuilt.source_path == "<deserialized>"  # the tables were used, not rebuilt

@@ -15,10 +15,10 @@ import pytest
 
 from ctsdsl import _resources
 from ctsdsl.errors import CtsdslError
-from ctsdsl.loader import load_text
-from ctsdsl.registry import bundled
-from ctsdsl.testing import Case, Runner, find_case_files, load_cases, render_report, run_paths
-from ctsdsl.what_if import what_if_text
+from ctsdsl.engine.loader import load_text
+from ctsdsl.engine.registry import bundled
+from ctsdsl.review.testing import Case, Runner, find_case_files, load_cases, render_report, run_paths
+from ctsdsl.review.what_if import what_if_text
 
 POLICIES = _resources.policies_dir()
 CASES = [case for path in find_case_files([POLICIES]) for case in load_cases(path)]
@@ -419,7 +419,7 @@ CANNOT_FIRE: dict[str, set[str]] = {}
 
 @pytest.mark.parametrize("name", ["medicare-cts-2024", "medicare-cts-2025", "medicare-cts-2026"])
 def test_each_years_policy_has_a_case_that_fires_each_of_its_rules(name, report) -> None:
-    from ctsdsl import nodes as n
+    from ctsdsl.language import nodes as n
     loaded = bundled().load(bundled().by_name(name).path)
     rules = {i.id for i in loaded.policy.of_kind(n.Rule) + loaded.policy.of_kind(n.Fee)}
     fired = set().union(*(r.fired for r in report.results if r.policy_name == name))

@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
-from ctsdsl import batch, cli
-from ctsdsl._pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
+from ctsdsl.scale import batch
+from ctsdsl import cli
+from ctsdsl.scale.pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
 
 from test_batch import good
 

@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import ctsdsl
-from ctsdsl.decision import claim_digest
+from ctsdsl.engine.decision import claim_digest
 from ctsdsl.errors import CtsdslError, PolicySyntaxError
-from ctsdsl.loader import load_text
+from ctsdsl.engine.loader import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies" / "medicare"
@@ -236,7 +236,7 @@ def test_a_valid_claim_gets_a_schema_valid_repeatable_decision_within_its_billed
 @settings(FAST, max_examples=30)
 @given(valid_claims())
 def test_the_claim_strategy_makes_only_valid_claims(claim):
-    ctsdsl.claims.validate_claim(claim)
+    ctsdsl.claims.validation.validate_claim(claim)
 
 
 # ---------------------------------------------------------------- reproducibility
@@ -261,7 +261,7 @@ def test_the_claim_digest_ignores_key_order_and_format_but_not_values(tmp_path):
     reordered = dict(reversed(list(claim.items())))
     path = tmp_path / "claim.yaml"
     path.write_text(yaml.safe_dump(claim, sort_keys=False), encoding="utf-8")
-    from ctsdsl.claims import load_claim_file
+    from ctsdsl.claims.validation import load_claim_file
     from_yaml = load_claim_file(path)[0][1]
     assert claim_digest(claim) == claim_digest(reordered) == claim_digest(from_yaml)
     assert claim_digest(dict(claim, id="other")) != claim_digest(claim)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import ctsdsl
-from ctsdsl.report import render_decision
+from ctsdsl.report.render import render_decision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def test_a_decision_under_assume_documented_says_so(claim):
 
 
 def explained(claim) -> list[str]:
-    from ctsdsl.report import render_explain
+    from ctsdsl.report.render import render_explain
     evaluator = ctsdsl.compile("medicare-cts-2024")
     decision, evaluations = evaluator.trace(claim)
     return render_explain(decision, evaluations, show_all=True).splitlines()

@@ -13,8 +13,8 @@ import pytest
 from ctsdsl import _resources
 from ctsdsl.cli import main
 from ctsdsl.errors import DataFileError
-from ctsdsl.pprrvu import read_release
-from ctsdsl.rvu_import import plan_import
+from ctsdsl.cms.pprrvu import read_release
+from ctsdsl.cms.rvu_import import plan_import
 
 from conftest import ROOT, medicare_claim
 

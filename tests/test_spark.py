@@ -20,8 +20,8 @@ if not shutil.which("java"):
 from pyspark.sql import SparkSession  # noqa: E402
 
 import ctsdsl  # noqa: E402
-from ctsdsl.batch import DecisionEncoder  # noqa: E402
-from ctsdsl.spark import evaluate_dataframe  # noqa: E402
+from ctsdsl.scale.batch import DecisionEncoder  # noqa: E402
+from ctsdsl.spark import evaluate_dataframe  # noqa: E402  (the public path)
 
 from conftest import ROOT, medicare_claim, medicare_tree_without_a_fee  # noqa: E402
 

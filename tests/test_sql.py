@@ -15,8 +15,8 @@ pytest.importorskip("sqlglot")
 pytest.importorskip("pyarrow")
 
 from ctsdsl.api import compile as compile_policy  # noqa: E402
-from ctsdsl.sql import SqlUnsupportedError  # noqa: E402
-from ctsdsl.sql.plan import build  # noqa: E402
+from ctsdsl.scale.sql import SqlUnsupportedError  # noqa: E402
+from ctsdsl.scale.sql.plan import build  # noqa: E402
 
 HEADER = """
 policy "p" {

@@ -29,10 +29,10 @@ pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
 pytest.importorskip("pyarrow")
 
-from ctsdsl.case_files import find_case_files, load_cases  # noqa: E402
+from ctsdsl.review.case_files import find_case_files, load_cases  # noqa: E402
 from ctsdsl.errors import CtsdslError  # noqa: E402
-from ctsdsl.registry import Registry, folder_registry  # noqa: E402
-from ctsdsl.sql.run import SqlEvaluator  # noqa: E402
+from ctsdsl.engine.registry import Registry, folder_registry  # noqa: E402
+from ctsdsl.scale.sql.run import SqlEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = int(os.environ.get("CTSDSL_SQL_DIFF_CLAIMS", "3000"))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from ctsdsl.errors import PolicySemanticError
-from ctsdsl.formatter import format_policy
-from ctsdsl.loader import load_file
+from ctsdsl.language.formatter import format_policy
+from ctsdsl.engine.loader import load_file
 
 from conftest import claim, policy_text
 

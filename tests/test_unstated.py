@@ -10,8 +10,8 @@ import pytest
 
 import ctsdsl
 from ctsdsl import _resources
-from ctsdsl.batch import DecisionEncoder
-from ctsdsl.claims import validate_claim
+from ctsdsl.scale.batch import DecisionEncoder
+from ctsdsl.claims.validation import validate_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 

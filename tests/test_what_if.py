@@ -8,9 +8,9 @@ import pytest
 
 from ctsdsl import _resources
 from ctsdsl.errors import CtsdslError
-from ctsdsl.registry import bundled
-from ctsdsl.testing import Runner, load_cases
-from ctsdsl.what_if import with_rows
+from ctsdsl.engine.registry import bundled
+from ctsdsl.review.testing import Runner, load_cases
+from ctsdsl.review.what_if import with_rows
 
 CLAIM = ("{id: c, payer: medicare, date_of_service: '2025-02-03', place_of_service: '11', provider_type: physician,\n"
          "            documentation: {plan_of_care_includes_cts: true, consent: true, reason_without_patient: true,\n"

@@ -1,7 +1,7 @@
 """Claims in the formats billing systems exchange: X12 837P and FHIR R4 in, FHIR ClaimResponse out.
 
 Each reader turns its format into claim dicts exactly as ``schemas/claim.schema.json`` defines
-them (validated with `ctsdsl.claims.validate_claim`), so the engine sees nothing new. What a
+them (validated with `ctsdsl.claims.validation.validate_claim`), so the engine sees nothing new. What a
 real claim does not carry (session minutes, caregivers, the record's documentation) comes from
 an optional sidecar file (`records`); what it does not give is null, not stated, so a line that
 rests on it is decided ``needs_record``, never denied for it (issue 17). Which payer an id

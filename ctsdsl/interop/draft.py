@@ -18,7 +18,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..claims import claim_schema, validate_claim
+from ..claims.validation import claim_schema, validate_claim
 from ..errors import ClaimError, Diagnostic, UsageError
 from .origin import Origin
 

@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..claims import load_claim_file
+from ..claims.validation import load_claim_file
 from ..errors import ClaimError, Diagnostic
 from .draft import Draft, ReadClaim, ReadOptions, charge_number, finish, require
 from .origin import Origin

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ClaimError, Diagnostic
-from ..nodes import NO_SPAN, Span
+from ..language.nodes import NO_SPAN, Span
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 import yaml
 
-from ..claims import StrictYamlLoader, claim_schema, parse_yaml
+from ..claims.validation import StrictYamlLoader, claim_schema, parse_yaml
 from ..errors import ClaimError, Diagnostic, UsageError
 from ..limits import MAX_CLAIM_FILE_BYTES
-from ..nodes import NO_SPAN, Span
+from ..language.nodes import NO_SPAN, Span
 from .taxonomy import PROVIDER_TYPES, ProviderType, is_taxonomy_code
 
 Section = Literal["payer_ids", "filing_indicators", "insurers", "taxonomies"]

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..claims import claim_schema, jsonl_lines, parse_jsonl_record
+from ..claims.validation import claim_schema, jsonl_lines, parse_jsonl_record
 from ..errors import ClaimError, Diagnostic
 from ..limits import MAX_CLAIM_FILE_BYTES
-from ..nodes import Span
+from ..language.nodes import Span
 from .origin import Origin
 
 # What the claim file itself says: a record may not restate (or contradict) it.

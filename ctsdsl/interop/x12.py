@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClaimError, Diagnostic
-from ..nodes import Span
+from ..language.nodes import Span
 from .draft import Draft, ReadClaim, ReadOptions, charge_number, finish, require
 from .origin import Origin
 from .taxonomy import provider_type

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ClaimError, Diagnostic
 from ..limits import MAX_CLAIM_FILE_BYTES
-from ..nodes import NO_SPAN, Span
+from ..language.nodes import NO_SPAN, Span
 from .origin import Origin
 
 _EXCERPT_LIMIT = 4 * 1024 * 1024  # larger files are located by line and column, without an excerpt

@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .. import nodes as n
-from ..fields import CLAIM, DOCUMENTATION, LINE, catalogue
-from ..functions import FUNCTIONS
-from ..parser import BLOCK_KEYWORDS
+from ..language import nodes as n
+from ..language.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ..language.functions import FUNCTIONS
+from ..language.parser import BLOCK_KEYWORDS
 from .index import PolicyIndex
 
 # The words of an expression, which the grammar spells out as keywords.

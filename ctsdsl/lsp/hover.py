@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import nodes as n
-from ..fields import OUTCOMES
-from ..formatter import format_expr, format_literal
-from ..functions import FUNCTIONS
+from ..language import nodes as n
+from ..language.fields import OUTCOMES
+from ..language.formatter import format_expr, format_literal
+from ..language.functions import FUNCTIONS
 from .index import COLUMN, DATA, FIELD, FUNCTION, OVERRIDE, PARENT, RULE, SOURCE, VALUE, Occurrence, PolicyIndex
 
 

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import nodes as n
+from ..language import nodes as n
 from ..errors import CtsdslError
-from ..fields import CLAIM, DOCUMENTATION, LINE, catalogue
-from ..loader import POLICY_SUFFIX, LoadedPolicy, find_parent, read_policy_text, tree_root
-from ..parser import parse
-from ..tables import resolve_data_path
+from ..language.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_parent, read_policy_text, tree_root
+from ..language.parser import parse
+from ..engine.tables import resolve_data_path
 
 # What a name stands for. The language's three namespaces (sources; rules and fees; values:
 # parameters, tables and lets), and what else an editor can point at: a claim field, a table

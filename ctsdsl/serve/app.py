@@ -22,11 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _resources
 from ..errors import ClaimError, CtsdslError, Diagnostic, amounts_in_range
-from ..decision import Decision
-from ..evaluator import Evaluation, Evaluator, shown_path
-from ..explain import Explanation
-from ..overlay import Layer
-from ..registry import bundled
+from ..engine.decision import Decision
+from ..engine.evaluator import Evaluation, Evaluator, shown_path
+from ..report.explain import Explanation
+from ..engine.overlay import Layer
+from ..engine.registry import bundled
 from . import encode, inputs
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a policy (1 MiB at most) and a claim pasted beside it
@@ -150,7 +150,7 @@ async def _body(request: Request) -> dict:
 
 
 def _span(line: int, column: int):  # noqa: ANN202 - a Span
-    from ..nodes import Span
+    from ..language.nodes import Span
     return Span(line, column, 0, 0)
 
 

@@ -1,7 +1,7 @@
 """The playground's JSON: errors as `ctsdsl batch --errors` writes them, and diagnostics.
 
 A decision is `Decision.to_dict()`, as `ctsdsl eval --json` prints it, and an explanation
-`ctsdsl.explain.Explanation.to_dict()`, as `ctsdsl explain --format json` prints it; nothing here
+`ctsdsl.report.explain.Explanation.to_dict()`, as `ctsdsl explain --format json` prints it; nothing here
 makes a second shape for either.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..batch import RecordError
+from ..scale.batch import RecordError
 from ..errors import CtsdslError, Diagnostic
-from ..evaluator import shown_path
+from ..engine.evaluator import shown_path
 
 
 def diagnostic_dict(d: Diagnostic) -> dict:

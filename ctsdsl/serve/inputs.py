@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _resources
-from ..claims import parse_json, parse_yaml, validate_claim
+from ..claims.validation import parse_json, parse_yaml, validate_claim
 from ..errors import ClaimError, CtsdslError, Diagnostic, PolicySemanticError, UsageError
-from ..evaluator import Evaluator
+from ..engine.evaluator import Evaluator
 from ..limits import MAX_POLICY_BYTES
-from ..loader import LoadedPolicy, check_text
-from ..overlay import Layer
-from ..registry import bundled
+from ..engine.loader import LoadedPolicy, check_text
+from ..engine.overlay import Layer
+from ..engine.registry import bundled
 
 CLAIM_NAME = "claim"  # what answers call the pasted claim, where the CLI would name its file
 POLICY_NAME = "playground.cts"  # an edited policy that starts from no bundled file sits at the tree's top

@@ -1,0 +1,108 @@
+"""Deciding claims on DuckDB: the plan's views over a batch's two relations, then decisions.
+
+Decisions are assembled by the row engine's own `Evaluator.assemble` from what the SQL computed
+(each line's denial, units allowed and raw amount, each finding's rule, line and message), so
+statuses, totals, the outcome, finding numbers and the claim digest are the row engine's code,
+not a second copy of it. A claim the SQL flags as failing (see compile.py) is decided by the
+row engine instead, which names the error or, for a flag that was only cautious, decides it.
+So is a claim with a fact it does not state (a `null`): which of its lines are needs_record
+depends on what each rule read, which the row engine's trace records and the SQL does not.
+`SqlEvaluator.handed` counts the claims handed back, by reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from time import perf_counter
+from typing import Any
+
+from ...engine.decision import Decision
+from ...engine.evaluator import Evaluator
+from ...engine.runtime import Result
+from ...engine.unstated import as_stated
+from . import plan as plan_mod
+from . import relations
+
+
+class SqlEvaluator:
+    """A policy compiled to SQL and loaded into its own DuckDB connection."""
+
+    def __init__(self, evaluator: Evaluator, *, threads: int | None = None) -> None:
+        import duckdb
+
+        self.evaluator = evaluator
+        self.plan = plan_mod.build(evaluator.checked)
+        self.con = duckdb.connect()
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        # Views are bound by name: empty relations stand in until a batch is registered.
+        self.fields = evaluator.checked.fields  # the base claim fields and the policy's declared ones
+        empty = relations.build([], self.fields)
+        self.con.register("claims", empty.claims)
+        self.con.register("lines", empty.lines)
+        # A stored view becomes a table of the same name, filled once a batch, in order: the views
+        # after it read the table, not the pipeline below it again (and bind in a fraction of the time).
+        stored = set(self.plan.stored)
+        self.fill: list[tuple[str, str]] = []
+        for (name, query), statement in zip(self.plan.views, self.plan.statements("duckdb", pretty=False)):
+            if name in stored:
+                text = query.sql(dialect="duckdb")
+                self.con.execute(f"CREATE TEMP TABLE {name} AS {text}")
+                self.fill.append((name, text))
+            else:
+                self.con.execute(statement)
+        self.handed: dict[str, int] = {}  # why claims went to the row engine, counted over this evaluator's life
+        # Seconds spent building the relations, in DuckDB, and assembling decisions (benchmarks/bench_sql.py).
+        self.seconds = {"relations": 0.0, "sql": 0.0, "decisions": 0.0}
+
+    def decide(self, claims: Sequence[Mapping[str, Any]]) -> Iterator[Decision | int]:
+        """Each validated claim's Decision, in order, or its position when the row engine must decide it."""
+        started = perf_counter()
+        rel = relations.build(claims, self.fields)
+        built = perf_counter()
+        self.seconds["relations"] += built - started
+        con = self.con
+        con.register("claims", rel.claims)
+        con.register("lines", rel.lines)
+        try:
+            for name, query in self.fill:
+                con.execute(f"DELETE FROM {name}")
+                con.execute(f"INSERT INTO {name} {query}")
+            failed = {row[0] for row in con.execute("SELECT claim_ord FROM ctsdsl_failed").fetchall()}
+            lines = con.execute("SELECT claim_ord, l_index, denied, allowed, amount FROM ctsdsl_lines "
+                                "ORDER BY claim_ord, l_index").fetchall()
+            findings = con.execute("SELECT claim_ord, rule, line, message FROM ctsdsl_findings "
+                                   "ORDER BY claim_ord, phase, line, rule").fetchall()
+        finally:
+            con.unregister("claims")
+            con.unregister("lines")
+        started = perf_counter()
+        self.seconds["sql"] += started - built
+        li = fi = 0
+        decide = self.evaluator.assemble  # the row engine's assembly, shared on purpose
+        for ord_, claim in enumerate(claims):
+            n = len(claim["lines"])
+            den = [False] * n
+            al = [ln["units"] for ln in claim["lines"]]
+            gov = [False] * n
+            amt: list = [None] * n
+            while li < len(lines) and lines[li][0] == ord_:
+                _, i, d, a, m = lines[li]
+                den[i], al[i], gov[i], amt[i] = bool(d), int(a), True, m
+                li += 1
+            found = []
+            while fi < len(findings) and findings[fi][0] == ord_:
+                _, k, line, message = findings[fi]
+                found.append((k, line, message, None))
+                fi += 1
+            why = "fails" if ord_ in failed else "unrepresentable" if ord_ in rel.unrepresentable else \
+                "not stated" if as_stated(claim, False) is not None else None
+            if why is not None:
+                self.handed[why] = self.handed.get(why, 0) + 1
+                yield ord_
+                continue
+            decision = decide(claim, Result(found, den, al, gov, amt, None))
+            now = perf_counter()
+            self.seconds["decisions"] += now - started
+            yield decision
+            started = perf_counter()

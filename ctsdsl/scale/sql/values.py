@@ -1,0 +1,99 @@
+"""What every part of the SQL compiler shares: a compiled expression, the scope it is compiled in,
+and the small builders of sqlglot nodes (literals, NULL-safe tests, the failure conditions' OR).
+
+See compile.py for what `Compiled.err` means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+from sqlglot import exp
+
+from ...language.fields import INT, MONEY, NUMBER
+
+MAX_SCALE = 12  # decimals a literal or table cell may have; DECIMAL(38) must hold products of a few
+NUMERIC = frozenset({INT, NUMBER, MONEY})
+
+
+class Compiled(NamedTuple):
+    value: exp.Expression
+    err: exp.Expression | None
+    type: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What names mean where an expression is compiled.
+
+    `claim` and `line` are the aliases of the rows holding the claim's and the current line's
+    columns; `vars` maps a quantifier's variable to ("line", alias) or ("value", lambda variable);
+    `date` is the date dated values and table rows are read on.
+    """
+
+    claim: str
+    line: str | None
+    date: exp.Expression
+    vars: dict[str, tuple[str, str]] = field(default_factory=dict)
+    units_allowed: exp.Expression | None = None
+    in_lambda: bool = False
+    home: bool = True  # `date` is the scope's own (not an `at`'s): materialized lets hold here
+
+
+def col(table: str, name: str) -> exp.Column:
+    """The column `table.name`."""
+    return exp.column(name, table=table)
+
+
+def lit(value: object) -> exp.Expression:
+    """A literal node for a value of the language (never text pasted into SQL)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, Decimal):
+        scale = max(0, -int(value.as_tuple().exponent))
+        return exp.Cast(this=exp.Literal.string(format(value, "f")),
+                        to=exp.DataType.build(f"DECIMAL({18 + scale},{scale})"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise TypeError(f"no SQL literal for {value!r}")
+
+
+def either(*parts: exp.Expression | None) -> exp.Expression | None:
+    """The OR of the conditions given (None: none can hold)."""
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    out = present[0]
+    for p in present[1:]:
+        out = exp.Or(this=out, expression=p)
+    return exp.Paren(this=out) if len(present) > 1 else out
+
+
+def both(a: exp.Expression, b: exp.Expression | None) -> exp.Expression | None:
+    """`a AND b`, or None where `b` is (a condition that cannot hold)."""
+    return None if b is None else exp.Paren(this=exp.And(this=a, expression=b))
+
+
+def is_true(e: exp.Expression) -> exp.Expression:
+    """`e`, NULL read as false."""
+    return exp.Coalesce(this=e, expressions=[exp.false()])
+
+
+def is_null(e: exp.Expression) -> exp.Expression:
+    """`e IS NULL`."""
+    return exp.Is(this=e, expression=exp.Null())
+
+
+def numeric_join(types: list[str]) -> str:
+    """The type of an arithmetic result: money over number over int."""
+    if MONEY in types:
+        return MONEY
+    if NUMBER in types:
+        return NUMBER
+    return INT
