@@ -7,7 +7,8 @@ runner and an embedding pipeline all render the same located message.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 Severity = Literal["error", "warning"]  # error stops the policy from compiling; warning does not
@@ -68,6 +69,46 @@ class Diagnostic:
 
 
 _EXCERPT_WIDTH = 120  # characters of a long source line shown around the caret
+
+
+def closest(name: object, choices: Iterable[object], *, cutoff: float = 0.6) -> str | None:
+    """The choice a misspelt `name` most likely meant, or None when none is close.
+
+    One spelling of the same name in other case wins ("Medicare" meant "medicare"); else difflib's
+    closest five, ranked by edits with a swap of two neighbours as one edit: policy names differ in
+    their years, and difflib alone ranks medicare-cts-2026 as close to a mistyped medicare-cts-2052 as
+    medicare-cts-2025 is; the swapped digits decide it. Every "did you mean" of the package asks here.
+    """
+    text = str(name)
+    names = list(dict.fromkeys(str(choice) for choice in choices))
+    same_but_case = [other for other in names if other.lower() == text.lower() and other != text]
+    if same_but_case:
+        return same_but_case[0]
+    close = difflib.get_close_matches(text, names, n=5, cutoff=cutoff)
+    return min(close, key=lambda other: _edits(text, other)) if close else None
+
+
+def did_you_mean(name: object, choices: Iterable[object], *, quote: str = "`", cutoff: float = 0.6) -> str:
+    """The hint "did you mean `x`?" for the closest of `choices` to `name`, or "" when none is close.
+
+    `quote` is how the context writes the name: backticks for names in policy text, '"' for JSON values,
+    "'" for names a command line is given, "" for codes.
+    """
+    close = closest(name, choices, cutoff=cutoff)
+    return f"did you mean {quote}{close}{quote}?" if close is not None else ""
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def printable(text: str) -> str:

@@ -9,7 +9,6 @@ claim_files, whose names are re-exported here.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import math
@@ -25,7 +24,7 @@ from .checks import all_fields, compile_property, compile_schema, ecma_end, has_
 # Reading the files is claim_files' job: its names are re-exported here, where callers have long found them.
 from .files import (StrictYamlLoader, YamlNumberTooLongError, file_kind, iter_jsonl, jsonl_lines,  # noqa: F401
                           load_claim_file, parse_json, parse_jsonl_record, parse_yaml, show_value)
-from ..errors import ClaimError, CtsdslError, Diagnostic
+from ..errors import ClaimError, CtsdslError, Diagnostic, did_you_mean
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -343,8 +342,8 @@ _show = show_value  # the name the explanations below have long used
 def _did_you_mean(value: object, options: list) -> str:
     if not isinstance(value, str):
         return ""
-    close = difflib.get_close_matches(value, options, n=1) or [o for o in options if o.lower() == value.lower()]
-    return f'did you mean "{close[0]}"? ' if close else ""
+    close = did_you_mean(value, options, quote='"')
+    return f"{close} " if close else ""
 
 
 _DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"

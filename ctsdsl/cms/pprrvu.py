@@ -14,14 +14,13 @@ technical, 53) price a part of the service, not the service.
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ..errors import DataFileError, Diagnostic
+from ..errors import DataFileError, Diagnostic, closest, did_you_mean
 from ..language.nodes import Span
 
 #: How many rows from the top the header's last row (the one that starts with HCPCS) may be.
@@ -106,8 +105,8 @@ class RvuRelease:
             hint = "a modifier row prices a part of the service (26 professional, TC technical); import the code's global row"
         else:
             message = f"{code} is not in {Path(self.path).name}"
-            close = difflib.get_close_matches(code, list(self.rows), n=1)
-            hint = (f"did you mean {close[0]}? " if close else "") + "codes are the file's HCPCS column"
+            close = did_you_mean(code, self.rows, quote="")
+            hint = (f"{close} " if close else "") + "codes are the file's HCPCS column"
         return Diagnostic("unknown-code", message, self.path, hint=hint)
 
 
@@ -198,8 +197,8 @@ def read_release(path: str | Path) -> RvuRelease:
     if missing:
         hints = []
         for m in missing:
-            close = difflib.get_close_matches(m, [n for n in names if n], n=1, cutoff=0.5)
-            hints.append(f"{m!r}" + (f" (the file has {close[0]!r})" if close else ""))
+            close = closest(m, [n for n in names if n], cutoff=0.5)
+            hints.append(f"{m!r}" + (f" (the file has {close!r})" if close else ""))
         raise DataFileError(Diagnostic(
             "unrecognised-header", f"{path.name}'s header has no column {', '.join(hints)}", name,
             Span(header_line, 1, header_line, 6),

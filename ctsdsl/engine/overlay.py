@@ -15,14 +15,13 @@ appended.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
 from ..language import nodes as n
-from ..errors import Diagnostic
+from ..errors import Diagnostic, closest, did_you_mean
 
 MAX_CHAIN = 16
 INHERITED = "inherited"
@@ -163,13 +162,13 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
     parent_path = find_parent(header.extends, path)
     if parent_path is None:
         outside = header.extends.endswith(".cts") and (path.parent / header.extends).resolve().is_file()
-        close = _closest(header.extends, reachable(path)) if reachable and not outside else []
+        close = closest(header.extends, reachable(path)) if reachable and not outside else None
         problem("unknown-parent", f'policy "{header.name}" extends "{header.extends}", which cannot be found'
                 + (" inside its policy tree" if outside else ""), extends_span,
                 "the file exists but lies outside the nearest folder named `policies` above this policy (or, "
                 "without one, this policy's folder), and a policy reads no file outside it: keep both under "
                 "one folder named `policies`" if outside else
-                f'did you mean "{close[0]}"?' if close else
+                f'did you mean "{close}"?' if close else
                 "give the parent's policy name (as in its header) or a path to its .cts file")
         return Resolved(dataclasses.replace(policy, items=tuple(own)), [layer], problems)
     if parent_path.resolve() in stack or len(stack) > MAX_CHAIN:
@@ -203,7 +202,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
             at = index.get(("rule", item.rule))
             if at is None or not isinstance(merged[at], n.Rule):
                 problem("unknown-override", f"`disable {item.rule}`: parent policy {parent_name} has no such rule",
-                        item.span, _close(item.rule, [k[1] for k in index if k[0] == "rule"]))
+                        item.span, did_you_mean(item.rule, [k[1] for k in index if k[0] == "rule"]))
             else:
                 removed.add(at)
                 if item.rule in overridden_at:
@@ -240,7 +239,7 @@ def resolve(policy: n.Policy, path: Path, text: str, find_parent: Callable[[str,
             if at is None or type(merged[at]) is not type(item):
                 names = [k[1] for k, i in index.items() if type(merged[i]) is type(item)]
                 problem("unknown-override", f"`override {_kind(item)} {key[1]}`: parent policy {parent_name} has "
-                        f"no {_kind(item)} of that name", item.span, _close(key[1], names))
+                        f"no {_kind(item)} of that name", item.span, did_you_mean(key[1], names))
                 continue
             if isinstance(item, n.Rule) and item.id in disabled_at:
                 problem("disabled-and-overridden", f"`override rule {item.id}`: this policy also disables it (line "
@@ -278,31 +277,3 @@ def _changes(items: list[n.Item]) -> tuple[tuple[str, ...], tuple[str, ...], tup
             assert key is not None  # every overridable kind is keyed
             (overridden if item.override else added).append(f"{_kind(item)} {key[1]}")
     return tuple(added), tuple(overridden), tuple(disabled)
-
-
-def _close(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
-    return f"did you mean `{close[0]}`?" if close else ""
-
-
-def _closest(name: str, names: list[str]) -> list[str]:
-    """The name most like `name`, by edits with a swap of two neighbours as one edit.
-
-    Policy names differ in their years, and difflib alone ranks medicare-cts-2026 as close to a
-    mistyped medicare-cts-2052 as medicare-cts-2025 is; the swapped digits decide it.
-    """
-    close = difflib.get_close_matches(name, names, n=5)
-    return sorted(close, key=lambda other: _edits(name, other))[:1]
-
-
-def _edits(a: str, b: str) -> int:
-    """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps."""
-    rows = [list(range(len(b) + 1))]
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _resources
 from ..language import nodes as n
-from ..errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
+from ..errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, did_you_mean
 from .evaluator import Evaluator
 from .loader import LoadedPolicy, find_files, load_file, policy_tree, read_policy_text
 from ..language.parser import parse_with_problems
@@ -116,14 +116,7 @@ class Registry:
         return self._compiled[path]
 
     def by_name(self, name: str) -> Entry:
-        for entry in self.entries():
-            if entry.name == name:
-                return entry
-        names = [e.name for e in self.entries()]
-        close = difflib.get_close_matches(name, names, n=1)
-        raise PolicyNotFoundError(Diagnostic(
-            "unknown-policy", f"no policy named {name!r} in {self.root}", str(self.root),
-            hint=f"did you mean {close[0]!r}?" if close else f"policies: {', '.join(names) or 'none'}"))
+        return entry_named([self], name, str(self.root))
 
     def policy_for(self, claim: dict) -> Entry:
         """The policy in force on a (valid) claim's date of service, when all its lines fall under it.
@@ -194,11 +187,10 @@ class Registry:
         if not same_payer:
             payers = sorted({e.payer for e in self.entries()})
             # Payer names are matched exactly: "Medicare" is not "medicare", so say which was meant.
-            close = [p for p in payers if p.lower() == str(payer).lower()] or \
-                difflib.get_close_matches(str(payer), payers, n=1)
+            close = did_you_mean(payer, payers, quote="'")
             raise PolicyNotFoundError(Diagnostic(
                 "unknown-payer", f"no policy for payer {payer!r}", str(self.root), path="$.payer",
-                hint=(f"did you mean {close[0]!r}? " if close else "")
+                hint=(f"{close} " if close else "")
                 + f"payers with policies: {', '.join(payers) or 'none'}; {OWN_POLICY_HINT}"))
         earliest = same_payer[0]
         if date < earliest.effective_from:
@@ -212,6 +204,32 @@ class Registry:
         raise PolicyNotFoundError(Diagnostic("no-policy-in-force", message, str(self.root),
                                              path="$.date_of_service",
                                              hint="check the claim's date of service, or pass --policy"))
+
+
+def entry_named(registries: Sequence[Registry], name: str, location: str) -> Entry:
+    """The policy named `name` in the first of `registries` (nearest first) that holds one.
+
+    Raises:
+        PolicyNotFoundError: none holds it; located at `location`, with the name most likely meant.
+    """
+    for registry in registries:
+        for entry in registry.entries():
+            if entry.name == name:
+                return entry
+    names = sorted({e.name for r in registries for e in r.entries()})
+    where = " or ".join(str(r.root) for r in registries)
+    raise PolicyNotFoundError(Diagnostic(
+        "unknown-policy", f"no policy named {name!r} in {where}", location,
+        hint=did_you_mean(name, names, quote="'") or f"policies: {', '.join(names) or 'none'}"))
+
+
+def entry_for_claim(registries: Sequence[Registry], claim: dict) -> Entry:
+    """The policy for a (valid) claim among `registries`, nearest first: the nearest that holds any
+    policy of the claim's payer chooses among its own (an analyst's overlay folder before the
+    bundled policies), else the last."""
+    payer = claim.get("payer")
+    chooser = next((r for r in registries if any(e.payer == payer for e in r.entries())), registries[-1])
+    return chooser.policy_for(claim)
 
 
 _BUNDLED: Registry | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import difflib
 import io
 import os
 import re
@@ -22,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..claims.validation import StrictYamlLoader
-from ..errors import Diagnostic
+from ..errors import Diagnostic, closest
 from ..language.fields import BOOL, DATE, INT, NUMBER, STRING
 from ..limits import MAX_NUMBER_DIGITS, MAX_TABLE_BYTES, MAX_TABLE_ROWS, number_problem
 from ..language.nodes import Span
@@ -210,8 +209,8 @@ def _missing_file_hint(path: Path) -> str:
         near = [p.name for p in path.parent.iterdir() if p.suffix.lower() in (".csv", ".yaml", ".yml")]
     except OSError:
         return hint
-    close = difflib.get_close_matches(path.name, near, n=1)
-    return f"did you mean {close[0]!r}, beside it in {path.parent.name}/? ({hint})" if close else hint
+    close = closest(path.name, near)
+    return f"did you mean {close!r}, beside it in {path.parent.name}/? ({hint})" if close else hint
 
 
 def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span,

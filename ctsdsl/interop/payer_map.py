@@ -19,7 +19,6 @@ Payer ids are text: quote them, or YAML reads ``00000`` as the number 0.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from ..claims.validation import StrictYamlLoader, claim_schema, parse_yaml
-from ..errors import ClaimError, Diagnostic, UsageError
+from ..errors import ClaimError, Diagnostic, UsageError, did_you_mean
 from ..limits import MAX_CLAIM_FILE_BYTES
 from ..language.nodes import NO_SPAN, Span
 from .taxonomy import PROVIDER_TYPES, ProviderType, is_taxonomy_code
@@ -102,8 +101,7 @@ def _checked(doc: object, name: str, text: str) -> PayerMap:
     tables: dict[str, dict[str, Any]] = {}
     for section, table in doc.items():
         if section not in SECTIONS:
-            close = difflib.get_close_matches(str(section), list(SECTIONS), n=1)
-            fail(f"unknown section {section!r}", str(section), hint=f"did you mean {close[0]!r}?" if close else
+            fail(f"unknown section {section!r}", str(section), hint=did_you_mean(section, SECTIONS, quote="'") or
                  "the sections are " + ", ".join(f"{s} ({what})" for s, what in SECTIONS.items()))
             continue
         if not isinstance(table, dict):

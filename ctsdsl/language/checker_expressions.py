@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nodes as n
-from .checker_hints import a_type, comparison_hint, did_you_mean
-from ..errors import Diagnostic, Severity
+from .checker_hints import a_type, comparison_hint
+from ..errors import Diagnostic, Severity, did_you_mean
 from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, Field, catalogue,
                      compatible, element_type)
 from .functions import FUNCTIONS

@@ -1,4 +1,4 @@
-"""What the checker's diagnostics say: a type in words, the closest name, the fix for a common mismatch.
+"""What the checker's diagnostics say: a type in words, the fix for a common mismatch.
 
 Both halves of the checker (its items in `checker`, its expressions in `checker_expressions`) word
 their problems with these, so a type reads the same in every message.
@@ -6,16 +6,8 @@ their problems with these, so a type reads the same in every message.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 
 from .fields import ANY, DATE, NUMERIC, STRING, compatible, element_type
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """The hint naming the closest of `choices` to a misspelt `name`, or "" when none is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def a_type(typ: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import hashlib
 import json
@@ -18,7 +17,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import nodes as n
-from ..errors import CtsdslError, Diagnostic, PolicySyntaxError
+from ..errors import CtsdslError, Diagnostic, PolicySyntaxError, closest
 from ..limits import check_parse_tree
 from .transformer import span_of, to_expr, to_nodes, unquote
 
@@ -358,9 +357,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, source_name: str) -> Dia
     if token.type == "NAME":
         block = _enclosing_block(text, token.start_pos)
         keywords = BLOCK_KEYWORDS.get(block, ())
-        close = difflib.get_close_matches(str(token), keywords, n=1, cutoff=0.6)
-        if close and close[0] != str(token):
-            hint = f"did you mean `{close[0]}`?"
+        close = closest(token, keywords)
+        if close and close != str(token):
+            hint = f"did you mean `{close}`?"
         elif keywords and not {"NAME", "LPAR"} & expected:
             where = "at the top level" if block == "top" else f"in a {block} block"
             hint = f"entries allowed {where}: {', '.join(keywords)}"

@@ -8,7 +8,6 @@ fault, so that a case which could never pass, or never fail, does not reach the 
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -17,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..claims.validation import StrictYamlLoader, parse_yaml
-from ..errors import CtsdslError, Diagnostic
+from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..limits import number_problem
 from ..engine.loader import POLICY_SUFFIX, find_files
 from ..language.nodes import Span
@@ -68,9 +67,9 @@ def _did_you_mean(unknown: Iterable[object], valid: Iterable[str], what: str) ->
     """A hint naming the valid keys, led by the one a misspelt key most likely meant."""
     valid = sorted(valid)
     for key in sorted(map(str, unknown)):
-        close = difflib.get_close_matches(key, valid, n=1)
+        close = did_you_mean(key, valid)
         if close:
-            return f"did you mean `{close[0]}`? {what}: {', '.join(valid)}"
+            return f"{close} {what}: {', '.join(valid)}"
     return f"{what}: {', '.join(valid)}"
 
 
@@ -157,9 +156,7 @@ def load_cases(path: str | Path) -> list[Case]:
 def _check_value(problem, what: str, value: object, choices: tuple[str, ...], *steps: object) -> None:
     if value is None or value in choices:
         return
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    raise problem(f"{what} {value!r} is not one of {', '.join(choices)}", *steps,
-                  hint=f"did you mean `{close[0]}`?" if close else "")
+    raise problem(f"{what} {value!r} is not one of {', '.join(choices)}", *steps, hint=did_you_mean(value, choices))
 
 
 def _check_both(problem, spec: dict, *steps: object) -> None:

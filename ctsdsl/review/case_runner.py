@@ -6,7 +6,6 @@ silent, in the file that defines it (see docs/testing.md, "Rule coverage").
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +15,10 @@ from .case_files import Case, as_list, line_specs
 from .case_report import CaseResult, RuleCoverage, TestReport
 from ..claims.validation import validate_for
 from ..engine.decision import Decision, LineDecision, money_text
-from ..errors import CtsdslError, Diagnostic, PolicyNotFoundError
+from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_text, tree_root
 from ..language.nodes import Span
-from ..engine.registry import Registry, bundled
+from ..engine.registry import Registry, bundled, entry_for_claim, entry_named
 from .what_if import declared_param, what_if_text, with_rows
 
 
@@ -86,19 +85,8 @@ class Runner:
             return (Path(case.file).parent / case.policy).resolve()
         registries = self.registries_for(case.file)
         if case.policy:
-            for registry in registries:
-                if any(e.name == case.policy for e in registry.entries()):
-                    return registry.by_name(case.policy).path
-            names = sorted({e.name for r in registries for e in r.entries()})
-            close = difflib.get_close_matches(case.policy, names, n=1)
-            where = " or ".join(str(r.root) for r in registries)
-            raise PolicyNotFoundError(Diagnostic(
-                "unknown-policy", f"no policy named {case.policy!r} in {where}", f"{case.file}:{case.line}",
-                hint=f"did you mean {close[0]!r}?" if close else f"policies: {', '.join(names) or 'none'}"))
-        # The nearest registry with any policy of the claim's payer chooses among its own.
-        payer = claim.get("payer")
-        chooser = next((r for r in registries if any(e.payer == payer for e in r.entries())), registries[-1])
-        return chooser.policy_for(claim).path
+            return entry_named(registries, case.policy, f"{case.file}:{case.line}").path
+        return entry_for_claim(registries, claim).path
 
     def track(self, policies: Iterable[LoadedPolicy]) -> None:
         """Count coverage of every rule these policies define, fired or not."""
@@ -236,8 +224,8 @@ def unknown_rules(expect: dict, rules: list[str], policy: str) -> list[str]:
     problems = []
     for rule in dict.fromkeys(named):
         if rule not in rules:
-            close = difflib.get_close_matches(rule, rules, n=1)
-            problems.append(f"{policy} has no rule `{rule}`" + (f"; did you mean `{close[0]}`?" if close else ""))
+            close = did_you_mean(rule, rules)
+            problems.append(f"{policy} has no rule `{rule}`" + (f"; {close}" if close else ""))
     return problems
 
 

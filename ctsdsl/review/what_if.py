@@ -13,13 +13,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
-import difflib
 import re
 from decimal import Decimal, InvalidOperation
 
 from ..language import nodes as n
 from ..language.checker import param_type
-from ..errors import CtsdslError, Diagnostic
+from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..language.fields import ANY, BOOL, DATE, INT, NUMBER
 from ..limits import MAGNITUDE_WORDS, number_problem
 from ..engine.loader import LoadedPolicy
@@ -71,10 +70,10 @@ def declared_param(loaded: LoadedPolicy, name: object, at: Diagnostic):
     declared = {p.name: p for p in loaded.policy.of_kind(n.Param)}
     param = declared.get(str(name)) if _IDENTIFIER.fullmatch(str(name)) else None
     if param is None:
-        close = difflib.get_close_matches(str(name), list(declared), n=1)
+        close = did_you_mean(name, declared)
         raise CtsdslError(dataclasses.replace(
             at, message=f"params: {loaded.header.name} has no parameter {name!r}",
-            hint=(f"did you mean `{close[0]}`? " if close else "") + f"parameters: {', '.join(sorted(declared))}"))
+            hint=(f"{close} " if close else "") + f"parameters: {', '.join(sorted(declared))}"))
     return param
 
 
@@ -197,7 +196,7 @@ def _cell(kind: str, value: object) -> object:
 
 
 def _close(name: str, choices, what: str) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
+    close = did_you_mean(name, choices)
     names = sorted(map(str, choices))
     listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-    return (f"did you mean `{close[0]}`? " if close else "") + f"{what}: {listed}"
+    return (f"{close} " if close else "") + f"{what}: {listed}"
