@@ -69,3 +69,9 @@ def policies_dir() -> Path:
         CtsdslError: If neither the packaged nor the checkout directory exists.
     """
     return _data_dir("policies")
+
+
+def policies_folder_above(path: Path) -> Path | None:
+    """The nearest folder named `policies` above `path`: the root of its policy tree, which `extends`
+    may reach and decisions name files relative to (docs/overlays.md); None outside any."""
+    return next((p for p in path.parents if p.name == "policies"), None)

@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, cast
 
+from .._resources import policies_folder_above
 from ..language import nodes as n
 from .adjustments import NO_CODES, RuleCodes, charge_of, line_adjustments, rule_codes
 from ..language.checker import CheckedPolicy
@@ -57,8 +58,7 @@ def shown_path(file: str) -> str:
     if not file or file.startswith("<"):  # <string>: a policy that never was a file
         return file
     path = Path(file).resolve()
-    root = next((p for p in path.parents if p.name == "policies"), path.parent)
-    return path.relative_to(root).as_posix()
+    return path.relative_to(policies_folder_above(path) or path.parent).as_posix()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._resources import policies_folder_above
 from ..language import nodes as n
 from ..language.checker import CheckedPolicy, check
 from .decision import PolicyInfo
@@ -207,7 +208,7 @@ def tree_root(child: Path) -> tuple[Path, bool]:
     holding it; else the policy's own folder alone, so a policy saved in a home folder does
     not make every file under it a candidate.
     """
-    named = next((p for p in child.parents if p.name == "policies"), None)
+    named = policies_folder_above(child)
     if named is not None:
         return named, True
     given = _TREE.get()

@@ -55,7 +55,7 @@ def _policy_tree(policy: str | Path | None) -> tuple[Path, str | None]:
     if not path.is_file():
         raise PolicyNotFoundError(Diagnostic("policy-not-found", f"no such policy file: {policy}", text))
     # The nearest folder named `policies` holds what `extends` may reach; else the file's own folder.
-    root = next((p for p in path.parents if p.name == "policies"), path.parent)
+    root = _resources.policies_folder_above(path) or path.parent
     return root, "./" + path.relative_to(root).as_posix()
 
 
