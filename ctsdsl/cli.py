@@ -82,14 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("batch", help="decide a file of claims (.jsonl streamed), one decision per line, in order")
     p.add_argument("claims", metavar="CLAIMS",
-                   help="a claim file: .jsonl or .csv of claim lines (both streamed), .json or .yaml")
+                   help="a claim file: .jsonl or .csv of claim lines (both streamed), .json or .yaml; "
+                        ".parquet with --engine sql")
     p.add_argument("-o", "--output", metavar="FILE", help="write decisions here (default: stdout)")
     p.add_argument("--errors", metavar="FILE", help="write each bad record here, as JSON with its line number")
     p.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N", help="worker processes (default 1)")
     _policy_options(p, "for every claim (default: the bundled one in force)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
-    p.add_argument("--format", choices=("json", "fhir"), default="json",
-                   help="a decision per line (default), or fhir: a FHIR ClaimResponse per line for FHIR Claims")
+    p.add_argument("--format", choices=("json", "fhir", "parquet"), default="json",
+                   help="a decision per line (default); fhir: a FHIR ClaimResponse per line for FHIR Claims; "
+                        "parquet (with --engine sql and -o DIR): claims, lines and findings tables")
     _assume_documented_option(p)
     _interop_options(p)
     p.add_argument("--engine", choices=("row", "sql"), default="row",

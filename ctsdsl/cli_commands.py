@@ -165,15 +165,20 @@ def cmd_batch(args) -> int:
         interop.require_fhir_input(kind)
     options = interop.options(args, kind)
     source = (SourceRecord(*r) for r in interop.batch_records(path, kind, options)) if kind else None
-    if args.engine == "sql":  # the SQL backend (ctsdsl/sql, docs/sql.md)
+    if args.engine == "sql":  # the SQL backend (ctsdsl/scale/sql, docs/sql.md)
         from .scale.sql.command import run_sql_batch
-        if kind or args.format != "json":
-            raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines or CSV and writes decisions",
-                                        "ctsdsl batch", hint="use --engine row for 837P, FHIR or --format fhir"))
+        if kind or args.format == "fhir":
+            raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines, CSV or Parquet and writes "
+                                        "decisions", "ctsdsl batch", hint="use --engine row for 837P, FHIR or "
+                                        "--format fhir"))
         if args.assume_documented:  # the SQL views read the claim as given; they assume nothing
             raise UsageError(Diagnostic("usage", "--engine sql does not take --assume-documented", "ctsdsl batch",
                                         hint="use --engine row (the default) to assume the documentation"))
-        summary = run_sql_batch(path, args.output, args.errors, args.policy, args.policies, on_error=report)
+        summary = run_sql_batch(path, args.output, args.errors, args.policy, args.policies, on_error=report,
+                                output_format=args.format)
+    elif args.format == "parquet" or Path(path).suffix.lower() == ".parquet":  # the row engine writes and reads JSON
+        raise UsageError(Diagnostic("usage", "Parquet claims and decisions are the SQL engine's", "ctsdsl batch",
+                                    hint="add --engine sql (the sql extra; docs/sql.md)"))
     else:
         summary = run_batch(path, output=args.output,
                             errors=args.errors, jobs=args.jobs, policy=args.policy, policies=args.policies,

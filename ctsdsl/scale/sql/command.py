@@ -7,6 +7,7 @@ claims per policy in one query, and writes the same JSON Lines in input order.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -43,46 +44,89 @@ def cmd_sql(args) -> int:
 
 
 def run_sql_batch(path: str | Path, output: str | None, errors: str | None, policy: str | None,
-                  policies: str | None, on_error=None):
-    """Decide a .jsonl or .csv file of claims with the SQL backend; returns the batch `Summary`."""
+                  policies: str | None, on_error=None, output_format: str = "json"):
+    """Decide a .jsonl, .csv or .parquet file of claims with the SQL backend; returns the batch `Summary`.
+
+    `output_format` "json" writes JSON Lines to `output` (a file, or stdout); "parquet" writes
+    the decisions as three tables in the folder `output` (parquet_decisions.py)."""
     _require()
     from .. import batch as b
-    from ...claims.validation import jsonl_lines, parse_jsonl_record, validate_for
+    from ...claims.validation import jsonl_lines
     from ...claims.csv_rows import csv_records
     from ..output import OutputFile, abandon_all, check_targets, publish_all, shown
+    from .parquet_claims import parquet_records
+    from .parquet_decisions import ParquetDecisions, check_folder
     from .run import SqlEvaluator
 
     path = Path(path)
-    if path.suffix.lower() not in (".jsonl", ".csv"):
-        raise UsageError(Diagnostic("engine-input", f"--engine sql reads .jsonl or .csv files, not {path.name}",
-                                    shown(path), hint="decide it with the row engine (--engine row)"))
-    check_targets(path, output, errors)
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv", ".parquet"):
+        raise UsageError(Diagnostic("engine-input", f"--engine sql reads .jsonl, .csv or .parquet files, not "
+                                    f"{path.name}", shown(path), hint="decide it with the row engine (--engine row)"))
+    folder = check_folder(output) if output_format == "parquet" else None
+    check_targets(path, None if folder else output, errors)
     choose = b.PolicyChooser(policy, b.registry_for(policies))  # batch's own policy choice
-    encode = b.DecisionEncoder().encode
     summary = b.Summary()
     sql_of: dict[int, SqlEvaluator] = {}
     name = shown(path)
     with b.stop_on_signals():
-        out = OutputFile(output)
-        err = OutputFile(errors) if errors else None
+        out: OutputFile | ParquetDecisions = ParquetDecisions(folder) if folder else OutputFile(output)
         try:
-            with b.open_input(path) as fh:
-                source = jsonl_lines(fh) if path.suffix.lower() == ".jsonl" else csv_records(fh, name)
-                count = 0
-                for chunk in b.chunk_records(source, CHUNK):
-                    count += len(chunk)
-                    _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err,
-                                  parse_jsonl_record, validate_for, on_error)
+            err = OutputFile(errors) if errors else None
+        except BaseException:
+            out.abandon()
+            raise
+        try:
+            if suffix == ".parquet":
+                count = _decide_file(parquet_records(path, name), name, choose, sql_of, summary, out, err, on_error)
+            else:
+                with b.open_input(path) as fh:
+                    source = jsonl_lines(fh) if suffix == ".jsonl" else csv_records(fh, name)
+                    count = _decide_file(source, name, choose, sql_of, summary, out, err, on_error)
             if not count:
                 raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name))
-            publish_all(out, err)
+            publish_all(out, err)  # type: ignore[arg-type]  # ParquetDecisions finishes and publishes as a file does
         except BaseException:
-            abandon_all(out, err)
+            abandon_all(out, err)  # type: ignore[arg-type]
             raise
     return summary
 
 
-def _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err, parse, validate, on_error) -> None:
+def _decide_file(source, name, choose, sql_of, summary, out, err, on_error) -> int:
+    """Decide every record of `source` a chunk at a time, writing each chunk's results in input order."""
+    from .. import batch as b
+    from ...claims.validation import parse_jsonl_record, validate_for
+    from ..output import OutputFile
+
+    encode = b.DecisionEncoder().encode
+    count = 0
+    for chunk in b.chunk_records(source, CHUNK):
+        count += len(chunk)
+        results = _decide_chunk(chunk, name, choose, sql_of, parse_jsonl_record, validate_for)
+        decided = []
+        errors = []
+        for (_, lineno, _), result in zip(chunk, results):
+            if isinstance(result, b.RecordError):
+                errors.append(result)
+                summary.add_error(result)
+                continue
+            summary.add(result)
+            if isinstance(out, OutputFile):
+                decided.append(encode(result))
+            else:  # Parquet: the record is its line or row in the input, from 1
+                out.add(int(str(lineno).rpartition(" ")[2]), result)
+        if isinstance(out, OutputFile):
+            text = "".join(f"{d}\n" for d in decided)
+        else:
+            out.flush()
+            text = ""
+        # Input order: decisions and errors interleave as the records did; each output keeps its own order.
+        b.write_result(b.ChunkResult(text, len(decided), errors, b.Summary()), out, err, on_error)
+    return count
+
+
+def _decide_chunk(chunk, name, choose, sql_of, parse, validate) -> list:
+    """Each record's Decision or RecordError, in the chunk's order."""
     from .. import batch as b
     results: list = [None] * len(chunk)
     groups: dict[int, tuple[object, list[int], list[dict]]] = {}
@@ -120,19 +164,11 @@ def _decide_chunk(chunk, name, choose, sql_of, encode, summary, out, err, parse,
                 except CtsdslError as exc:
                     result = b.RecordError(index, f"{name}:{lineno}", b.bare_error(exc), _text(raw))
             results[pos] = result
-    decided = []
-    errors = []
-    for result in results:
-        if isinstance(result, b.RecordError):
-            errors.append(result)
-            summary.add_error(result)
-        else:
-            decided.append(encode(result))
-            summary.add(result)
-    # Input order: decisions and errors interleave as the records did; each output keeps its own order.
-    b.write_result(b.ChunkResult("".join(f"{d}\n" for d in decided), len(decided), errors, b.Summary()),
-             out, err, on_error)
+    return results
 
 
 def _text(raw: object) -> str:
-    return raw.decode("utf-8", "replace").rstrip("\r\n") if type(raw) is bytes else ""
+    """A bad record as the errors file shows it: its line as read, or the claim a CSV or Parquet file gave, as JSON."""
+    if type(raw) is bytes:
+        return raw.decode("utf-8", "replace").rstrip("\r\n")
+    return json.dumps(raw, ensure_ascii=False, default=str) if isinstance(raw, dict) else ""

@@ -1,0 +1,155 @@
+"""Decisions as Parquet tables, for `ctsdsl batch ... --engine sql -o DIR --format parquet` (issue 18).
+
+Three files in DIR, each a row per item, in input order (docs/sql.md, "Parquet"):
+
+* ``claims.parquet``: a row per decided claim: its outcome, total, digest and policy;
+* ``lines.parquet``: a row per claim line: status, units billed and allowed, amount, finding ids,
+  adjustments (the 835's CAS), remarks, what to confirm;
+* ``findings.parquet``: a row per finding: rule, title, severity, reason codes, message,
+  citation, sources and the layer (policy, version, file, line) the rule came from.
+
+Every table starts with ``record`` (where the claim was in the input: its line, or its row in a
+Parquet file, from 1) and ``claim_id``, which join them. The values are the decision document's,
+field for field (tests/test_sql_parquet.py reads both and compares): amounts are DECIMAL(38,2)
+where JSON writes "30.00". Rows are written a row group per chunk, so memory stays flat; the
+files are written under temporary names and replace DIR's only when the run succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ...engine.decision import Decision
+from ...errors import Diagnostic, UsageError
+from ..output import BatchIOError, io_error, shown
+
+TABLES = ("claims", "lines", "findings")
+
+
+def _schemas() -> dict[str, Any]:
+    import pyarrow as pa
+
+    money = pa.decimal128(38, 2)
+    text, texts, whole = pa.string(), pa.list_(pa.string()), pa.int64()
+    head = [("record", whole), ("claim_id", text)]
+    adjustment = pa.struct([("group", text), ("carc", text), ("amount", money), ("quantity", whole),
+                            ("finding", text)])
+    source = pa.struct([("id", text), ("title", text), ("url", text), ("date", text)])
+    return {
+        "claims": pa.schema(head + [("claim_digest", text), ("outcome", text), ("total_allowed", money),
+                                    ("total_complete", pa.bool_()), ("assumed_documented", pa.bool_()),
+                                    ("policy", text), ("policy_payer", text), ("policy_version", text),
+                                    ("policy_digest", text), ("policy_file", text)]),
+        "lines": pa.schema(head + [("index", whole), ("code", text), ("status", text), ("units_billed", whole),
+                                   ("units_allowed", whole), ("allowed_amount", money), ("findings", texts),
+                                   ("adjustments", pa.list_(adjustment)), ("remarks", texts), ("confirm", texts)]),
+        "findings": pa.schema(head + [("id", text), ("line", whole), ("rule", text), ("title", text),
+                                      ("severity", text), ("reason_codes", texts), ("message", text),
+                                      ("citation", text), ("sources", pa.list_(source)), ("layer", text),
+                                      ("layer_version", text), ("layer_file", text), ("layer_line", whole)]),
+    }
+
+
+def check_folder(output: str | None) -> Path:
+    """The folder `-o` names for Parquet output, refused when there is none or it is a file."""
+    if not output:
+        raise UsageError(Diagnostic("usage", "--format parquet writes three tables to a folder: name it with -o DIR",
+                                    "ctsdsl batch", hint="e.g. -o decisions/ --format parquet"))
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise BatchIOError(Diagnostic("output-not-folder", f"-o {shown(folder)} is a file: --format parquet writes "
+                                      "a folder of tables", shown(folder), hint="name a folder, e.g. -o decisions/"))
+    return folder
+
+
+class ParquetDecisions:
+    """Decisions buffered a chunk at a time and written as row groups of the three tables."""
+
+    def __init__(self, folder: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.folder = folder
+        self.name = shown(folder)
+        self.schemas = _schemas()
+        self.rows: dict[str, list[dict]] = {t: [] for t in TABLES}
+        self.temps: dict[str, Path] = {}
+        self.writers: dict[str, Any] = {}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for table in TABLES:
+                temp = folder / f".{table}.parquet.{os.urandom(4).hex()}.tmp"
+                self.temps[table] = temp
+                self.writers[table] = pq.ParquetWriter(temp, self.schemas[table])
+        except OSError as exc:
+            self.abandon()
+            raise io_error(exc, self.name) from None
+
+    def add(self, record: int, d: Decision) -> None:
+        """One decision's rows; `record` is where its claim was in the input, from 1."""
+        head = {"record": record, "claim_id": d.claim_id}
+        p = d.policy
+        self.rows["claims"].append({**head, "claim_digest": d.claim_digest, "outcome": d.outcome,
+                                    "total_allowed": d.total_allowed, "total_complete": d.total_complete,
+                                    "assumed_documented": d.assumed_documented, "policy": p.name,
+                                    "policy_payer": p.payer, "policy_version": p.version, "policy_digest": p.digest,
+                                    "policy_file": p.file})
+        lines = self.rows["lines"]
+        for ln in d.lines:
+            lines.append({**head, "index": ln.index, "code": ln.code, "status": ln.status,
+                          "units_billed": ln.units_billed, "units_allowed": ln.units_allowed,
+                          "allowed_amount": ln.allowed_amount, "findings": list(ln.findings),
+                          "adjustments": [{"group": a.group, "carc": a.carc, "amount": a.amount,
+                                           "quantity": a.quantity, "finding": a.finding} for a in ln.adjustments],
+                          "remarks": list(ln.remarks), "confirm": list(ln.confirm)})
+        findings = self.rows["findings"]
+        for f in d.findings:
+            o = f.origin
+            findings.append({**head, "id": f.id, "line": f.line, "rule": f.rule, "title": f.title,
+                             "severity": f.severity, "reason_codes": list(f.reason_codes), "message": f.message,
+                             "citation": f.citation, "sources": [s.to_dict() for s in f.sources],
+                             "layer": o.policy if o else None, "layer_version": o.version if o else None,
+                             "layer_file": o.file if o else None, "layer_line": o.line if o else None})
+
+    def flush(self) -> None:
+        """Write what is buffered as a row group of each table."""
+        import pyarrow as pa
+
+        try:
+            for table in TABLES:
+                if self.rows[table]:
+                    self.writers[table].write_table(pa.Table.from_pylist(self.rows[table], schema=self.schemas[table]))
+                    self.rows[table] = []
+        except OSError as exc:
+            raise io_error(exc, self.name) from None
+
+    def finish(self) -> None:
+        self.flush()
+        try:
+            for writer in self.writers.values():
+                writer.close()
+        except OSError as exc:
+            raise io_error(exc, self.name) from None
+
+    def publish(self) -> None:
+        try:
+            for table, temp in list(self.temps.items()):
+                os.replace(temp, self.folder / f"{table}.parquet")
+                del self.temps[table]
+        except OSError as exc:
+            raise io_error(exc, self.name) from None
+
+    def abandon(self) -> None:
+        """Drop what was written; the folder's tables stay as they were. Never raises."""
+        for writer in self.writers.values():
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the error that stopped the run is the one to report
+                pass
+        for temp in self.temps.values():
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self.temps = {}
