@@ -27,7 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
+# The field catalogue as relations.py reads it: the claim relations and this file share their columns.
+from .relations import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
 from ...errors import ClaimError, Diagnostic
 
 BATCH_ROWS = 20_000  # rows read at a time
