@@ -1,16 +1,27 @@
 """Claims a second, row engine and SQL engine (DuckDB), on the same generated claims, same policy.
 
-    python benchmarks/bench_sql.py [N] [--policy PATH]   # default 20,000 claims, Medicare 2024
+    python benchmarks/bench_sql.py [N] [--policy PATH]   # in process: default 20,000 claims, Medicare 2024
+    python benchmarks/bench_sql.py --files N              # ctsdsl batch end to end, e.g. --files 1000000
 
-Both decide validated claims in this process; the SQL figure includes building the two relations
+In process, both decide validated claims; the SQL figure includes building the two relations
 and assembling the decisions, not the one-off view setup (printed apart).
+
+With --files, N generated claims (benchmarks/gen_claims.py, every Medicare year) are written as
+JSON Lines and as Parquet, and `ctsdsl batch` decides them in a fresh process each: the row
+engine JSON Lines to JSON Lines (--jobs 1), the SQL engine JSON Lines to JSON Lines and Parquet
+to Parquet tables, each beside issue 18's target, with peak RSS on the whole file and on a
+tenth of it (memory flat in the file size). The outputs are checked: the SQL engine's JSON Lines
+must be the row engine's bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +37,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int, nargs="?", default=20_000)
     ap.add_argument("--policy", default="medicare-cts-2024")
+    ap.add_argument("--files", type=int, metavar="N", help="ctsdsl batch end to end on N generated claims")
     args = ap.parse_args()
+    if args.files:
+        files(args.files)
+        return
     evaluator = ctsdsl.compile(args.policy)
     claims = []
     for text in gen_claims.generate(args.n * 3, seed=18):
@@ -56,6 +71,68 @@ def main() -> None:
           f"{len(claims) / sql_s:,.0f} claims/s (+{setup:.1f} s setup), {handed} handed to the row engine, "
           f"{same:,} identical decisions")
     print("SQL engine's time: " + ", ".join(f"{k} {v:.2f} s" for k, v in sql.seconds.items()))
+
+
+def _write(count: int, folder: Path) -> tuple[Path, Path]:
+    """N generated claims as JSON Lines and as Parquet, written a slice at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ctsdsl.scale.sql.parquet_claims import claim_schema
+
+    jsonl, parquet = folder / f"claims-{count}.jsonl", folder / f"claims-{count}.parquet"
+    schema = claim_schema()
+    with open(jsonl, "w", encoding="utf-8") as fh, pq.ParquetWriter(parquet, schema) as writer:
+        batch: list[dict] = []
+        for text in gen_claims.generate(count, seed=18):
+            fh.write(text + "\n")
+            batch.append(json.loads(text))
+            if len(batch) == 50_000:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    return jsonl, parquet
+
+
+# A child that runs `ctsdsl` and, last on stderr, says its own peak RSS (a fresh process per run).
+_CHILD = ("import resource, sys\nfrom ctsdsl.cli import main\ntry:\n    code = main(sys.argv[1:])\nfinally:\n"
+          "    print(f'RSS_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+          "sys.exit(code)\n")
+
+
+def _batch(*args: str) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one `ctsdsl batch` in a fresh process."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _CHILD, "batch", *args, "-q"], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"ctsdsl batch {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    rss = int(done.stderr.rpartition("RSS_KB=")[2].strip())
+    return seconds, rss / 1024
+
+
+def files(count: int) -> None:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        tenth = max(count // 10, 1)
+        small = _write(tenth, folder)
+        big = _write(count, folder)
+        runs = [("row engine, JSON Lines -> JSON Lines", "row", 0, lambda f, o: (str(f[0]), "-o", str(o) + ".jsonl")),
+                ("SQL engine, JSON Lines -> JSON Lines", "sql", 100_000,
+                 lambda f, o: (str(f[0]), "--engine", "sql", "-o", str(o) + ".jsonl")),
+                ("SQL engine, Parquet -> Parquet", "sql", 200_000,
+                 lambda f, o: (str(f[1]), "--engine", "sql", "-o", str(o), "--format", "parquet"))]
+        print(f"{count:,} generated claims ({big[0].stat().st_size / 2**20:,.1f} MB JSON Lines, "
+              f"{big[1].stat().st_size / 2**20:,.1f} MB Parquet); peak RSS on the file and on a tenth of it")
+        for label, engine, target, argv in runs:
+            _, rss_small = _batch(*argv(small, folder / f"small-{engine}-{target}"))
+            seconds, rss = _batch(*argv(big, folder / f"big-{engine}-{target}"))
+            goal = f"   target >= {target:,}/s: {'met' if count / seconds >= target else 'not met'}" if target else ""
+            print(f"  {label:<38} {count / seconds:>9,.0f} claims/s  {seconds:7.1f} s  RSS {rss:6.0f} MB "
+                  f"(tenth: {rss_small:.0f} MB){goal}")
+        same = (folder / "big-row-0.jsonl").read_bytes() == (folder / "big-sql-100000.jsonl").read_bytes()
+        print(f"  SQL engine's JSON Lines {'are' if same else 'are NOT'} the row engine's bytes")
 
 
 if __name__ == "__main__":
