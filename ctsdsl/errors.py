@@ -9,13 +9,23 @@ from __future__ import annotations
 import contextlib
 import difflib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning"]  # error stops the policy from compiling; warning does not
 
-from dataclasses import dataclass, field
 
-from .language.nodes import NO_SPAN, Span
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node or a problem stands in its file: 1-based lines and columns, end exclusive."""
+
+    line: int = 0
+    column: int = 0
+    end_line: int = 0
+    end_column: int = 0
+
+
+NO_SPAN = Span()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ PACKAGE = ROOT / "ctsdsl"
 MAX_LINES = 600
 # The subpackages that lay out the pipeline (docs/architecture.md): each of their modules has its own line.
 LAYERS = ("language", "engine", "claims", "report", "review", "scale", "cms")
+# The subpackages from the bottom up: each imports only those before it (docs/architecture.md, "Layers").
+# The top-level modules (api, cli, errors, limits, ...) are outside the order: the circle rule holds them.
+LAYER_ORDER = ("claims", "language", "engine", "interop", "report", "review", "scale", "cms", "lsp", "serve")
 
 # Modules exempt while other work changes them: each entry says why and is to be removed when that
 # work lands. None today: every module of the package keeps the rules.
@@ -170,6 +173,35 @@ def test_no_module_is_longer_than_600_lines() -> None:
     assert {name: lines for name, lines in long_modules().items() if not allowed(name)} == {}
 
 
+def layer_of(module: str) -> str | None:
+    """The subpackage of LAYER_ORDER a module is in, or None for a top-level module."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYER_ORDER else None
+
+
+def upward_imports() -> list[str]:
+    """Every import of a subpackage from one at or above it in LAYER_ORDER (its own excepted)."""
+    known = modules()
+    found = []
+    for name, path in known.items():
+        here = layer_of(name)
+        for target, _names, line in imports(name, path, known):
+            there = layer_of(target)
+            if here and there and here != there and LAYER_ORDER.index(there) > LAYER_ORDER.index(here):
+                found.append(f"{path.relative_to(ROOT)}:{line}: {here}/ imports {target} from {there}/, a layer above")
+    return found
+
+
+def test_subpackages_import_only_the_layers_below_them() -> None:
+    # claims/ (the claim contract) <- language/ (policies written against it) <- engine/ <- the tools
+    assert upward_imports() == []
+
+
+def test_every_subpackage_has_its_place_in_the_layer_order() -> None:
+    subpackages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert sorted(subpackages - set(LAYER_ORDER)) == []
+
+
 def test_the_allow_list_names_only_modules_that_still_exist() -> None:
     known = modules()
     assert [name for name in ALLOWED_MODULES if name not in known] == []
@@ -227,7 +259,7 @@ def test_circles_are_found_through_any_number_of_modules() -> None:
 
 
 def main() -> int:
-    """Print every circle, private import and long module, marking the allow-listed ones."""
+    """Print every circle, private import, long module and upward import, marking the allow-listed ones."""
     def mark(name: str) -> str:
         return " (allow-listed)" if allowed(name) else ""
 
@@ -237,6 +269,8 @@ def main() -> int:
         print("private import:", line + mark(_module_at(line)))
     for name, lines in sorted(long_modules().items()):
         print(f"long module: {name} {lines} lines{mark(name)}")
+    for line in upward_imports():
+        print("upward import:", line)
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import ctsdsl
-from ctsdsl.language.fields import BOOL, NUMBER, STRING
+from ctsdsl.claims.fields import BOOL, NUMBER, STRING
 
 from conftest import FIXTURES
 

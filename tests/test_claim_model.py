@@ -14,7 +14,7 @@ import pytest
 
 from ctsdsl.claims import validation as claims
 from ctsdsl.claims.checks import SchemaKeywordError, compile_property, compile_schema
-from ctsdsl.language.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ctsdsl.claims.fields import CLAIM, DOCUMENTATION, LINE, catalogue
 from ctsdsl.review.witness_claims import DOC_FLAGS, PROVIDER_TYPES
 
 from conftest import medicare_claim

@@ -54,7 +54,7 @@ def test_the_corpus_holds_at_least_170_cases_and_every_file_in_it_has_one():
 
 
 def test_a_policy_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("ctsdsl.engine.loader.MAX_POLICY_BYTES", 100)
+    monkeypatch.setattr("ctsdsl.language.source.MAX_POLICY_BYTES", 100)
     path = tmp_path / "big.cts"
     path.write_text("# " + "x" * 200 + "\n", encoding="utf-8")
     assert main(["check", str(path)]) == 1
@@ -70,7 +70,7 @@ def test_a_claim_file_over_the_size_limit_is_refused(tmp_path, monkeypatch, caps
 
 
 def test_a_data_file_over_the_row_limit_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("ctsdsl.engine.tables.MAX_TABLE_ROWS", 3)
+    monkeypatch.setattr("ctsdsl.language.tables.MAX_TABLE_ROWS", 3)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "t.csv").write_text("code,x\n" + "".join(f"{i:05},1\n" for i in range(4)), encoding="utf-8")
     path = tmp_path / "p.cts"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ctsdsl.language.fields import catalogue
+from ctsdsl.claims.fields import catalogue
 from ctsdsl.language.functions import FUNCTIONS
 from ctsdsl.engine.loader import load_text
 from ctsdsl.language.parser import parse, parse_expr

@@ -8,6 +8,8 @@ and an overlay of it that overrides a parameter and a rule and disables another 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import shlex
 import sys
@@ -21,7 +23,7 @@ pytest_lsp = pytest.importorskip("pytest_lsp", reason="the server is tested with
 from lsprotocol import types as t  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
-from ctsdsl.language.fields import catalogue  # noqa: E402
+from ctsdsl.claims.fields import catalogue  # noqa: E402
 from ctsdsl.language.formatter import format_policy  # noqa: E402
 
 from conftest import FIXTURES, ROOT  # noqa: E402
@@ -38,6 +40,7 @@ SERVER = [str(_SCRIPT), "lsp"] if _SCRIPT.is_file() else [sys.executable, "-m", 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=SERVER))
 async def client(lsp_client: LanguageClient):
+    record_publications(lsp_client)
     await lsp_client.initialize_session(t.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
         workspace_folders=[t.WorkspaceFolder(uri=(FIXTURES / "lsp").as_uri(), name="lsp")]))
@@ -48,6 +51,7 @@ async def client(lsp_client: LanguageClient):
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=SERVER))
 async def tree_client(lsp_client: LanguageClient):
     """A server told, as the VS Code setting ctsdsl.policies tells it, which folder is the policy tree."""
+    record_publications(lsp_client)
     await lsp_client.initialize_session(t.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
         workspace_folders=[t.WorkspaceFolder(uri=(FIXTURES / "lsp").as_uri(), name="lsp")],
@@ -82,12 +86,36 @@ async def open_document(client: LanguageClient, path: Path, text: str | None = N
     return await published(client, uri, 1)
 
 
+_PUBLISHED: dict[int, dict[tuple[str, int | None], list[t.Diagnostic]]] = {}
+
+
+def record_publications(client: LanguageClient) -> None:
+    """Keep every publishDiagnostics the server sends, by document and version.
+
+    A client's wait_for_notification sees only a notification that arrives while it waits: when
+    the server publishes for a parent and then at once for the overlay, the second can come in
+    between two waits and be dropped, and a test would wait for it forever (seen on a loaded machine).
+    """
+    kept = _PUBLISHED.setdefault(id(client), {})
+    handle = client.protocol._handle_notification
+
+    def keep(method_name, params):
+        if method_name == t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS:
+            kept[(params.uri, params.version)] = list(params.diagnostics)
+        return handle(method_name, params)
+
+    client.protocol._handle_notification = keep
+
+
 async def published(client: LanguageClient, uri: str, version: int) -> list[t.Diagnostic]:
     """The diagnostics the server publishes for this version of the document (skipping any for others)."""
-    while True:
-        params = await client.wait_for_notification(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == uri and params.version == version:
-            return list(params.diagnostics)
+    kept = _PUBLISHED[id(client)]
+    for _second in range(120):
+        if (uri, version) in kept:
+            return kept[(uri, version)]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(client.wait_for_notification(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), timeout=1)
+    raise AssertionError(f"the server published no diagnostics for version {version} of {uri} in 120 s")
 
 
 def close_document(client: LanguageClient, path: Path) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ctsdsl.language.fields import INT, NUMBER, STRING
+from ctsdsl.claims.fields import INT, NUMBER, STRING
 
 from conftest import load
 

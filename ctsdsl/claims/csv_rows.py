@@ -15,10 +15,8 @@ import re
 from collections.abc import Iterator
 
 from .validation import SPEND_FIELDS
-from ..errors import ClaimError, Diagnostic
-from ..language.fields import DOCUMENTATION, catalogue
-from ..language.nodes import Span
-from ..engine.tables import CSV_QUOTE_HINT
+from ..errors import ClaimError, Diagnostic, Span
+from .fields import DOCUMENTATION, catalogue
 
 _CLAIM_COLUMNS = {"id": "str", "payer": "str", "date_of_service": "str", "place_of_service": "str",
                   "provider_type": "str", "apm_qualifying": "bool"}
@@ -32,6 +30,9 @@ MAX_LINES = 1000  # the claim schema's maxItems for lines: memory stays bounded 
 _SPLIT = re.compile(r"[\s;,]+")
 _HINT = ("a claims CSV has a header row naming claim columns (id, payer, date_of_service, place_of_service, ..., "
          "documentation.consent, ...) and line columns (code, units, minutes, modifiers, ...)")
+
+# Said of any malformed CSV ctsdsl reads: a claim file here, a policy's data table in `tables`.
+CSV_QUOTE_HINT = 'a quoted cell ends with " followed by a comma or the end of its line; write a quote inside it as ""'
 
 
 # Numbers in ASCII digits only: int() and float() also take 1_0, ١٠ and ５, and would decide on them.

@@ -20,10 +20,9 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from ..errors import ClaimError, Diagnostic
+from ..errors import NO_SPAN, ClaimError, Diagnostic, Span
 from ..limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_NUMBER_DIGITS, MAX_YAML_CLAIM_CHARS,
                      MAX_YAML_DEPTH, yaml_problem)
-from ..language.nodes import NO_SPAN, Span
 
 _KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
 _DUPLICATE_HINT = "a field may appear only once in an object; remove or merge the repeats"

@@ -25,7 +25,7 @@ from ..errors import DataFileError, Diagnostic, UsageError
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_file, tree_root
 from ..language.nodes import Span
 from .pprrvu import FIGURES, INDICATORS, RvuRelease
-from ..engine.tables import valid_date
+from ..language.tables import valid_date
 
 KEY, DATED = "code", "effective_from"
 #: The columns of a new RVU table, in order. An existing table keeps its own order and extra

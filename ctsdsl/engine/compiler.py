@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from ..language import nodes as n
 from .compiler_expressions import DEP_OUTCOME, ExpressionCompiler, Scope, given, safe_ident
 from .compiler_periods import literal_value, period_bounds, rows_by_period, value_on
-from ..language.fields import CLAIM, LINE
+from ..claims.fields import CLAIM, LINE
 from .runtime import Result, period_of, period_starts
 
 __all__ = ["Compiler", "Program", "Scope", "safe_ident"]

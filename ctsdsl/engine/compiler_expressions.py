@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ..language import nodes as n
 from ..language.checker import CheckedPolicy
-from ..language.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, OUTCOMES, STRING
+from ..claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, OUTCOMES, STRING
 from ..language.functions import FUNCTIONS
 from ..language.printer import format_expr
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from ..language import nodes as n
 from .runtime import UNSET, PeriodRows, period_dates, period_starts
-from .tables import TableData
+from ..language.tables import TableData
 
 
 def period_bounds(params: Iterable[n.Param], tables: Iterable[TableData]) -> tuple[str, ...]:

@@ -20,13 +20,12 @@ from .._resources import policies_folder_above
 from ..language import nodes as n
 from ..language.checker import CheckedPolicy, check
 from .decision import PolicyInfo
-from ..errors import CtsdslError, Diagnostic, PolicySemanticError, PolicySyntaxError
-from ..limits import MAX_POLICY_BYTES, expansion_problems
-from .overlay import Layer, resolve
+from ..errors import CtsdslError, Diagnostic, PolicySemanticError
+from ..limits import expansion_problems
+from ..language.overlay import Layer, resolve
 from ..language.parser import parse_with_problems
-from .tables import TableData, load_table, resolve_data_path
-
-POLICY_SUFFIX = ".cts"
+from ..language.source import POLICY_SUFFIX, parse_source, read_policy_text, with_text
+from ..language.tables import TableData, load_table, resolve_data_path
 
 
 @dataclass
@@ -68,35 +67,6 @@ class LoadedPolicy:
                           str(self.path), h.title)
 
 
-def read_policy_text(path: Path) -> str:
-    """The policy's text, or a located error for a missing, huge or non-text file."""
-    name = str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise PolicySemanticError(Diagnostic("missing-file", f"policy file not found: {name}", name)) from None
-    except OSError as exc:
-        raise PolicySemanticError(Diagnostic("unreadable", f"cannot read {name}: {exc.strerror}", name)) from None
-    if path.is_dir():
-        raise PolicySemanticError(Diagnostic("not-a-file", f"{name} is a directory", name,
-                                             hint=f"name a {POLICY_SUFFIX} file inside it"))
-    if not path.is_file():  # a FIFO or a device would block the read, or never end
-        raise PolicySemanticError(Diagnostic("not-a-file", f"{name} is not a regular file", name))
-    if size > MAX_POLICY_BYTES:
-        raise PolicySemanticError(Diagnostic("too-large", f"{name} is {size} bytes; the limit is {MAX_POLICY_BYTES}",
-                                             name))
-    raw = path.read_bytes()
-    if b"\x00" in raw:
-        raise PolicySemanticError(Diagnostic("binary", f"{name} is not a text file", name))
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line, column = raw.count(b"\n", 0, exc.start) + 1, exc.start - raw.rfind(b"\n", 0, exc.start)
-        raise PolicySemanticError(Diagnostic("encoding", f"{name} is not UTF-8 (byte 0x{raw[exc.start]:02x})", name,
-                                             n.Span(line, column, line, column + 1),
-                                             "save the file as UTF-8")) from None
-
-
 def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPolicy:
     """Parse, load data files for and check policy text that lives at `path`.
 
@@ -123,34 +93,18 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
                                        source_text=texts.get(where)))
             continue
         table, table_problems = load_table(decl.name, target, decl.key, decl.dated_by, decl.span, where)
-        problems.extend(_with_text(d, texts[where]) if d.source_name in texts else d for d in table_problems)
+        problems.extend(with_text(d, texts[where]) if d.source_name in texts else d for d in table_problems)
         if table is not None:
             tables[decl.name] = table
             digest.update(b"\0" + decl.name.encode() + b"\0" + table.raw)
     # The compiler writes each let out where it is used: refuse what would blow up there.
-    problems.extend(_with_text(d, texts[d.source_name]) if d.source_name in texts else d
+    problems.extend(with_text(d, texts[d.source_name]) if d.source_name in texts else d
                     for d in expansion_problems(policy, str(path)))
     checked = check(policy, tables, texts, problems, replaced=resolved.replaced)
     loaded = LoadedPolicy(path, text, checked, "sha256:" + digest.hexdigest(), resolved.layers)
     if raise_on_error and checked.errors:
         raise PolicySemanticError(checked.errors)
     return loaded
-
-
-def parse_source(text: str, path: Path) -> tuple[n.Policy, list[Diagnostic]]:
-    """Parse one policy file's text (no parent, data or check), every diagnostic carrying the text.
-
-    Returns the policy and the problems the parser recovered from.
-
-    Raises:
-        PolicySyntaxError: the text does not parse; its diagnostic shows the offending line.
-    """
-    try:
-        policy, problems = parse_with_problems(text, str(path))
-    except PolicySyntaxError as exc:
-        # Attach the text so the diagnostic can show the offending line.
-        raise PolicySyntaxError([_with_text(d, text) for d in exc.diagnostics]) from None
-    return policy, [_with_text(d, text) for d in problems]
 
 
 def _read_parent(path: Path) -> tuple[n.Policy, str, list[Diagnostic]]:
@@ -324,9 +278,3 @@ def check_text(text: str, path: str | Path, *, tree: str | Path | None = None) -
     except CtsdslError as exc:
         return TextCheck(exc.diagnostics, None)
     return TextCheck(loaded.diagnostics, loaded)
-
-
-def _with_text(d: Diagnostic, text: str) -> Diagnostic:
-    if d.source_text is not None:
-        return d
-    return Diagnostic(d.code, d.message, d.source_name, d.span, d.hint, d.severity, d.path, text)

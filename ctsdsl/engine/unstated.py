@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .decision import Decision, LineDecision, Outcome
-from ..language.fields import DOCUMENTATION, catalogue
+from ..claims.fields import DOCUMENTATION, catalogue
 
 
 def as_stated(claim: Mapping[str, Any], assume_documented: bool) -> tuple[dict, frozenset[str]] | None:

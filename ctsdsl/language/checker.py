@@ -22,10 +22,10 @@ from . import nodes as n
 from .checker_expressions import LITERAL_TYPES, MAX_DEPTH, RESERVED, CheckedPolicy, ExpressionChecker, literal_type
 from .checker_hints import a_type
 from ..errors import Diagnostic, did_you_mean
-from .fields import ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, STRING, catalogue, with_declared
+from ..claims.fields import ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, STRING, catalogue, with_declared
 from ..claims.validation import declared_check, example_value
 from .printer import format_literal
-from ..engine.tables import TableData, valid_date
+from .tables import TableData, valid_date
 
 __all__ = ["CONFIDENCE", "MAX_DEPTH", "PARAM_TYPES", "RESERVED", "CheckedPolicy", "Checker", "check", "fact_path",
            "iter_diagnostics", "literal_type", "param_type"]

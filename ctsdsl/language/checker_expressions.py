@@ -17,11 +17,11 @@ from pathlib import Path
 from . import nodes as n
 from .checker_hints import a_type, comparison_hint
 from ..errors import Diagnostic, Severity, did_you_mean
-from .fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, Field, catalogue,
+from ..claims.fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, Field, catalogue,
                      compatible, element_type)
 from .functions import FUNCTIONS
-from ..engine.overlay import INHERITED
-from ..engine.tables import TableData, valid_date
+from .overlay import INHERITED
+from .tables import TableData, valid_date
 
 RESERVED = frozenset({"claim", "line", "units_allowed"}) | frozenset(FUNCTIONS)
 LITERAL_TYPES = {"int": INT, "number": NUMBER, "money": MONEY, "string": STRING, "date": DATE, "bool": BOOL}

@@ -7,7 +7,7 @@ their problems with these, so a type reads the same in every message.
 from __future__ import annotations
 
 
-from .fields import ANY, DATE, NUMERIC, STRING, compatible, element_type
+from ..claims.fields import ANY, DATE, NUMERIC, STRING, compatible, element_type
 
 
 def a_type(typ: str) -> str:

@@ -14,6 +14,7 @@ from .parser import one_line_end, parse
 # The printer is its own module (the diff, docs, explain and the compiler print through it too); its
 # names are re-exported here, where callers have long imported them from.
 from .printer import format_expr, format_literal, format_string, wrap_expr
+from .source import parse_source, read_policy_text
 
 _TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*')
 
@@ -477,7 +478,6 @@ def format_file(path: str | Path, options: FormatterOptions = DEFAULT_OPTIONS) -
         PolicySyntaxError: the file does not parse (the diagnostic shows its line).
         PolicySemanticError: the file cannot be read (missing, too large, not UTF-8).
     """
-    from ..engine.loader import parse_source, read_policy_text  # the loader's reading limits and syntax hints
     path = Path(path)
     text = read_policy_text(path)
     parse_source(text, path)  # raises the located, hinted syntax error before the formatter parses again

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from .fields import ANY, DATE, INT, MONEY, NUMBER, NUMERIC, BOOL, STRING
+from ..claims.fields import ANY, DATE, INT, MONEY, NUMBER, NUMERIC, BOOL, STRING
 
 
 def midpoint_units(minutes: int, unit_minutes: int) -> int:

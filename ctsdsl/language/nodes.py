@@ -13,18 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Union, cast
 
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Where a node stands in its file: 1-based lines and columns, end exclusive."""
-
-    line: int = 0
-    column: int = 0
-    end_line: int = 0
-    end_column: int = 0
-
-
-NO_SPAN = Span()
+# Where a node stands is the errors' own type: a diagnostic and a node point at text the same way.
+from ..errors import NO_SPAN, Span
 
 
 def _span() -> Span:

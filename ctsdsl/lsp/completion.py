@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..language import nodes as n
-from ..language.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ..claims.fields import CLAIM, DOCUMENTATION, LINE, catalogue
 from ..language.functions import FUNCTIONS
 from ..language.parser import BLOCK_KEYWORDS
 from .index import PolicyIndex

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..language import nodes as n
-from ..language.fields import OUTCOMES
+from ..claims.fields import OUTCOMES
 from ..language.formatter import format_expr, format_literal
 from ..language.functions import FUNCTIONS
 from .index import COLUMN, DATA, FIELD, FUNCTION, OVERRIDE, PARENT, RULE, SOURCE, VALUE, Occurrence, PolicyIndex

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from ..language import nodes as n
 from ..errors import CtsdslError
-from ..language.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ..claims.fields import CLAIM, DOCUMENTATION, LINE, catalogue
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_parent, read_policy_text, tree_root
 from ..language.parser import parse
-from ..engine.tables import resolve_data_path
+from ..language.tables import resolve_data_path
 
 # What a name stands for. The language's three namespaces (sources; rules and fees; values:
 # parameters, tables and lets), and what else an editor can point at: a claim field, a table

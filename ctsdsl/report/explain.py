@@ -18,7 +18,7 @@ from ..engine.decision import Decision
 from ..engine.evaluator import Claim, Evaluation, Evaluator, shown_path
 
 if TYPE_CHECKING:
-    from ..engine.overlay import Layer
+    from ..language.overlay import Layer
 
 SCHEMA_VERSION = 1
 

@@ -28,7 +28,7 @@ from ..engine.decision import Decision
 from ..errors import CtsdslError
 from ..engine.evaluator import Claim, Evaluator
 from .explain import json_value
-from ..language.fields import catalogue
+from ..claims.fields import catalogue
 
 DEFAULT_BUDGET = 400  # evaluations a claim; a two-line claim needs a few dozen
 MAX_CHANGES = 3  # the most changes a fix may make: more is a rewrite, not a fix

@@ -9,7 +9,7 @@ from ..engine.decision import Adjustment, Decision, money_text
 from ..errors import printable
 from ..engine.evaluator import Evaluation, shown_path
 from ..engine.runtime import shown
-from ..engine.overlay import Layer
+from ..language.overlay import Layer
 
 _STATUS = {"allowed": "allowed", "reduced": "reduced", "denied": "DENIED", "out_of_scope": "out of scope",
            "needs_record": "NEEDS RECORD"}
@@ -114,7 +114,7 @@ def render_explain(decision: Decision, evaluations: Iterable[Evaluation], *, sho
                    layers: list[Layer] | None = None) -> str:
     """Which rules fired on which line, the values they read, and their citations.
 
-    With `layers` (an overlay's chain, see `ctsdsl.engine.overlay`), the chain is shown first and each
+    With `layers` (an overlay's chain, see `ctsdsl.language.overlay`), the chain is shown first and each
     rule names the layer that wrote it.
     """
     out = [render_decision(decision), ""]

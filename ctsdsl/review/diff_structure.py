@@ -19,7 +19,7 @@ from typing import cast
 from ..language import nodes as n
 from ..language.printer import format_expr, format_literal
 from ..engine.loader import LoadedPolicy
-from ..engine.tables import TableData
+from ..language.tables import TableData
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from decimal import Decimal, InvalidOperation
 from ..language import nodes as n
 from ..language.checker import param_type
 from ..errors import CtsdslError, Diagnostic, did_you_mean
-from ..language.fields import ANY, BOOL, DATE, INT, NUMBER
+from ..claims.fields import ANY, BOOL, DATE, INT, NUMBER
 from ..limits import MAGNITUDE_WORDS, number_problem
 from ..engine.loader import LoadedPolicy
-from ..engine.tables import valid_date
+from ..language.tables import valid_date
 
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 ._:/+-]{0,100}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

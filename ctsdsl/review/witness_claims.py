@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import partial
 
 from ..claims.validation import claim_schema, example_value
-from ..language.fields import DOCUMENTATION, catalogue
+from ..claims.fields import DOCUMENTATION, catalogue
 from ..engine.loader import LoadedPolicy
 from .witness_axes import Variant
 from .witness_dates import comparable, date_pairs, parse_day

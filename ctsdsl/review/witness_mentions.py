@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from ..language import nodes as n
 from ..claims.validation import line_integer_bounds
-from ..language.fields import CLAIM, NUMBER, catalogue
+from ..claims.fields import CLAIM, NUMBER, catalogue
 from ..engine.loader import LoadedPolicy
 
 MAX_CODES = 40  # main codes billed: governed ones first, then other codes of the data tables

@@ -25,7 +25,7 @@ from ..errors import ClaimError, CtsdslError, Diagnostic, amounts_in_range
 from ..engine.decision import Decision
 from ..engine.evaluator import Evaluation, Evaluator, shown_path
 from ..report.explain import Explanation
-from ..engine.overlay import Layer
+from ..language.overlay import Layer
 from ..engine.registry import bundled
 from . import encode, inputs
 

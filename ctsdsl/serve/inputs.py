@@ -25,7 +25,7 @@ from ..errors import ClaimError, CtsdslError, Diagnostic, PolicySemanticError, U
 from ..engine.evaluator import Evaluator
 from ..limits import MAX_POLICY_BYTES
 from ..engine.loader import LoadedPolicy, check_text
-from ..engine.overlay import Layer
+from ..language.overlay import Layer
 from ..engine.registry import bundled
 
 CLAIM_NAME = "claim"  # what answers call the pasted claim, where the CLI would name its file

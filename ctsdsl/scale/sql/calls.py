@@ -10,7 +10,7 @@ from typing import Any
 from sqlglot import exp
 
 from ...language import nodes as n
-from ...language.fields import BOOL, DATE, INT, STRING
+from ...claims.fields import BOOL, DATE, INT, STRING
 from ...language.functions import FUNCTIONS
 from .errors import SqlUnsupportedError
 from .values import MAX_SCALE, Compiled, Scope, either, is_null, numeric_join

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from ...language import nodes as n
 from ...language.checker import CheckedPolicy
-from ...language.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, MONEY, NUMBER, OUTCOMES, STRING
+from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, MONEY, NUMBER, OUTCOMES, STRING
 from .calls import CallCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import SQL_TYPES

@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from ...language import nodes as n
 from ...language.checker import CheckedPolicy
-from ...language.fields import INT, NUMBER, OUTCOMES
+from ...claims.fields import INT, NUMBER, OUTCOMES
 from .compile import ExprCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import claim_columns

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ...language.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, Field, catalogue
+from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, Field, catalogue
 from ...engine.runtime import num
 
 NUMBER_SCALE = 6  # claim numbers (the spend to date) are dollars and cents; six places is ample

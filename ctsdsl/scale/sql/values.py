@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from sqlglot import exp
 
-from ...language.fields import INT, MONEY, NUMBER
+from ...claims.fields import INT, MONEY, NUMBER
 
 MAX_SCALE = 12  # decimals a literal or table cell may have; DECIMAL(38) must hold products of a few
 NUMERIC = frozenset({INT, NUMBER, MONEY})

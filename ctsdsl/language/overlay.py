@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from ..language import nodes as n
+from . import nodes as n
 from ..errors import Diagnostic, closest, did_you_mean
 
 MAX_CHAIN = 16

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import yaml
 
-from ..claims.validation import StrictYamlLoader
-from ..errors import Diagnostic, closest
-from ..language.fields import BOOL, DATE, INT, NUMBER, STRING
+from ..claims.csv_rows import CSV_QUOTE_HINT
+from ..claims.files import StrictYamlLoader
+from ..errors import Diagnostic, Span, closest
+from ..claims.fields import BOOL, DATE, INT, NUMBER, STRING
 from ..limits import MAX_NUMBER_DIGITS, MAX_TABLE_BYTES, MAX_TABLE_ROWS, number_problem
-from ..language.nodes import Span
 # ASCII digits only: `\d` would take ١٠ or ５ for a number too (and int() reads them).
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -88,7 +88,6 @@ def resolve_data_path(policy_path: Path, relative: str) -> tuple[Path | None, st
 
 
 #: For a CSV row the reader refuses ("unexpected end of data": a quote never closed).
-CSV_QUOTE_HINT = 'a quoted cell ends with " followed by a comma or the end of its line; write a quote inside it as ""'
 
 
 class _TableLoader(StrictYamlLoader):
