@@ -33,6 +33,8 @@ class SqlEvaluator:
         self.evaluator = evaluator
         self.plan = plan_mod.build(evaluator.checked)
         self.con = duckdb.connect()
+        # A query past two seconds would draw DuckDB's progress bar over the batch's own output.
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         # Views are bound by name: empty relations stand in until a batch is registered.
