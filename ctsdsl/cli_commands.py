@@ -171,6 +171,10 @@ def cmd_batch(args) -> int:
             raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines, CSV or Parquet and writes "
                                         "decisions", "ctsdsl batch", hint="use --engine row for 837P, FHIR or "
                                         "--format fhir"))
+        if args.jobs != 1:  # said, not ignored: a user asking for N processes would wait for N times the speed
+            raise UsageError(Diagnostic("usage", "--engine sql takes no --jobs: DuckDB runs each query on every core "
+                                        "already, and claims are read and decisions written in one process",
+                                        "ctsdsl batch", hint="drop --jobs, or use --engine row --jobs N"))
         if args.assume_documented:  # the SQL views read the claim as given; they assume nothing
             raise UsageError(Diagnostic("usage", "--engine sql does not take --assume-documented", "ctsdsl batch",
                                         hint="use --engine row (the default) to assume the documentation"))

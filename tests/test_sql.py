@@ -167,3 +167,13 @@ def test_ctsdsl_sql_prints_a_policy_with_stages_and_a_declared_field_in_spark_sq
     done = _ctsdsl("sql", "example-northwind-2025", "--dialect", "spark")
     assert done.returncode == 0, done.stderr
     assert "CREATE OR REPLACE VIEW ctsdsl_seen2" in done.stdout and "l_prior_auth_number" in done.stdout
+
+
+def test_batch_with_the_sql_engine_refuses_jobs_rather_than_ignore_them(tmp_path):
+    claims = tmp_path / "c.jsonl"
+    claims.write_text((Path(__file__).resolve().parent.parent / "examples" / "claims" / "typical.json")
+                      .read_text(encoding="utf-8").replace("\n", " ") + "\n", encoding="utf-8")
+    done = _ctsdsl("batch", str(claims), "--engine", "sql", "--jobs", "2", "-q")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--engine sql takes no --jobs" in done.stderr and done.stdout == ""
+    assert _ctsdsl("batch", str(claims), "--engine", "sql", "--jobs", "1", "-q").returncode == 0
