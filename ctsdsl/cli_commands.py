@@ -175,11 +175,8 @@ def cmd_batch(args) -> int:
             raise UsageError(Diagnostic("usage", "--engine sql takes no --jobs: DuckDB runs each query on every core "
                                         "already, and claims are read and decisions written in one process",
                                         "ctsdsl batch", hint="drop --jobs, or use --engine row --jobs N"))
-        if args.assume_documented:  # the SQL views read the claim as given; they assume nothing
-            raise UsageError(Diagnostic("usage", "--engine sql does not take --assume-documented", "ctsdsl batch",
-                                        hint="use --engine row (the default) to assume the documentation"))
         summary = run_sql_batch(path, args.output, args.errors, args.policy, args.policies, on_error=report,
-                                output_format=args.format)
+                                output_format=args.format, assume_documented=args.assume_documented)
     elif args.format == "parquet" or Path(path).suffix.lower() == ".parquet":  # the row engine writes and reads JSON
         raise UsageError(Diagnostic("usage", "Parquet claims and decisions are the SQL engine's", "ctsdsl batch",
                                     hint="add --engine sql (the sql extra; docs/sql.md)"))

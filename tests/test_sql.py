@@ -177,3 +177,31 @@ def test_batch_with_the_sql_engine_refuses_jobs_rather_than_ignore_them(tmp_path
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--engine sql takes no --jobs" in done.stderr and done.stdout == ""
     assert _ctsdsl("batch", str(claims), "--engine", "sql", "--jobs", "1", "-q").returncode == 0
+
+
+def test_batch_with_the_sql_engine_assumes_the_documentation_as_the_row_engine_does(tmp_path):
+    # Every flag not given as false is documented, a null one included; a line's unstated minutes
+    # are not assumed (that claim goes to the row engine, which asks to confirm them).
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gen_claims
+
+    rows = [json.loads(text) for text in gen_claims.generate(400, seed=18)]
+    for i, claim in enumerate(rows[:40]):
+        doc = claim.setdefault("documentation", {})
+        if i % 4 == 0:
+            doc.pop("consent", None)
+        elif i % 4 == 1:
+            doc["consent"] = None
+        elif i % 4 == 2:
+            doc["training_described"] = False
+        else:
+            claim["lines"][0]["minutes"] = None
+    claims = tmp_path / "c.jsonl"
+    claims.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    row = _ctsdsl("batch", str(claims), "--assume-documented", "-o", str(tmp_path / "row.jsonl"), "-q")
+    sql = _ctsdsl("batch", str(claims), "--assume-documented", "--engine", "sql", "-o", str(tmp_path / "sql.jsonl"),
+                  "-q")
+    assert row.returncode == sql.returncode, sql.stderr
+    decided = (tmp_path / "sql.jsonl").read_text()
+    assert decided == (tmp_path / "row.jsonl").read_text()
+    assert decided.count('"assumed_documented":true') == len(rows) and '"needs_record"' in decided

@@ -44,7 +44,7 @@ def cmd_sql(args) -> int:
 
 
 def run_sql_batch(path: str | Path, output: str | None, errors: str | None, policy: str | None,
-                  policies: str | None, on_error=None, output_format: str = "json"):
+                  policies: str | None, on_error=None, output_format: str = "json", assume_documented: bool = False):
     """Decide a .jsonl, .csv or .parquet file of claims with the SQL backend; returns the batch `Summary`.
 
     `output_format` "json" writes JSON Lines to `output` (a file, or stdout); "parquet" writes
@@ -65,7 +65,7 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
                                     f"{path.name}", shown(path), hint="decide it with the row engine (--engine row)"))
     folder = check_folder(output) if output_format == "parquet" else None
     check_targets(path, None if folder else output, errors)
-    choose = b.PolicyChooser(policy, b.registry_for(policies))  # batch's own policy choice
+    choose = b.PolicyChooser(policy, b.registry_for(policies), assume_documented)  # batch's own policy choice
     summary = b.Summary()
     sql_of: dict[int, SqlEvaluator] = {}
     name = shown(path)
@@ -156,7 +156,7 @@ def _decide_chunk(chunk, name, choose, sql_of, parse, validate) -> list:
         if key not in sql_of:
             from .run import SqlEvaluator
             sql_of[key] = SqlEvaluator(evaluator)  # type: ignore[arg-type]
-        for pos, result in zip(positions, sql_of[key].decide(claims)):
+        for pos, result in zip(positions, sql_of[key].decide(claims, choose.assume_documented)):
             if isinstance(result, int):  # the SQL says the row engine would fail here: it decides, or names why
                 index, lineno, raw = chunk[pos]
                 try:

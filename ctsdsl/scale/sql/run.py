@@ -12,11 +12,12 @@ depends on what each rule read, which the row engine's trace records and the SQL
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 
-from ...engine.decision import Decision
+from ...engine.decision import Decision, claim_digest
 from ...engine.evaluator import Evaluator
 from ...engine.runtime import Result
 from ...engine.unstated import as_stated
@@ -70,8 +71,17 @@ class SqlEvaluator:
             return query
         return "SELECT " + ", ".join(f'"{c}"' for c in keep) + f" FROM ({query})"
 
-    def decide(self, claims: Sequence[Mapping[str, Any]]) -> Iterator[Decision | int]:
-        """Each validated claim's Decision, in order, or its position when the row engine must decide it."""
+    def decide(self, claims: Sequence[Mapping[str, Any]], assume_documented: bool = False
+               ) -> Iterator[Decision | int]:
+        """Each validated claim's Decision, in order, or its position when the row engine must decide it.
+
+        With `assume_documented`, a claim is decided as the row engine reads it then (every
+        documentation flag not given as false is documented: ctsdsl/engine/unstated.py), and its
+        decision names the claim as given (its digest) and says the flags were assumed. One that
+        leaves a line's fact unstated still goes to the row engine."""
+        given = claims
+        if assume_documented:
+            claims = [_assumed(claim) for claim in claims]
         started = perf_counter()
         rel = relations.build(claims, self.fields)
         built = perf_counter()
@@ -117,10 +127,19 @@ class SqlEvaluator:
                 yield ord_
                 continue
             decision = decide(claim, Result(found, den, al, gov, amt, None))
+            if assume_documented:
+                decision = dataclasses.replace(decision, claim_digest=claim_digest(given[ord_]), assumed_documented=True)
             now = perf_counter()
             self.seconds["decisions"] += now - started
             yield decision
             started = perf_counter()
+
+
+def _assumed(claim: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The claim with its documentation assumed, as the row engine reads it under --assume-documented;
+    as given when a line leaves a fact unstated (the row engine decides it, from its trace)."""
+    stated = as_stated(claim, True)
+    return stated[0] if stated is not None and not stated[1] else claim
 
 
 def _read_after(views: Sequence[tuple[str, Any]]) -> list[set[str]]:
