@@ -27,8 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-# The field catalogue as relations.py reads it: the claim relations and this file share their columns.
-from .relations import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
+from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
 from ...errors import ClaimError, Diagnostic
 
 BATCH_ROWS = 20_000  # rows read at a time

@@ -77,47 +77,58 @@ def _fits(value: object, typ: str) -> bool:
     return True
 
 
+def _checked(values: list, typ: str, owner: list[int], bad: set[int]) -> list:
+    """`values` of one column as SQL holds them: numbers as Decimal, and a value SQL cannot hold
+    exactly set to NULL with its claim (`owner[i]`) marked for the row engine."""
+    if typ == NUMBER:
+        values = [num(v) for v in values]
+    elif typ != INT:
+        return values  # text, dates, flags and lists of text: held as they are
+    if typ == INT and all(type(v) is int and -_INT_LIMIT < v < _INT_LIMIT or v is None for v in values):
+        return values  # the usual column: one pass, no call per value
+    for i, v in enumerate(values):
+        if not _fits(v, typ):
+            bad.add(owner[i])
+            values[i] = None
+    return values
+
+
 def build(claims: Iterable[Mapping[str, Any]], fields: Fields | None = None) -> Relations:
     """The two relations of validated claims (as `claims.validate_claim` returns them), with the
-    columns of `fields` (a policy's catalogue; the base one without it)."""
+    columns of `fields` (a policy's catalogue; the base one without it).
+
+    Built a column at a time (a comprehension per column, not a call per value): for Medicare's
+    thirty columns this was a quarter of the SQL engine's time per claim."""
     import pyarrow as pa
 
     fields = fields or catalogue()
+    claims = claims if isinstance(claims, list) else list(claims)
     ccols, lcols = claim_columns(fields), line_columns(fields)
-    cdata: dict[str, list] = {"claim_ord": [], **{c: [] for c in ccols}}
-    ldata: dict[str, list] = {"claim_ord": [], "l_index": [], **{c: [] for c in lcols if c != "l_index"}}
     bad: set[int] = set()
-    for ord_, claim in enumerate(claims):
-        cdata["claim_ord"].append(ord_)
-        doc = claim.get("documentation") or {}
-        for col, (name, typ) in ccols.items():
-            if col.startswith("d_"):
-                value = doc.get(name, fields[DOCUMENTATION][name].default)
-            else:
-                value = claim.get(name, fields[CLAIM][name].default)
-            if typ == NUMBER:
-                value = num(value)
-            if not _fits(value, typ):
-                bad.add(ord_)
-                value = None
-            cdata[col].append(value)
-        dos = claim["date_of_service"]
-        for index, line in enumerate(claim["lines"]):
-            ldata["claim_ord"].append(ord_)
-            ldata["l_index"].append(index)
-            for col, (name, typ) in lcols.items():
-                if col == "l_index":
-                    continue
-                if name == "date_of_service":
-                    value = line.get(name, dos)
-                else:
-                    value = line.get(name, fields[LINE][name].default)
-                if typ == NUMBER:
-                    value = num(value)
-                if not _fits(value, typ):
-                    bad.add(ord_)
-                    value = None
-                ldata[col].append(value)
+    ords = list(range(len(claims)))
+    docs = [claim.get("documentation") or {} for claim in claims]
+    cdata: dict[str, list] = {"claim_ord": ords}
+    for col, (name, typ) in ccols.items():
+        if col.startswith("d_"):
+            default = fields[DOCUMENTATION][name].default
+            values = [doc.get(name, default) for doc in docs]
+        else:
+            default = fields[CLAIM][name].default
+            values = [claim.get(name, default) for claim in claims]
+        cdata[col] = _checked(values, typ, ords, bad)
+    lines = [line for claim in claims for line in claim["lines"]]
+    owner = [o for o, claim in enumerate(claims) for _ in claim["lines"]]
+    ldata: dict[str, list] = {"claim_ord": owner,
+                              "l_index": [i for claim in claims for i in range(len(claim["lines"]))]}
+    for col, (name, typ) in lcols.items():
+        if col == "l_index":
+            continue
+        if name == "date_of_service":  # a line without its own date is on the claim's
+            values = [line.get(name, claim["date_of_service"]) for claim in claims for line in claim["lines"]]
+        else:
+            default = fields[LINE][name].default
+            values = [line.get(name, default) for line in lines]
+        ldata[col] = _checked(values, typ, owner, bad)
 
     def arrow_type(typ: str):
         return {STRING: pa.string(), DATE: pa.string(), INT: pa.int64(), BOOL: pa.bool_(),
