@@ -51,25 +51,28 @@ class SqlEvaluator:
         for i, ((name, query), statement) in enumerate(zip(self.plan.views,
                                                           self.plan.statements("duckdb", pretty=False))):
             if name in stored:
-                text = self._narrowed(query.sql(dialect="duckdb"), read_after[i])
-                self.con.execute(f"CREATE TEMP TABLE {name} AS {text}")
-                self.fill.append((name, text))
+                self.fill.append((name, self._stored(name, query.sql(dialect="duckdb"), read_after[i])))
             else:
                 self.con.execute(statement)
         self.handed: dict[str, int] = {}  # why claims went to the row engine, counted over this evaluator's life
         # Seconds spent building the relations, in DuckDB, and assembling decisions (benchmarks/bench_sql.py).
         self.seconds = {"relations": 0.0, "sql": 0.0, "decisions": 0.0}
 
-    def _narrowed(self, query: str, wanted: set[str]) -> str:
-        """A stored view's query keeping only the columns a later view names. Each view adds its
-        columns to every column of the one before (`gl.*`), so a stage's table would otherwise
-        carry every filter, flag and message of every rule before it (229 columns in Medicare's
-        first stage, 98 of them read later): writing and reading them was a quarter of DuckDB's time."""
-        columns = [row[0] for row in self.con.execute(f"DESCRIBE SELECT * FROM ({query})").fetchall()]
-        keep = [c for c in columns if c in wanted]
-        if len(keep) == len(columns):
+    def _stored(self, name: str, query: str, wanted: set[str]) -> str:
+        """Create the table of a stored view, keeping only the columns a later view names; its fill query.
+
+        Each view adds its columns to every column of the one before (`gl.*`), so a stage's table
+        would otherwise carry every filter, flag and message of every rule before it (229 columns in
+        Medicare's first stage, 98 of them read later): writing and reading them was a quarter of
+        DuckDB's time. The table is made from the whole query once (planning it is most of the
+        setup), then narrowed from itself, still empty."""
+        self.con.execute(f"CREATE TEMP TABLE {name} AS {query}")
+        columns = [d[0] for d in self.con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+        keep = ", ".join(f'"{c}"' for c in columns if c in wanted)
+        if len(keep.split(", ")) == len(columns):
             return query
-        return "SELECT " + ", ".join(f'"{c}"' for c in keep) + f" FROM ({query})"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {keep} FROM {name}")
+        return f"SELECT {keep} FROM ({query})"
 
     def decide(self, claims: Sequence[Mapping[str, Any]], assume_documented: bool = False
                ) -> Iterator[Decision | int]:
@@ -128,7 +131,8 @@ class SqlEvaluator:
                 continue
             decision = decide(claim, Result(found, den, al, gov, amt, None))
             if assume_documented:
-                decision = dataclasses.replace(decision, claim_digest=claim_digest(given[ord_]), assumed_documented=True)
+                decision = dataclasses.replace(decision, claim_digest=claim_digest(given[ord_]),
+                                               assumed_documented=True)
             now = perf_counter()
             self.seconds["decisions"] += now - started
             yield decision
