@@ -30,6 +30,7 @@ import gen_claims  # noqa: E402
 
 import ctsdsl  # noqa: E402
 from ctsdsl.claims.validation import validate_claim  # noqa: E402
+from ctsdsl.scale.decision_encoder import DecisionEncoder  # noqa: E402
 from ctsdsl.scale.sql.run import SqlEvaluator  # noqa: E402
 
 
@@ -43,14 +44,21 @@ def main() -> None:
         files(args.files)
         return
     evaluator = ctsdsl.compile(args.policy)
+    year = evaluator.info.effective_from[:4]
     claims = []
+    texts = []
     for text in gen_claims.generate(args.n * 3, seed=18):
         claim = validate_claim(json.loads(text))
-        if claim["date_of_service"].startswith("2024") and all(
-                line.get("date_of_service", claim["date_of_service"]).startswith("2024") for line in claim["lines"]):
+        if claim["date_of_service"].startswith(year) and all(
+                line.get("date_of_service", claim["date_of_service"]).startswith(year) for line in claim["lines"]):
             claims.append(claim)
+            texts.append(text)
         if len(claims) == args.n:
             break
+    start = time.perf_counter()
+    for text in texts:  # what every engine pays before deciding: parse and check each record
+        validate_claim(json.loads(text))
+    read_s = time.perf_counter() - start
     start = time.perf_counter()
     row = []
     for claim in claims:
@@ -71,6 +79,16 @@ def main() -> None:
           f"{len(claims) / sql_s:,.0f} claims/s (+{setup:.1f} s setup), {handed} handed to the row engine, "
           f"{same:,} identical decisions")
     print("SQL engine's time: " + ", ".join(f"{k} {v:.2f} s" for k, v in sql.seconds.items()))
+    encode = DecisionEncoder().encode
+    decided = [d for d in out if not isinstance(d, int)]
+    start = time.perf_counter()
+    for d in decided:
+        encode(d)
+    encode_s = time.perf_counter() - start
+    per = {"parse + validate": read_s / len(claims), **{k: v / len(claims) for k, v in sql.seconds.items()},
+           "encode JSON": encode_s / max(len(decided), 1)}
+    print("per claim, µs: " + ", ".join(f"{k} {v * 1e6:.0f}" for k, v in per.items())
+          + f" (row engine's evaluate + decision: {row_s / len(claims) * 1e6:.0f})")
 
 
 def _write(count: int, folder: Path) -> tuple[Path, Path]:
