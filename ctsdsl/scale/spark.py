@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import _resources
 from .batch import DecisionEncoder, PolicyChooser, RecordError, bare_error, decide_record
 from ..claims.validation import parse_json
-from ..errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError
+from ..errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, UsageError
 from ..engine.loader import POLICY_SUFFIX
 
 try:
@@ -123,9 +123,13 @@ def _decide_texts(texts, choose: PolicyChooser, encode) -> dict[str, list]:
     return out
 
 
-def evaluate_dataframe(df: DataFrame, *, column: str | None = "claim", policy: str | Path | None = None
-                       ) -> DataFrame:
+def evaluate_dataframe(df: DataFrame, *, column: str | None = "claim", policy: str | Path | None = None,
+                       engine: str = "row"):
     """Decide every claim of a DataFrame, one decision row per claim row, in the same order within each partition.
+
+    With ``engine="sql"`` the policy's SQL runs as Spark SQL instead, with no Python worker on the
+    hot path, and the result is a `ctsdsl.scale.spark_sql.SqlDecisions` of decision relations
+    (claims, lines, findings) and the rows handed back to the row engine: see docs/spark.md.
 
     Args:
         df: The claims. ``column`` names a string column of claim JSON, or a struct column
@@ -145,6 +149,12 @@ def evaluate_dataframe(df: DataFrame, *, column: str | None = "claim", policy: s
     Raises:
         CtsdslError: On the driver, before any job runs, for a policy that does not load.
     """
+    if engine == "sql":
+        from .spark_sql import evaluate_sql, evaluator_for
+        return evaluate_sql(df, evaluator_for(policy), column,
+                            lambda frame, col: evaluate_dataframe(frame, column=col, policy=policy))
+    if engine != "row":
+        raise UsageError(Diagnostic("bad-engine", f"unknown engine {engine!r}", "<dataframe>", hint="'row' or 'sql'"))
     root, chosen = _policy_tree(policy)
     files = _read_tree(root)
     # Check the policy on the driver, so a typo fails here rather than in every task.
