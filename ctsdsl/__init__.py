@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from .api import check, compile, evaluate, load_policy
 from .engine.decision import Decision, Finding, LineDecision, PolicyInfo
+from .engine.evaluator import Evaluator
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
-from .engine.evaluator import Evaluator
-# `explain_claim`, not `explain`: the package's attribute `explain` is the module ctsdsl.report.explain.
-from .report.explain import Explanation
-from .report.explain import explain as explain_claim
 from .language.parser import parse
+from .report.explain import Explanation
+# `explain_claim`, not `explain`: the package's attribute `explain` is the module ctsdsl.report.explain.
+from .report.explain import explain as explain_claim
 
 if TYPE_CHECKING:  # type checkers see them as plain names; at run time they load on first use
     from .scale.batch import RecordError, evaluate_all

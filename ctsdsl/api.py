@@ -6,10 +6,10 @@ from pathlib import Path
 
 from .claims.validation import validate_for
 from .engine.decision import Decision
-from .errors import CtsdslError, Diagnostic
 from .engine.evaluator import Claim, Evaluator
 from .engine.loader import POLICY_SUFFIX, LoadedPolicy, load_file
 from .engine.registry import bundled
+from .errors import CtsdslError, Diagnostic
 
 
 def _is_path(path_or_name: str | Path) -> bool:

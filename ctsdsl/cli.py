@@ -16,11 +16,11 @@ import io
 import signal
 import sys
 
-from .scale.output import drop_stdout
 from .cli_commands import (DEFAULT_RVU_TABLE, DOCS_OUTPUT, cmd_batch, cmd_check, cmd_diff, cmd_docs, cmd_eval,
                            cmd_explain, cmd_fmt, cmd_import_rvu, cmd_lsp, cmd_schema, cmd_serve, cmd_sql, cmd_test)
 from .errors import CtsdslError
 from .limits import MAX_JOBS
+from .scale.output import drop_stdout
 
 EXIT_INTERNAL = 70
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from . import _resources
 from .api import compile as compile_policy
 from .claims.validation import load_claim_file, validate_for
-from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, UsageError, amounts_in_range, printable
 from .engine.loader import POLICY_SUFFIX, find_files, load_file, policy_tree
 from .engine.registry import OWN_POLICY_HINT, bundled, folder_registry, overlapping_policies
+from .errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, UsageError, amounts_in_range, printable
 from .report.render import render_decision, render_explain, render_fixes
 
 DOCS_OUTPUT = "docs/policies"

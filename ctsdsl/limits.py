@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from lark import Token, Tree
 
-from .language import nodes as n
 from .errors import Diagnostic, PolicySyntaxError
+from .language import nodes as n
 
 if TYPE_CHECKING:
     from yaml import Node

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ..language import nodes as n
-from ..errors import DataFileError, Diagnostic, UsageError
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_file, tree_root
+from ..errors import DataFileError, Diagnostic, UsageError
+from ..language import nodes as n
 from ..language.nodes import Span
-from .pprrvu import FIGURES, INDICATORS, RvuRelease
 from ..language.tables import valid_date
+from .pprrvu import FIGURES, INDICATORS, RvuRelease
 
 KEY, DATED = "code", "effective_from"
 #: The columns of a new RVU table, in order. An existing table keeps its own order and extra

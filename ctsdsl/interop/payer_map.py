@@ -28,8 +28,8 @@ import yaml
 
 from ..claims.validation import StrictYamlLoader, claim_schema, parse_yaml
 from ..errors import ClaimError, Diagnostic, UsageError, did_you_mean
-from ..limits import MAX_CLAIM_FILE_BYTES
 from ..language.nodes import NO_SPAN, Span
+from ..limits import MAX_CLAIM_FILE_BYTES
 from .taxonomy import PROVIDER_TYPES, ProviderType, is_taxonomy_code
 
 Section = Literal["payer_ids", "filing_indicators", "insurers", "taxonomies"]

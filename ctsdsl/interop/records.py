@@ -28,8 +28,8 @@ from typing import Any
 
 from ..claims.validation import claim_schema, jsonl_lines, parse_jsonl_record
 from ..errors import ClaimError, Diagnostic
-from ..limits import MAX_CLAIM_FILE_BYTES
 from ..language.nodes import Span
+from ..limits import MAX_CLAIM_FILE_BYTES
 from .origin import Origin
 
 # What the claim file itself says: a record may not restate (or contradict) it.

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ClaimError, Diagnostic
-from ..limits import MAX_CLAIM_FILE_BYTES
 from ..language.nodes import NO_SPAN, Span
+from ..limits import MAX_CLAIM_FILE_BYTES
 from .origin import Origin
 
 _EXCERPT_LIMIT = 4 * 1024 * 1024  # larger files are located by line and column, without an excerpt

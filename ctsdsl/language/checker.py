@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from ..claims.fields import ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, STRING, catalogue, with_declared
+from ..claims.validation import declared_check, example_value
+from ..errors import Diagnostic, did_you_mean
 from . import nodes as n
 from .checker_expressions import LITERAL_TYPES, MAX_DEPTH, RESERVED, CheckedPolicy, ExpressionChecker, literal_type
 from .checker_hints import a_type
-from ..errors import Diagnostic, did_you_mean
-from ..claims.fields import ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, STRING, catalogue, with_declared
-from ..claims.validation import declared_check, example_value
 from .printer import format_literal
 from .tables import TableData, valid_date
 

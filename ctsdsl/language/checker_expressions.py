@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nodes as n
-from .checker_hints import a_type, comparison_hint
-from ..errors import Diagnostic, Severity, did_you_mean
 from ..claims.fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, Field, catalogue,
                      compatible, element_type)
+from ..errors import Diagnostic, Severity, did_you_mean
+from . import nodes as n
+from .checker_hints import a_type, comparison_hint
 from .functions import FUNCTIONS
 from .overlay import INHERITED
 from .tables import TableData, valid_date

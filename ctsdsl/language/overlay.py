@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-from . import nodes as n
 from ..errors import Diagnostic, closest, did_you_mean
+from . import nodes as n
 
 MAX_CHAIN = 16
 INHERITED = "inherited"

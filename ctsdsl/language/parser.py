@@ -16,9 +16,9 @@ import lark
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import nodes as n
 from ..errors import CtsdslError, Diagnostic, PolicySyntaxError, closest
 from ..limits import check_parse_tree
+from . import nodes as n
 from .transformer import span_of, to_expr, to_nodes, unquote
 
 # Words for the grammar's terminals, so an analyst reads "expected a name", not "NAME".

@@ -21,9 +21,9 @@ from pathlib import Path
 import yaml
 
 from ..claims.csv_rows import CSV_QUOTE_HINT
+from ..claims.fields import BOOL, DATE, INT, NUMBER, STRING
 from ..claims.files import StrictYamlLoader
 from ..errors import Diagnostic, Span, closest
-from ..claims.fields import BOOL, DATE, INT, NUMBER, STRING
 from ..limits import MAX_NUMBER_DIGITS, MAX_TABLE_BYTES, MAX_TABLE_ROWS, number_problem
 # ASCII digits only: `\d` would take ١٠ or ５ for a number too (and int() reads them).
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")

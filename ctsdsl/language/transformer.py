@@ -17,8 +17,8 @@ from typing import Any
 
 from lark import Token, Transformer, Tree, v_args
 
-from . import nodes as n
 from ..errors import Diagnostic
+from . import nodes as n
 
 _CMP = {
     "cmp_eq": "==", "cmp_ne": "!=", "cmp_lt": "<", "cmp_le": "<=", "cmp_gt": ">",

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..language import nodes as n
 from ..claims.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ..language import nodes as n
 from ..language.functions import FUNCTIONS
 from ..language.parser import BLOCK_KEYWORDS
 from .index import PolicyIndex

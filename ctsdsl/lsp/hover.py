@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..language import nodes as n
 from ..claims.fields import OUTCOMES
+from ..language import nodes as n
 from ..language.formatter import format_expr, format_literal
 from ..language.functions import FUNCTIONS
 from .index import COLUMN, DATA, FIELD, FUNCTION, OVERRIDE, PARENT, RULE, SOURCE, VALUE, Occurrence, PolicyIndex

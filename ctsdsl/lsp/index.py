@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..language import nodes as n
-from ..errors import CtsdslError
 from ..claims.fields import CLAIM, DOCUMENTATION, LINE, catalogue
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_parent, read_policy_text, tree_root
+from ..errors import CtsdslError
+from ..language import nodes as n
 from ..language.parser import parse
 from ..language.tables import resolve_data_path
 

@@ -21,10 +21,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
-from ..language import nodes as n
-from ..errors import CtsdslError, Diagnostic
-from ..language.formatter import format_policy
 from ..engine.loader import check_text, policy_tree
+from ..errors import CtsdslError, Diagnostic
+from ..language import nodes as n
+from ..language.formatter import format_policy
 from .completion import complete
 from .hover import hover
 from .index import FileIndex, Occurrence, PolicyIndex, index_file, overlays_of

@@ -22,13 +22,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..claims.fields import catalogue
+from ..engine.decision import Decision
+from ..engine.evaluator import Claim, Evaluator
+from ..errors import CtsdslError
 from ..language import nodes as n
 from ..language.checker import fact_path
-from ..engine.decision import Decision
-from ..errors import CtsdslError
-from ..engine.evaluator import Claim, Evaluator
 from .explain import json_value
-from ..claims.fields import catalogue
 
 DEFAULT_BUDGET = 400  # evaluations a claim; a two-line claim needs a few dozen
 MAX_CHANGES = 3  # the most changes a fix may make: more is a rewrite, not a fix

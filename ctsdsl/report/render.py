@@ -6,9 +6,9 @@ import textwrap
 from collections.abc import Iterable
 
 from ..engine.decision import Adjustment, Decision, money_text
-from ..errors import printable
 from ..engine.evaluator import Evaluation, shown_path
 from ..engine.runtime import shown
+from ..errors import printable
 from ..language.overlay import Layer
 
 _STATUS = {"allowed": "allowed", "reduced": "reduced", "denied": "DENIED", "out_of_scope": "out of scope",

@@ -16,10 +16,10 @@ from pathlib import Path
 import yaml
 
 from ..claims.validation import StrictYamlLoader, parse_yaml
-from ..errors import CtsdslError, Diagnostic, did_you_mean
-from ..limits import number_problem
 from ..engine.loader import POLICY_SUFFIX, find_files
+from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..language.nodes import Span
+from ..limits import number_problem
 
 CASE_SUFFIXES = (".yaml", ".yml")
 _CASE_KEYS = {"name", "claim", "expect", "policy", "note", "params", "rows"}

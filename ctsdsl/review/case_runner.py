@@ -10,15 +10,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
-from ..language import nodes as n
-from .case_files import Case, as_list, line_specs
-from .case_report import CaseResult, RuleCoverage, TestReport
 from ..claims.validation import validate_for
 from ..engine.decision import Decision, LineDecision, money_text
-from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_text, tree_root
-from ..language.nodes import Span
 from ..engine.registry import Registry, bundled, entry_for_claim, entry_named
+from ..errors import CtsdslError, Diagnostic, did_you_mean
+from ..language import nodes as n
+from ..language.nodes import Span
+from .case_files import Case, as_list, line_specs
+from .case_report import CaseResult, RuleCoverage, TestReport
 from .what_if import declared_param, what_if_text, with_rows
 
 

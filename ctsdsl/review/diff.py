@@ -17,10 +17,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from ..claims.validation import load_claim_file, model_for
+from ..engine.loader import POLICY_SUFFIX, LoadedPolicy
 from ..errors import printable
 from .diff_sides import DiffInputError, Side, pair_policies, read_side
 from .diff_structure import Change, rows_in_force, structural_changes
-from ..engine.loader import POLICY_SUFFIX, LoadedPolicy
 from .witness import Behavior, replay, unwitnessed, witnesses
 
 

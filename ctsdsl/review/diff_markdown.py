@@ -22,9 +22,9 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..errors import printable
 from .diff import DiffReport, PairReport, line_text, sources_summary, toggled_parts
 from .diff_structure import Change
-from ..errors import printable
 from .witness import Witness, citing
 
 MAX_CHARS = 60_000  # under GitHub's 65,536 a comment, with room for a bot's own header

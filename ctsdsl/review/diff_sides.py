@@ -17,8 +17,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import CtsdslError, Diagnostic
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_files, load_file, policy_tree
+from ..errors import CtsdslError, Diagnostic
 
 
 class DiffInputError(CtsdslError):

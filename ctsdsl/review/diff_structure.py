@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from ..engine.loader import LoadedPolicy
 from ..language import nodes as n
 from ..language.printer import format_expr, format_literal
-from ..engine.loader import LoadedPolicy
 from ..language.tables import TableData
 
 

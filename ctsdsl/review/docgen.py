@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..language import nodes as n
-from ..errors import printable
-from ..language.printer import format_expr, format_literal
 from ..engine.loader import LoadedPolicy
+from ..errors import printable
+from ..language import nodes as n
+from ..language.printer import format_expr, format_literal
 
 _OUTCOME = {"deny": "deny the line", "warn": "warn", "info": "note (info)"}
 

@@ -33,10 +33,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..engine.registry import Registry
 from .case_files import CASE_SUFFIXES, Case, find_case_files, load_cases
 from .case_report import CaseResult, RuleCoverage, TestReport, render_report
 from .case_runner import Runner, compare, display_path, find_policy_files, summary, unknown_rules
-from ..engine.registry import Registry
 
 
 def run_paths(paths: list[str | Path], registry: Registry | None = None) -> TestReport:

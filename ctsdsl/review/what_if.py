@@ -16,13 +16,13 @@ import datetime
 import re
 from decimal import Decimal, InvalidOperation
 
+from ..claims.fields import ANY, BOOL, DATE, INT, NUMBER
+from ..engine.loader import LoadedPolicy
+from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..language import nodes as n
 from ..language.checker import param_type
-from ..errors import CtsdslError, Diagnostic, did_you_mean
-from ..claims.fields import ANY, BOOL, DATE, INT, NUMBER
-from ..limits import MAGNITUDE_WORDS, number_problem
-from ..engine.loader import LoadedPolicy
 from ..language.tables import valid_date
+from ..limits import MAGNITUDE_WORDS, number_problem
 
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 ._:/+-]{0,100}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

@@ -59,9 +59,9 @@ import copy
 import itertools
 from decimal import Decimal
 
-from .diff_structure import Change
 from ..engine.evaluator import Evaluator
 from ..engine.loader import LoadedPolicy
+from .diff_structure import Change
 from .witness_axes import Variant, combined, edit_axes, interacting
 from .witness_causes import Behavior, Cause, Comparer, LineChange, Witness, line_outcomes
 from .witness_claims import (DOC_FLAGS, PROVIDER_TYPES, again_next_day, base_claim, declared_fields, fill_declared,

@@ -20,9 +20,9 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
+from ..engine.loader import LoadedPolicy
 from ..language import nodes as n
 from .diff_structure import Change
-from ..engine.loader import LoadedPolicy
 
 # Each axis, and the claim and line fields that, when an edit reads them, make it an axis the edit reads.
 AXIS_FIELDS: dict[str, frozenset[str]] = {

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..language import nodes as n
 from ..engine.decision import Decision, money_text
-from .diff_structure import Change
-from ..errors import CtsdslError
 from ..engine.evaluator import Evaluator
 from ..engine.loader import LoadedPolicy
+from ..errors import CtsdslError
+from ..language import nodes as n
+from .diff_structure import Change
 from .witness_dates import redated
 
 @dataclass(frozen=True)

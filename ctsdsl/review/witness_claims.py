@@ -11,8 +11,8 @@ import itertools
 from decimal import Decimal
 from functools import partial
 
-from ..claims.validation import claim_schema, example_value
 from ..claims.fields import DOCUMENTATION, catalogue
+from ..claims.validation import claim_schema, example_value
 from ..engine.loader import LoadedPolicy
 from .witness_axes import Variant
 from .witness_dates import comparable, date_pairs, parse_day

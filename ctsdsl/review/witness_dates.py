@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..language import nodes as n
 from ..engine.loader import LoadedPolicy
+from ..language import nodes as n
 from .witness_mentions import literals
 
 MAX_DATE_PAIRS = 12

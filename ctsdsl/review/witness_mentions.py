@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..language import nodes as n
-from ..claims.validation import line_integer_bounds
 from ..claims.fields import CLAIM, NUMBER, catalogue
+from ..claims.validation import line_integer_bounds
 from ..engine.loader import LoadedPolicy
+from ..language import nodes as n
 
 MAX_CODES = 40  # main codes billed: governed ones first, then other codes of the data tables
 

@@ -21,12 +21,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _resources
-from ..errors import ClaimError, CtsdslError, Diagnostic, amounts_in_range
 from ..engine.decision import Decision
 from ..engine.evaluator import Evaluation, Evaluator, shown_path
-from ..report.explain import Explanation
-from ..language.overlay import Layer
 from ..engine.registry import bundled
+from ..errors import ClaimError, CtsdslError, Diagnostic, amounts_in_range
+from ..language.overlay import Layer
+from ..report.explain import Explanation
 from . import encode, inputs
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a policy (1 MiB at most) and a claim pasted beside it

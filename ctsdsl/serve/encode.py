@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..scale.batch import RecordError
-from ..errors import CtsdslError, Diagnostic
 from ..engine.evaluator import shown_path
+from ..errors import CtsdslError, Diagnostic
+from ..scale.batch import RecordError
 
 
 def diagnostic_dict(d: Diagnostic) -> dict:

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from .. import _resources
 from ..claims.validation import parse_json, parse_yaml, validate_claim
-from ..errors import ClaimError, CtsdslError, Diagnostic, PolicySemanticError, UsageError
 from ..engine.evaluator import Evaluator
-from ..limits import MAX_POLICY_BYTES
 from ..engine.loader import LoadedPolicy, check_text
-from ..language.overlay import Layer
 from ..engine.registry import bundled
+from ..errors import ClaimError, CtsdslError, Diagnostic, PolicySemanticError, UsageError
+from ..language.overlay import Layer
+from ..limits import MAX_POLICY_BYTES
 
 CLAIM_NAME = "claim"  # what answers call the pasted claim, where the CLI would name its file
 POLICY_NAME = "playground.cts"  # an edited policy that starts from no bundled file sits at the tree's top
