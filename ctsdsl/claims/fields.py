@@ -13,11 +13,45 @@ from dataclasses import dataclass
 
 from .. import _resources
 
-# Types in the language. Collections are written "set:string" and "list:line";
-# a table's row is "row:<table>", a table itself "table:<table>".
+# Types in the language, as plain strings (hashable, and what messages and the SQL backend's column
+# maps are keyed by). The compound ones are made and taken apart only by the functions below:
+# collections are "set:string" and "list:line", a table's row "row:<table>", a table "table:<table>".
 INT, NUMBER, MONEY, BOOL, STRING, DATE = "int", "number", "money", "bool", "string", "date"
 CLAIM, LINE, DOCUMENTATION, ANY = "claim", "line", "documentation", "any"
 NUMERIC = frozenset({INT, NUMBER, MONEY})
+SET, LIST, ROW, TABLE = "set", "list", "row", "table"  # the kinds of compound type
+
+
+def set_of(element: str) -> str:
+    return f"{SET}:{element}"
+
+
+def list_of(element: str) -> str:
+    return f"{LIST}:{element}"
+
+
+def row_of(table: str) -> str:
+    """The type of a row of `table` (`rvu[o.code]`)."""
+    return f"{ROW}:{table}"
+
+
+def table_of(table: str) -> str:
+    """The type of the name of a table (`rvu`), which only indexing or `in` may use."""
+    return f"{TABLE}:{table}"
+
+
+def kind_of(typ: str) -> str | None:
+    """SET, LIST, ROW or TABLE for a compound type, else None."""
+    kind, colon, _ = typ.partition(":")
+    return kind if colon and kind in (SET, LIST, ROW, TABLE) else None
+
+
+def inner_type(typ: str) -> str:
+    """What a compound type is of: a collection's element type, a row's or table's table name."""
+    return typ.partition(":")[2]
+
+
+LIST_OF_STRING = list_of(STRING)  # modifiers: the one list a claim's fields hold
 
 
 @dataclass(frozen=True)
@@ -46,7 +80,7 @@ def _field_type(prop: dict) -> str:
     if kind == "boolean":
         return BOOL
     if kind == "array":
-        return "list:" + _field_type(prop.get("items", {}))
+        return list_of(_field_type(prop.get("items", {})))
     return ANY
 
 
@@ -78,7 +112,7 @@ def catalogue() -> dict[str, dict[str, Field]]:
         schema = json.load(fh)
     line_schema = schema["$defs"]["line"]
     claim_fields = _fields_of(schema, {})
-    claim_fields["lines"] = Field("lines", "list:" + LINE, description="The claim's lines, in order.")
+    claim_fields["lines"] = Field("lines", list_of(LINE), description="The claim's lines, in order.")
     claim_fields["documentation"] = Field("documentation", DOCUMENTATION, description="What the record documents.")
     line_fields = _fields_of(line_schema, {
         "index": Field("index", INT, description="The line's position on the claim, from 0."),
@@ -108,9 +142,7 @@ def with_declared(declared) -> dict[str, dict[str, Field]]:
 
 def element_type(collection_type: str) -> str | None:
     """The element type of ``set:T`` or ``list:T``, else None."""
-    if collection_type.startswith(("set:", "list:")):
-        return collection_type.split(":", 1)[1]
-    return None
+    return inner_type(collection_type) if kind_of(collection_type) in (SET, LIST) else None
 
 
 def compatible(a: str, b: str) -> bool:

@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from ..claims.fields import ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, MONEY, NUMBER, STRING, catalogue, with_declared
+from ..claims.fields import (ANY, BOOL, CLAIM, DATE, DECLARABLE, INT, LINE, LIST_OF_STRING, MONEY, NUMBER, SET, STRING,
+                             catalogue, inner_type, kind_of, set_of, with_declared)
 from ..claims.validation import declared_check, example_value
 from ..errors import Diagnostic, did_you_mean
 from . import nodes as n
@@ -259,7 +260,7 @@ class Checker(ExpressionChecker):
                 continue
             if fact.values is None:
                 continue
-            if fields[name].type != "list:string":
+            if fields[name].type != LIST_OF_STRING:
                 self.report("type", f"`{'.'.join(path)} in ...` marks some values of a list of strings as facts; "
                             f"`{'.'.join(path)}` is {a_type(fields[name].type)}", fact.values.span,
                             f"write `{'.'.join(path)}` alone: the whole field is a fact")
@@ -271,7 +272,7 @@ class Checker(ExpressionChecker):
                 if param is None:
                     self.report("unknown-name", f"`{fact.values.name}` is not a set parameter", fact.values.span,
                                 did_you_mean(fact.values.name, self.params) or "write the values: {\"CQ\", \"CO\"}")
-                elif param_type(param) != "set:string":
+                elif param_type(param) != set_of(STRING):
                     self.report("type", f"`{fact.values.name}` is {a_type(param_type(param))}, not a set of strings",
                                 fact.values.span)
             else:
@@ -344,7 +345,7 @@ class Checker(ExpressionChecker):
         want = param_type(parent)
         got = param.type_name if param.type_name in PARAM_TYPES and param.type_name != "set" else inferred
         if ANY in (want, got) or _widens(want, got) or \
-                (want.startswith("set:") and got.startswith("set:") and ANY in (want[4:], got[4:])):
+                (kind_of(want) == kind_of(got) == SET and ANY in (inner_type(want), inner_type(got))):
             return False
         where = f"{Path(parent.origin).name}:{parent.span.line}" if parent.origin else "the parent"
         says = f"declares it {want}" if parent.type_name and parent.type_name != "set" else f"gives it {a_type(want)}"

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..claims.fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, STRING, Field, catalogue,
-                     compatible, element_type)
+from ..claims.fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, ROW, STRING, TABLE,
+                             Field, catalogue, compatible, element_type, inner_type, kind_of, row_of, set_of, table_of)
 from ..errors import Diagnostic, Severity, did_you_mean
 from . import nodes as n
 from .checker_hints import a_type, comparison_hint
@@ -56,7 +56,7 @@ class CheckedPolicy:
 def literal_type(value: n.Literal | n.SetLiteral) -> str:
     if isinstance(value, n.SetLiteral):
         kinds = {LITERAL_TYPES[i.kind] for i in value.items}
-        return "set:" + (kinds.pop() if len(kinds) == 1 else ANY)
+        return set_of(kinds.pop() if len(kinds) == 1 else ANY)
     return LITERAL_TYPES[value.kind]
 
 
@@ -175,13 +175,13 @@ class ExpressionChecker:
                 rec(expr.key)
                 return ANY
             obj, key = rec(expr.obj), rec(expr.key)
-            if not obj.startswith("table:"):
+            if kind_of(obj) != TABLE:
                 if obj != ANY:
                     self.report("type", f"only a table can be indexed with [...]; this is {a_type(obj)}", expr.span)
                 return ANY
             if key not in (STRING, ANY):
                 self.report("type", f"a table key is a string, not {a_type(key)}", expr.key.span)
-            return "row:" + obj[6:]
+            return row_of(inner_type(obj))
         if isinstance(expr, n.Call):
             return self.infer_call(expr, [rec(a) for a in expr.args])
         if isinstance(expr, n.Unary):
@@ -256,7 +256,7 @@ class ExpressionChecker:
                     uses_line[0] = True
             return typ
         if name in self.result.tables or name in {t.name for t in self.policy.of_kind(n.Table)}:
-            return "table:" + name
+            return table_of(name)
         if name == "units_allowed":  # in env only inside a fee
             self.report("scope", "`units_allowed` is only available in a fee's amount", expr.span,
                         "a rule reads the units billed, `line.units`; the units it allows are what it decides")
@@ -276,8 +276,8 @@ class ExpressionChecker:
     def infer_attribute(self, expr: n.Attribute, obj: str) -> str:
         if obj == ANY:
             return ANY
-        if obj.startswith("row:"):
-            table = self.result.tables.get(obj[4:])
+        if kind_of(obj) == ROW:
+            table = self.result.tables.get(inner_type(obj))
             if table is None:
                 return ANY
             if expr.name not in table.columns:
@@ -361,7 +361,7 @@ class ExpressionChecker:
             return BOOL
         if op in ("in", "not in"):
             elem = element_type(right)
-            if right.startswith("table:"):
+            if kind_of(right) == TABLE:
                 elem = STRING
             if elem is None and right != ANY:
                 self.report("type", f"`{op}` needs a set, list or table on the right, not {a_type(right)}", expr.span)

@@ -7,19 +7,19 @@ their problems with these, so a type reads the same in every message.
 from __future__ import annotations
 
 
-from ..claims.fields import ANY, DATE, NUMERIC, STRING, compatible, element_type
+from ..claims.fields import (ANY, DATE, LIST, NUMERIC, ROW, SET, STRING, TABLE, compatible, element_type, inner_type,
+                             kind_of)
 
 
 def a_type(typ: str) -> str:
     """A checker type as a message says it: "a set of string", "an int", "a row of table `rvu`"."""
-    if typ.startswith("set:"):
-        return f"a set of {typ[4:]}"
-    if typ.startswith("list:"):
-        return f"a list of {typ[5:]}"
-    if typ.startswith("row:"):
-        return f"a row of table `{typ[4:]}`"
-    if typ.startswith("table:"):
-        return f"table `{typ[6:]}`"
+    kind = kind_of(typ)
+    if kind in (SET, LIST):
+        return f"a {kind} of {inner_type(typ)}"
+    if kind == ROW:
+        return f"a row of table `{inner_type(typ)}`"
+    if kind == TABLE:
+        return f"table `{inner_type(typ)}`"
     if typ == ANY:
         return "a value of unknown type"
     if typ == "numeric":  # a function parameter that takes int, number or money

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..claims.fields import CLAIM, DOCUMENTATION, LINE, catalogue
+from ..claims.fields import CLAIM, DOCUMENTATION, LINE, LIST, ROW, catalogue, inner_type, kind_of, list_of, row_of
 from ..engine.loader import POLICY_SUFFIX, LoadedPolicy, find_parent, read_policy_text, tree_root
 from ..errors import CtsdslError
 from ..language import nodes as n
@@ -217,18 +217,18 @@ class _Builder:
             at = n.Span(e.span.end_line, e.span.end_column - len(e.name), e.span.end_line, e.span.end_column)
             if record in _RECORDS:
                 self.add(FIELD, e.name, at, owner=record)
-            elif record.startswith("row:"):
-                self.add(COLUMN, e.name, at, owner=record[4:])
+            elif kind_of(record) == ROW:
+                self.add(COLUMN, e.name, at, owner=inner_type(record))
         elif isinstance(e, n.Call):
             self.add(FUNCTION, e.func, n.Span(e.span.line, e.span.column, e.span.line, e.span.column + len(e.func)))
             for arg in e.args:
                 self.expr(arg, env)
         elif isinstance(e, n.Quantifier):
             self.expr(e.collection, env)
-            inner = {**env, e.var: LINE if _record(e.collection, env) == "list:" + LINE else ""}
+            scope = {**env, e.var: LINE if _record(e.collection, env) == list_of(LINE) else ""}
             for part in (e.where, e.value):
                 if part is not None:
-                    self.expr(part, inner)
+                    self.expr(part, scope)
         else:
             for child in e.children():
                 self.expr(child, env)  # type: ignore[arg-type]  # an expression's children are expressions
@@ -241,9 +241,9 @@ def _record(e: n.Expr, env: dict[str, str]) -> str:
     if isinstance(e, n.Attribute):
         fields = catalogue().get(_record(e.obj, env), {})
         found = fields.get(e.name)
-        return found.type if found is not None and (found.type in _RECORDS or found.type.startswith("list:")) else ""
+        return found.type if found is not None and (found.type in _RECORDS or kind_of(found.type) == LIST) else ""
     if isinstance(e, n.Index) and isinstance(e.obj, n.Name) and e.obj.name not in env:
-        return "row:" + e.obj.name  # only a table is indexed by a key
+        return row_of(e.obj.name)  # only a table is indexed by a key
     return ""
 
 

@@ -16,7 +16,7 @@ import datetime
 import re
 from decimal import Decimal, InvalidOperation
 
-from ..claims.fields import ANY, BOOL, DATE, INT, NUMBER
+from ..claims.fields import ANY, BOOL, DATE, INT, NUMBER, SET, kind_of
 from ..engine.loader import LoadedPolicy
 from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..language import nodes as n
@@ -81,7 +81,7 @@ def _kind(param) -> str | None:
     """A parameter's type as the checker settles it, written as a what-if overlay declares it
     (any set as `set`); None when it cannot be told."""
     kind = param_type(param)
-    return "set" if kind.startswith("set:") else None if kind == ANY else kind
+    return SET if kind_of(kind) == SET else None if kind == ANY else kind
 
 
 _KIND_HINTS = {"date": "write a date as YYYY-MM-DD, a real calendar day", "bool": "write true or false",
