@@ -73,7 +73,8 @@ class ParquetDecisions:
         self.folder = folder
         self.name = shown(folder)
         self.schemas = _schemas()
-        self.rows: dict[str, list[dict]] = {t: [] for t in TABLES}
+        self.columns: dict[str, dict[str, list]] = {t: {name: [] for name in self.schemas[t].names} for t in TABLES}
+        self.sources: dict[int, tuple[object, list[dict]]] = {}
         self.temps: dict[str, Path] = {}
         self.writers: dict[str, Any] = {}
         try:
@@ -87,30 +88,48 @@ class ParquetDecisions:
             raise io_error(exc, self.name) from None
 
     def add(self, record: int, d: Decision) -> None:
-        """One decision's rows; `record` is where its claim was in the input, from 1."""
-        head = {"record": record, "claim_id": d.claim_id}
+        """One decision's rows; `record` is where its claim was in the input, from 1.
+
+        Rows are kept as columns (a list per column, converted once a chunk by `flush`): building
+        a dict per row and letting pyarrow take them apart was most of the time of writing."""
         p = d.policy
-        self.rows["claims"].append({**head, "claim_digest": d.claim_digest, "outcome": d.outcome,
-                                    "total_allowed": d.total_allowed, "total_complete": d.total_complete,
-                                    "assumed_documented": d.assumed_documented, "policy": p.name,
-                                    "policy_payer": p.payer, "policy_version": p.version, "policy_digest": p.digest,
-                                    "policy_file": p.file})
-        lines = self.rows["lines"]
+        claims = self.columns["claims"]
+        head: tuple[tuple[str, object], ...] = (
+            ("record", record), ("claim_id", d.claim_id), ("claim_digest", d.claim_digest), ("outcome", d.outcome),
+            ("total_allowed", d.total_allowed), ("total_complete", d.total_complete),
+            ("assumed_documented", d.assumed_documented), ("policy", p.name), ("policy_payer", p.payer),
+            ("policy_version", p.version), ("policy_digest", p.digest), ("policy_file", p.file))
+        for column, value in head:
+            claims[column].append(value)
+        lines = self.columns["lines"]
         for ln in d.lines:
-            lines.append({**head, "index": ln.index, "code": ln.code, "status": ln.status,
-                          "units_billed": ln.units_billed, "units_allowed": ln.units_allowed,
-                          "allowed_amount": ln.allowed_amount, "findings": list(ln.findings),
-                          "adjustments": [{"group": a.group, "carc": a.carc, "amount": a.amount,
-                                           "quantity": a.quantity, "finding": a.finding} for a in ln.adjustments],
-                          "remarks": list(ln.remarks), "confirm": list(ln.confirm)})
-        findings = self.rows["findings"]
+            lines["record"].append(record)
+            lines["claim_id"].append(d.claim_id)
+            lines["index"].append(ln.index)
+            lines["code"].append(ln.code)
+            lines["status"].append(ln.status)
+            lines["units_billed"].append(ln.units_billed)
+            lines["units_allowed"].append(ln.units_allowed)
+            lines["allowed_amount"].append(ln.allowed_amount)
+            lines["findings"].append(ln.findings)
+            lines["adjustments"].append([{"group": a.group, "carc": a.carc, "amount": a.amount, "quantity": a.quantity,
+                                          "finding": a.finding} for a in ln.adjustments] if ln.adjustments else ())
+            lines["remarks"].append(ln.remarks)
+            lines["confirm"].append(ln.confirm)
+        findings = self.columns["findings"]
         for f in d.findings:
             o = f.origin
-            findings.append({**head, "id": f.id, "line": f.line, "rule": f.rule, "title": f.title,
-                             "severity": f.severity, "reason_codes": list(f.reason_codes), "message": f.message,
-                             "citation": f.citation, "sources": [s.to_dict() for s in f.sources],
-                             "layer": o.policy if o else None, "layer_version": o.version if o else None,
-                             "layer_file": o.file if o else None, "layer_line": o.line if o else None})
+            sources = self.sources.get(id(f.sources))
+            if sources is None or sources[0] is not f.sources:  # the same tuple for every finding of a rule
+                sources = self.sources[id(f.sources)] = (f.sources, [s.to_dict() for s in f.sources])
+            row: tuple[tuple[str, object], ...] = (
+                ("record", record), ("claim_id", d.claim_id), ("id", f.id), ("line", f.line), ("rule", f.rule),
+                ("title", f.title), ("severity", f.severity), ("reason_codes", f.reason_codes),
+                ("message", f.message), ("citation", f.citation), ("sources", sources[1]),
+                ("layer", o.policy if o else None), ("layer_version", o.version if o else None),
+                ("layer_file", o.file if o else None), ("layer_line", o.line if o else None))
+            for column, value in row:
+                findings[column].append(value)
 
     def flush(self) -> None:
         """Write what is buffered as a row group of each table."""
@@ -118,9 +137,10 @@ class ParquetDecisions:
 
         try:
             for table in TABLES:
-                if self.rows[table]:
-                    self.writers[table].write_table(pa.Table.from_pylist(self.rows[table], schema=self.schemas[table]))
-                    self.rows[table] = []
+                columns = self.columns[table]
+                if columns["record"]:
+                    self.writers[table].write_table(pa.Table.from_pydict(columns, schema=self.schemas[table]))
+                    self.columns[table] = {name: [] for name in self.schemas[table].names}
         except OSError as exc:
             raise io_error(exc, self.name) from None
 
