@@ -420,9 +420,10 @@ def test_evaluate_all_assume_documented_says_so_on_each_decision():
     assert decision.outcome == "pay" and decision.assumed_documented
 
 
-def test_batch_refuses_assume_documented_on_the_sql_engine_with_a_usage_error(capsys, tmp_path):
+def test_batch_on_the_sql_engine_assumes_the_documentation_as_the_row_engine_does(capsys, tmp_path):
+    pytest.importorskip("duckdb")
     claims = tmp_path / "c.jsonl"
     claims.write_text(good(1) + "\n", encoding="utf-8")
-    code, out, err = run(capsys, "batch", str(claims), "--engine", "sql", "--assume-documented")
-    assert code == 2 and out == ""
-    assert "--engine sql does not take --assume-documented" in err
+    row = run(capsys, "batch", str(claims), "--assume-documented", "-q")
+    sql = run(capsys, "batch", str(claims), "--engine", "sql", "--assume-documented", "-q")
+    assert row[0] == sql[0] == 0 and sql[1] == row[1] and '"assumed_documented":true' in sql[1]
