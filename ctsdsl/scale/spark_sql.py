@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING
+from ..claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST_OF_STRING, NUMBER, STRING
 from ..engine.evaluator import Evaluator
 from ..errors import ClaimError, Diagnostic, UsageError
 from .sql import plan as plan_mod
@@ -43,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 _DECIMAL = f"decimal({NUMBER_PRECISION},{NUMBER_SCALE})"
 _SPARK_TYPES = {STRING: "string", DATE: "string", INT: "bigint", BOOL: "boolean", NUMBER: _DECIMAL,
-                "list:string": "array<string>"}
+                LIST_OF_STRING: "array<string>"}
 _INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 # Keywords that say nothing a claim must satisfy.
 _QUIET = frozenset({"description", "title", "default", "examples", "$schema", "$id", "$defs", "$comment"})
@@ -199,7 +199,7 @@ def _field(x: Column, dtype: T.StructType, name: str) -> Column | None:
 
 
 def _default(value: Any, typ: str) -> Column:
-    if typ == "list:string":
+    if typ == LIST_OF_STRING:
         return F.array(*[F.lit(v) for v in (value or [])]).cast("array<string>")
     return F.lit(value).cast(_SPARK_TYPES[typ])
 
@@ -370,7 +370,7 @@ def claim_schema(evaluator: Evaluator | None = None) -> T.StructType:
 
     def struct(kind: str) -> T.StructType:
         types = {STRING: T.StringType(), DATE: T.StringType(), INT: T.LongType(), BOOL: T.BooleanType(),
-                 NUMBER: T.DecimalType(NUMBER_PRECISION, NUMBER_SCALE), "list:string": T.ArrayType(T.StringType())}
+                 NUMBER: T.DecimalType(NUMBER_PRECISION, NUMBER_SCALE), LIST_OF_STRING: T.ArrayType(T.StringType())}
         return T.StructType([T.StructField(f.name, types[f.type]) for f in fields[kind].values() if f.type in types])
     schema = evaluator.claim_model.schema if evaluator is not None else _resources_schema()
     line_props = set(schema["$defs"]["line"]["properties"]) if "$defs" in schema else set()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlglot import exp
 
 from ...language import nodes as n
-from ...claims.fields import BOOL, DATE, INT, STRING
+from ...claims.fields import BOOL, DATE, INT, LIST_OF_STRING, STRING
 from ...language.functions import FUNCTIONS
 from .errors import SqlUnsupportedError
 from .values import MAX_SCALE, Compiled, Scope, either, is_null, numeric_join
@@ -155,7 +155,7 @@ class CallCompiler:
         elif x.type == BOOL:
             text = exp.Case(ifs=[exp.If(this=is_null(v), true=none), exp.If(this=v, true=exp.Literal.string("yes"))],
                             default=exp.Literal.string("no"))
-        elif x.type == "list:string":
+        elif x.type == LIST_OF_STRING:
             joined = exp.ArrayToString(this=v, expression=exp.Literal.string(", "))
             text = exp.Case(ifs=[exp.If(this=is_null(v), true=none),
                                  exp.If(this=exp.EQ(this=exp.ArraySize(this=v), expression=exp.Literal.number(0)),

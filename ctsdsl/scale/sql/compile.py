@@ -22,7 +22,8 @@ from sqlglot import exp
 
 from ...language import nodes as n
 from ...language.checker import CheckedPolicy
-from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, MONEY, NUMBER, OUTCOMES, STRING
+from ...claims.fields import (BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST, MONEY, NUMBER, OUTCOMES, SET, STRING,
+                             kind_of)
 from .calls import CallCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import SQL_TYPES
@@ -119,7 +120,7 @@ class ExprCompiler(CallCompiler):
 
     def param(self, e: n.Name, p: n.Param, s: Scope) -> Compiled:
         typ = self.checked.param_types.get(p.name, "")
-        if typ.startswith("set:"):
+        if kind_of(typ) == SET:
             raise self.refuse(f"the set parameter `{p.name}` outside a membership test, len() or a message", e)
         if not p.dated:
             value = p.value.value if isinstance(p.value, n.Literal) else None
@@ -303,7 +304,7 @@ class ExprCompiler(CallCompiler):
                 test = is_true(exp.In(this=x.value, expressions=[lit(i) for i in items])) if items else exp.false()
             else:
                 xs = self.expr(right, s)
-                if not xs.type.startswith("list:"):
+                if kind_of(xs.type) != LIST:
                     raise self.refuse("membership in this collection", right)
                 test = is_true(exp.ArrayContains(this=xs.value, expression=x.value))
                 x = Compiled(x.value, either(x.err, xs.err), x.type)
@@ -403,7 +404,7 @@ class ExprCompiler(CallCompiler):
         if items is not None:
             raise self.refuse("a quantifier over a set", e)
         xs = self.expr(e.collection, s)
-        if not xs.type.startswith("list:"):
+        if kind_of(xs.type) != LIST:
             raise self.refuse("a quantifier over this collection", e)
         var = "q_" + e.var
         elem = xs.type.split(":", 1)[1]

@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, catalogue
+from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST_OF_STRING, NUMBER, STRING, catalogue
 from ...errors import ClaimError, Diagnostic
 
 BATCH_ROWS = 20_000  # rows read at a time
@@ -39,7 +39,7 @@ def _error(message: str, where: str, hint: str = "", code: str = "claim-parquet"
 
 _REQUIRED = {CLAIM: ("id", "payer", "date_of_service", "place_of_service", "lines"), LINE: ("code", "units")}
 _WANTED = {STRING: "text", DATE: "a date or ISO text", INT: "integers", NUMBER: "numbers", BOOL: "true/false",
-           "list:string": "a list of text"}
+           LIST_OF_STRING: "a list of text"}
 
 
 def _accepts(typ: str, arrow_type: Any) -> bool:
@@ -57,7 +57,7 @@ def _accepts(typ: str, arrow_type: Any) -> bool:
         return t.is_integer(arrow_type) or t.is_floating(arrow_type) or t.is_decimal(arrow_type)
     if typ == BOOL:
         return t.is_boolean(arrow_type)
-    if typ == "list:string":
+    if typ == LIST_OF_STRING:
         return (t.is_list(arrow_type) or t.is_large_list(arrow_type)) and _accepts(STRING, arrow_type.value_type)
     return False
 
@@ -113,7 +113,7 @@ def claim_schema(fields: dict | None = None) -> Any:
 
     fields = fields or catalogue()
     arrow = {STRING: pa.string(), DATE: pa.string(), INT: pa.int64(), NUMBER: pa.float64(), BOOL: pa.bool_(),
-             "list:string": pa.list_(pa.string())}
+             LIST_OF_STRING: pa.list_(pa.string())}
     line = pa.struct([(f.name, arrow[f.type]) for f in fields[LINE].values() if f.type in arrow and f.name != "index"])
     documentation = pa.struct([(f.name, arrow[f.type]) for f in fields[DOCUMENTATION].values() if f.type in arrow])
     columns = []

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, STRING, Field, catalogue
+from ...claims.fields import (BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST_OF_STRING, NUMBER, STRING,
+                             Field, catalogue)
 from ...engine.runtime import num
 
 NUMBER_SCALE = 6  # claim numbers (the spend to date) are dollars and cents; six places is ample
@@ -26,7 +27,7 @@ NUMBER_PRECISION = 28
 _INT_LIMIT = 2 ** 63
 
 SQL_TYPES = {STRING: "VARCHAR", DATE: "VARCHAR", INT: "BIGINT", BOOL: "BOOLEAN",
-             NUMBER: f"DECIMAL({NUMBER_PRECISION},{NUMBER_SCALE})", "list:string": "VARCHAR[]"}
+             NUMBER: f"DECIMAL({NUMBER_PRECISION},{NUMBER_SCALE})", LIST_OF_STRING: "VARCHAR[]"}
 # Dates stay ISO text, as in the row engine: they order correctly and print as given.
 
 COMPUTED = frozenset({"lines", "documentation"})
@@ -132,7 +133,7 @@ def build(claims: Iterable[Mapping[str, Any]], fields: Fields | None = None) -> 
 
     def arrow_type(typ: str):
         return {STRING: pa.string(), DATE: pa.string(), INT: pa.int64(), BOOL: pa.bool_(),
-                NUMBER: pa.decimal128(NUMBER_PRECISION, NUMBER_SCALE), "list:string": pa.list_(pa.string())}[typ]
+                NUMBER: pa.decimal128(NUMBER_PRECISION, NUMBER_SCALE), LIST_OF_STRING: pa.list_(pa.string())}[typ]
 
     cschema = pa.schema([("claim_ord", pa.int64())] + [(c, arrow_type(t)) for c, (_, t) in ccols.items()])
     lschema = pa.schema([("claim_ord", pa.int64()), ("l_index", pa.int64())]
