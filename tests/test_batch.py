@@ -94,13 +94,15 @@ def test_a_failure_midway_leaves_no_half_written_output(tmp_path, monkeypatch):
     out.write_text("the previous run\n", encoding="utf-8")
     calls = []
 
-    def broken(self, decision):  # the disk fills up, say, on the sixth claim
+    real = batch.DecisionEncoder.encode_result
+
+    def broken(self, *args):  # the disk fills up, say, on the sixth claim
         calls.append(1)
         if len(calls) > 5:
             raise OSError("No space left on device")
-        return "{}"
+        return real(self, *args)
 
-    monkeypatch.setattr(batch.DecisionEncoder, "encode", broken)
+    monkeypatch.setattr(batch.DecisionEncoder, "encode_result", broken)
     with pytest.raises(batch.BatchIOError, match="No space left on device"):
         batch.run_batch(claims, output=out, chunk_lines=2)
     assert out.read_text() == "the previous run\n"
@@ -427,3 +429,36 @@ def test_batch_on_the_sql_engine_assumes_the_documentation_as_the_row_engine_doe
     row = run(capsys, "batch", str(claims), "--assume-documented", "-q")
     sql = run(capsys, "batch", str(claims), "--engine", "sql", "--assume-documented", "-q")
     assert row[0] == sql[0] == 0 and sql[1] == row[1] and '"assumed_documented":true' in sql[1]
+
+
+def test_decisions_written_from_the_rules_results_are_the_bytes_the_decision_objects_give(tmp_path):
+    # `ctsdsl batch` writes each decision straight from what the rules computed (encode_result),
+    # not through Decision objects: on the generated mix (denied, reduced, adjusted, out-of-scope
+    # and unknown-fee lines, every bundled policy, some claims with unstated facts) the bytes and
+    # the summary are what `encode(evaluate(claim))` and `Summary.add` give.
+    import random
+
+    from gen_claims import claim as generated
+
+    rng = random.Random(14)
+    claims = [generated(n, rng) for n in range(1500)]
+    for n in range(0, 1500, 50):  # a few leave a fact unstated: those take the Decision path
+        claims[n]["lines"][0]["minutes"] = None
+    for n in range(7, 1500, 40):  # and a few bill a charge, which denied lines adjust
+        for line in claims[n]["lines"]:
+            line["charge"] = 120.5
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in claims), encoding="utf-8")
+    out = tmp_path / "decisions.jsonl"
+    summary = batch.run_batch(path, output=out)
+    expected, by_objects = [], batch.Summary()
+    encoder = batch.DecisionEncoder()
+    for c in claims:
+        decision = ctsdsl.evaluate(c)
+        expected.append(encoder.encode(decision) + "\n")
+        assert encoder.encode(decision) == json.dumps(decision.to_dict(), separators=(",", ":"))
+        by_objects.add(decision)
+    assert out.read_text(encoding="utf-8") == "".join(expected)
+    assert summary.render(top=50) == by_objects.render(top=50) and summary.claims == 1500
+    statuses = set(by_objects.lines)
+    assert {"allowed", "reduced", "denied", "needs_record"} <= statuses, statuses

@@ -611,3 +611,55 @@ def test_iter_claims_reads_a_jsonl_file_lazily(tmp_path):
     with open(path, "a", encoding="utf-8") as fh:  # appended after the first record was read: still seen
         fh.write(json.dumps(full_claim()) + "\n")
     assert [loc for loc, _ in stream] == [f"{path}:2"]
+
+
+# ------------------------------------------------------------------ the fast parser (orjson, the `fast` extra)
+
+
+def _both_parsers(raw: bytes, lineno: int = 2) -> tuple[object, object]:
+    """A .jsonl record parsed as batch parses it, and with orjson hidden (the standard parser)."""
+    from ctsdsl.claims import files
+    fast = files.parse_jsonl_record(raw, "f.jsonl", lineno)
+    saved, files.orjson = files.orjson, None
+    try:
+        slow = files.parse_jsonl_record(raw, "f.jsonl", lineno)
+    finally:
+        files.orjson = saved
+    return fast, slow
+
+
+def _same(fast: object, slow: object) -> None:
+    if isinstance(slow, ClaimError):
+        assert isinstance(fast, ClaimError) and fast.diagnostics == slow.diagnostics
+    else:
+        assert repr(fast) == repr(slow)  # the same values of the same types (1 is not 1.0), keys in order
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"id": 1, "id": 2}\n', b'{"a": {"b": 1, "b": 2}}', b'{"lines": [{"code": "1"}, {"u": 1, "u": 1}]}',
+    b'{"id": "x:y", "id": "z"}', b'{"id": "x:y"}', b'{"n": 184467440737095516160}', b'{"n": 1e400}',
+    b'{"n": -9223372036854775809}', b'{"id": "\\udc80"}', b'{"n": NaN}', b'\xef\xbb\xbf{"id": 1}',
+    b'{"id": "\xff"}', b'{"id": 1} x', b'[]', b'{"a" : 1 , "b":[1, 2.5, -0, 1E5, true, null]}\r\n',
+])
+def test_orjson_reads_a_record_as_the_standard_parser_does_or_leaves_it_to_it(raw):
+    _same(*_both_parsers(raw))
+
+
+def test_a_repeated_key_is_refused_at_the_repeat_with_orjson_installed():
+    pytest.importorskip("orjson")
+    fast, _ = _both_parsers(b'{"id": "c", "payer": "medicare", "payer": "aetna"}', lineno=7)
+    [d] = fast.diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("claim-duplicate-key", 7, 34)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2 ** 70), max_value=2 ** 70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.booleans())
+def test_any_json_record_parses_alike_with_and_without_orjson(value, ascii_only):
+    _same(*_both_parsers(json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")))

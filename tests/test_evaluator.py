@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 import ctsdsl
+from ctsdsl.engine.runtime import AbsentValueError, given
 from ctsdsl.errors import EvaluationError
 
 from conftest import claim, medicare_claim
@@ -309,6 +310,40 @@ def test_an_absent_optional_value_used_unguarded_is_an_evaluation_error_with_a_h
     (d,) = info.value.diagnostics
     assert "a value it reads is absent" in d.message
     assert "missing(" in d.hint and "| " in str(info.value)
+
+
+def test_minutes_compared_on_a_line_without_minutes_is_refused_by_the_runtime_naming_line_minutes(decide):
+    # `when line.minutes > 60` on a line that gives no minutes: the generated code checks the value
+    # before comparing it and raises the runtime's own error; nothing is guessed from a TypeError.
+    with pytest.raises(EvaluationError) as info:
+        decide(rule("long", "when line.minutes > 60 deny"), claim({"code": "97550", "units": 1}))
+    assert isinstance(info.value.__context__, AbsentValueError)
+    assert info.value.__context__.label == "line.minutes"
+    assert "a value it reads is absent on this claim: `line.minutes`" in info.value.diagnostics[0].message
+
+
+def test_an_absent_value_in_arithmetic_or_a_function_is_refused_the_same_way(decide):
+    for body, label in (("when line.minutes + 5 > 60 deny", "line.minutes"),
+                        ("reduce units to midpoint_units(line.minutes, 15)", "line.minutes"),
+                        ("when round(claim.therapy_spend_to_date, 2) > 1 deny", "claim.therapy_spend_to_date")):
+        with pytest.raises(EvaluationError) as info:
+            decide(rule("r", body), claim({"code": "97550", "units": 1}))
+        assert isinstance(info.value.__context__, AbsentValueError), body
+        assert info.value.__context__.label == label, body
+
+
+def test_a_guarded_or_defaulted_absent_value_is_no_error(decide):
+    # missing(...) short-circuits before the comparison; coalesce gives the value a default.
+    for body in ("when not missing(line.minutes) and line.minutes > 60 deny",
+                 "when coalesce(line.minutes, 0) > 60 deny", "when line.minutes == 60 deny"):
+        d = decide(rule("r", body), claim({"code": "97550", "units": 1}))
+        assert d.findings == (), body
+
+
+def test_the_runtime_owns_the_absent_value_check():
+    assert given(3, "line.minutes") == 3 and given(0, "line.minutes") == 0
+    with pytest.raises(AbsentValueError, match="`line.minutes` is absent on this claim"):
+        given(None, "line.minutes")
 
 
 # ------------------------------------------------------------------ the bundled Medicare policy

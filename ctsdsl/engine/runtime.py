@@ -1,8 +1,9 @@
 """Every name the generated evaluation function may use, and the errors it raises.
 
 The compiler (compiler.py) writes one Python function per policy; this module is the other
-half of that contract: the helpers the function calls, the constants it reads, and the two
-lookup errors an evaluator turns into located diagnostics. `namespace()` is the whole of what
+half of that contract: the helpers the function calls, the constants it reads, and the three
+errors an evaluator turns into located diagnostics (a missing table row, a dated parameter
+without a value, an absent value used where a value is needed). `namespace()` is the whole of what
 the generated code sees. Its builtins are a short allowlist, so generated code can neither
 import nor open nor reach an attribute the compiler did not write.
 """
@@ -49,6 +50,24 @@ class MissingRowError(LookupError):
 
 class DatedLookupError(LookupError):
     """A dated parameter has no value on the date a rule read it."""
+
+
+class AbsentValueError(Exception):
+    """A rule used a value the claim does not give (an optional field such as `line.minutes`, or an
+    empty table cell) where a value is needed: in arithmetic, an order comparison, or a function that
+    computes with it. The generated code checks for it where it happens (`given`), so the evaluator
+    never has to guess from a TypeError's text; `label` is the expression as the policy writes it."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"`{label}` is absent on this claim")
+        self.label = label
+
+
+def given(value, label: str):
+    """`value`, which the next operation cannot do without: an absent one (None) raises AbsentValueError."""
+    if value is None:
+        raise AbsentValueError(label)
+    return value
 
 
 class PeriodRows(dict):
@@ -245,5 +264,5 @@ def namespace(fail: Callable[..., Exception]) -> dict:
     """
     allowed = {name: getattr(builtins, name) for name in _BUILTINS}
     return {"__builtins__": allowed, "Decimal": Decimal, "EMPTY": EMPTY, "ZERO": ZERO, "_U": UNSET, "Result": Result,
-            "_num": num, "_round_to": round_to, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
+            "_num": num, "_given": given, "_round_to": round_to, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
             "_rd": read, "_rdl": read_line, "_ms": memo_start, "_mc": memo_done, "_mr": replay, "_fail": fail}
