@@ -94,6 +94,11 @@ def _compile(prop: dict, defs: dict) -> Check:
     else:
         check = _BY_TYPE[types[0]](prop, defs)
     if nullable:
+        if types == ["boolean"] and "enum" not in prop:  # the documentation flags: one call, not two
+            return lambda v: v is True or v is False or v is None
+        if types == ["integer"] and "enum" not in prop:
+            low, high = prop["minimum"], prop["maximum"]
+            return lambda v: (type(v) is int and low <= v <= high) or v is None
         inner = check
         return lambda v: v is None or inner(v)
     return check
@@ -106,17 +111,37 @@ def _enum(values: list) -> Check:
     return lambda v: isinstance(v, str) and v in allowed
 
 
+_MAX_REMEMBERED = 4096  # answers each remembering check keeps; past that it starts again
+
+
+def remembered(check: Check) -> Check:
+    """`check`, remembering its answer for each string: claims repeat the same few codes, modifiers,
+    places of service and dates, and a regular expression or a calendar check costs ten dict lookups."""
+    answers: dict[str, bool] = {}
+
+    def cached(v: object) -> bool:
+        if type(v) is not str:
+            return check(v)
+        answer = answers.get(v)
+        if answer is None:
+            if len(answers) >= _MAX_REMEMBERED:
+                answers.clear()
+            answer = answers[v] = check(v)
+        return answer
+    return cached
+
+
 def _string(prop: dict, defs: dict) -> Check:
     if prop.get("format") == "date":
-        return is_date  # the format's calendar check includes its pattern
+        return remembered(is_date)  # the format's calendar check includes its pattern
     if "format" in prop:
         raise SchemaKeywordError(f"the fast claim check knows format date only, not {prop['format']!r}")
     low, high = prop.get("minLength", 0), prop.get("maxLength")
     if "pattern" in prop:
         search = re.compile(ecma_end(prop["pattern"])).search
         if high is None:
-            return lambda v: isinstance(v, str) and len(v) >= low and search(v) is not None
-        return lambda v: isinstance(v, str) and low <= len(v) <= high and search(v) is not None
+            return remembered(lambda v: isinstance(v, str) and len(v) >= low and search(v) is not None)
+        return remembered(lambda v: isinstance(v, str) and low <= len(v) <= high and search(v) is not None)
     # Free text: also whole characters (a lone surrogate cannot be written out as UTF-8).
     if high is None:
         return lambda v: isinstance(v, str) and len(v) >= low and not has_surrogate(v)
@@ -139,7 +164,7 @@ def _number(prop: dict, defs: dict) -> Check:
 
 
 def _boolean(prop: dict, defs: dict) -> Check:
-    return lambda v: isinstance(v, bool)
+    return lambda v: v is True or v is False
 
 
 def _array(prop: dict, defs: dict) -> Check:

@@ -41,21 +41,22 @@ class Scope:
     """
 
     def __init__(self, vars_: dict[str, tuple[str, str | None, str]], date_var: str, period_var: str = "cp",
-                 memo: bool = True) -> None:
+                 memo: bool = True, assign: bool = True) -> None:
         self.vars = vars_
         self.date_var = date_var
         self.period_var = period_var
         self.memo = memo
+        self.assign = assign  # False in a comprehension's iterable, where Python forbids `:=` (even in a lambda)
 
     def bind(self, name: str, typ: str) -> Scope:
         py = safe_ident("v_", name)
         # "vi_": with `py + "_i"`, a variable `o`'s index would be a variable named `o_i`.
         index = safe_ident("vi_", name) if typ == LINE else None
         return Scope({**self.vars, name: (py, index, typ)}, self.date_var,
-                     self.period_var, self.memo)
+                     self.period_var, self.memo, self.assign)
 
     def without_memo(self) -> Scope:
-        return Scope(self.vars, self.date_var, self.period_var, memo=False)
+        return Scope(self.vars, self.date_var, self.period_var, memo=False, assign=False)
 
 
 # What an expression depends on (see `ExpressionCompiler.deps`): the current line, the date of
@@ -415,9 +416,14 @@ class ExpressionCompiler:
             # and handed, with its period, to a function of both.
             self.at_depth += 1
             date_var, period_var = f"AD{self.at_depth}", f"AP{self.at_depth}"
-            inner = self.expr(e.args[1], Scope(scope.vars, date_var, period_var, memo=False))
+            inner = self.expr(e.args[1], Scope(scope.vars, date_var, period_var, memo=False, assign=scope.assign))
             self.at_depth -= 1
-            return f"_at(lambda {date_var}, {period_var}: {inner}, {self.expr(e.args[0], scope)}, _period)"
+            date = self.expr(e.args[0], scope)
+            if self.fast and scope.assign:
+                # The date and its period set first (a tuple is true), then the value read on them: what
+                # `_at` does, without a function built and called for each line a quantifier visits.
+                return f"({inner} if (({date_var} := {date}), ({period_var} := _period({date_var}))) else None)"
+            return f"_at(lambda {date_var}, {period_var}: {inner}, {date}, _period)"
         if e.func == "round" and isinstance(e.args[1], n.Literal) and type(e.args[1].value) is int \
                 and 0 <= e.args[1].value <= 12:
             # The usual round(x, 2): its quantum built once, the Decimal case first (as round_half_up).
