@@ -92,11 +92,13 @@ class ExpressionCompiler:
         self.slots: dict[tuple, tuple[str, str]] = {}  # what is memoized -> (variable, level)
         self.indexes: dict[str, int] = {}  # key function source -> index number
         self.buckets = 0
+        self.rounds = 0  # temporaries of rounded values (RT1, RT2...)
         self.at_depth = 0
         self._deps: dict[str, frozenset] = {}
         self._safe: dict[str, bool] = {}
         self._line_reads: dict[str, frozenset | None] = {}
         self._absent: dict[str, bool] = {}
+        self._empty_cells: dict[tuple[str, str], bool] = {}  # (table, column): some row leaves it empty
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, value if not isinstance(value, (set, frozenset)) else tuple(sorted(value)))
@@ -270,9 +272,12 @@ class ExpressionCompiler:
             return False
         if isinstance(e, n.Attribute):
             if isinstance(e.obj, n.Index):  # a table cell: absent where the data leaves it empty
-                table = self.checked.tables.get(e.obj.obj.name) if isinstance(e.obj.obj, n.Name) else None
-                return table is None or any(row.get(e.name) is None for versions in table.rows.values()
-                                            for _, row in versions)
+                name = e.obj.obj.name if isinstance(e.obj.obj, n.Name) else ""
+                if (name, e.name) not in self._empty_cells:
+                    table = self.checked.tables.get(name)
+                    self._empty_cells[name, e.name] = table is None or any(
+                        row.get(e.name) is None for versions in table.rows.values() for _, row in versions)
+                return self._empty_cells[name, e.name]
             if _reads_outcome(e) or e.name in ("documentation", "date_of_service", "index"):
                 return False  # a line's date is the claim's when it gives none
             record = e.obj.name if isinstance(e.obj, n.Name) else None
@@ -428,7 +433,12 @@ class ExpressionCompiler:
                 and 0 <= e.args[1].value <= 12:
             # The usual round(x, 2): its quantum built once, the Decimal case first (as round_half_up).
             quantum = self.const(Decimal(1).scaleb(-e.args[1].value))
-            return f"_round_to({self.needed(e.args[0], self.expr(e.args[0], scope))}, {quantum})"
+            value = self.needed(e.args[0], self.expr(e.args[0], scope))
+            if self.fast and scope.assign:  # a Decimal rounded in place; anything else by _round_to
+                self.rounds += 1
+                t = f"RT{self.rounds}"
+                return f"({t}.quantize({quantum}, _HALF_UP) if ({t} := {value}).__class__ is Decimal else _round_to({t}, {quantum}))"
+            return f"_round_to({value}, {quantum})"
         fn = FUNCTIONS[e.func]
         name = safe_ident("F_", fn.name)
         self.namespace[name] = fn.impl

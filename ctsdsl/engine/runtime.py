@@ -264,5 +264,5 @@ def namespace(fail: Callable[..., Exception]) -> dict:
     """
     allowed = {name: getattr(builtins, name) for name in _BUILTINS}
     return {"__builtins__": allowed, "Decimal": Decimal, "EMPTY": EMPTY, "ZERO": ZERO, "_U": UNSET, "Result": Result,
-            "_num": num, "_given": given, "_round_to": round_to, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
+            "_num": num, "_given": given, "_round_to": round_to, "_HALF_UP": ROUND_HALF_UP, "_bucket": bucket, "_div": div, "_s": shown, "_nv": no_value, "_at": at,
             "_rd": read, "_rdl": read_line, "_ms": memo_start, "_mc": memo_done, "_mr": replay, "_fail": fail}
