@@ -82,8 +82,17 @@ def claim_digest(claim: object) -> str:
             raw = orjson.dumps(claim, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             raw = b"\\"
-        if raw.isascii() and b"\\" not in raw and _no_float(raw):
-            return "sha256:" + hashlib.sha256(raw).hexdigest()
+        if raw.isascii() and b"\\" not in raw:
+            if _no_float(raw):
+                return "sha256:" + hashlib.sha256(raw).hexdigest()
+            # A float (a spend of 1500.50): written by value, whole ones as ints, as the canonical form
+            # does; orjson writes the others as Python does (the shortest digits that read back) while
+            # they need no exponent, from 1e-4 to 1e16. Any other takes the canonical encoder.
+            try:
+                return "sha256:" + hashlib.sha256(orjson.dumps(_floats_by_value(claim),
+                                                               option=orjson.OPT_SORT_KEYS)).hexdigest()
+            except (_Unusual, TypeError):
+                pass
     try:
         text = _PLAIN(claim)
         if _FLOAT.search(text):
@@ -91,6 +100,24 @@ def claim_digest(claim: object) -> str:
     except _DecimalSeen:
         text = _CANONICAL(_numbers_by_value(claim))
     return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+class _Unusual(Exception):
+    """A float orjson might write otherwise than the canonical encoder: NaN, infinite, tiny or huge."""
+
+
+def _floats_by_value(value: object) -> object:
+    """`value` with each whole float as an int, for orjson; _Unusual for a float it may write otherwise."""
+    if type(value) is dict:
+        return {k: _floats_by_value(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_floats_by_value(v) for v in value]
+    if type(value) is float:
+        if value.is_integer():
+            return int(value)
+        if not 1e-4 <= abs(value) < 1e16:  # NaN too: it compares false
+            raise _Unusual
+    return value
 
 
 def _numbers_by_value(value: object) -> object:
