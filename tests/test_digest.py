@@ -52,7 +52,7 @@ def test_an_example_claim_is_digested_by_orjson_and_matches_the_pinned_digest(mo
     {"id": "é"}, {"id": "\x00\n\t\"\\"}, {"id": "\udc80"}, {"n": 2 ** 80}, {"n": 800.0}, {"n": 1e16},
     {"n": Decimal("800.00")}, {"b": True, "a": [1, {"z": None, "y": 2}]},
     {"n": 1500.5}, {"n": [-2.25, 0.0001, 9999999999999998.0]}, {"n": 1e-05}, {"n": 1.5e16}, {"n": 1e20},
-    {"n": float("nan")}, {"n": float("-inf")}, {"n": 0.1, "d": Decimal("0.1")},
+    {"n": float("nan")}, {"n": float("-inf")}, {"n": 0.1, "d": Decimal("0.1")}, {"\x7f": None}, {"id": "a\x7fb"},
 ])
 def test_what_orjson_writes_otherwise_or_refuses_takes_the_canonical_encoder(claim):
     # Floats by value from 1e-4 to 1e16 go through orjson too (written as Python writes them); the rest not.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -82,7 +83,8 @@ def claim_digest(claim: object) -> str:
             raw = orjson.dumps(claim, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             raw = b"\\"
-        if raw.isascii() and b"\\" not in raw:
+        # orjson writes DEL (0x7f) as it is, the canonical encoder as \u007f; NaN and infinities as null.
+        if raw.isascii() and b"\\" not in raw and b"\x7f" not in raw and (b"null" not in raw or _finite(claim)):
             if _no_float(raw):
                 return "sha256:" + hashlib.sha256(raw).hexdigest()
             # A float (a spend of 1500.50): written by value, whole ones as ints, as the canonical form
@@ -118,6 +120,18 @@ def _floats_by_value(value: object) -> object:
         if not 1e-4 <= abs(value) < 1e16:  # NaN too: it compares false
             raise _Unusual
     return value
+
+
+def _finite(value: object) -> bool:
+    """Whether `value` holds no NaN and no infinity (which orjson would write as null)."""
+    if type(value) is dict:
+        value = value.values()
+    elif type(value) is not list:
+        return not (type(value) is float and not math.isfinite(value))
+    for item in value:  # type: ignore[union-attr]
+        if not _finite(item):
+            return False
+    return True
 
 
 def _numbers_by_value(value: object) -> object:
