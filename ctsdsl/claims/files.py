@@ -283,7 +283,7 @@ def _keys_in(value: object) -> int:
         value = value.values()
     elif type(value) is not list:
         return 0
-    for item in value:  # type: ignore[union-attr]
+    for item in value:
         if type(item) is dict or type(item) is list:
             count += _keys_in(item)
     return count

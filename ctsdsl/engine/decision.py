@@ -128,7 +128,7 @@ def _finite(value: object) -> bool:
         value = value.values()
     elif type(value) is not list:
         return not (type(value) is float and not math.isfinite(value))
-    for item in value:  # type: ignore[union-attr]
+    for item in value:
         if not _finite(item):
             return False
     return True

@@ -28,7 +28,7 @@ _CENTS = Decimal("0.00")  # amounts are written to the cent, as to_dict writes t
 _CENT = Decimal("0.01")
 _ASSUMED = ',"assumed_documented":true'  # a decision made under --assume-documented says so
 _FIDS = [f"F{number}" for number in range(64)]
-_MAX_KEPT = 100_000  # texts kept per policy (findings, lines); past that the cache starts again
+_MAX_KEPT = 1024  # texts kept per policy (findings, lines); past that the cache starts again (memory stays flat)
 
 
 class Encoded(NamedTuple):
