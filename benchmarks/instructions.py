@@ -1,0 +1,83 @@
+"""Instructions per claim, counted by valgrind: figures the machine's load does not change.
+
+Run from the repository root (valgrind must be installed):
+
+    python benchmarks/instructions.py            # ctsdsl.evaluate and ctsdsl batch --jobs 1
+    python benchmarks/instructions.py --n 500    # fewer claims, quicker
+
+Wall-clock figures on a shared 2-core machine vary two- to five-fold with other work; an A/B of
+two trees is read here instead: each figure is a whole process under `valgrind --tool=callgrind`
+doing N claims minus the same process doing none, divided by N. Run it in each tree to compare
+(about two minutes each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def work(kind: str, n: int, mix: Path, out: Path) -> None:
+    """The measured process: `kind` of work on n claims (after one claim of warm-up)."""
+    sys.path.insert(0, str(ROOT))  # this tree's ctsdsl, whichever one the environment installed
+    import ctsdsl
+
+    if kind == "evaluate":
+        claim = json.loads((ROOT / "examples/claims/typical.json").read_text(encoding="utf-8"))
+        for _ in range(n + 1):
+            ctsdsl.evaluate(claim)
+    else:
+        from ctsdsl.scale import batch
+
+        records = mix.read_text(encoding="utf-8").splitlines(True)
+        path = out / f"mix-{n}.jsonl"
+        path.write_text("".join(records[:200 + n]), encoding="utf-8")  # 200 claims compile the policies
+        batch.run_batch(path, output=out / "decisions.jsonl", jobs=1)
+
+
+def count(kind: str, n: int, mix: Path, out: Path) -> int:
+    """The instructions of one process doing `kind` on n claims."""
+    trace = out / "callgrind.out"
+    run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={trace}", sys.executable,
+                          __file__, "--work", kind, "--n", str(n), "--mix", str(mix), "--out", str(out)],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind gave no count:\n{run.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="claims per measured run (default 1,000)")
+    parser.add_argument("--work", choices=("evaluate", "batch"), help=argparse.SUPPRESS)
+    parser.add_argument("--mix", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.work:
+        work(args.work, args.n, args.mix, args.out)
+        return 0
+    if shutil.which("valgrind") is None:
+        raise SystemExit("instructions.py needs valgrind (apt install valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        mix = out / "mix.jsonl"
+        subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_claims.py"), str(args.n + 200), "-o", str(mix),
+                        "--seed", "14"], check=True, capture_output=True)
+        for kind, what in (("evaluate", "ctsdsl.evaluate of examples/claims/typical.json"),
+                           ("batch", "ctsdsl batch --jobs 1, per record of the generated mix")):
+            per_claim = (count(kind, args.n, mix, out) - count(kind, 0, mix, out)) / args.n
+            print(f"  {what:<58} {per_claim:>12,.0f} instructions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
