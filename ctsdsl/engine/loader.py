@@ -26,6 +26,7 @@ from ..language.overlay import Layer, resolve
 from ..language.parser import parse_with_problems
 from ..language.source import POLICY_SUFFIX, parse_source, read_policy_text, with_text
 from ..language.tables import TableData, load_table, resolve_data_path
+from . import policy_cache
 
 
 @dataclass
@@ -131,7 +132,7 @@ def _header_name(path: Path, mtime_ns: int) -> str | None:
     except CtsdslError:
         return None
     try:
-        header = parse_with_problems(text, str(path))[0].header
+        header = read_header(text, str(path))
         return header.name if header else None
     except CtsdslError:
         # A parent with a syntax error is still found by its name, so that its children
@@ -236,9 +237,56 @@ def _candidates(child: Path) -> Iterator[tuple[Path, str | None]]:
 
 
 def load_file(path: str | Path, *, raise_on_error: bool = True) -> LoadedPolicy:
-    """Load one policy file (see `load_text`)."""
+    """Load one policy file (see `load_text`).
+
+    A policy without errors is kept checked on disk (`policy_cache`): loaded again with the same
+    text, parents and data files, it is not parsed and checked again.
+    """
     path = Path(path)
-    return load_text(read_policy_text(path), path, raise_on_error=raise_on_error)
+    text = read_policy_text(path)
+    if not raise_on_error:  # `ctsdsl check` and editors want every diagnostic, warnings included, fresh
+        return load_text(text, path, raise_on_error=False)
+    key = policy_cache.policy_key(path, text, str(_TREE.get()))
+    cached = policy_cache.load_policy(key, _inputs_unchanged)
+    if isinstance(cached, LoadedPolicy):
+        return cached
+    loaded = load_text(text, path)
+    policy_cache.store_policy(key, loaded, None)
+    return loaded
+
+
+def read_header(text: str, source_name: str) -> n.PolicyHeader | None:
+    """A policy's header, as parsing its text gives it (from `policy_cache` when parsed before).
+
+    Raises:
+        PolicySyntaxError: the text does not parse.
+    """
+    return policy_cache.header(text, lambda: parse_with_problems(text, source_name)[0].header)
+
+
+def _inputs_unchanged(loaded: LoadedPolicy, _inputs: object) -> bool:
+    """Whether loading again would read what `loaded` was checked from: each parent found where
+    `extends` found it, with the same text, and each data file resolved to the same file, with the
+    same bytes. Only the I/O of `load_text` is done, not parsing or checking."""
+    layers = loaded.layers
+    if not layers or layers[0].path != loaded.path or layers[0].text != loaded.text:
+        return False
+    for child, parent in zip(layers, layers[1:]):
+        if child.header is None or child.header.extends is None:
+            return False
+        if find_parent(child.header.extends, child.path) != parent.path or read_policy_text(parent.path) != parent.text:
+            return False
+    if layers[-1].header is not None and layers[-1].header.extends is not None:
+        return False
+    declared = {decl.name: decl for decl in loaded.policy.of_kind(n.Table)}
+    if declared.keys() != loaded.checked.tables.keys():
+        return False
+    for name, table in loaded.checked.tables.items():
+        decl = declared[name]
+        target, _ = resolve_data_path(Path(decl.origin) if decl.origin else loaded.path, decl.path)
+        if target is None or str(target) != table.path or not target.is_file() or target.read_bytes() != table.raw:
+            return False
+    return True
 
 
 @dataclass

@@ -12,8 +12,7 @@ from .. import _resources
 from ..language import nodes as n
 from ..errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, did_you_mean
 from .evaluator import Evaluator
-from .loader import LoadedPolicy, find_files, load_file, policy_tree, read_policy_text
-from ..language.parser import parse_with_problems
+from .loader import LoadedPolicy, find_files, load_file, policy_tree, read_header, read_policy_text
 
 
 # A payer's policy that lives outside this folder is never found by its payer: it must be named.
@@ -93,7 +92,7 @@ class Registry:
         """A policy's header, read without checking the policy: choosing the one policy for a claim
         should not cost checking every other in the folder (most of a CLI run's start-up)."""
         try:
-            header = parse_with_problems(read_policy_text(path), str(path))[0].header
+            header = read_header(read_policy_text(path), str(path))
         except CtsdslError:
             header = None
         if header is None or not header.payer or not header.effective_from:
