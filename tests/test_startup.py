@@ -45,3 +45,50 @@ def test_an_unwritable_cache_folder_only_costs_time(tmp_path, monkeypatch):
     monkeypatch.setenv(policy_cache.CACHE_ENV, str(blocked / "cache"))
     assert policy_cache.cache_dir() is None
     assert load_file(ROOT / "policies" / "medicare" / "cts-2025.cts").header.name == "medicare-cts-2025"
+
+
+def _tokenize_wrapped(line: str) -> list[str]:
+    """The line breaking the compiler did with `tokenize` until issue 14, as the oracle of its faster scanner."""
+    import io
+    import tokenize
+    from ctsdsl.engine.compiler import _WIDTH
+    if len(line) <= _WIDTH:
+        return [line]
+    tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    indent = len(line) - len(line.lstrip(" ")) + 8
+    breaks, depth = [], 0
+    for tok in tokens:
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif depth > 0 and tok.type == tokenize.OP and tok.string == ",":
+            breaks.append(tok.end[1])
+        elif depth > 0 and tok.type == tokenize.NAME and tok.string in ("and", "or", "if", "else", "for"):
+            breaks.append(tok.start[1])
+    out: list[str] = []
+    start, last = 0, None
+    for b in breaks:
+        if b - start > _WIDTH - (indent if out else 0) and last is not None and last > start:
+            out.append(line[start:last].rstrip())
+            start = last
+        last = b
+    if len(line) - start > _WIDTH - indent and last is not None and last > start:
+        out.append(line[start:last].rstrip())
+        start = last
+    out.append(line[start:])
+    return [out[0]] + [" " * indent + part.lstrip() for part in out[1:]]
+
+
+def test_generated_lines_break_where_tokenize_would_break_them(monkeypatch):
+    from ctsdsl.engine import compiler
+    seen: list[str] = []
+    real = compiler._wrapped
+    monkeypatch.setattr(compiler, "_wrapped", lambda line: seen.append(line) or real(line))
+    for path in sorted((ROOT / "policies").rglob("*.cts")):
+        checked = load_file(path).checked
+        for trace in (False, True):
+            compiler.Compiler(checked, trace=trace).generate()
+    assert sum(len(line) > compiler._WIDTH for line in seen) > 100
+    for line in seen:
+        assert real(line) == _tokenize_wrapped(line), line

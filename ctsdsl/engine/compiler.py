@@ -45,8 +45,7 @@ returns the `Program`; each expression's code, with the memo slots and line inde
 
 from __future__ import annotations
 
-import io
-import tokenize
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from dataclasses import dataclass
@@ -291,26 +290,34 @@ class Compiler(ExpressionCompiler):
 _WIDTH = 110  # where a generated line is broken, for a reader of the source (and of tracebacks)
 
 
+# The tokens a break depends on, as `tokenize` reads them: a string (never entered), a comment (to the end
+# of the line), a name, a number (so that `1e5` holds no name) and a bracket or comma; the rest is skipped.
+# `tokenize` itself costs half of compiling a policy (issue 14: cold `ctsdsl eval`), for the same breaks
+# (tests/test_compiler.py compares the two on every bundled policy).
+_TOKEN = re.compile(r"""[rRbBuUfF]{0,2}(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")|#.*|[A-Za-z_]\w*|\d[\w.]*|[()\[\]{},]""")
+_OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
+_BREAK_BEFORE = frozenset(("and", "or", "if", "else", "for"))
+
+
 def _wrapped(line: str) -> list[str]:
     """A long generated line broken inside its brackets, after a comma or before `and`, `or`, `if`,
     `else` or `for`: the same code, readable. Strings are never split, so a long message stays whole."""
     if len(line) <= _WIDTH:
         return [line]
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
-    except (tokenize.TokenError, SyntaxError):  # pragma: no cover - the compiler writes whole statements
-        return [line]
     indent = len(line) - len(line.lstrip(" ")) + 8
     breaks, depth = [], 0
-    for tok in tokens:
-        if tok.type == tokenize.OP and tok.string in "([{":
+    for match in _TOKEN.finditer(line):
+        text = match.group()
+        if text in _OPENING:
             depth += 1
-        elif tok.type == tokenize.OP and tok.string in ")]}":
+        elif text in _CLOSING:
             depth -= 1
-        elif depth > 0 and tok.type == tokenize.OP and tok.string == ",":
-            breaks.append(tok.end[1])
-        elif depth > 0 and tok.type == tokenize.NAME and tok.string in ("and", "or", "if", "else", "for"):
-            breaks.append(tok.start[1])
+        elif depth > 0 and text == ",":
+            breaks.append(match.end())
+        elif depth > 0 and text in _BREAK_BEFORE:
+            breaks.append(match.start())
+    if depth:  # pragma: no cover - the compiler writes whole statements (tokenize refused these)
+        return [line]
     out: list[str] = []
     start, last = 0, None
     for b in breaks:
