@@ -60,6 +60,15 @@ except ImportError:  # pragma: no cover - exercised by tests/test_decision_diges
     orjson = None  # type: ignore[assignment]
 
 
+def claim_outcome(governed: int, denied: int, reduced: int) -> Outcome:
+    """A claim's outcome from how many of its governed lines were denied and reduced: `deny` when
+    every governed line is denied, `partial` when some are denied or reduced, else `pay` (one rule
+    for the `Decision` and for the decision JSON batch writes straight from the rules' results)."""
+    if governed and denied == governed:
+        return "deny"
+    return "partial" if denied or reduced else "pay"
+
+
 def claim_digest(claim: object) -> str:
     """The SHA-256 of a claim's canonical JSON, as ``"sha256:..."``.
 

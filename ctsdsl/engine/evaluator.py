@@ -28,8 +28,8 @@ from .adjustments import NO_CODES, RuleCodes, charge_of, line_adjustments, rule_
 from ..language.checker import CheckedPolicy
 from .compiler import Compiler
 from ..claims.validation import model_for
-from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, Origin, Outcome, PolicyInfo,
-                       Severity, Source, claim_digest)
+from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, Origin, PolicyInfo,
+                       Severity, Source, claim_digest, claim_outcome)
 from ..errors import ClaimError, Diagnostic, EvaluationError
 from .runtime import ZERO, AbsentValueError, DatedLookupError, MissingRowError, Result, namespace
 from .unstated import as_stated, conditional
@@ -325,13 +325,7 @@ class Evaluator:
                                                      ln.get("charge"))
                 out_lines.append(_line(seen, i, ln["code"], status, billed, units, amount, tuple(on_line[i]),
                                        adjustments, remarks))
-        outcome: Outcome
-        if governed_count and denied == governed_count:
-            outcome = "deny"
-        elif denied or reduced:
-            outcome = "partial"
-        else:
-            outcome = "pay"
+        outcome = claim_outcome(governed_count, denied, reduced)
         return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total,
                         claim_digest(claim))
 

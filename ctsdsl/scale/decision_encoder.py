@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from json.encoder import encode_basestring_ascii as _quote
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..engine.decision import Decision, Finding, PolicyInfo, claim_digest
+from ..engine.decision import Decision, Finding, PolicyInfo, claim_digest, claim_outcome
 
 if TYPE_CHECKING:
     from ..engine.evaluator import Evaluator
@@ -201,12 +201,7 @@ class DecisionEncoder:
             elif units > 0:
                 complete = False  # paid, of unknown amount (LineDecision.amount_unknown)
             out_lines.append(text)
-        if governed_count and denied == governed_count:
-            outcome = "deny"
-        elif denied or reduced:
-            outcome = "partial"
-        else:
-            outcome = "pay"
+        outcome = claim_outcome(governed_count, denied, reduced)
         text = (f'{{"claim_id":{_quote(claim["id"])},"claim_digest":"{claim_digest(claim)}",'
                 f'"policy":{self._policy(evaluator.info)},"outcome":"{outcome}","lines":[{",".join(out_lines)}],'
                 f'"findings":[{",".join(findings)}],"total_allowed":{_quote(str(total.quantize(_CENTS)))},'
