@@ -60,6 +60,15 @@ except ImportError:  # pragma: no cover - exercised by tests/test_decision_diges
     orjson = None  # type: ignore[assignment]
 
 
+def line_status(denied: bool, allowed: int, billed: int) -> tuple[LineStatus, int]:
+    """A governed line's status and units allowed from what the rules left it: `denied` (0 units)
+    when a rule denied it or reduced it to nothing, `reduced` below the units billed, else `allowed`."""
+    units = 0 if denied else allowed
+    if units <= 0:
+        return "denied", 0
+    return ("reduced" if units < billed else "allowed"), units
+
+
 def claim_outcome(governed: int, denied: int, reduced: int) -> Outcome:
     """A claim's outcome from how many of its governed lines were denied and reduced: `deny` when
     every governed line is denied, `partial` when some are denied or reduced, else `pay` (one rule

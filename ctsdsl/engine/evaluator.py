@@ -28,8 +28,8 @@ from .adjustments import NO_CODES, RuleCodes, charge_of, line_adjustments, rule_
 from ..language.checker import CheckedPolicy
 from .compiler import Compiler
 from ..claims.validation import model_for
-from .decision import (Adjustment, Decision, Finding, LineDecision, LineStatus, Origin, PolicyInfo,
-                       Severity, Source, claim_digest, claim_outcome)
+from .decision import (Adjustment, Decision, Finding, LineDecision, Origin, PolicyInfo,
+                       Severity, Source, claim_digest, claim_outcome, line_status)
 from ..errors import ClaimError, Diagnostic, EvaluationError
 from .runtime import ZERO, AbsentValueError, DatedLookupError, MissingRowError, Result, namespace
 from .unstated import as_stated, conditional
@@ -301,16 +301,9 @@ class Evaluator:
                 out_lines.append(_line(seen, i, ln["code"], "out_of_scope", billed, billed, None, tuple(on_line[i])))
                 continue
             governed_count += 1
-            units = 0 if den[i] else al[i]
-            status: LineStatus
-            if units <= 0:
-                status, units = "denied", 0
-                denied += 1
-            elif units < billed:
-                status = "reduced"
-                reduced += 1
-            else:
-                status = "allowed"
+            status, units = line_status(den[i], al[i], billed)
+            denied += status == "denied"
+            reduced += status == "reduced"
             amount = amt[i]
             if amount is not None:
                 # Half up, as `round()` in a policy and as fee schedules round: $0.125 is $0.13.

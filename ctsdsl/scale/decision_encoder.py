@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from json.encoder import encode_basestring_ascii as _quote
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..engine.decision import Decision, Finding, PolicyInfo, claim_digest, claim_outcome
+from ..engine.decision import Decision, Finding, PolicyInfo, claim_digest, claim_outcome, line_status
 
 if TYPE_CHECKING:
     from ..engine.evaluator import Evaluator
@@ -177,15 +177,9 @@ class DecisionEncoder:
                 out_lines.append(text)
                 continue
             governed_count += 1
-            units = 0 if den[i] else al[i]
-            if units <= 0:
-                status, units = "denied", 0
-                denied += 1
-            elif units < billed:
-                status = "reduced"
-                reduced += 1
-            else:
-                status = "allowed"
+            status, units = line_status(den[i], al[i], billed)
+            denied += status == "denied"
+            reduced += status == "reduced"
             statuses.append(status)
             raw_amount = amt[i]
             # Keyed by the amount as computed: the cent it rounds to comes with the text.
