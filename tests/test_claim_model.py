@@ -71,3 +71,20 @@ def test_a_declared_field_is_one_more_property_compiled_like_the_others():
     assert prop["pattern"] == "^[A-Z0-9-]{4,30}$" and prop["examples"] == ["NW-2025-0001"]
     check = compile_property(prop)
     assert check("NW-1") and not check("nw-1") and not check("NW-1\n")
+
+
+def test_a_field_name_is_matched_as_text_whatever_it_holds():
+    # The checks are generated source: a name with quotes, a newline or a backslash stays a string in it.
+    odd = "a'b\"c\n\\d"
+    schema = {"type": "object", "additionalProperties": False, "required": [odd],
+              "properties": {odd: {"type": "integer", "minimum": 0, "maximum": 9}}}
+    fast = compile_schema(schema)
+    assert fast({odd: 3}) and not fast({odd: 10}) and not fast({"a": 3}) and not fast({odd: 3, "x": 1})
+
+
+def test_a_remembered_answer_store_stays_bounded_however_many_strings_it_sees():
+    from ctsdsl.claims.checks import remembering
+    answers, ask = remembering(lambda v: v.startswith("9"))
+    for i in range(10_000):
+        ask(f"9{i}")
+    assert 0 < len(answers) <= 4096 and answers.get("99999") is True and ask("x") is False

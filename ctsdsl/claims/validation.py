@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _resources
-from .checks import all_fields, compile_property, compile_schema, ecma_end, has_surrogate, is_date, property_checks
+from .checks import compile_property, compile_schema, ecma_end, has_surrogate, is_date, property_checks
 # Reading the files is claim_files' job: its names are re-exported here, where callers have long found them.
 from .files import (StrictYamlLoader, YamlNumberTooLongError, file_kind, iter_jsonl, jsonl_lines,  # noqa: F401
                           load_claim_file, parse_json, parse_jsonl_record, parse_yaml, show_value)
@@ -88,7 +88,6 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # what format "date
 _ecma_end = ecma_end  # the names this module has long used for what claim_checks now owns
 _is_date = is_date
 _has_surrogate = has_surrogate
-_all_fields = all_fields
 
 
 def _is_text(value: object, high: int) -> bool:
