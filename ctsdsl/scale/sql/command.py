@@ -98,22 +98,28 @@ def _decide_file(source, name, choose, sql_of, summary, out, err, on_error) -> i
     from ...claims.validation import parse_jsonl_record, validate_for
     from ..output import OutputFile
 
+    # JSON Lines are written from what the SQL computed, as the row engine's batch writes them;
+    # Parquet tables (and decisions with documentation assumed) need the `Decision`s.
+    encoder = b.DecisionEncoder() if isinstance(out, OutputFile) and not choose.assume_documented else None
     encode = b.DecisionEncoder().encode
     count = 0
     for chunk in b.chunk_records(source, CHUNK):
         count += len(chunk)
-        results = _decide_chunk(chunk, name, choose, sql_of, parse_jsonl_record, validate_for)
+        results = _decide_chunk(chunk, name, choose, sql_of, parse_jsonl_record, validate_for, encoder)
         decided = []
         errors = []
         for (_, lineno, _), result in zip(chunk, results):
             if isinstance(result, b.RecordError):
                 errors.append(result)
                 summary.add_error(result)
-                continue
-            summary.add(result)
-            if isinstance(out, OutputFile):
+            elif isinstance(result, b.Encoded):
+                summary.add_encoded(result)
+                decided.append(result.text)
+            elif isinstance(out, OutputFile):
+                summary.add(result)
                 decided.append(encode(result))
             else:  # Parquet: the record is its line or row in the input, from 1
+                summary.add(result)
                 out.add(int(str(lineno).rpartition(" ")[2]), result)
         if isinstance(out, OutputFile):
             text = "".join(f"{d}\n" for d in decided)
@@ -125,8 +131,9 @@ def _decide_file(source, name, choose, sql_of, summary, out, err, on_error) -> i
     return count
 
 
-def _decide_chunk(chunk, name, choose, sql_of, parse, validate) -> list:
-    """Each record's Decision or RecordError, in the chunk's order."""
+def _decide_chunk(chunk, name, choose, sql_of, parse, validate, encoder=None) -> list:
+    """Each record's Decision or RecordError, in the chunk's order; with `encoder`, each decision
+    the SQL made as its `Encoded` JSON text instead (the row engine's are still Decisions)."""
     from .. import batch as b
     results: list = [None] * len(chunk)
     groups: dict[int, tuple[object, list[int], list[dict]]] = {}
@@ -156,7 +163,9 @@ def _decide_chunk(chunk, name, choose, sql_of, parse, validate) -> list:
         if key not in sql_of:
             from .run import SqlEvaluator
             sql_of[key] = SqlEvaluator(evaluator)  # type: ignore[arg-type]
-        for pos, result in zip(positions, sql_of[key].decide(claims, choose.assume_documented)):
+        sql = sql_of[key]
+        decided = sql.encoded(claims, encoder) if encoder is not None else sql.decide(claims, choose.assume_documented)
+        for pos, result in zip(positions, decided):
             if isinstance(result, int):  # the SQL says the row engine would fail here: it decides, or names why
                 index, lineno, raw = chunk[pos]
                 try:

@@ -21,6 +21,7 @@ from ...engine.decision import Decision, claim_digest
 from ...engine.evaluator import Evaluator
 from ...engine.runtime import Result
 from ...engine.unstated import as_stated
+from ..decision_encoder import DecisionEncoder, Encoded
 from . import plan as plan_mod
 from . import relations
 
@@ -85,6 +86,36 @@ class SqlEvaluator:
         given = claims
         if assume_documented:
             claims = [_assumed(claim) for claim in claims]
+        decide = self.evaluator.assemble  # the row engine's assembly, shared on purpose
+        for ord_, result in self.results(claims):
+            if result is None:
+                yield ord_
+                continue
+            started = perf_counter()
+            decision = decide(claims[ord_], result)
+            if assume_documented:
+                decision = dataclasses.replace(decision, claim_digest=claim_digest(given[ord_]),
+                                               assumed_documented=True)
+            self.seconds["decisions"] += perf_counter() - started
+            yield decision
+
+    def encoded(self, claims: Sequence[Mapping[str, Any]], encoder: DecisionEncoder) -> Iterator[Encoded | int]:
+        """`decide` (without `assume_documented`), each decision written as its JSON text straight from what the SQL computed
+        (`DecisionEncoder.encode_result`, as the row engine's batch writes it), without the
+        `Decision` objects: the same text as encoding `decide`'s decisions, in a third less time."""
+        encode = encoder.encode_result
+        for ord_, result in self.results(claims):
+            if result is None:
+                yield ord_
+                continue
+            started = perf_counter()
+            text = encode(self.evaluator, claims[ord_], result)
+            self.seconds["decisions"] += perf_counter() - started
+            yield text
+
+    def results(self, claims: Sequence[Mapping[str, Any]]) -> Iterator[tuple[int, Result | None]]:
+        """(position, what the rules and fees computed) for each validated claim, in order, as the row
+        engine's `Evaluator.result` gives it; None for a claim the row engine must decide."""
         started = perf_counter()
         rel = relations.build(claims, self.fields)
         built = perf_counter()
@@ -104,10 +135,8 @@ class SqlEvaluator:
         finally:
             con.unregister("claims")
             con.unregister("lines")
-        started = perf_counter()
-        self.seconds["sql"] += started - built
+        self.seconds["sql"] += perf_counter() - built
         li = fi = 0
-        decide = self.evaluator.assemble  # the row engine's assembly, shared on purpose
         for ord_, claim in enumerate(claims):
             n = len(claim["lines"])
             den = [False] * n
@@ -127,16 +156,9 @@ class SqlEvaluator:
                 "not stated" if as_stated(claim, False) is not None else None
             if why is not None:
                 self.handed[why] = self.handed.get(why, 0) + 1
-                yield ord_
+                yield ord_, None
                 continue
-            decision = decide(claim, Result(found, den, al, gov, amt, None))
-            if assume_documented:
-                decision = dataclasses.replace(decision, claim_digest=claim_digest(given[ord_]),
-                                               assumed_documented=True)
-            now = perf_counter()
-            self.seconds["decisions"] += now - started
-            yield decision
-            started = perf_counter()
+            yield ord_, Result(found, den, al, gov, amt, None)
 
 
 def _assumed(claim: Mapping[str, Any]) -> Mapping[str, Any]:
