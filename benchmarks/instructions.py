@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -47,9 +48,12 @@ def work(kind: str, n: int, mix: Path, out: Path) -> None:
 def count(kind: str, n: int, mix: Path, out: Path) -> int:
     """The instructions of one process doing `kind` on n claims."""
     trace = out / "callgrind.out"
+    # No policy cache (engine/policy_cache.py): the first process of a pair would fill it and the
+    # second read it, and the difference would count compiling, not deciding.
+    env = {**os.environ, "CTSDSL_CACHE_DIR": ""}
     run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={trace}", sys.executable,
                           __file__, "--work", kind, "--n", str(n), "--mix", str(mix), "--out", str(out)],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
+                         capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     found = re.search(r"Collected : (\d+)", run.stderr)
     if found is None:
         raise SystemExit(f"valgrind gave no count:\n{run.stderr[-2000:]}")
