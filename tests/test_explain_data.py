@@ -105,3 +105,23 @@ def test_explain_claim_assume_documented_explains_the_decision_evaluate_makes():
     explanation = ctsdsl.explain_claim(claim, assume_documented=True)
     assert explanation.decision == ctsdsl.evaluate(claim, assume_documented=True)
     assert explanation.to_dict()["decision"]["assumed_documented"] is True
+
+
+def test_no_two_evaluations_share_a_dict_or_list_a_caller_may_edit():
+    # to_dict works out a rule's layer and sources, and a replayed read, once for all the lines
+    # that share them: what it hands out must still be each evaluation's own.
+    import ctsdsl
+    claim = json.loads((ROOT / "examples/claims/typical.json").read_text(encoding="utf-8"))
+    claim["lines"] = [dict(claim["lines"][0]) for _ in range(4)]
+    body = ctsdsl.explain_claim(claim).to_dict()
+    # The KX threshold sums the claim's lines in a let: its reads of `o.modifiers` are replayed into each line's.
+    first, second = [e for e in body["evaluations"] if e["rule"] == "kx_threshold_pt_slp"][:2]
+    assert first["sources"] and any(isinstance(r["value"], list) for r in first["reads"])
+    assert [r["label"] for r in first["reads"]] == [r["label"] for r in second["reads"]]
+    first["layer"]["policy"] = first["sources"][0]["id"] = "edited"
+    first["reads"][0]["label"] = "edited"
+    lists = [r["value"] for r in first["reads"] if isinstance(r["value"], list)]
+    for value in lists:
+        value.append("edited")
+    assert "edited" not in json.dumps(second)
+    assert json.dumps(body).count("edited") == 3 + len(lists)  # each edit in one place

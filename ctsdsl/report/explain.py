@@ -49,10 +49,18 @@ class Explanation:
     chain: tuple[Layer, ...] | None = None
 
     def to_dict(self) -> dict:
-        """The explanation as `schemas/explain.schema.json` defines it."""
+        """The explanation as `schemas/explain.schema.json` defines it.
+
+        Every dict and list in it is its own (a caller may edit one evaluation's without touching
+        another's), but what is the same across evaluations is computed once: a rule's layer and
+        sources for each line it ran on, and a read's value for each line whose trace replays it
+        (a memoized let's reads are the same objects in every such trace; see `_Reads`).
+        """
         d = self.decision
         info = {r.id: r for r in (*self.evaluator.rules, *self.evaluator.fees)}
         findings = {(f.rule, f.line): f.id for f in d.findings}
+        cited: dict[str, tuple[dict, list[dict]]] = {}
+        reads = _Reads()
         out = []
         for ev in self.evaluations:
             rule = info[ev.rule]
@@ -62,15 +70,18 @@ class Explanation:
             amount = None
             if ev.kind == "fee" and ev.fired and ev.line is not None:
                 amount = json_value(d.lines[ev.line].allowed_amount)
+            layer_sources = cited.get(ev.rule)
+            if layer_sources is None:
+                layer_sources = cited[ev.rule] = (rule.origin.to_dict(), [s.to_dict() for s in rule.sources])
             out.append({
                 "rule": ev.rule, "kind": ev.kind, "title": rule.title,
                 "severity": rule.severity if ev.kind == "rule" else None,
                 "line": ev.line, "applicable": ev.applicable, "fired": ev.fired, "finding": finding,
                 "reduced_to": ev.computed if ev.kind == "rule" and rule.severity == "reduce" else None,
                 "amount": amount,
-                "layer": rule.origin.to_dict(), "citation": rule.citation,
-                "sources": [s.to_dict() for s in rule.sources],
-                "reads": [_read(label, value, ev.line, r) for r in ev.reads for label, value in (r,)],
+                "layer": layer_sources[0].copy(), "citation": rule.citation,
+                "sources": [s.copy() for s in layer_sources[1]],
+                "reads": reads.of(ev.reads, ev.line),
             })
         return {"schema_version": SCHEMA_VERSION, "decision": d.to_dict(), "layers": self.layers(),
                 "evaluations": out}
@@ -91,13 +102,39 @@ class Explanation:
         return listed
 
 
-def _read(label: str, value: object, current: int | None, read: tuple) -> dict:
-    """One read: its label, its value, and the line it came from (a quantified line's own, else
-    the rule's line for `line.*` reads, else none: the claim, a parameter, a let, a table row)."""
-    line = getattr(read, "line", None)
-    if line is None and label.startswith("line."):
-        line = current
-    return {"label": label, "value": json_value(value), "line": line}
+class _Reads:
+    """Each read as JSON holds it: its label, its value, and the line it came from (a quantified
+    line's own, else the rule's line for `line.*` reads, else none: the claim, a parameter, a let,
+    a table row).
+
+    A long claim's traces are mostly the same read objects replayed (a let that sums the claim's
+    lines, in every line's trace), so each read's label, value and line are worked out once, by
+    the read's identity (the reads are alive for the whole explain, so no id is reused), and each
+    use gets a dict of its own; a value that is a list is copied for each, as `json_value` would
+    have built it afresh.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[str, Any, int | None, bool, bool]] = {}
+
+    def of(self, reads: tuple, current: int | None) -> list[dict]:
+        seen = self._seen
+        out = []
+        for read in reads:
+            known = seen.get(id(read))
+            if known is None:
+                label, value = read
+                line = getattr(read, "line", None)
+                j = json_value(value)
+                known = seen[id(read)] = (label, j, line, line is None and label.startswith("line."),
+                                          isinstance(j, list))
+            label, j, line, own, is_list = known
+            out.append({"label": label, "value": _fresh(j) if is_list else j, "line": current if own else line})
+        return out
+
+
+def _fresh(value: list) -> list:
+    return [_fresh(v) if isinstance(v, list) else v for v in value]
 
 
 def explain(claim: Claim, *, policy: Any = None, evaluator: Evaluator | None = None,
