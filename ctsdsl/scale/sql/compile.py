@@ -27,6 +27,7 @@ from ...claims.fields import (BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST,
 from .calls import CallCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import SQL_TYPES
+from .quantifiers import Quantifier, lift
 from .values import MAX_SCALE, NUMERIC, Compiled, Scope, both, col, either, is_null, is_true, lit, numeric_join
 
 
@@ -57,6 +58,10 @@ class ExprCompiler(CallCompiler):
         # once a batch (see line_row); the key reads the lines relation as alias `l`.
         self.line_row_columns: dict[tuple[str, str], str] = {}
         self.line_rows: list[tuple[str, str, exp.Expression]] = []
+        # Quantifiers over the lines waiting for their aggregate view (quantifiers.py), which
+        # plan.py writes before the view that first reads them; `governs` picks the lines it groups.
+        self.quants: list[Quantifier] = []
+        self.governs: list[str] = []
 
     # ------------------------------------------------------------ errors
 
@@ -252,12 +257,6 @@ class ExprCompiler(CallCompiler):
             self.line_rows.append((name, table, canonical))
         return col(alias, name)
 
-    def fetch_row(self, table: str, key: exp.Expression, s: Scope) -> exp.Expression:
-        alias = self.name("t")
-        return exp.Subquery(this=exp.select(exp.column(alias)).from_(
-            exp.alias_(exp.to_table(self.tables[table]), alias, table=True)).where(
-            self.row_filter(table, key, alias, s)))
-
     def cell(self, index: n.Index, column: str, node: n.Node, s: Scope) -> Compiled:
         table = self.table_of(index.obj)
         data = self.checked.tables[table]
@@ -358,6 +357,9 @@ class ExprCompiler(CallCompiler):
     def over_lines(self, e: n.Quantifier, s: Scope) -> Compiled:
         if s.in_lambda:
             raise self.refuse("a quantifier over claim.lines inside a quantifier over a list", e)
+        lifted = lift(self, e, s)
+        if lifted is not None:
+            return lifted
         alias = self.name("o")
         inner = Scope(s.claim, s.line, s.date, {**s.vars, e.var: ("line", alias)}, s.units_allowed, home=s.home)
         where = self.expr(e.where, inner) if e.where is not None else None

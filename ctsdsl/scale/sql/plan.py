@@ -31,12 +31,12 @@ from sqlglot import exp
 from ...language import nodes as n
 from ...language.checker import CheckedPolicy
 from ...claims.fields import INT, NUMBER, OUTCOMES
+from . import quantifiers
 from .compile import ExprCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import claim_columns
-from .values import MAX_SCALE, Compiled, Scope, both, col, either, is_true, lit
+from .values import LINES, MAX_SCALE, Compiled, Scope, both, col, either, is_true, lit
 
-LINES = "ctsdsl_lines_rows"  # the lines relation with the table rows keyed by each line's own fields
 _LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
 
 # The parts of a rule and fee this backend knows. A field added to the syntax tree (issue 15's
@@ -133,14 +133,35 @@ def _table_view(checked: CheckedPolicy, name: str, columns: set[str]) -> exp.Exp
 
 def _with_rows(ec: ExprCompiler, views: list[tuple[str, exp.Expression]], prev: str, alias: str, scope: Scope,
                name: str, columns: list[tuple[str, exp.Expression]]) -> None:
-    """Append view `name` over `prev`, preceded by a view fetching the table rows its columns
-    asked for (ExprCompiler.new_rows) when there are any."""
+    """Append view `name` over `prev`, preceded by the aggregate views of the quantifiers its
+    columns hold (ExprCompiler.quants, quantifiers.py) joined to `prev`, then by a view joining
+    the table rows they asked for (ExprCompiler.new_rows), when there are any."""
+    if ec.quants:
+        views.extend(quantifiers.views(ec.quants, ec.governs, prev, alias, name + "_q"))
+        ec.quants = []
+        prev = name + "_q"
     if ec.new_rows:
-        fetched = [(column, ec.fetch_row(table, key, scope)) for column, table, key in ec.new_rows]
+        views.append((name + "_rows", _joined_rows(ec, prev, alias, scope)))
         ec.new_rows = []
-        views.append((name + "_rows", _stage(prev, alias, fetched)))
         prev = name + "_rows"
     views.append((name, _stage(prev, alias, columns)))
+
+
+def _joined_rows(ec: ExprCompiler, prev: str, alias: str, scope: Scope) -> exp.Select:
+    """`prev` with each table row ExprCompiler.shared_row asked for as a struct column (NULL where
+    the table has none for the key on the scope's date), by a left join, not a subquery per row:
+    a table has at most one row in force per key and date, so no row is repeated."""
+    query = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(alias)))
+    joins = []
+    for name, table, key in ec.new_rows:
+        j = "j" + name
+        query = query.select(exp.Case(ifs=[exp.If(this=exp.Is(this=col(j, "k"), expression=exp.Null()),
+                                                  true=exp.Null())], default=exp.column(j)).as_(name), append=True)
+        joins.append((exp.alias_(exp.to_table(ec.tables[table]), j, table=True), ec.row_filter(table, key, j, scope)))
+    query = query.from_(exp.alias_(exp.to_table(prev), alias, table=True))
+    for source, on in joins:
+        query = query.join(source, on=on, join_type="left")
+    return query
 
 
 def _stage(prev: str, alias: str, columns: list[tuple[str, exp.Expression]]) -> exp.Select:
@@ -230,6 +251,7 @@ def build(checked: CheckedPolicy) -> Plan:
     for t in checked.tables:
         views.append((tables[t], _table_view(checked, t, read.get(t, set()))))
     ec = ExprCompiler(checked, tables)
+    ec.governs = governs
     rules: list[n.Rule] = policy.of_kind(n.Rule)
     fees: list[n.Fee] = policy.of_kind(n.Fee)
     stage_names = checked.stages or ("",)
@@ -247,9 +269,8 @@ def build(checked: CheckedPolicy) -> Plan:
     gov_test = (exp.In(this=exp.column("l_code"), expressions=[lit(g) for g in governs])
                 if governs else exp.false())
     views.append(("ctsdsl_governed", exp.select("*").from_(LINES).where(gov_test)))
-    has_governed = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table("ctsdsl_governed"), "g",
-                                                                    table=True))
-                              .where(exp.EQ(this=col("g", "claim_ord"), expression=col("c", "claim_ord"))))
+    has_governed = exp.In(this=col("c", "claim_ord"),
+                          query=exp.Subquery(this=exp.select("claim_ord").from_("ctsdsl_governed")))
     base = exp.select("*").from_(exp.alias_(exp.to_table("claims"), "c", table=True)).where(has_governed)
     views.append(("ctsdsl_claims_governed", base))
 

@@ -16,6 +16,7 @@ from ...claims.fields import INT, MONEY, NUMBER
 
 MAX_SCALE = 12  # decimals a literal or table cell may have; DECIMAL(38) must hold products of a few
 NUMERIC = frozenset({INT, NUMBER, MONEY})
+LINES = "ctsdsl_lines_rows"  # the lines relation with the table rows keyed by each line's own fields (plan.py)
 
 
 class Compiled(NamedTuple):
