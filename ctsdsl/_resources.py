@@ -7,7 +7,6 @@ install keeps them at the top of the repository, where reviewers find them.
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
 from .errors import CtsdslError, Diagnostic
@@ -15,17 +14,21 @@ from .errors import CtsdslError, Diagnostic
 
 def _data_dir(name: str) -> Path:
     """The directory of bundled ``name`` files (``schemas`` or ``policies``)."""
-    candidates: list[Path] = []
-    try:
-        packaged = importlib.resources.files("ctsdsl") / "_data" / name
-        # Only a real directory is usable: callers open files by path.
-        candidates.append(Path(str(packaged)))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - exotic loaders
-        pass
-    candidates.append(Path(__file__).resolve().parent.parent / name)
+    # The package's own folder, as importlib.resources gives it for an installed wheel (a plain folder
+    # on disk), without the 6-10 ms of importing importlib.resources on every start.
+    candidates = [Path(__file__).parent / "_data" / name, Path(__file__).resolve().parent.parent / name]
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
+    try:  # a zipped or otherwise unusual install: only its loader knows; callers open files by path
+        import importlib.resources
+        packaged = Path(str(importlib.resources.files("ctsdsl") / "_data" / name))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - exotic loaders
+        pass
+    else:
+        if packaged.is_dir():
+            return packaged
+        candidates.append(packaged)
     raise CtsdslError(
         Diagnostic(
             code="missing-resource",

@@ -8,15 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from ctsdsl import _resources
 from ctsdsl.engine import policy_cache
 from ctsdsl.engine.loader import load_file
+from ctsdsl.errors import CtsdslError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_ctsdsl_loads_no_batch_machinery_and_no_schema_validator():
-    code = ("import sys, ctsdsl; print(' '.join(m for m in ('jsonschema', 'ctsdsl.scale.batch', 'pyarrow', 'duckdb') "
-            "if m in sys.modules))")
+    modules = ("jsonschema", "ctsdsl.scale.batch", "pyarrow", "duckdb", "importlib.resources")
+    code = f"import sys, ctsdsl; print(' '.join(m for m in {modules!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == ""
 
@@ -45,6 +49,19 @@ def test_an_unwritable_cache_folder_only_costs_time(tmp_path, monkeypatch):
     monkeypatch.setenv(policy_cache.CACHE_ENV, str(blocked / "cache"))
     assert policy_cache.cache_dir() is None
     assert load_file(ROOT / "policies" / "medicare" / "cts-2025.cts").header.name == "medicare-cts-2025"
+
+
+def test_bundled_files_are_found_inside_an_installed_package_first(tmp_path, monkeypatch):
+    # A wheel carries them in ctsdsl/_data (pyproject.toml's force-include); they are found by path, without
+    # importlib.resources, which only a zipped install needs.
+    installed = tmp_path / "site-packages" / "ctsdsl"
+    (installed / "_data" / "policies").mkdir(parents=True)
+    monkeypatch.setattr(_resources, "__file__", str(installed / "_resources.py"))
+    assert _resources.policies_dir() == installed / "_data" / "policies"
+    with pytest.raises(CtsdslError) as raised:
+        _resources.schema_path("claim.schema.json")
+    assert raised.value.diagnostics[0].code == "missing-resource"
+    assert str(installed / "_data" / "schemas") in raised.value.diagnostics[0].hint
 
 
 def _tokenize_wrapped(line: str) -> list[str]:
