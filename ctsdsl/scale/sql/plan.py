@@ -37,6 +37,7 @@ from .errors import SqlUnsupportedError, unsupported
 from .relations import claim_columns
 from .values import LINES, MAX_SCALE, Compiled, Scope, both, col, either, is_true, lit
 
+TABLE_PREFIX = "ctsdsl_t_"  # the view of each data table: its rows, each with the dates it is in force
 _LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
 
 # The parts of a rule and fee this backend knows. A field added to the syntax tree (issue 15's
@@ -244,7 +245,7 @@ def build(checked: CheckedPolicy) -> Plan:
     policy = checked.policy
     header = policy.header
     governs = list(header.governs) if header else []
-    tables = {t: f"ctsdsl_t_{t}" for t in checked.tables}
+    tables = {t: f"{TABLE_PREFIX}{t}" for t in checked.tables}
     views: list[tuple[str, exp.Expression]] = []
     stored: list[str] = []
     read = _columns_read(policy)

@@ -53,6 +53,10 @@ class SqlEvaluator:
                                                           self.plan.statements("duckdb", pretty=False))):
             if name in stored:
                 self.fill.append((name, self._stored(name, query.sql(dialect="duckdb"), read_after[i])))
+            elif name.startswith(plan_mod.TABLE_PREFIX):
+                # The policy's data, the same for every batch: a table made once, not VALUES rows cast
+                # again by every query that looks a row up (a tenth of a small batch's time).
+                self.con.execute(f"CREATE TEMP TABLE {name} AS {query.sql(dialect='duckdb')}")
             else:
                 self.con.execute(statement)
         self.handed: dict[str, int] = {}  # why claims went to the row engine, counted over this evaluator's life
