@@ -3,6 +3,7 @@ and the on-disk policy cache, which must never give a decision from stale files.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,38 @@ def test_bundled_files_are_found_inside_an_installed_package_first(tmp_path, mon
         _resources.schema_path("claim.schema.json")
     assert raised.value.diagnostics[0].code == "missing-resource"
     assert str(installed / "_data" / "schemas") in raised.value.diagnostics[0].hint
+
+
+def test_generated_code_is_compiled_once_and_a_changed_or_damaged_entry_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path / "cache"))
+    source, other = "def evaluate(c):\n    return c + 1\n", "def evaluate(c):\n    return c + 2\n"
+    first = policy_cache.compiled(source, "<compiled policy>")
+    [entry] = (tmp_path / "cache").glob("code-*")
+    calls: list[str] = []
+    real = compile
+    monkeypatch.setattr(policy_cache, "compile", lambda *a: calls.append(a[0]) or real(*a), raising=False)
+    again = policy_cache.compiled(source, "<compiled policy>")
+    assert calls == [] and again.co_code == first.co_code and again is not first
+    assert policy_cache.compiled(other, "<compiled policy>").co_consts != first.co_consts
+    assert calls == [other]
+    entry.write_bytes(entry.read_bytes()[:40])  # truncated: compiled again, no error
+    scope: dict = {}
+    exec(policy_cache.compiled(source, "<compiled policy>"), scope)
+    assert scope["evaluate"](1) == 2 and calls == [other, source]
+
+
+def test_an_evaluator_built_from_cached_code_decides_as_one_compiled_afresh(tmp_path, monkeypatch):
+    claim = json.loads((ROOT / "examples" / "claims" / "typical.json").read_text(encoding="utf-8"))
+    path = ROOT / "policies" / "medicare" / "cts-2024.cts"  # the claim's
+    monkeypatch.setenv(policy_cache.CACHE_ENV, "")
+    fresh = load_file(path).evaluator()
+    monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path / "cache"))
+    load_file(path).evaluator()
+    cached = load_file(path).evaluator()
+    assert any((tmp_path / "cache").glob("code-*"))
+    assert cached.source == fresh.source
+    assert cached.evaluate(claim).to_dict() == fresh.evaluate(claim).to_dict()
+    assert cached.trace(claim)[1] == fresh.trace(claim)[1]
 
 
 def _tokenize_wrapped(line: str) -> list[str]:

@@ -14,6 +14,10 @@ is stored under a digest of both and used only when every input is the same agai
 Every key includes a fingerprint of the code that computed the entry: each file of the package,
 the bundled schemas and the parser libraries (path, size, modification time), with Python's version.
 
+The compiled code of an evaluator's generated Python is kept too, under a digest of that source and
+the interpreter's version and bytecode format alone: compiling the same source gives the same code
+object whatever produced it, so a changed policy or compiler, giving other source, misses by itself.
+
 The folder is `$CTSDSL_CACHE_DIR`, else `$XDG_CACHE_HOME/ctsdsl`, else `~/.cache/ctsdsl`; an empty
 `CTSDSL_CACHE_DIR` turns the cache off. Entries are pickles, so the folder is used only when it
 is the user's own and no one else may write to it. A folder that cannot be made or written, or an
@@ -25,12 +29,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import marshal
 import os
 import pickle
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from .. import _resources
@@ -126,6 +132,13 @@ def _write(name: str, value: Any) -> None:
         return
     try:
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - a value that cannot be kept is computed again next time
+        return
+    _write_bytes(folder, name, data)
+
+
+def _write_bytes(folder: Path, name: str, data: bytes) -> None:
+    try:
         fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -201,3 +214,32 @@ def store_policy(key: str, policy: Any, inputs: Any) -> None:
     """Keep a checked policy with what its inputs were (`load_policy` compares them)."""
     _write(key, (key, policy, inputs))
     _prune("policy")
+
+
+def compiled(source: str, filename: str) -> CodeType:
+    """`compile(source, filename, "exec")`, read from disk when this source was compiled before.
+
+    Compiling an evaluator's generated Python is about half of building it (15-20 ms for Medicare
+    2025). The entry is marshalled code, which only this interpreter's version reads back; its name
+    and its first bytes hold the digest of the source, the file name and that version.
+    """
+    digest = hashlib.sha256(b"\0".join((_FORMAT, sys.version.encode(), importlib.util.MAGIC_NUMBER,
+                                        str(sys.flags.optimize).encode(), filename.encode("utf-8", "surrogatepass"),
+                                        source.encode("utf-8", "surrogatepass")))).digest()
+    name = f"code-{digest.hex()}"
+    folder = cache_dir()
+    if folder is not None:
+        try:
+            with open(folder / name, "rb") as fh:
+                data = fh.read()
+            if data[:len(digest)] == digest:
+                code = marshal.loads(data[len(digest):])  # our own folder, checked by _safe
+                if isinstance(code, CodeType):
+                    return code
+        except Exception:  # noqa: BLE001 - missing, truncated or unreadable: compiled again
+            pass
+    code = compile(source, filename, "exec")
+    if folder is not None:
+        _write_bytes(folder, name, digest + marshal.dumps(code))
+        _prune("code")
+    return code
