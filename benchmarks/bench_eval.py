@@ -33,7 +33,7 @@ from handwritten_medicare2025 import HandwrittenMedicare2025  # noqa: E402
 
 POLICY = "medicare-cts-2025"
 TARGET_EVALUATE_US = 20  # ctsdsl.evaluate of the 3-line claim (issue 14)
-TARGET_COLD_MS = 150  # the first compile in a fresh process (issue 14; issue 5 asked 200)
+TARGET_COLD_MS = 150  # the first compile in a fresh process, and cold `ctsdsl eval` (issue 14; issue 5 asked 200)
 DOCUMENTED = {"plan_of_care_includes_cts": True, "consent": True, "reason_without_patient": True,
               "need_for_occurrence": True, "training_described": True, "caregiver_response": True,
               "impact_on_goals": True, "group_details": True}
@@ -194,19 +194,29 @@ def bench_compile(repeat: int) -> None:
 def bench_cli(repeat: int) -> None:
     print("CLI start-up to first decision: `ctsdsl eval examples/claims/typical.json`")
     argv = [sys.executable, "-m", "ctsdsl", "eval", "examples/claims/typical.json"]
-    subprocess.run(argv, capture_output=True, cwd=ROOT, check=True)  # fill caches as a user's second run would
-    times = []
-    for _ in range(repeat):
-        start = timeit.default_timer()
-        subprocess.run(argv, capture_output=True, cwd=ROOT, check=True)
-        times.append(timeit.default_timer() - start)
-    _row("wall time, per run", statistics.median(times) * 1e3, min(times) * 1e3, "ms", "target <= 500 ms")
+    plain = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    with tempfile.TemporaryDirectory() as pycache:
+        # Without a bytecode cache every ctsdsl module is compiled on each run (a checkout whose shell sets
+        # PYTHONDONTWRITEBYTECODE); an installed package has its bytecode, as the second run here has.
+        for label, env in (("wall time, per run, no bytecode cache", {**plain, "PYTHONDONTWRITEBYTECODE": "1"}),
+                           ("wall time, per run, bytecode cached", {**plain, "PYTHONPYCACHEPREFIX": pycache})):
+            # One run first fills the policy cache (and the bytecode cache), as a user's first run would.
+            subprocess.run(argv, capture_output=True, cwd=ROOT, env=env, check=True)
+            times = []
+            for _ in range(repeat):
+                start = timeit.default_timer()
+                subprocess.run(argv, capture_output=True, cwd=ROOT, env=env, check=True)
+                times.append(timeit.default_timer() - start)
+            wall = statistics.median(times) * 1e3
+            _row(label, wall, min(times) * 1e3, "ms",
+                 f"target <= {TARGET_COLD_MS} ms (issue 14) {'met' if wall <= TARGET_COLD_MS else 'MISSED'}")
     baseline = []
     for _ in range(repeat):
         start = timeit.default_timer()
         subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True)
         baseline.append(timeit.default_timer() - start)
     _row("(python -c pass, for scale)", statistics.median(baseline) * 1e3, min(baseline) * 1e3, "ms", "")
+    print(f"  load average {os.getloadavg()[0]:.2f} (two cores shared: a loaded machine inflates wall times)")
 
 
 def main(argv: list[str] | None = None) -> int:
