@@ -171,12 +171,8 @@ def cmd_batch(args) -> int:
             raise UsageError(Diagnostic("usage", "--engine sql reads claim JSON Lines, CSV or Parquet and writes "
                                         "decisions", "ctsdsl batch", hint="use --engine row for 837P, FHIR or "
                                         "--format fhir"))
-        if args.jobs != 1:  # said, not ignored: a user asking for N processes would wait for N times the speed
-            raise UsageError(Diagnostic("usage", "--engine sql takes no --jobs: DuckDB runs each query on every core "
-                                        "already, and claims are read and decisions written in one process",
-                                        "ctsdsl batch", hint="drop --jobs, or use --engine row --jobs N"))
         summary = run_sql_batch(path, args.output, args.errors, args.policy, args.policies, on_error=report,
-                                output_format=args.format, assume_documented=args.assume_documented)
+                                output_format=args.format, assume_documented=args.assume_documented, jobs=args.jobs)
     elif args.format == "parquet" or Path(path).suffix.lower() == ".parquet":  # the row engine writes and reads JSON
         raise UsageError(Diagnostic("usage", "Parquet claims and decisions are the SQL engine's", "ctsdsl batch",
                                     hint="add --engine sql (the sql extra; docs/sql.md)"))

@@ -169,14 +169,36 @@ def test_ctsdsl_sql_prints_a_policy_with_stages_and_a_declared_field_in_spark_sq
     assert "CREATE OR REPLACE VIEW ctsdsl_seen2" in done.stdout and "l_prior_auth_number" in done.stdout
 
 
-def test_batch_with_the_sql_engine_refuses_jobs_rather_than_ignore_them(tmp_path):
+@pytest.mark.parametrize("output_format", ["json", "parquet"])
+def test_batch_with_the_sql_engine_on_two_jobs_writes_what_one_job_writes_in_input_order(tmp_path, monkeypatch,
+                                                                                         output_format):
+    # Chunks of 40, so six of them cross between the processes, with malformed records among them.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gen_claims
+    from ctsdsl.scale.sql import command
+
+    monkeypatch.setattr(command, "CHUNK", 40)
     claims = tmp_path / "c.jsonl"
-    claims.write_text((Path(__file__).resolve().parent.parent / "examples" / "claims" / "typical.json")
-                      .read_text(encoding="utf-8").replace("\n", " ") + "\n", encoding="utf-8")
-    done = _ctsdsl("batch", str(claims), "--engine", "sql", "--jobs", "2", "-q")
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "--engine sql takes no --jobs" in done.stderr and done.stdout == ""
-    assert _ctsdsl("batch", str(claims), "--engine", "sql", "--jobs", "1", "-q").returncode == 0
+    claims.write_text("".join(line + "\n" for line in gen_claims.generate(230, seed=7, bad=0.05)), encoding="utf-8")
+    written = {}
+    for jobs in (1, 2):
+        out = tmp_path / (f"out{jobs}" if output_format == "parquet" else f"out{jobs}.jsonl")
+        summary = command.run_sql_batch(claims, str(out), str(tmp_path / f"err{jobs}.jsonl"), None, None,
+                                        output_format=output_format, jobs=jobs)
+        tables = sorted(out.iterdir()) if output_format == "parquet" else [out]
+        written[jobs] = ([t.read_bytes() if t.suffix == ".jsonl" else _rows(t) for t in tables],
+                         (tmp_path / f"err{jobs}.jsonl").read_text(), summary.render())
+    assert written[1] == written[2]
+    decisions, errors, _ = written[2]
+    assert errors.count("\n") > 0 and "claim-" in errors  # the malformed records, located, in order
+    if output_format == "json":
+        ids = [json.loads(line)["claim_id"] for line in decisions[0].decode().splitlines()]
+        assert len(ids) + errors.count("\n") == 230 and ids == sorted(ids, key=lambda i: int(i.split("-")[-1]))
+
+
+def _rows(table: Path) -> list:
+    import pyarrow.parquet as pq
+    return pq.read_table(table).to_pylist()
 
 
 def test_batch_with_the_sql_engine_assumes_the_documentation_as_the_row_engine_does(tmp_path):

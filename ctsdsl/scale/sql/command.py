@@ -8,10 +8,14 @@ claims per policy in one query, and writes the same JSON Lines in input order.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ...errors import ClaimError, CtsdslError, Diagnostic, UsageError
+from ..decision_encoder import Encoded
 
 CHUNK = 20_000  # claims per query: large enough that planning is a small share, small enough for flat memory
 
@@ -44,11 +48,14 @@ def cmd_sql(args) -> int:
 
 
 def run_sql_batch(path: str | Path, output: str | None, errors: str | None, policy: str | None,
-                  policies: str | None, on_error=None, output_format: str = "json", assume_documented: bool = False):
+                  policies: str | None, on_error=None, output_format: str = "json", assume_documented: bool = False,
+                  jobs: int = 1):
     """Decide a .jsonl, .csv or .parquet file of claims with the SQL backend; returns the batch `Summary`.
 
     `output_format` "json" writes JSON Lines to `output` (a file, or stdout); "parquet" writes
-    the decisions as three tables in the folder `output` (parquet_decisions.py)."""
+    the decisions as three tables in the folder `output` (parquet_decisions.py). With `jobs` > 1,
+    chunks are decided in that many worker processes, each with its own DuckDB (and its share
+    of the cores), and written in input order."""
     _require()
     from .. import batch as b
     from ...claims.validation import jsonl_lines
@@ -56,7 +63,6 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
     from ..output import OutputFile, abandon_all, check_targets, publish_all, shown
     from .parquet_claims import parquet_records
     from .parquet_decisions import ParquetDecisions, check_folder
-    from .run import SqlEvaluator
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -65,10 +71,9 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
                                     f"{path.name}", shown(path), hint="decide it with the row engine (--engine row)"))
     folder = check_folder(output) if output_format == "parquet" else None
     check_targets(path, None if folder else output, errors)
-    choose = b.PolicyChooser(policy, b.registry_for(policies), assume_documented)  # batch's own policy choice
     summary = b.Summary()
-    sql_of: dict[int, SqlEvaluator] = {}
     name = shown(path)
+    work = (name, policy, policies, assume_documented, folder is not None, jobs)
     with b.stop_on_signals():
         out: OutputFile | ParquetDecisions = ParquetDecisions(folder) if folder else OutputFile(output)
         try:
@@ -78,11 +83,11 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
             raise
         try:
             if suffix == ".parquet":
-                count = _decide_file(parquet_records(path, name), name, choose, sql_of, summary, out, err, on_error)
+                count = _decide_file(parquet_records(path, name), work, summary, out, err, on_error)
             else:
                 with b.open_input(path) as fh:
                     source = jsonl_lines(fh) if suffix == ".jsonl" else csv_records(fh, name)
-                    count = _decide_file(source, name, choose, sql_of, summary, out, err, on_error)
+                    count = _decide_file(source, work, summary, out, err, on_error)
             if not count:
                 raise ClaimError(Diagnostic("claim-empty", f"{name} holds no claims", name))
             publish_all(out, err)  # type: ignore[arg-type]  # ParquetDecisions finishes and publishes as a file does
@@ -92,46 +97,85 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
     return summary
 
 
-def _decide_file(source, name, choose, sql_of, summary, out, err, on_error) -> int:
-    """Decide every record of `source` a chunk at a time, writing each chunk's results in input order."""
+def _decide_file(source, work: tuple, summary, out, err, on_error) -> int:
+    """Decide every record of `source` a chunk at a time (in `work`'s last item of worker processes),
+    writing each chunk's results in input order."""
     from .. import batch as b
-    from ...claims.validation import parse_jsonl_record, validate_for
-    from ..output import OutputFile
+    from ..pool import ordered_map
 
-    # JSON Lines are written from what the SQL computed, as the row engine's batch writes them;
-    # Parquet tables (and decisions with documentation assumed) need the `Decision`s.
-    encoder = b.DecisionEncoder() if isinstance(out, OutputFile) and not choose.assume_documented else None
-    encode = b.DecisionEncoder().encode
+    jobs = work[-1]
+    chunks = b.chunk_records(source, CHUNK)
+    decided: Iterator[tuple]
+    if jobs <= 1:
+        worker = _Worker(*work)
+        decided = (worker.chunk(chunk) for chunk in chunks)
+    else:
+        decided = ordered_map(_chunk_worker, work, chunks, jobs)
     count = 0
-    for chunk in b.chunk_records(source, CHUNK):
-        count += len(chunk)
-        results = _decide_chunk(chunk, name, choose, sql_of, parse_jsonl_record, validate_for, encoder)
-        decided = []
+    for result, rows in decided:
+        count += result.decided + len(result.errors)
+        if rows:  # Parquet: each decision with its record (its line or row in the input, from 1)
+            for record, decision in rows:
+                out.add(record, decision)
+            out.flush()
+        # Input order: decisions and errors interleave as the records did; each output keeps its own order.
+        b.write_result(result, out, err, on_error)
+        summary.merge(result.summary)
+    return count
+
+
+def _chunk_worker(*work) -> Callable[[list], tuple]:
+    return _Worker(*work).chunk
+
+
+class _Worker:
+    """What one process needs to decide chunks on the SQL engine: its policy choice, a DuckDB per
+    policy (built on first use) and its encoders."""
+
+    def __init__(self, name: str, policy: str | None, policies: str | None, assume_documented: bool,
+                 parquet: bool, jobs: int) -> None:
+        from .. import batch as b
+
+        self.name = name
+        self.choose = b.PolicyChooser(policy, b.registry_for(policies), assume_documented)  # batch's own choice
+        self.sql_of: dict[int, Any] = {}
+        self.parquet = parquet
+        # Each worker's DuckDB gets its share of the cores: N of them each on every core would fight.
+        self.threads = None if jobs <= 1 else max(1, (os.cpu_count() or 1) // jobs)
+        # JSON Lines are written from what the SQL computed, as the row engine's batch writes them;
+        # Parquet tables (and decisions with documentation assumed) need the `Decision`s.
+        self.encoder = None if parquet or assume_documented else b.DecisionEncoder()
+        self.encode = b.DecisionEncoder().encode
+
+    def chunk(self, chunk: list) -> tuple:
+        """(a ChunkResult of the chunk's JSON Lines, errors and summary; for Parquet, its (record, Decision)s)."""
+        from .. import batch as b
+        from ...claims.validation import parse_jsonl_record, validate_for
+
+        results = _decide_chunk(chunk, self.name, self.choose, self.sql_of, parse_jsonl_record, validate_for,
+                                self.encoder, self.threads)
+        texts: list[str] = []
+        rows: list = []
         errors = []
+        summary = b.Summary()
         for (_, lineno, _), result in zip(chunk, results):
             if isinstance(result, b.RecordError):
                 errors.append(result)
                 summary.add_error(result)
-            elif isinstance(result, b.Encoded):
+            elif isinstance(result, Encoded):
                 summary.add_encoded(result)
-                decided.append(result.text)
-            elif isinstance(out, OutputFile):
+                texts.append(result.text)
+            else:
                 summary.add(result)
-                decided.append(encode(result))
-            else:  # Parquet: the record is its line or row in the input, from 1
-                summary.add(result)
-                out.add(int(str(lineno).rpartition(" ")[2]), result)
-        if isinstance(out, OutputFile):
-            text = "".join(f"{d}\n" for d in decided)
-        else:
-            out.flush()
-            text = ""
-        # Input order: decisions and errors interleave as the records did; each output keeps its own order.
-        b.write_result(b.ChunkResult(text, len(decided), errors, b.Summary()), out, err, on_error)
-    return count
+                if self.parquet:
+                    rows.append((int(str(lineno).rpartition(" ")[2]), result))
+                else:
+                    texts.append(self.encode(result))
+        decided = len(rows) if self.parquet else len(texts)
+        return b.ChunkResult("".join(f"{t}\n" for t in texts), decided, errors, summary), rows
 
 
-def _decide_chunk(chunk, name, choose, sql_of, parse, validate, encoder=None) -> list:
+def _decide_chunk(chunk, name, choose, sql_of, parse, validate, encoder=None, threads=None) -> list:
     """Each record's Decision or RecordError, in the chunk's order; with `encoder`, each decision
     the SQL made as its `Encoded` JSON text instead (the row engine's are still Decisions)."""
     from .. import batch as b
@@ -162,7 +206,7 @@ def _decide_chunk(chunk, name, choose, sql_of, parse, validate, encoder=None) ->
         key = id(evaluator)
         if key not in sql_of:
             from .run import SqlEvaluator
-            sql_of[key] = SqlEvaluator(evaluator)  # type: ignore[arg-type]
+            sql_of[key] = SqlEvaluator(evaluator, threads=threads)  # type: ignore[arg-type]
         sql = sql_of[key]
         decided = sql.encoded(claims, encoder) if encoder is not None else sql.decide(claims, choose.assume_documented)
         for pos, result in zip(positions, decided):
