@@ -12,12 +12,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from lark import Token, Tree
-
 from .errors import Diagnostic, PolicySyntaxError
 from .language import nodes as n
 
 if TYPE_CHECKING:
+    from lark import Token, Tree
     from yaml import Node
 
 # ---------------------------------------------------------------- policy files
@@ -94,6 +93,10 @@ def check_parse_tree(tree: Tree, text: str, source_name: str, first_line: int = 
     Raises:
         PolicySyntaxError: naming the line and column where a limit is passed.
     """
+    # Imported here, not at the top: every reader of claims imports this module for its limits, and only
+    # a policy being parsed, with Lark already loaded, needs lark's classes (about 20 ms of a cold start).
+    from lark import Token
+
     definitions = 0
     stack: list[tuple[Tree | Token, int]] = [(tree, 1)]
     while stack:
@@ -159,6 +162,8 @@ def _short(value: int | Decimal) -> str:
 
 
 def _tree_position(node: Tree) -> tuple[int, int]:
+    from lark import Token  # see check_parse_tree
+
     meta = node.meta
     if not getattr(meta, "empty", True):
         return meta.line, meta.column
