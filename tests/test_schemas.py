@@ -106,13 +106,14 @@ def test_an_installed_package_reads_its_bundled_copies_first(tmp_path, monkeypat
     for name in ("schemas", "policies"):
         (packaged / "_data" / name).mkdir(parents=True)
     (packaged / "_data" / "schemas" / "claim.schema.json").write_text("{}")
-    monkeypatch.setattr(_resources.importlib.resources, "files", lambda package: packaged)
+    monkeypatch.setattr(_resources, "PACKAGE_DIR", packaged)
     assert _resources.schema_path("claim.schema.json") == packaged / "_data" / "schemas" / "claim.schema.json"
     assert _resources.policies_dir() == packaged / "_data" / "policies"
 
 
 def test_a_checkout_reads_the_schemas_at_the_top_of_the_repository(monkeypatch, tmp_path):
-    monkeypatch.setattr(_resources.importlib.resources, "files", lambda package: tmp_path / "nothing")
+    # A checkout's package folder has no _data; the schemas sit beside it, at the top.
+    monkeypatch.setattr(_resources, "PACKAGE_DIR", ROOT / "ctsdsl")
     assert _resources.schema_path("decision.schema.json") == ROOT / "schemas" / "decision.schema.json"
 
 

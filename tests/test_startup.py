@@ -57,7 +57,7 @@ def test_bundled_files_are_found_inside_an_installed_package_first(tmp_path, mon
     # importlib.resources, which only a zipped install needs.
     installed = tmp_path / "site-packages" / "ctsdsl"
     (installed / "_data" / "policies").mkdir(parents=True)
-    monkeypatch.setattr(_resources, "__file__", str(installed / "_resources.py"))
+    monkeypatch.setattr(_resources, "PACKAGE_DIR", installed)
     assert _resources.policies_dir() == installed / "_data" / "policies"
     with pytest.raises(CtsdslError) as raised:
         _resources.schema_path("claim.schema.json")
