@@ -16,12 +16,12 @@ from .engine.decision import Decision, Finding, LineDecision, PolicyInfo
 from .engine.evaluator import Evaluator
 from .errors import (ClaimError, CtsdslError, Diagnostic, EvaluationError, PolicyNotFoundError, PolicySemanticError,
                      PolicySyntaxError)
-from .language.parser import parse
 from .report.explain import Explanation
 # `explain_claim`, not `explain`: the package's attribute `explain` is the module ctsdsl.report.explain.
 from .report.explain import explain as explain_claim
 
 if TYPE_CHECKING:  # type checkers see them as plain names; at run time they load on first use
+    from .language.parser import parse
     from .scale.batch import RecordError, evaluate_all
 
     __version__: str
@@ -39,6 +39,9 @@ if not TYPE_CHECKING:
         if name in ("evaluate_all", "RecordError"):  # on first use: `ctsdsl eval` need not import the batch machinery
             from .scale import batch
             return getattr(batch, name)
+        if name == "parse":  # on first use: a policy from the policy cache is never parsed, and lark costs ~15 ms
+            from .language.parser import parse
+            return parse
         if name == "__version__":
             from importlib.metadata import PackageNotFoundError, version
             try:

@@ -26,6 +26,19 @@ def test_import_ctsdsl_loads_no_batch_machinery_and_no_schema_validator():
     assert out.stdout.strip() == ""
 
 
+def test_a_claim_decided_from_the_policy_cache_never_loads_the_parser(tmp_path):
+    # Lark is only needed to parse a policy; once every bundled one is in the cache, `ctsdsl eval` skips it.
+    env = {"PATH": "", "CTSDSL_CACHE_DIR": str(tmp_path / "cache")}
+    claim = str(ROOT / "examples" / "claims" / sorted(p.name for p in (ROOT / "examples" / "claims").glob("*.json"))[0])
+    code = ("import sys; from ctsdsl.cli import main; code = main(['eval', sys.argv[1]]); "
+            "print('LOADED', 'lark' in sys.modules, file=sys.stderr); sys.exit(code)")
+    runs = [subprocess.run([sys.executable, "-c", code, claim], capture_output=True, text=True, cwd=ROOT, env=env)
+            for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert "LOADED True" in runs[0].stderr  # the first run parses and fills the cache
+    assert "LOADED False" in runs[1].stderr
+
+
 def test_a_cached_policy_is_not_used_once_its_data_file_or_parent_changes(tmp_path, monkeypatch):
     monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path / "cache"))
     tree = tmp_path / "policies"

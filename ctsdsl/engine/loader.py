@@ -23,7 +23,6 @@ from .decision import PolicyInfo
 from ..errors import CtsdslError, Diagnostic, PolicySemanticError
 from ..limits import expansion_problems
 from ..language.overlay import Layer, resolve
-from ..language.parser import parse_with_problems
 from ..language.source import POLICY_SUFFIX, parse_source, read_policy_text, with_text
 from ..language.tables import TableData, load_table, resolve_data_path
 from . import policy_cache
@@ -261,7 +260,11 @@ def read_header(text: str, source_name: str) -> n.PolicyHeader | None:
     Raises:
         PolicySyntaxError: the text does not parse.
     """
-    return policy_cache.header(text, lambda: parse_with_problems(text, source_name)[0].header)
+    def parsed() -> n.PolicyHeader | None:
+        from ..language.parser import parse_with_problems  # only on a cache miss: the parser brings lark
+        return parse_with_problems(text, source_name)[0].header
+
+    return policy_cache.header(text, parsed)
 
 
 def _inputs_unchanged(loaded: LoadedPolicy, _inputs: object) -> bool:
