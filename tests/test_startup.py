@@ -4,6 +4,7 @@ and the on-disk policy cache, which must never give a decision from stale files.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import pytest
 
 from ctsdsl import _resources
 from ctsdsl.engine import policy_cache
+from ctsdsl.engine.evaluator import Evaluator
 from ctsdsl.engine.loader import load_file
+from ctsdsl.engine.runtime import UNSET
 from ctsdsl.errors import CtsdslError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,17 +29,57 @@ def test_import_ctsdsl_loads_no_batch_machinery_and_no_schema_validator():
     assert out.stdout.strip() == ""
 
 
-def test_a_claim_decided_from_the_policy_cache_never_loads_the_parser(tmp_path):
-    # Lark is only needed to parse a policy; once every bundled one is in the cache, `ctsdsl eval` skips it.
+def test_a_claim_decided_from_the_policy_cache_never_loads_the_parser_checker_compiler_or_yaml(tmp_path):
+    # Each is only needed to make what the cache keeps: once every bundled policy is in it, `ctsdsl eval`
+    # of a JSON claim imports none of them (issue 14: cold eval <= 150 ms).
     env = {"PATH": "", "CTSDSL_CACHE_DIR": str(tmp_path / "cache")}
     claim = str(ROOT / "examples" / "claims" / sorted(p.name for p in (ROOT / "examples" / "claims").glob("*.json"))[0])
+    heavy = ("lark", "yaml", "ctsdsl.language.checker", "ctsdsl.engine.compiler")
     code = ("import sys; from ctsdsl.cli import main; code = main(['eval', sys.argv[1]]); "
-            "print('LOADED', 'lark' in sys.modules, file=sys.stderr); sys.exit(code)")
+            f"print('LOADED', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr); sys.exit(code)")
     runs = [subprocess.run([sys.executable, "-c", code, claim], capture_output=True, text=True, cwd=ROOT, env=env)
             for _ in range(2)]
     assert [run.returncode for run in runs] == [0, 0]
-    assert "LOADED True" in runs[0].stderr  # the first run parses and fills the cache
-    assert "LOADED False" in runs[1].stderr
+    assert "'ctsdsl.engine.compiler'" in runs[0].stderr  # the first run parses, checks and compiles: the cache fills
+    assert "LOADED []" in runs[1].stderr
+    assert runs[1].stdout == runs[0].stdout
+
+
+def test_an_evaluator_from_a_kept_program_decides_as_one_compiled_afresh(tmp_path, monkeypatch):
+    monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path / "cache"))
+    loaded = load_file(ROOT / "policies" / "medicare" / "cts-2024.cts")
+    fresh = Evaluator(loaded.checked, loaded.info(), str(loaded.path), loaded.layer_names())
+    loaded.evaluator()  # compiles, and keeps the program
+    assert len(list((tmp_path / "cache").glob("program-*"))) == 1
+    kept = loaded.evaluator()  # the program read back, not generated
+    assert kept.source == fresh.source
+    read = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "examples" / "claims").glob("*.json"))]
+    claims = [c for c in read if isinstance(c, dict) and c.get("payer") == "medicare"
+              and c["date_of_service"].startswith("2024")]
+    assert len(claims) >= 3
+    for claim in claims:
+        assert kept.evaluate(claim).to_dict() == fresh.evaluate(claim).to_dict()
+
+
+def test_the_unset_marker_of_a_kept_program_is_still_the_runtimes_own():
+    # Generated code tells a dated parameter without a value by identity (`is _U`): a copy would
+    # read as a value and decide silently wrong.
+    assert pickle.loads(pickle.dumps([UNSET])) == [UNSET] and pickle.loads(pickle.dumps(UNSET)) is UNSET
+
+
+def test_a_kept_program_is_not_used_once_a_data_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path / "cache"))
+    tree = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies" / "medicare", tree / "medicare")
+    child = tree / "medicare" / "cts-2025.cts"
+    before = load_file(child)
+    before.evaluator()
+    rvu = next(p for p in (tree / "medicare" / "data").iterdir() if p.name.startswith("rvu"))
+    rvu.write_bytes(rvu.read_bytes() + b"\n")
+    after = load_file(child)
+    assert after.program_key() != before.program_key()
+    after.evaluator()
+    assert len(list((tmp_path / "cache").glob("program-*"))) == 2
 
 
 def test_a_cached_policy_is_not_used_once_its_data_file_or_parent_changes(tmp_path, monkeypatch):

@@ -12,17 +12,14 @@ import contextlib
 import json
 import json.decoder
 import json.scanner
-import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import yaml
 
 from ..errors import NO_SPAN, ClaimError, Diagnostic, Span
-from ..limits import (MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_NUMBER_DIGITS, MAX_YAML_CLAIM_CHARS,
-                     MAX_YAML_DEPTH, yaml_problem)
+from ..limits import MAX_CLAIM_FILE_BYTES, MAX_JSONL_LINE_BYTES, MAX_YAML_CLAIM_CHARS
 
 try:  # the `fast` extra: a C JSON parser for the records of a .jsonl file
     import orjson
@@ -152,92 +149,20 @@ def parse_json(text: str, name: str, first_line: int = 1) -> object:
                     else f"invalid JSON: {exc}", name, Span(first_line, 1)) from None
 
 
-class _YamlDuplicateKey(yaml.constructor.ConstructorError):
-    pass
-
-
-class YamlNumberTooLongError(yaml.constructor.ConstructorError):
-    """A YAML integer of more digits than any count or amount has (and than int() converts)."""
-
-
-class StrictYamlLoader(yaml.SafeLoader):
-    """Safe YAML that rejects repeated keys, alias bombs and loops and, like JSON, keeps dates as strings.
-
-    Every YAML ctsdsl reads goes through it: claims, test cases and policy data files.
-    """
-
-    _depth = 0
-
-    def compose_node(self, parent, index):
-        # Stop deep nesting early: the scanner's cost grows with the square of the depth.
-        if self._depth >= MAX_YAML_DEPTH:
-            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
-                                              self.peek_event().start_mark)
-        self._depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_document(self, node):
-        problem = yaml_problem(node)
-        if problem:
-            raise yaml.constructor.ConstructorError(None, None, problem[0], problem[1].start_mark)
-        return super().construct_document(node)
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: set = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # keys merged in with << may be overridden, by design
-                key = self.construct_object(key_node, deep=deep)
-                with contextlib.suppress(TypeError):  # an unhashable key: the base class reports it
-                    if key in seen:
-                        raise _YamlDuplicateKey("while constructing a mapping", node.start_mark,
-                                                f"found duplicate key {key!r}", key_node.start_mark)
-                    seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-    def construct_yaml_int(self, node):
-        # int() refuses past 4300 digits with a ValueError that has no place in the file
-        if sum(ch.isdigit() for ch in self.construct_scalar(node)) > MAX_NUMBER_DIGITS:
-            raise YamlNumberTooLongError(None, None, f"a number of more than {MAX_NUMBER_DIGITS} digits",
-                                         node.start_mark)
-        return super().construct_yaml_int(node)
-
-
-StrictYamlLoader.add_constructor("tag:yaml.org,2002:int", StrictYamlLoader.construct_yaml_int)
-
-# Numbers are ASCII digits, as in JSON: YAML 1.1 also reads 1:30 as 90 (base 60), 1_0 as 10,
-# 0x1F and 0b11 as numbers (and 0x_ as a crash). Those stay strings here, for the schema or the
-# table to refuse. Plain decimals, 0-led octal (02, as YAML 1.1 reads it) and floats with a point
-# (1e5 without one is text in YAML 1.1, and stays text) are numbers as before.
-_STRICT_NUMBERS = {
-    "tag:yaml.org,2002:int": re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|[-+]?0[0-7]+)$"),
-    "tag:yaml.org,2002:float": re.compile(r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?"
-                                          r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-}
-# An unquoted 2024-03-15 must stay the string the schema asks for, not become a
-# datetime.date that fails "type: string" with a baffling message.
-StrictYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, _STRICT_NUMBERS.get(tag, regexp)) for tag, regexp in resolvers
-            if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def parse_yaml(text: str, name: str) -> object:
     if len(text) > MAX_YAML_CLAIM_CHARS:  # PyYAML reads about 300 KB a second
         raise _fail("claim-too-large", f"{name} is larger than {MAX_YAML_CLAIM_CHARS} characters of YAML", name,
                     hint="write large batches as .jsonl (or .json), which is read a hundred times faster")
+    import yaml
+
+    from .yaml_loader import StrictYamlLoader, YamlDuplicateKeyError, YamlNumberTooLongError
+
     try:
         return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(mark.line + 1, mark.column + 1) if mark else NO_SPAN
-        if isinstance(exc, _YamlDuplicateKey):
+        if isinstance(exc, YamlDuplicateKeyError):
             raise _fail("claim-duplicate-key", f"duplicate key: {exc.problem}", name, span, _DUPLICATE_HINT,
                         text) from None
         if isinstance(exc, YamlNumberTooLongError):

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .. import _resources
 from .checks import compile_property, compile_schema, ecma_end, has_surrogate, is_date, property_checks
 # Reading the files is claim_files' job: its names are re-exported here, where callers have long found them.
-from .files import (StrictYamlLoader, YamlNumberTooLongError, file_kind, iter_jsonl, jsonl_lines,  # noqa: F401
-                          load_claim_file, parse_json, parse_jsonl_record, parse_yaml, show_value)
+from .files import (file_kind, iter_jsonl, jsonl_lines, load_claim_file, parse_json, parse_jsonl_record,  # noqa: F401
+                    parse_yaml, show_value)
 from ..errors import ClaimError, CtsdslError, Diagnostic, did_you_mean
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from ..language import nodes as n
-from ..language.checker import CheckedPolicy
+from ..language.checked import CheckedPolicy
 from ..claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, NUMBER, OUTCOMES, STRING
 from ..language.functions import FUNCTIONS
 from ..language.printer import format_expr

@@ -25,8 +25,7 @@ from typing import Any, cast
 from .._resources import policies_folder_above
 from ..language import nodes as n
 from .adjustments import NO_CODES, RuleCodes, charge_of, line_adjustments, rule_codes
-from ..language.checker import CheckedPolicy
-from .compiler import Compiler
+from ..language.checked import CheckedPolicy
 from ..claims.validation import model_for
 from . import policy_cache
 from .decision import (Adjustment, Decision, Finding, LineDecision, Origin, PolicyInfo,
@@ -96,7 +95,7 @@ class Evaluator:
     """A compiled policy: call `evaluate(claim)` as often as you like; it holds no per-claim state."""
 
     def __init__(self, checked: CheckedPolicy, info: PolicyInfo, source_file: str = "",
-                 layers: dict[str, tuple[str, str]] | None = None) -> None:
+                 layers: dict[str, tuple[str, str]] | None = None, *, cache_key: str | None = None) -> None:
         """Compile a checked policy.
 
         Args:
@@ -104,7 +103,10 @@ class Evaluator:
             info: What decisions report about the policy.
             source_file: The policy's file, for locations.
             layers: For an overlay, each file's (policy name, version), so findings name their layer.
+            cache_key: A digest of everything `checked` was made from (`LoadedPolicy.program_key`):
+                given, the compiled program is kept on disk under it (`policy_cache.program`).
         """
+        self._cache_key = cache_key
         # Decisions name files relative to the policies root, so they read the same on every machine.
         self.info = dataclasses.replace(info, file=shown_path(info.file)) if info.file else info
         self.checked = checked
@@ -138,15 +140,26 @@ class Evaluator:
                         rule_codes((r.system, r.code) for r in given))
 
     def _build(self, trace: bool) -> Callable[[Claim], Result]:
-        program = Compiler(self.checked, trace=trace).generate()
-        for table in self.checked.tables.values():
-            program.namespace["T_" + table.name] = table
-        self.source = program.source
-        # As `program.load` does, but with the compiled code from the disk cache when this source was
+        if self._cache_key is None:
+            source, names, filename = self._generate(trace)
+        else:
+            key = policy_cache.program_key(self._cache_key, "traced" if trace else "plain")
+            source, names, filename = policy_cache.program(key, lambda: self._generate(trace))
+        self.source = source
+        # As `Program.load` does, but with the compiled code from the disk cache when this source was
         # compiled before: compiling is half the time of building an evaluator (issue 14, cold eval).
-        scope = {**namespace(self._fail), **program.namespace}
-        exec(policy_cache.compiled(program.source, program.filename), scope)  # noqa: S102 - see compiler.py
+        scope = {**namespace(self._fail), **names}
+        for table in self.checked.tables.values():
+            scope["T_" + table.name] = table
+        exec(policy_cache.compiled(source, filename), scope)  # noqa: S102 - see compiler.py
         return scope["evaluate"]
+
+    def _generate(self, trace: bool) -> tuple[str, dict, str]:
+        """The generated source, the constants and rows it reads, and its file name: what pickles of a `Program`."""
+        from .compiler import Compiler  # only when no compiled program is kept: the compiler is a fifth of start-up
+
+        program = Compiler(self.checked, trace=trace).generate()
+        return program.source, program.namespace, program.filename
 
     def _fail(self, kind: str, k: int, line: int | None, exc: Exception) -> EvaluationError:
         info = self.rules[k] if kind == "rule" else self.fees[k]

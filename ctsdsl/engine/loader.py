@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._resources import policies_folder_above
 from ..language import nodes as n
-from ..language.checker import CheckedPolicy, check
+from ..language.checked import CheckedPolicy
 from .decision import PolicyInfo
 from ..errors import CtsdslError, Diagnostic, PolicySemanticError
 from ..limits import expansion_problems
@@ -57,9 +57,17 @@ class LoadedPolicy:
         return {str(l.path): (l.header.name, l.header.version) for l in self.layers if l.header is not None}
 
     def evaluator(self):
-        """Compile this policy into an `Evaluator`."""
+        """Compile this policy into an `Evaluator` (its compiled program kept on disk: `program_key`)."""
         from .evaluator import Evaluator
-        return Evaluator(self.checked, self.info(), str(self.path), self.layer_names())
+        return Evaluator(self.checked, self.info(), str(self.path), self.layer_names(), cache_key=self.program_key())
+
+    def program_key(self) -> str:
+        """What the checked policy was made from: `digest` (the chain's texts, the data files' bytes) and
+        where each of those files is. With ctsdsl's code (in every cache key) that is all a compiled
+        program depends on, so a changed parent or data file never finds a stale program."""
+        paths = [str(self.path), *(str(layer.path) for layer in self.layers),
+                 *(table.path for _, table in sorted(self.checked.tables.items()))]
+        return "\0".join([self.digest, *paths])
 
     def info(self) -> PolicyInfo:
         h = self.header
@@ -100,6 +108,8 @@ def load_text(text: str, path: Path, *, raise_on_error: bool = True) -> LoadedPo
     # The compiler writes each let out where it is used: refuse what would blow up there.
     problems.extend(with_text(d, texts[d.source_name]) if d.source_name in texts else d
                     for d in expansion_problems(policy, str(path)))
+    from ..language.checker import check  # not on a cache hit, which unpickles a checked policy instead
+
     checked = check(policy, tables, texts, problems, replaced=resolved.replaced)
     loaded = LoadedPolicy(path, text, checked, "sha256:" + digest.hexdigest(), resolved.layers)
     if raise_on_error and checked.errors:

@@ -11,6 +11,7 @@ import nor open nor reach an attribute the compiler did not write.
 from __future__ import annotations
 
 import builtins
+import functools
 from bisect import bisect_right
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,7 +21,22 @@ from ..limits import MAX_TRACE_READS
 
 ZERO = Decimal("0.00")
 EMPTY: dict = {}
-UNSET = object()  # a memo slot not yet computed, or a dated parameter without a value in a period
+
+
+class _Unset:
+    """A memo slot not yet computed, or a dated parameter without a value in a period: one object,
+    compared by identity, which stays itself through pickling (a compiled program is kept on disk)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
 
 # The builtins the generated code calls: loops, quantifiers, and conversions it writes itself.
 _BUILTINS = ("any", "all", "sum", "len", "enumerate", "max", "min", "bool", "zip", "Exception", "True", "False",
@@ -90,10 +106,10 @@ class PeriodRows(dict):
 
 
 def period_of(bounds: tuple[str, ...]) -> Callable[[str], int]:
-    """The function date -> period number for the dates where some dated value or row may change."""
-    def period(date: str) -> int:
-        return bisect_right(bounds, date)
-    return period
+    """The function date -> period number for the dates where some dated value or row may change.
+
+    A partial, not a closure: it pickles with the program (policy_cache keeps compiled programs)."""
+    return functools.partial(bisect_right, bounds)
 
 
 def period_starts(bounds: tuple[str, ...]) -> list[str]:

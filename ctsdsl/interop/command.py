@@ -27,9 +27,6 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def options(args: argparse.Namespace, kind: Kind | None) -> ReadOptions:
     """The reading options the command line gave, checked; an X12 file needs a way to name its payers."""
-    from .payer_map import load_payer_map
-    from .records import load_records
-
     if kind is None:
         given = [flag for flag, value in (("--payer-map", args.payer_map), ("--payer", args.payer),
                                           ("--records", args.records)) if value]
@@ -42,6 +39,9 @@ def options(args: argparse.Namespace, kind: Kind | None) -> ReadOptions:
         raise UsageError(Diagnostic(
             "usage", "an X12 interchange names its payer by id, which ctsdsl cannot turn into a payer name alone",
             "ctsdsl", hint="pass --payer-map MAP.yaml (docs/interop.md), or --payer NAME for every claim"))
+    from .payer_map import load_payer_map  # here, not above: a claim of ctsdsl's own never needs YAML's import
+    from .records import load_records
+
     return ReadOptions(payer_map=load_payer_map(args.payer_map) if args.payer_map else None, payer=args.payer,
                        records=load_records(args.records) if args.records else None)
 

@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 import yaml
 
-from ..claims.validation import StrictYamlLoader, claim_schema, parse_yaml
+from ..claims.yaml_loader import StrictYamlLoader
+from ..claims.validation import claim_schema, parse_yaml
 from ..errors import ClaimError, Diagnostic, UsageError, did_you_mean
 from ..language.nodes import NO_SPAN, Span
 from ..limits import MAX_CLAIM_FILE_BYTES

@@ -4,20 +4,20 @@
 quantifiers), reporting what does not fit with a hint; the compiler relies on these types, since a
 checked policy never meets a type error at run time. `checker.Checker` builds on it with the checks
 of each item (header, names, stages, declared fields, facts, parameters, rules, fees). `CheckedPolicy`,
-what both learn, lives here, below them both.
+what both learn, is `checked.CheckedPolicy`, below them both.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..claims.fields import (ANY, BOOL, CLAIM, DATE, INT, LINE, MONEY, NUMBER, NUMERIC, OUTCOMES, ROW, STRING, TABLE,
-                             Field, catalogue, compatible, element_type, inner_type, kind_of, row_of, set_of, table_of)
+                             compatible, element_type, inner_type, kind_of, row_of, set_of, table_of)
 from ..errors import Diagnostic, Severity, did_you_mean
 from . import nodes as n
+from .checked import CheckedPolicy
 from .checker_hints import a_type, comparison_hint
 from .functions import FUNCTIONS
 from .overlay import INHERITED
@@ -28,29 +28,6 @@ LITERAL_TYPES = {"int": INT, "number": NUMBER, "money": MONEY, "string": STRING,
 MAX_DEPTH = 64
 _INHERITABLE = frozenset({"unknown-name", "unknown-source"})  # what an overlay may take from its parent
 _NUMBER_TEXT = re.compile(r"-?\d+(\.\d+)?")
-
-
-@dataclass
-class CheckedPolicy:
-    """What the checker learned: the types the compiler needs, and the problems found."""
-
-    policy: n.Policy
-    tables: dict[str, TableData]
-    param_types: dict[str, str] = field(default_factory=dict)
-    let_types: dict[str, str] = field(default_factory=dict)
-    let_uses_line: dict[str, bool] = field(default_factory=dict)
-    # The stages rules run in, in order (empty: one stage); see `stages` in docs/language.md.
-    stages: tuple[str, ...] = ()
-    # The claim fields the policy declares beyond the base schema, and every readable field with them.
-    declared: tuple[n.DeclaredField, ...] = ()
-    fields: dict[str, dict[str, Field]] = field(default_factory=catalogue)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    # Each file's text by name, so errors found later (at evaluation) can show the offending line.
-    texts: dict[str, str | None] = field(default_factory=dict, repr=False)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
 
 
 def literal_type(value: n.Literal | n.SetLiteral) -> str:

@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
 
 from ..claims.csv_rows import CSV_QUOTE_HINT
 from ..claims.fields import BOOL, DATE, INT, NUMBER, STRING
-from ..claims.files import StrictYamlLoader
 from ..errors import Diagnostic, Span, closest
 from ..limits import MAX_NUMBER_DIGITS, MAX_TABLE_BYTES, MAX_TABLE_ROWS, number_problem
 # ASCII digits only: `\d` would take ١٠ or ５ for a number too (and int() reads them).
@@ -87,32 +85,6 @@ def resolve_data_path(policy_path: Path, relative: str) -> tuple[Path | None, st
     return target, ""
 
 
-#: For a CSV row the reader refuses ("unexpected end of data": a quote never closed).
-
-
-class _TableLoader(StrictYamlLoader):
-    """YAML rows read like CSV cells: `02` stays the text "02" (a code), and `1.59` an exact decimal."""
-
-
-def _int_or_code(loader: _TableLoader, node: yaml.ScalarNode) -> object:
-    text = loader.construct_scalar(node)
-    if re.match(r"^[-+]?0[0-9]", text):  # YAML would read 02 as the number 2 (or as octal)
-        return text
-    return loader.construct_yaml_int(node)
-
-
-def _exact_decimal(loader: _TableLoader, node: yaml.ScalarNode) -> object:
-    text = loader.construct_scalar(node)
-    try:  # through a float, 12345678901234567.89 would lose its last digits
-        return Decimal(text.replace("_", ""))
-    except ArithmeticError:  # .inf, .nan: not amounts; the float keeps what YAML meant
-        return loader.construct_yaml_float(node)
-
-
-_TableLoader.add_constructor("tag:yaml.org,2002:int", _int_or_code)
-_TableLoader.add_constructor("tag:yaml.org,2002:float", _exact_decimal)
-
-
 def _cell(value: object) -> object:
     if isinstance(value, str):
         text = value.strip()
@@ -147,6 +119,10 @@ def _column_type(values: list[object]) -> str:
 
 def _yaml_row_lines(text: str, count: int) -> list[int]:
     """The line each row of a YAML list starts on, so that a row's problem points into the file."""
+    import yaml
+
+    from ..claims.yaml_loader import StrictYamlLoader
+
     node = yaml.compose(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass; parsed once already
     if isinstance(node, yaml.SequenceNode) and len(node.value) == count:
         return [item.start_mark.line + 1 for item in node.value]
@@ -261,9 +237,13 @@ def load_table(name: str, path: Path, key: str, dated_by: str | None, span: Span
             return None, [problem(f"data file is not valid CSV: {exc}", CSV_QUOTE_HINT, Span(line, 1, line, 2),
                                   str(path))]
     elif path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        from ..claims.yaml_loader import TableYamlLoader
+
         try:
             # Safe YAML that also refuses repeated keys, alias bombs and loops, like a claim's.
-            data = yaml.load(text, Loader=_TableLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=TableYamlLoader)  # noqa: S506 - a SafeLoader subclass
         except RecursionError:
             return None, [problem("data file is nested too deeply", file=str(path))]
         except yaml.YAMLError as exc:

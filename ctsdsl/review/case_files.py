@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from ..claims.validation import StrictYamlLoader, parse_yaml
+from ..claims.yaml_loader import StrictYamlLoader
+from ..claims.validation import parse_yaml
 from ..engine.loader import POLICY_SUFFIX, find_files
 from ..errors import CtsdslError, Diagnostic, did_you_mean
 from ..language.nodes import Span

@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from ...language import nodes as n
-from ...language.checker import CheckedPolicy
+from ...language.checked import CheckedPolicy
 from ...claims.fields import (BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST, MONEY, NUMBER, OUTCOMES, SET, STRING,
                              kind_of)
 from .calls import CallCompiler

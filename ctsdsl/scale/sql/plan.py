@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from ...language import nodes as n
-from ...language.checker import CheckedPolicy
+from ...language.checked import CheckedPolicy
 from ...claims.fields import INT, NUMBER, OUTCOMES
 from . import quantifiers
 from .compile import ExprCompiler
