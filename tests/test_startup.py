@@ -3,6 +3,7 @@ and the on-disk policy cache, which must never give a decision from stale files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import shutil
@@ -59,6 +60,18 @@ def test_an_evaluator_from_a_kept_program_decides_as_one_compiled_afresh(tmp_pat
     assert len(claims) >= 3
     for claim in claims:
         assert kept.evaluate(claim).to_dict() == fresh.evaluate(claim).to_dict()
+
+
+def test_a_changed_copy_of_a_loaded_policy_never_finds_the_originals_program(tmp_path, monkeypatch):
+    # A test case's what-if rows give a copy with other tables but the same files: its program is its own.
+    monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path / "cache"))
+    loaded = load_file(ROOT / "policies" / "medicare" / "cts-2024.cts")
+    changed = dataclasses.replace(loaded, checked=dataclasses.replace(loaded.checked, tables=dict(loaded.checked.tables)))
+    assert changed.keyed_checked is None
+    changed.evaluator()
+    assert not list((tmp_path / "cache").glob("program-*"))
+    loaded.evaluator()
+    assert len(list((tmp_path / "cache").glob("program-*"))) == 1
 
 
 def test_the_unset_marker_of_a_kept_program_is_still_the_runtimes_own():

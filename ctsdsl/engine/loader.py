@@ -37,6 +37,10 @@ class LoadedPolicy:
     checked: CheckedPolicy
     digest: str
     layers: list[Layer] = field(default_factory=list)
+    # The checked policy `program_key` describes, set by `load_file` alone. A copy that changes it (a
+    # test case's what-if rows: `dataclasses.replace`, which leaves this None) never finds the
+    # original's compiled program; do not change a loaded policy's checked tree in place.
+    keyed_checked: CheckedPolicy | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def policy(self) -> n.Policy:
@@ -59,7 +63,8 @@ class LoadedPolicy:
     def evaluator(self):
         """Compile this policy into an `Evaluator` (its compiled program kept on disk: `program_key`)."""
         from .evaluator import Evaluator
-        return Evaluator(self.checked, self.info(), str(self.path), self.layer_names(), cache_key=self.program_key())
+        key = self.program_key() if self.keyed_checked is self.checked else None
+        return Evaluator(self.checked, self.info(), str(self.path), self.layer_names(), cache_key=key)
 
     def program_key(self) -> str:
         """What the checked policy was made from: `digest` (the chain's texts, the data files' bytes) and
@@ -260,6 +265,7 @@ def load_file(path: str | Path, *, raise_on_error: bool = True) -> LoadedPolicy:
     if isinstance(cached, LoadedPolicy):
         return cached
     loaded = load_text(text, path)
+    loaded.keyed_checked = loaded.checked
     policy_cache.store_policy(key, loaded, None)
     return loaded
 

@@ -14,9 +14,12 @@ is stored under a digest of both and used only when every input is the same agai
 Every key includes a fingerprint of the code that computed the entry: each file of the package,
 the bundled schemas and the parser libraries (path, size, modification time), with Python's version.
 
-The compiled code of an evaluator's generated Python is kept too, under a digest of that source and
-the interpreter's version and bytecode format alone: compiling the same source gives the same code
-object whatever produced it, so a changed policy or compiler, giving other source, misses by itself.
+What the compiler generates for a checked policy (its source and the constants and rows it reads)
+is kept under a digest of everything the checked policy was made from (`LoadedPolicy.program_key`:
+each file's path and text, each data file's bytes) with the code fingerprint, so a cached start-up
+imports neither the checker nor the compiler. The compiled code of that source is kept too, under a
+digest of the source and the interpreter's version and bytecode format alone: compiling the same
+source gives the same code object whatever produced it.
 
 The folder is `$CTSDSL_CACHE_DIR`, else `$XDG_CACHE_HOME/ctsdsl`, else `~/.cache/ctsdsl`; an empty
 `CTSDSL_CACHE_DIR` turns the cache off. Entries are pickles, so the folder is used only when it
