@@ -6,15 +6,26 @@ header and a source, so each test reads like the rule it checks.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import csv
 import io
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from ctsdsl.engine import policy_cache
 from ctsdsl.engine.loader import LoadedPolicy, load_text
+
+# The suite keeps a policy cache of its own, empty at the start of each run and set before any test
+# (or subprocess it starts) reads one: a test never decides from what a developer's runs or an earlier
+# suite run left, and nothing a test keeps reaches the developer's ~/.cache/ctsdsl.
+_CACHE = tempfile.mkdtemp(prefix="ctsdsl-test-cache-")
+os.environ[policy_cache.CACHE_ENV] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
