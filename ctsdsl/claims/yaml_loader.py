@@ -59,7 +59,7 @@ class StrictYamlLoader(yaml.SafeLoader):
                 with contextlib.suppress(TypeError):  # an unhashable key: the base class reports it
                     if key in seen:
                         raise YamlDuplicateKeyError("while constructing a mapping", node.start_mark,
-                                                f"found duplicate key {key!r}", key_node.start_mark)
+                                                    f"found duplicate key {key!r}", key_node.start_mark)
                     seen.add(key)
         return super().construct_mapping(node, deep)
 

@@ -155,7 +155,7 @@ class Evaluator:
         return scope["evaluate"]
 
     def _generate(self, trace: bool) -> tuple[str, dict, str]:
-        """The generated source, the constants and rows it reads, and its file name: what pickles of a `Program`."""
+        """A `Program`'s parts that pickle: the generated source, the constants and rows it reads, its file name."""
         from .compiler import Compiler  # only when no compiled program is kept: the compiler is a fifth of start-up
 
         program = Compiler(self.checked, trace=trace).generate()

@@ -169,6 +169,19 @@ def _prune(kind: str) -> None:
         return
 
 
+def _kept(name: str, tag: str, make: Callable[[], Any], prune: str | None = None) -> Any:
+    """The value entry `name` holds as (tag, value); else `make()`'s, stored so (and the oldest entries
+    of kind `prune` removed). A `make` that raises stores nothing."""
+    stored = _read(name)
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == tag:
+        return stored[1]
+    value = make()
+    _write(name, (tag, value))
+    if prune is not None:
+        _prune(prune)
+    return value
+
+
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -184,13 +197,7 @@ def header(text: str, parse: Callable[[], Any]) -> Any:
     digest = text_digest(text)
     if digest in _HEADERS:
         return _HEADERS[digest]
-    name = _key("header", digest)
-    stored = _read(name)
-    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == digest:
-        value = stored[1]
-    else:
-        value = parse()
-        _write(name, (digest, value))
+    value = _kept(_key("header", digest), digest, parse)
     if len(_HEADERS) >= 4096:
         _HEADERS.clear()
     _HEADERS[digest] = value
@@ -230,13 +237,7 @@ def program(key: str, make: Callable[[], Any]) -> Any:
     Generating an evaluator's source is a pure function of its checked policy and ctsdsl's code,
     and for a bundled policy it is most of a cached start-up (about 12 ms, with the compiler's own
     import); unpickling what it made takes a fiftieth of that. `make`'s value must pickle."""
-    stored = _read(key)
-    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == key:
-        return stored[1]
-    value = make()
-    _write(key, (key, value))
-    _prune("program")
-    return value
+    return _kept(key, key, make, prune="program")
 
 
 def compiled(source: str, filename: str) -> CodeType:

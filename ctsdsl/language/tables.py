@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-
 from ..claims.csv_rows import CSV_QUOTE_HINT
 from ..claims.fields import BOOL, DATE, INT, NUMBER, STRING
 from ..errors import Diagnostic, Span, closest
