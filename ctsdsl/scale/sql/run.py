@@ -39,11 +39,10 @@ class SqlEvaluator:
         self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        # Views are bound by name: empty relations stand in until a batch is registered.
+        # Views are bound by name: empty tables stand in until a batch is loaded.
         self.fields = evaluator.checked.fields  # the base claim fields and the policy's declared ones
-        empty = relations.build([], self.fields)
-        self.con.register("claims", empty.claims)
-        self.con.register("lines", empty.lines)
+        self.loader = relations.JsonLoader(self.fields)
+        self.loader.load(self.con, [])
         # A stored view becomes a table of the same name, filled once a batch, in order: the views
         # after it read the table, not the pipeline below it again (and bind in a fraction of the time).
         stored = set(self.plan.stored)
@@ -121,24 +120,23 @@ class SqlEvaluator:
         """(position, what the rules and fees computed) for each validated claim, in order, as the row
         engine's `Evaluator.result` gives it; None for a claim the row engine must decide."""
         started = perf_counter()
-        rel = relations.build(claims, self.fields)
+        con = self.con
+        claims = claims if isinstance(claims, list) else list(claims)
+        unrepresentable = self.loader.load(con, claims)
+        if unrepresentable is None:  # a claim JSON cannot write: the relations built in Python instead
+            rel = relations.build(claims, self.fields)
+            relations.load_relations(con, rel)
+            unrepresentable = rel.unrepresentable
         built = perf_counter()
         self.seconds["relations"] += built - started
-        con = self.con
-        con.register("claims", rel.claims)
-        con.register("lines", rel.lines)
-        try:
-            for name, query in self.fill:
-                con.execute(f"DELETE FROM {name}")
-                con.execute(f"INSERT INTO {name} {query}")
-            failed = {row[0] for row in con.execute("SELECT claim_ord FROM ctsdsl_failed").fetchall()}
-            lines = con.execute("SELECT claim_ord, l_index, denied, allowed, amount FROM ctsdsl_lines "
-                                "ORDER BY claim_ord, l_index").fetchall()
-            findings = con.execute("SELECT claim_ord, rule, line, message FROM ctsdsl_findings "
-                                   "ORDER BY claim_ord, phase, line, rule").fetchall()
-        finally:
-            con.unregister("claims")
-            con.unregister("lines")
+        for name, query in self.fill:
+            con.execute(f"DELETE FROM {name}")
+            con.execute(f"INSERT INTO {name} {query}")
+        failed = {row[0] for row in con.execute("SELECT claim_ord FROM ctsdsl_failed").fetchall()}
+        lines = con.execute("SELECT claim_ord, l_index, denied, allowed, amount FROM ctsdsl_lines "
+                            "ORDER BY claim_ord, l_index").fetchall()
+        findings = con.execute("SELECT claim_ord, rule, line, message FROM ctsdsl_findings "
+                               "ORDER BY claim_ord, phase, line, rule").fetchall()
         self.seconds["sql"] += perf_counter() - built
         li = fi = 0
         for ord_, claim in enumerate(claims):
@@ -156,8 +154,8 @@ class SqlEvaluator:
                 _, k, line, message = findings[fi]
                 found.append((k, line, message, None))
                 fi += 1
-            why = "fails" if ord_ in failed else "unrepresentable" if ord_ in rel.unrepresentable else \
-                "not stated" if as_stated(claim, False) is not None else None
+            why = "fails" if ord_ in failed else "not stated" if as_stated(claim, False) is not None else \
+                "unrepresentable" if ord_ in unrepresentable else None
             if why is not None:
                 self.handed[why] = self.handed.get(why, 0) + 1
                 yield ord_, None
