@@ -127,6 +127,13 @@ class Evaluator:
         # so building one is a dict lookup, not a frozen dataclass's field-by-field __init__.
         self._seen: dict[tuple, Any] = {}
 
+    @property
+    def cache_key(self) -> str | None:
+        """What names the checked policy's inputs (`LoadedPolicy.program_key`), for other things made
+        from it alone to be kept on disk beside its program (the SQL backend's script); None when it
+        was not read from files."""
+        return self._cache_key
+
     def _rule_info(self, rule: n.Rule | n.Fee, sources: dict[str, Source]) -> RuleInfo:
         cited = tuple(sources[c.source] for c in rule.cites if c.source in sources)
         # The grammar admits only deny, reduce, warn and info as a rule's outcome.

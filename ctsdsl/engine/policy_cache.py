@@ -240,6 +240,13 @@ def program(key: str, make: Callable[[], Any]) -> Any:
     return _kept(key, key, make, prune="program")
 
 
+def derived(kind: str, inputs: tuple[str, ...], make: Callable[[], Any]) -> Any:
+    """What `make()` derives from `inputs` alone (a program key and the versions of the libraries that
+    derive it): from disk when it was made before, as `program` keeps programs. `make`'s value must pickle."""
+    name = _key(kind, *inputs)
+    return _kept(name, name, make, prune=kind)
+
+
 def compiled(source: str, filename: str) -> CodeType:
     """`compile(source, filename, "exec")`, read from disk when this source was compiled before.
 

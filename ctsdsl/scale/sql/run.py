@@ -22,11 +22,7 @@ from ...engine.evaluator import Evaluator
 from ...engine.runtime import Result
 from ...engine.unstated import as_stated
 from ..decision_encoder import DecisionEncoder, Encoded
-from . import plan as plan_mod
-from . import relations
-
-
-STORED_ROWS = 8_192  # rows of a stored table's Arrow batches: each is a unit of DuckDB's parallel scan
+from . import relations, script
 
 
 class SqlEvaluator:
@@ -36,60 +32,21 @@ class SqlEvaluator:
         import duckdb
 
         self.evaluator = evaluator
-        self.plan = plan_mod.build(evaluator.checked)
+        self.script = script.load(evaluator)  # kept in the policy cache: no plan is built when it is
         self.con = duckdb.connect()
         # A query past two seconds would draw DuckDB's progress bar over the batch's own output.
         self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        # Views are bound by name: empty tables stand in until a batch is loaded.
         self.fields = evaluator.checked.fields  # the base claim fields and the policy's declared ones
         self.loader = relations.JsonLoader(self.fields)
-        self.loader.load(self.con, [])
-        # A stored view becomes a table of the same name (Arrow, `_store`), filled once a batch, in order:
-        # the views after it read the table, not the pipeline below it again (and bind in a fraction of the time).
-        stored = set(self.plan.stored)
-        read_after = _read_after(self.plan.views)
-        self.fill: list[tuple[str, str]] = []
-        for i, ((name, query), statement) in enumerate(zip(self.plan.views,
-                                                          self.plan.statements("duckdb", pretty=False))):
-            if name in stored:
-                self.fill.append((name, self._stored(name, query.sql(dialect="duckdb"), read_after[i])))
-            elif name.startswith(plan_mod.TABLE_PREFIX):
-                # The policy's data, the same for every batch: a table made once, not VALUES rows cast
-                # again by every query that looks a row up (a tenth of a small batch's time).
-                self.con.execute(f"CREATE TEMP TABLE {name} AS {query.sql(dialect='duckdb')}")
-            else:
-                self.con.execute(statement)
+        # The policy's data, the same for every batch: tables made once, not VALUES rows cast again by
+        # every query that looks a row up (a tenth of a small batch's time).
+        for statement in self.script.tables:
+            self.con.execute(statement)
         self.handed: dict[str, int] = {}  # why claims went to the row engine, counted over this evaluator's life
         # Seconds spent building the relations, in DuckDB, and assembling decisions (benchmarks/bench_sql.py).
         self.seconds = {"relations": 0.0, "sql": 0.0, "decisions": 0.0}
-
-    def _stored(self, name: str, query: str, wanted: set[str]) -> str:
-        """Create the table of a stored view, keeping only the columns a later view names; its fill query.
-
-        Each view adds its columns to every column of the one before (`gl.*`), so a stage's table
-        would otherwise carry every filter, flag and message of every rule before it (229 columns in
-        Medicare's first stage, 98 of them read later): writing and reading them was a quarter of
-        DuckDB's time. The table is first made of the narrowed query's rows on the empty relations."""
-        columns = [d[0] for d in self.con.execute(f"SELECT * FROM ({query}) LIMIT 0").description]
-        keep = ", ".join(f'"{c}"' for c in columns if c in wanted)
-        if len(keep.split(", ")) != len(columns):
-            query = f"SELECT {keep} FROM ({query})"
-        self._store(name, query)
-        return query
-
-    def _store(self, name: str, query: str) -> None:
-        """Hold `query`'s rows as an Arrow table registered as `name`, cut into batches of `STORED_ROWS`.
-
-        DuckDB scans a table of its own a row group (122,880 rows) per thread, so a batch's stage
-        tables, a row group each, were read by one thread; it scans an Arrow table a batch per
-        thread: both cores work on every view over a stage (fill of 20,000 Medicare claims
-        32 -> 24 µs a claim, benchmarks/README.md)."""
-        import pyarrow as pa
-
-        table = self.con.sql(query).to_arrow_table()
-        self.con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=STORED_ROWS), schema=table.schema))
 
     def decide(self, claims: Sequence[Mapping[str, Any]], assume_documented: bool = False
                ) -> Iterator[Decision | int]:
@@ -142,13 +99,12 @@ class SqlEvaluator:
             unrepresentable = rel.unrepresentable
         built = perf_counter()
         self.seconds["relations"] += built - started
-        for name, query in self.fill:
-            self._store(name, query)
-        failed = {row[0] for row in con.execute("SELECT claim_ord FROM ctsdsl_failed").fetchall()}
-        lines = con.execute("SELECT claim_ord, l_index, denied, allowed, amount FROM ctsdsl_lines "
-                            "ORDER BY claim_ord, l_index").fetchall()
-        findings = con.execute("SELECT claim_ord, rule, line, message FROM ctsdsl_findings "
-                               "ORDER BY claim_ord, phase, line, rule").fetchall()
+        # Each stored view becomes a table of the same name, in order: the ones after it read the table.
+        for name, query in self.script.fill:
+            script.store(con, name, query)
+        failed = {row[0] for row in con.execute(self.script.failed).fetchall()}
+        lines = con.execute(self.script.lines).fetchall()
+        findings = con.execute(self.script.findings).fetchall()
         self.seconds["sql"] += perf_counter() - built
         li = fi = 0
         for ord_, claim in enumerate(claims):
@@ -180,16 +136,3 @@ def _assumed(claim: Mapping[str, Any]) -> Mapping[str, Any]:
     as given when a line leaves a fact unstated (the row engine decides it, from its trace)."""
     stated = as_stated(claim, True)
     return stated[0] if stated is not None and not stated[1] else claim
-
-
-def _read_after(views: Sequence[tuple[str, Any]]) -> list[set[str]]:
-    """For each view, the column names the views after it read (every view reads its columns by name)."""
-    from sqlglot import exp
-
-    named = [{c.name for c in query.find_all(exp.Column)} for _, query in views]
-    out: list[set[str]] = []
-    later: set[str] = {"claim_ord", "l_index"}  # the keys every output is ordered and joined by
-    for names in reversed(named):
-        out.append(set(later))
-        later |= names
-    return out[::-1]
