@@ -13,7 +13,7 @@ from ...language import nodes as n
 from ...claims.fields import BOOL, DATE, INT, LIST_OF_STRING, STRING
 from ...language.functions import FUNCTIONS
 from .errors import SqlUnsupportedError
-from .values import MAX_SCALE, Compiled, Scope, either, is_null, numeric_join
+from .values import MAX_SCALE, Compiled, Scope, either, greatest, is_null, least, numeric_join
 
 
 class CallCompiler:
@@ -64,16 +64,14 @@ class CallCompiler:
             return Compiled(exp.Round(this=x.value, decimals=exp.Literal.number(places.value)),
                             either(x.err, nulls[0]), x.type)
         if f in ("min", "max"):
-            cls = exp.Least if f == "min" else exp.Greatest
-            return Compiled(cls(this=args[0].value, expressions=[a.value for a in args[1:]]),
+            return Compiled((least if f == "min" else greatest)(*[a.value for a in args]),
                             either(*errs, *nulls), numeric_join([a.type for a in args]))
         if f == "midpoint_units":
             return Compiled(self.midpoint(args[0].value, args[1].value), either(
                 *errs, *nulls, exp.LTE(this=args[1].value, expression=exp.Literal.number(0))), INT)
         if f == "midpoint_addon_units":
-            past = exp.Greatest(this=exp.Literal.number(0),
-                                expressions=[exp.Sub(this=exp.Paren(this=args[0].value),
-                                                     expression=exp.Paren(this=args[1].value))])
+            past = greatest(exp.Literal.number(0), exp.Sub(this=exp.Paren(this=args[0].value),
+                                                           expression=exp.Paren(this=args[1].value)))
             return Compiled(self.midpoint(past, args[2].value), either(
                 *errs, *nulls, exp.LTE(this=args[2].value, expression=exp.Literal.number(0))), INT)
         if f == "eight_minute_units":

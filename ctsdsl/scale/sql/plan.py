@@ -35,7 +35,7 @@ from . import quantifiers
 from .compile import ExprCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import claim_columns
-from .values import LINES, MAX_SCALE, Compiled, Scope, both, col, either, is_true, lit
+from .values import LINES, MAX_SCALE, Compiled, Scope, both, col, either, greatest, is_true, least, lit
 
 TABLE_PREFIX = "ctsdsl_t_"  # the view of each data table: its rows, each with the dates it is in force
 _LATEST = "~"  # sorts after every ISO date: the newest version of a row is in force with no end
@@ -333,7 +333,7 @@ def build(checked: CheckedPolicy) -> Plan:
                    for k, r in lrules if r.outcome and r.outcome.kind == "reduce"]
         views.append((f"ctsdsl_line{s}", _stage(line_view, "gl", [
             (f"sden{s + 1}", denied if denied is not None else col("gl", den)),
-            (f"sal{s + 1}", exp.Least(this=col("gl", al), expressions=reduced) if reduced else col("gl", al))])))
+            (f"sal{s + 1}", least(col("gl", al), *reduced) if reduced else col("gl", al))])))
         line_view = f"ctsdsl_line{s}"
         stored.append(line_view)
 
@@ -469,7 +469,7 @@ def _rule_views(ec: ExprCompiler, rules: list[tuple[int, n.Rule]], scope: Scope,
                 raise unsupported("a claim rule that reduces", ec.file, r.span)
             assert r.outcome.units is not None, "the grammar requires reduce's units"
             units = ec.expr(r.outcome.units, scope)
-            u = exp.Greatest(this=exp.Literal.number(0), expressions=[units.value])
+            u = greatest(exp.Literal.number(0), units.value)
             red = exp.Paren(this=exp.And(this=fired, expression=exp.LT(this=u, expression=col(alias, "l_units"))))
             third += [(f"u{k}", u), (f"r{k}", is_true(red)),
                       (f"m{k}", exp.Case(ifs=[exp.If(this=is_true(red), true=message.value)])),
