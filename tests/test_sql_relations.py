@@ -88,6 +88,14 @@ def test_a_claim_that_leaves_fields_out_gets_the_defaults_build_gives_it():
     assert lines[1][-2] == "2025-03-04"
 
 
+def test_text_with_quotes_backslashes_and_accents_reads_as_build_reads_it():
+    odd = _claim(id='c-"Zoë" \\ 5\u00a0', payer="medicare", lines=[
+        {"code": "97550", "units": 1, "minutes": 40, "modifiers": ["GP", "ü\n"]}])
+    made, built, left_out, _ = _both([odd])
+    assert left_out == set() and made == built
+    assert made["claims"][1][0][1] == 'c-"Zoë" \\ 5\u00a0'
+
+
 @pytest.mark.parametrize("claim, why", [
     (_claim(therapy_spend_to_date=1500.1234567), "a seventh decimal"),
     (_claim(therapy_spend_to_date=10 ** 19), "19 digits"),
@@ -118,7 +126,8 @@ def test_a_claim_json_cannot_write_is_loaded_from_build_and_decided_as_the_row_e
     loader = relations.JsonLoader(policy.checked.fields)
     decimal = _claim(id="d1", therapy_spend_to_date=Decimal("2410.50"))
     huge = _claim(id="d2", therapy_spend_to_date=10 ** 21)  # past 64 bits: orjson refuses it
-    for claim in (decimal, huge):
+    surrogate = _claim(id="d3", lines=[{"code": "97550", "units": 1, "modifiers": ["\ud800"]}])  # not UTF-8
+    for claim in (decimal, huge, surrogate):
         assert loader.load(con, [_claim(), claim]) is None
     sql = SqlEvaluator(policy)
     claims = [_claim(), decimal]

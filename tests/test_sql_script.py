@@ -62,3 +62,19 @@ rule too_many_units {
     assert decided[0].to_dict() == evaluator.evaluate(claim({"code": "97550", "units": 2, "minutes": 45})).to_dict()
     assert decided[0].findings[0].message == "2 units of 97550"
     assert not (tmp_path / "cache").exists() or not any(p.name.startswith("sql-") for p in (tmp_path / "cache").iterdir())
+
+
+def test_a_new_duckdb_or_sqlglot_version_makes_the_script_anew(monkeypatch, tmp_path):
+    import duckdb
+    import sqlglot
+
+    monkeypatch.setenv(policy_cache.CACHE_ENV, str(tmp_path))
+    evaluator = compile_policy("medicare-cts-2025")
+    script.load(evaluator)
+    monkeypatch.setattr(plan, "build", _refuse_to_plan)
+    script.load(evaluator)  # kept
+    for library in (duckdb, sqlglot):
+        with monkeypatch.context() as m:
+            m.setattr(library, "__version__", library.__version__ + ".next")
+            with pytest.raises(AssertionError, match="a plan was built"):
+                script.load(evaluator)
