@@ -150,7 +150,6 @@ def build(claims: Iterable[Mapping[str, Any]], fields: Fields | None = None) -> 
     return Relations(pa.Table.from_pydict(cdata, schema=cschema), pa.Table.from_pydict(ldata, schema=lschema), bad)
 
 
-
 # ---- the same two relations built by DuckDB from each claim's JSON text (`JsonLoader`)
 
 JSON_INPUT = "ctsdsl_json"  # the registered table of (claim_ord, j: a claim's JSON text) the loader reads

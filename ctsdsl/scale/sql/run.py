@@ -41,7 +41,7 @@ class SqlEvaluator:
         self.fields = evaluator.checked.fields  # the base claim fields and the policy's declared ones
         self.loader = relations.JsonLoader(self.fields)
         # The first load in a process pays about 0.4 s of one-off start-up (DuckDB reading Arrow for the
-        # first time): paid here, with the views' setup, not by the first batch.
+        # first time): paid here, with the engine's start-up, not by the first batch.
         self.loader.load(self.con, [])
         # The policy's data, the same for every batch: tables made once, not VALUES rows cast again by
         # every query that looks a row up (a tenth of a small batch's time).
