@@ -444,3 +444,20 @@ def test_stale_or_missing_tables_only_cost_the_build(tmp_path, monkeypatch):
             assert parse('rule r { deny }').of_kind(n.Rule)[0].outcome.kind == "deny"
         finally:
             parser._lark.cache_clear()
+
+
+def test_a_text_parsed_again_under_the_same_name_is_handed_out_again_with_its_problems():
+    # Choosing a policy parses each file for its header; loading the chosen one must not parse it again.
+    text = 'policy "p" { payer "a" payer "b" }\n'
+    first, problems = parser.parse_with_problems(text, "p.cts")
+    problems.clear()  # the caller's list: the next caller still gets every problem
+    again, problems_again = parser.parse_with_problems(text, "p.cts")
+    assert again is first and len(problems_again) == 1
+    elsewhere, _ = parser.parse_with_problems(text, "q.cts")
+    assert elsewhere is not first and elsewhere.source_name == "q.cts"
+
+
+def test_the_parses_kept_are_few():
+    for i in range(3 * parser._MAX_PARSED):
+        parser.parse_with_problems(f'policy "p{i}" {{ payer "a" }}\n', "p.cts")
+    assert len(parser._PARSED) <= parser._MAX_PARSED

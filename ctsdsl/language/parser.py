@@ -134,8 +134,27 @@ def one_line_end(text: str) -> str:
     return _CR.sub("\n", text) if "\r" in text else text
 
 
+# The last texts parsed in this process, by (text, source name): nodes and diagnostics are frozen, so a
+# parse can be handed out again. Choosing a policy reads each candidate's header by parsing its file,
+# and loading the chosen one parsed the same file (and its parent) again: half the parsing of a `ctsdsl
+# eval` with an empty policy cache, or after a policy file was edited.
+_PARSED: dict[tuple[str, str], tuple[n.Policy, tuple[Diagnostic, ...]]] = {}
+_MAX_PARSED = 16
+
+
 def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Policy, list[Diagnostic]]:
     """Parse, returning also the structural problems the checker must report."""
+    kept = _PARSED.get((text, source_name))
+    if kept is not None:
+        return kept[0], list(kept[1])
+    policy, problems = _parse_with_problems(text, source_name)
+    if len(_PARSED) >= _MAX_PARSED:
+        del _PARSED[next(iter(_PARSED))]  # the oldest
+    _PARSED[(text, source_name)] = (policy, tuple(problems))
+    return policy, problems
+
+
+def _parse_with_problems(text: str, source_name: str) -> tuple[n.Policy, list[Diagnostic]]:
     text = one_line_end(text)
     try:
         tree = _lark().parse(text, start="start")
