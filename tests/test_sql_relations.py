@@ -154,3 +154,13 @@ def test_a_policys_declared_field_is_a_column_duckdb_fills_as_build_does():
     made, built, left_out, _ = _both([claim], fields)
     assert left_out == set() and made == built
     assert ("l_prior_auth_number", "VARCHAR") in made["lines"][0]
+
+
+def test_a_claim_leaving_a_fact_unstated_is_handed_back_as_such_whichever_builder_made_the_relations():
+    policy = compile_policy("medicare-cts-2025")
+    unstated = _claim(id="u1", documentation=dict(DOC, consent=None))
+    for batch in ([_claim(), unstated], [_claim(therapy_spend_to_date=Decimal("10.5")), unstated]):
+        sql = SqlEvaluator(policy)
+        decided = list(sql.decide(batch))
+        assert decided[1] == 1 and sql.handed == {"not stated": 1}
+        assert decided[0].to_dict() == policy.evaluate(batch[0]).to_dict()

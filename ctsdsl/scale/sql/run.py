@@ -104,6 +104,7 @@ class SqlEvaluator:
         con = self.con
         claims = claims if isinstance(claims, list) else list(claims)
         unrepresentable = self.loader.load(con, claims)
+        nulls_left_out = unrepresentable is not None  # the loader leaves out every claim whose text holds a null
         if unrepresentable is None:  # a claim JSON cannot write: the relations built in Python instead
             rel = relations.build(claims, self.fields)
             relations.load_relations(con, rel)
@@ -134,8 +135,13 @@ class SqlEvaluator:
                 _, k, line, message = findings[fi]
                 found.append((k, line, message, None))
                 fi += 1
-            why = "fails" if ord_ in failed else "not stated" if as_stated(claim, False) is not None else \
-                "unrepresentable" if ord_ in unrepresentable else None
+            if ord_ in failed:
+                why: str | None = "fails"
+            elif ord_ in unrepresentable or not nulls_left_out:
+                why = "not stated" if as_stated(claim, False) is not None else \
+                    "unrepresentable" if ord_ in unrepresentable else None
+            else:  # the loader left out every claim with a null, so this one states every fact
+                why = None
             if why is not None:
                 self.handed[why] = self.handed.get(why, 0) + 1
                 yield ord_, None
