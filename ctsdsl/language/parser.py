@@ -149,7 +149,10 @@ def parse_with_problems(text: str, source_name: str = "<string>") -> tuple[n.Pol
         return kept[0], list(kept[1])
     policy, problems = _parse_with_problems(text, source_name)
     if len(_PARSED) >= _MAX_PARSED:
-        del _PARSED[next(iter(_PARSED))]  # the oldest
+        try:
+            del _PARSED[next(iter(_PARSED))]  # the oldest
+        except (KeyError, RuntimeError, StopIteration):  # another thread (the playground's) got there first
+            _PARSED.clear()
     _PARSED[(text, source_name)] = (policy, tuple(problems))
     return policy, problems
 
