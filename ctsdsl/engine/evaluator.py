@@ -104,7 +104,7 @@ class Evaluator:
             source_file: The policy's file, for locations.
             layers: For an overlay, each file's (policy name, version), so findings name their layer.
             cache_key: A digest of everything `checked` was made from (`LoadedPolicy.program_key`):
-                given, the compiled program is kept on disk under it (`policy_cache.program`).
+                given, the compiled program is kept on disk under it (`policy_cache.derived`).
         """
         self._cache_key = cache_key
         # Decisions name files relative to the policies root, so they read the same on every machine.
@@ -150,8 +150,8 @@ class Evaluator:
         if self._cache_key is None:
             source, names, filename = self._generate(trace)
         else:
-            key = policy_cache.program_key(self._cache_key, "traced" if trace else "plain")
-            source, names, filename = policy_cache.program(key, lambda: self._generate(trace))
+            source, names, filename = policy_cache.derived(
+                "program", (self._cache_key, "traced" if trace else "plain"), lambda: self._generate(trace))
         self.source = source
         # As `Program.load` does, but with the compiled code from the disk cache when this source was
         # compiled before: compiling is half the time of building an evaluator (issue 14, cold eval).

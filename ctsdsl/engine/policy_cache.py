@@ -226,23 +226,14 @@ def store_policy(key: str, policy: Any, inputs: Any) -> None:
     _prune("policy")
 
 
-def program_key(*inputs: str | bytes) -> str:
-    """The key of a compiled program: everything its checked policy was made from (`LoadedPolicy.program_key`)."""
-    return _key("program", *inputs)
-
-
-def program(key: str, make: Callable[[], Any]) -> Any:
-    """What `make()` compiles for the checked policy `key` names: from disk when it was compiled before.
-
-    Generating an evaluator's source is a pure function of its checked policy and ctsdsl's code,
-    and for a bundled policy it is most of a cached start-up (about 12 ms, with the compiler's own
-    import); unpickling what it made takes a fiftieth of that. `make`'s value must pickle."""
-    return _kept(key, key, make, prune="program")
-
-
 def derived(kind: str, inputs: tuple[str, ...], make: Callable[[], Any]) -> Any:
-    """What `make()` derives from `inputs` alone (a program key and the versions of the libraries that
-    derive it): from disk when it was made before, as `program` keeps programs. `make`'s value must pickle."""
+    """What `make()` derives from `inputs` alone: from disk when it was made before. `make`'s value must pickle.
+
+    The inputs name a checked policy (`LoadedPolicy.program_key`, everything it was made from) and
+    what else the value depends on: an evaluator's compiled program ("program", traced or plain:
+    generating it is most of a cached start-up, about 12 ms with the compiler's import, and
+    unpickling it a fiftieth of that) or the SQL backend's script ("sql", with the versions of
+    DuckDB and sqlglot). Entries of each kind are pruned apart."""
     name = _key(kind, *inputs)
     return _kept(name, name, make, prune=kind)
 
