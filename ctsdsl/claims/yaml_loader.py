@@ -63,7 +63,6 @@ class StrictYamlLoader(yaml.SafeLoader):
                     seen.add(key)
         return super().construct_mapping(node, deep)
 
-
     def construct_yaml_int(self, node):
         # int() refuses past 4300 digits with a ValueError that has no place in the file
         if sum(ch.isdigit() for ch in self.construct_scalar(node)) > MAX_NUMBER_DIGITS:
