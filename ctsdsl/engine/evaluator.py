@@ -347,6 +347,11 @@ class Evaluator:
         return Decision(claim["id"], self.info, outcome, tuple(out_lines), tuple(findings), total,
                         claim_digest(claim))
 
+    def codes_of(self, rule_id: str) -> RuleCodes:
+        """The reason codes `adjusted` reports for a line a finding of rule `rule_id` decides: for an
+        engine that writes adjustments itself (the native Parquet path, scale/sql/native.py)."""
+        return self._rules_by_id[rule_id].codes
+
     def adjusted(self, on_line: list[tuple[str, RuleInfo]], billed: int, allowed: int,
                  charge: object) -> tuple[tuple[Adjustment, ...], tuple[str, ...]]:
         """A denied or reduced line's adjustments and remarks, from the rule that decided it (adjustments.py).

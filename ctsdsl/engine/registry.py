@@ -134,17 +134,21 @@ class Registry:
         The policy in force for a payer and date is kept once found, so a stream of claims pays
         for choosing it once per payer and date of service, not once per claim.
         """
-        key = (claim["payer"], claim["date_of_service"])
+        entry, evaluator = self.chosen(claim["payer"], claim["date_of_service"])
+        if any("date_of_service" in line for line in claim["lines"]):
+            self.check_line_dates(entry, claim)
+        return evaluator
+
+    def chosen(self, payer: str, date: str) -> tuple[Entry, Evaluator]:
+        """The policy in force for a payer on a date of service (`for_claim`), with its compiled evaluator."""
+        key = (payer, date)
         chosen = self._chosen.get(key)
         if chosen is None:
             if len(self._chosen) >= 4096:  # a year of dates for a few payers; past that, start again
                 self._chosen.clear()
             entry = self.for_claim(*key)
             chosen = self._chosen[key] = (entry, self.evaluator(entry.path))
-        entry, evaluator = chosen
-        if any("date_of_service" in line for line in claim["lines"]):
-            self.check_line_dates(entry, claim)
-        return evaluator
+        return chosen
 
     def check_line_dates(self, entry: Entry, claim: dict) -> None:
         """Refuse a claim whose lines are dated outside the period of the policy deciding it.

@@ -35,6 +35,7 @@ from ..errors import ClaimError, CtsdslError, Diagnostic, PolicyNotFoundError, a
 from ..engine.evaluator import Evaluator
 from ..limits import MAX_JOBS
 from .output import BatchIOError, OutputFile, abandon_all, check_targets, publish_all, shown
+from .policy_choice import PolicyChooser
 from .pool import Interrupted, WorkerDiedError, ordered_map, stop_on_signals
 
 __all__ = ["BatchIOError", "ChunkResult", "DecisionEncoder", "Interrupted", "PolicyChooser", "RecordError",
@@ -176,39 +177,7 @@ class SourceRecord(NamedTuple):
     context: object = None  # handed to run_batch's `encode` with the claim's decision
 
 
-# ---------------------------------------------------------------- choosing policies
-
-
-class PolicyChooser:
-    """The evaluator for each claim: one given policy, or the bundled one in force for its payer and date.
-
-    Each process builds its own, so each compiles a policy once, on first use.
-    """
-
-    def __init__(self, policy: Evaluator | str | Path | None, registry: Registry | None = None,
-                 assume_documented: bool = False) -> None:
-        self._registry = registry  # where to choose by payer and date: by default the bundled policies
-        self._seen: set[int] = set()  # the evaluators chosen so far, by id
-        self.compiled_another = False  # set when a claim is given an evaluator not chosen before
-        # Carried with the policy choice so that every process deciding a file decides alike.
-        self.assume_documented = assume_documented
-        if policy is None or isinstance(policy, Evaluator):
-            self._fixed = policy
-        else:
-            from ..api import compile as compile_policy
-            self._fixed = compile_policy(policy)
-
-    def __call__(self, claim: dict) -> Evaluator:
-        if self._fixed is not None:
-            return self._fixed
-        if self._registry is None:
-            from ..engine.registry import bundled
-            self._registry = bundled()
-        evaluator = self._registry.evaluator_for(claim)
-        if id(evaluator) not in self._seen:  # the registry compiled it for this claim (or it is new to us)
-            self._seen.add(id(evaluator))
-            self.compiled_another = True
-        return evaluator
+# ---------------------------------------------------------------- deciding a record
 
 
 def decide_record(raw: object, location: str, choose: PolicyChooser) -> Decision:

@@ -49,13 +49,15 @@ def cmd_sql(args) -> int:
 
 def run_sql_batch(path: str | Path, output: str | None, errors: str | None, policy: str | None,
                   policies: str | None, on_error=None, output_format: str = "json", assume_documented: bool = False,
-                  jobs: int = 1):
+                  jobs: int = 1, native: bool = True):
     """Decide a .jsonl, .csv or .parquet file of claims with the SQL backend; returns the batch `Summary`.
 
     `output_format` "json" writes JSON Lines to `output` (a file, or stdout); "parquet" writes
     the decisions as three tables in the folder `output` (parquet_decisions.py). With `jobs` > 1,
     chunks are decided in that many worker processes, each with its own DuckDB (and its share
-    of the cores), and written in input order."""
+    of the cores), and written in input order. Parquet to Parquet tables (without
+    `assume_documented`) is decided by DuckDB from the file's columns (native.py) unless `native`
+    is false, which decides it row by row as JSON Lines are (for tests and benchmarks to compare)."""
     _require()
     from .. import batch as b
     from ...claims.validation import jsonl_lines
@@ -82,7 +84,14 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
             out.abandon()
             raise
         try:
-            if suffix == ".parquet":
+            count = None
+            if suffix == ".parquet" and folder is not None and not assume_documented and native:
+                from . import native as native_path
+                # DuckDB decides every row it can vouch for, on all the cores: one process, one engine a policy.
+                count = native_path.decide_file(path, name, _Worker(*work[:-1], 1), summary, out, err, on_error)
+            if count is not None:
+                pass  # decided natively
+            elif suffix == ".parquet":
                 count = _decide_file(parquet_records(path, name), work, summary, out, err, on_error)
             else:
                 with b.open_input(path) as fh:
@@ -147,6 +156,10 @@ class _Worker:
         self.encoder = None if parquet or assume_documented else b.DecisionEncoder()
         self.encode = b.DecisionEncoder().encode
 
+    def engine(self, evaluator: Any) -> Any:
+        """This process's `SqlEvaluator` of `evaluator`'s policy."""
+        return engine_for(self.sql_of, evaluator, self.threads)
+
     def chunk(self, chunk: list) -> tuple:
         """(a ChunkResult of the chunk's JSON Lines, errors and summary; for Parquet, its (record, Decision)s)."""
         from .. import batch as b
@@ -203,11 +216,7 @@ def _decide_chunk(chunk, name, choose, sql_of, parse, validate, encoder=None, th
         groups[id(evaluator)][1].append(pos)
         groups[id(evaluator)][2].append(claim)
     for evaluator, positions, claims in groups.values():
-        key = id(evaluator)
-        if key not in sql_of:
-            from .run import SqlEvaluator
-            sql_of[key] = SqlEvaluator(evaluator, threads=threads)  # type: ignore[arg-type]
-        sql = sql_of[key]
+        sql = engine_for(sql_of, evaluator, threads)
         decided = sql.encoded(claims, encoder) if encoder is not None else sql.decide(claims, choose.assume_documented)
         for pos, result in zip(positions, decided):
             if isinstance(result, int):  # the SQL says the row engine would fail here: it decides, or names why
@@ -218,6 +227,15 @@ def _decide_chunk(chunk, name, choose, sql_of, parse, validate, encoder=None, th
                     result = b.RecordError(index, f"{name}:{lineno}", b.bare_error(exc), _text(raw))
             results[pos] = result
     return results
+
+
+def engine_for(sql_of: dict[int, Any], evaluator: Any, threads: int | None) -> Any:
+    """The `SqlEvaluator` of `evaluator` in `sql_of` (by its id), started on first use."""
+    key = id(evaluator)
+    if key not in sql_of:
+        from .run import SqlEvaluator
+        sql_of[key] = SqlEvaluator(evaluator, threads=threads)
+    return sql_of[key]
 
 
 def _text(raw: object) -> str:

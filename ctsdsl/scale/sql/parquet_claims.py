@@ -184,7 +184,7 @@ def _lines(array: Any) -> list:
     return out
 
 
-def _claims(batch: Any) -> list[dict]:
+def batch_claims(batch: Any) -> list[dict]:
     """A batch of rows as claims, a column at a time: a null cell is a key left out."""
     columns = {}
     for name, array in zip(batch.schema.names, batch.columns):
@@ -198,11 +198,11 @@ def _claims(batch: Any) -> list[dict]:
     return [{k: v for k, v in zip(names, row) if v is not None} for row in zip(*columns.values())]
 
 
-def parquet_records(path: Path, name: str) -> Iterator[tuple[str, dict]]:
-    """(where, claim) for each row of a Parquet claim file, in order; `where` is ``row N``, from 1.
+def open_file(path: Path, name: str) -> Any:
+    """The `pyarrow.parquet.ParquetFile` at `path`, its columns checked (`check_schema`).
 
     Raises:
-        ClaimError: the file is not Parquet or cannot be read, or its columns cannot hold claims.
+        ClaimError: the file is missing, is not Parquet, or its columns cannot hold claims.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -215,13 +215,33 @@ def parquet_records(path: Path, name: str) -> Iterator[tuple[str, dict]]:
         raise _error(f"not readable as Parquet: {exc}", name, "write the claims as a Parquet file, "
                      "or as JSON Lines (.jsonl) or CSV", code="claim-file-unreadable") from None
     check_schema(reader.schema_arrow, name)
+    return reader
+
+
+def batches(reader: Any, name: str, rows: int = BATCH_ROWS) -> Iterator[tuple[int, Any]]:
+    """(rows before it, record batch) for each batch of `rows` rows of an `open_file`, in order.
+
+    Raises:
+        ClaimError: the file cannot be read past a row (located by it).
+    """
+    import pyarrow as pa
+
     row = 0
     try:
-        for batch in reader.iter_batches(batch_size=BATCH_ROWS):
-            for claim in _claims(batch):
-                row += 1
-                yield f"row {row}", claim
+        for batch in reader.iter_batches(batch_size=rows):
+            yield row, batch
+            row += batch.num_rows
     except (pa.ArrowException, OSError, ValueError) as exc:
-        where = f"{name}:row {row + 1}"
-        raise _error(f"not readable past row {row}: {exc}", where, "the file is damaged; write it anew",
-                     code="claim-file-unreadable") from None
+        raise _error(f"not readable past row {row}: {exc}", f"{name}:row {row + 1}", "the file is damaged; "
+                     "write it anew", code="claim-file-unreadable") from None
+
+
+def parquet_records(path: Path, name: str) -> Iterator[tuple[str, dict]]:
+    """(where, claim) for each row of a Parquet claim file, in order; `where` is ``row N``, from 1.
+
+    Raises:
+        ClaimError: the file is not Parquet or cannot be read, or its columns cannot hold claims.
+    """
+    for before, batch in batches(open_file(path, name), name):
+        for row, claim in enumerate(batch_claims(batch), before + 1):
+            yield f"row {row}", claim

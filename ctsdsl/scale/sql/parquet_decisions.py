@@ -75,6 +75,7 @@ class ParquetDecisions:
         self.schemas = _schemas()
         self.columns: dict[str, dict[str, list]] = {t: {name: [] for name in self.schemas[t].names} for t in TABLES}
         self.sources: dict[int, tuple[object, list[dict]]] = {}
+        self.tables: dict[str, list] = {t: [] for t in TABLES}  # tables DuckDB wrote (add_tables), to flush
         self.temps: dict[str, Path] = {}
         self.writers: dict[str, Any] = {}
         try:
@@ -131,16 +132,31 @@ class ParquetDecisions:
             for column, value in row:
                 findings[column].append(value)
 
+    def add_tables(self, tables: dict[str, Any]) -> None:
+        """Decisions as tables (`pyarrow.Table`s of each table's columns, in record order, as the native
+        Parquet path's DuckDB writes them); `flush` writes them in record order with those `add` took."""
+        for table in TABLES:
+            self.tables[table].append(tables[table].cast(self.schemas[table]))
+
     def flush(self) -> None:
-        """Write what is buffered as a row group of each table."""
+        """Write what is buffered as a row group of each table, in record order."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         try:
             for table in TABLES:
+                parts = self.tables[table]
                 columns = self.columns[table]
                 if columns["record"]:
-                    self.writers[table].write_table(pa.Table.from_pydict(columns, schema=self.schemas[table]))
+                    parts.append(pa.Table.from_pydict(columns, schema=self.schemas[table]))
                     self.columns[table] = {name: [] for name in self.schemas[table].names}
+                if not parts:
+                    continue
+                whole = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+                if len(parts) > 1:  # each part in record order, each claim's rows in one part: a stable sort
+                    whole = whole.take(pc.sort_indices(whole, [("record", "ascending")]))
+                self.writers[table].write_table(whole)
+                self.tables[table] = []
         except OSError as exc:
             raise io_error(exc, self.name) from None
 

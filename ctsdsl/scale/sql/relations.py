@@ -201,6 +201,36 @@ def _dot(*names: str) -> exp.Expression:
     return exp.Dot.build([exp.column(names[0]), *map(exp.to_identifier, names[1:])])
 
 
+def relation_statements(fields: Fields, source: str, where: exp.Expression | None = None) -> list[str]:
+    """The statements that make `claims` and `lines` from the rows (claim_ord, c) of `source`, `c`
+    a claim as a struct of `json_structure`'s fields (NULL where the claim leaves one out), the
+    defaults filled in as `build` fills them. `JsonLoader` makes `c` from JSON text, the native
+    Parquet path (native.py) from the file's columns."""
+    claim = exp.select("claim_ord")
+    for column, (name, typ) in claim_columns(fields).items():
+        if column.startswith("d_"):
+            claim = claim.select(_filled(_dot("c", "documentation", name), fields[DOCUMENTATION][name].default,
+                                         typ).as_(column))
+        else:
+            claim = claim.select(_filled(_dot("c", name), fields[CLAIM][name].default, typ).as_(column))
+    line = exp.select("claim_ord", "l_index")
+    for column, (name, typ) in line_columns(fields).items():
+        if column == "l_index":
+            continue
+        if name == "date_of_service":  # a line without its own date is on the claim's
+            line = line.select(exp.Coalesce(this=_dot("ln", name), expressions=[_dot("c", name)]).as_(column))
+        else:
+            line = line.select(_filled(_dot("ln", name), fields[LINE][name].default, typ).as_(column))
+    each = exp.select("claim_ord", "c", exp.Unnest(expressions=[exp.Anonymous(
+        this="range", expressions=[exp.Anonymous(this="len", expressions=[_dot("c", "lines")])])]).as_("l_index"),
+        exp.Unnest(expressions=[_dot("c", "lines")]).as_("ln")).from_(source)
+    claim = claim.from_(source)
+    if where is not None:
+        each, claim = each.where(where), claim.where(where)
+    return [f"CREATE OR REPLACE TEMP TABLE claims AS {claim.sql(dialect='duckdb')}",
+            f"CREATE OR REPLACE TEMP TABLE lines AS {line.from_(each.subquery('u')).sql(dialect='duckdb')}"]
+
+
 class JsonLoader:
     """Makes `claims` and `lines` as DuckDB tables from the claims' JSON texts: the columns and values
     of `build`, in a sixth of its time (DuckDB parses the text, not a Python loop per field).
@@ -217,28 +247,8 @@ class JsonLoader:
         parsed = exp.select("claim_ord", exp.Case(ifs=[exp.If(this=exp.Not(this=suspect), true=exp.Anonymous(
             this="from_json", expressions=[exp.column("j"), structure]))]).as_("c")).from_(JSON_INPUT)
         kept = exp.Not(this=exp.Is(this=exp.column("c"), expression=exp.Null()))
-        claim = exp.select("claim_ord")
-        for column, (name, typ) in claim_columns(fields).items():
-            if column.startswith("d_"):
-                claim = claim.select(_filled(_dot("c", "documentation", name), fields[DOCUMENTATION][name].default,
-                                             typ).as_(column))
-            else:
-                claim = claim.select(_filled(_dot("c", name), fields[CLAIM][name].default, typ).as_(column))
-        line = exp.select("claim_ord", "l_index")
-        for column, (name, typ) in line_columns(fields).items():
-            if column == "l_index":
-                continue
-            if name == "date_of_service":  # a line without its own date is on the claim's
-                line = line.select(exp.Coalesce(this=_dot("ln", name), expressions=[_dot("c", name)]).as_(column))
-            else:
-                line = line.select(_filled(_dot("ln", name), fields[LINE][name].default, typ).as_(column))
-        each = exp.select("claim_ord", "c", exp.Unnest(expressions=[exp.Anonymous(
-            this="range", expressions=[exp.Anonymous(this="len", expressions=[_dot("c", "lines")])])]).as_("l_index"),
-            exp.Unnest(expressions=[_dot("c", "lines")]).as_("ln")).from_("ctsdsl_parsed").where(kept)
-        self.statements = [
-            f"CREATE OR REPLACE TEMP TABLE ctsdsl_parsed AS {parsed.sql(dialect='duckdb')}",
-            f"CREATE OR REPLACE TEMP TABLE claims AS {claim.from_('ctsdsl_parsed').where(kept).sql(dialect='duckdb')}",
-            f"CREATE OR REPLACE TEMP TABLE lines AS {line.from_(each.subquery('u')).sql(dialect='duckdb')}"]
+        self.statements = [f"CREATE OR REPLACE TEMP TABLE ctsdsl_parsed AS {parsed.sql(dialect='duckdb')}",
+                           *relation_statements(fields, "ctsdsl_parsed", kept)]
         self.suspects = exp.select("claim_ord").from_("ctsdsl_parsed").where(exp.Not(this=kept)).sql(dialect="duckdb")
 
     def load(self, con: Any, claims: list[Mapping[str, Any]]) -> set[int] | None:

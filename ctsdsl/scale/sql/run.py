@@ -51,7 +51,7 @@ class SqlEvaluator:
         # Seconds spent building the relations, in DuckDB, and assembling decisions (benchmarks/bench_sql.py).
         self.seconds = {"relations": 0.0, "sql": 0.0, "decisions": 0.0}
 
-    def _release(self) -> None:
+    def release(self) -> None:
         """Let go of the batch's tables once its results are read: a process holds an SqlEvaluator per
         policy it has met, and each would otherwise keep its last batch (hundreds of MB) until its next."""
         for name, _ in self.script.fill:
@@ -117,7 +117,7 @@ class SqlEvaluator:
         failed = {row[0] for row in con.execute(self.script.failed).fetchall()}
         lines = con.execute(self.script.lines).fetchall()
         findings = con.execute(self.script.findings).fetchall()
-        self._release()
+        self.release()
         self.seconds["sql"] += perf_counter() - built
         li = fi = 0
         for ord_, claim in enumerate(claims):

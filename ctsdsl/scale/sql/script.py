@@ -24,7 +24,9 @@ from ...engine import policy_cache
 from ...engine.evaluator import Evaluator
 from . import relations
 
-STORED_ROWS = 8_192  # rows of a stored table's Arrow batches: each is a unit of DuckDB's parallel scan
+FORMAT = "2"  # of the kept Script: a script kept by a ctsdsl whose Script had other fields is made anew
+STORED_ROWS = 8_192
+NUMBERED = "phase, line, rule"  # the order the row engine numbers a claim's findings in  # rows of a stored table's Arrow batches: each is a unit of DuckDB's parallel scan
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Script:
     failed: str  # the claim_ord of the claims the row engine must decide
     lines: str  # each governed line's claim_ord, l_index, denied, allowed, amount, in order
     findings: str  # each finding's claim_ord, rule, line, message, in the row engine's order
+    numbered: str  # each finding's claim_ord, rule, line, message and n, its number in its claim (F<n>)
 
 
 def load(evaluator: Evaluator) -> Script:
@@ -50,7 +53,7 @@ def load(evaluator: Evaluator) -> Script:
     import duckdb
     import sqlglot
 
-    return policy_cache.derived("sql", (key, duckdb.__version__, sqlglot.__version__), lambda: make(evaluator))
+    return policy_cache.derived("sql", (key, duckdb.__version__, sqlglot.__version__, FORMAT), lambda: make(evaluator))
 
 
 def store(con: Any, name: str, query: str) -> None:
@@ -135,8 +138,9 @@ def make(evaluator: Evaluator) -> Script:
         inlined({"ctsdsl_failed"}, "SELECT claim_ord FROM ctsdsl_failed"),
         inlined({"ctsdsl_lines"}, "SELECT claim_ord, l_index, denied, allowed, amount FROM ctsdsl_lines "
                                   "ORDER BY claim_ord, l_index"),
-        inlined({"ctsdsl_findings"}, "SELECT claim_ord, rule, line, message FROM ctsdsl_findings "
-                                     "ORDER BY claim_ord, phase, line, rule"))
+        inlined({"ctsdsl_findings"}, f"SELECT claim_ord, rule, line, message FROM ctsdsl_findings ORDER BY claim_ord, {NUMBERED}"),
+        inlined({"ctsdsl_findings"}, "SELECT claim_ord, rule, line, message, row_number() OVER (PARTITION BY "
+                                     f"claim_ord ORDER BY {NUMBERED}) AS n FROM ctsdsl_findings"))
 
 
 def _columns_named(query: Any) -> set[str]:

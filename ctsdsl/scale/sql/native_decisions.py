@@ -1,0 +1,146 @@
+"""The decision tables written by DuckDB, for the native Parquet path (native.py).
+
+What `Evaluator.assemble` and `parquet_decisions.ParquetDecisions.add` make of each claim in
+Python, written as SQL over what the policy's script computed: line statuses and units, amounts
+rounded half up to the cent, finding numbers and the findings on each line, the deciding rule's
+adjustments and remarks (engine/adjustments.py), the outcome and total. The three queries give
+the columns of `parquet_decisions`' tables, in their order; tests/test_sql_native.py holds them
+to the Python-written tables, field for field.
+
+The rules' and the policy's own values (titles, citations, sources, reason codes) are registered
+tables made from the evaluator (`rule_table`, `policy_table`), never SQL text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.evaluator import Evaluator
+
+RULES, POLICY = "ctsdsl_rules", "ctsdsl_policy"
+# What the script computed, held as tables for the queries below (native.py makes them).
+DECIDED, OUT_LINES, OUT_FINDINGS = "ctsdsl_decided", "ctsdsl_out_lines", "ctsdsl_out_findings"
+
+
+def rule_table(evaluator: Evaluator) -> Any:
+    """A row per rule, by its index in the program (`rule_k`): what a finding shows of it, and the
+    reason codes (`codes`: group and CARC pairs; `remarks`) a line it decides reports."""
+    import pyarrow as pa
+
+    text, texts = pa.string(), pa.list_(pa.string())
+    rows = []
+    for k, r in enumerate(evaluator.rules):
+        codes = evaluator.codes_of(r.id)
+        o = r.origin
+        rows.append({"rule_k": k, "rule": r.id, "title": r.title, "severity": r.severity,
+                     "reason_codes": list(r.reasons), "citation": r.citation,
+                     "sources": [s.to_dict() for s in r.sources],
+                     "layer": o.policy if o else None, "layer_version": o.version if o else None,
+                     "layer_file": o.file if o else None, "layer_line": o.line if o else None,
+                     "named": bool(codes.adjustments),
+                     "codes": [{"group": g, "carc": c} for g, c in codes.adjustments],
+                     "remarks": list(codes.remarks)})
+    source = pa.struct([("id", text), ("title", text), ("url", text), ("date", text)])
+    schema = pa.schema([("rule_k", pa.int64()), ("rule", text), ("title", text), ("severity", text),
+                        ("reason_codes", texts), ("citation", text), ("sources", pa.list_(source)),
+                        ("layer", text), ("layer_version", text), ("layer_file", text), ("layer_line", pa.int64()),
+                        ("named", pa.bool_()), ("codes", pa.list_(pa.struct([("group", text), ("carc", text)]))),
+                        ("remarks", texts)])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def policy_table(evaluator: Evaluator) -> Any:
+    import pyarrow as pa
+
+    p = evaluator.info
+    return pa.table({"policy": [p.name], "policy_payer": [p.payer], "policy_version": [p.version],
+                     "policy_digest": [p.digest], "policy_file": [p.file]})
+
+
+# Each line of a decided claim: out of scope where the policy's rules did not govern it, else its
+# status from the denial and units the rules left it (decision.line_status).
+LINES = f"""
+CREATE OR REPLACE TEMP TABLE ctsdsl_dl AS
+SELECT d.claim_ord, d.record, d.claim_id, l.l_index AS "index", l.l_code AS code, l.l_units AS units_billed,
+       l.l_charge AS charge, o.denied IS NOT NULL AS governed,
+       CASE WHEN o.denied IS NULL THEN 'out_of_scope' WHEN o.denied OR o.allowed <= 0 THEN 'denied'
+            WHEN o.allowed < l.l_units THEN 'reduced' ELSE 'allowed' END AS status,
+       CAST(CASE WHEN o.denied IS NULL THEN l.l_units WHEN o.denied OR o.allowed <= 0 THEN 0 ELSE o.allowed END
+            AS BIGINT) AS units_allowed,
+       CASE WHEN o.denied IS NOT NULL THEN CAST(round(o.amount, 2) AS DECIMAL(38,2)) END AS allowed_amount
+FROM {DECIDED} d JOIN lines l USING (claim_ord) LEFT JOIN {OUT_LINES} o USING (claim_ord, l_index)
+"""
+
+FINDINGS = f"""
+CREATE OR REPLACE TEMP TABLE ctsdsl_df AS
+SELECT d.claim_ord, d.record, d.claim_id, 'F' || f.n AS id, f.n, f.line, f.rule AS rule_k, r.rule, r.title,
+       r.severity, r.reason_codes, f.message, r.citation, r.sources, r.layer, r.layer_version, r.layer_file,
+       r.layer_line, r.named
+FROM {DECIDED} d JOIN {OUT_FINDINGS} f USING (claim_ord) JOIN {RULES} r ON r.rule_k = f.rule
+"""
+
+# The findings on each line (its own, and the claim's on a governed line), and the one whose rule's codes
+# explain a line not allowed: a deny finding on a denied line, else a reduce one, a rule naming a CARC
+# first (Evaluator.adjusted).
+ON_LINE = """
+CREATE OR REPLACE TEMP TABLE ctsdsl_dlf AS
+SELECT l.claim_ord, l."index", list(f.id ORDER BY f.n) AS findings,
+       arg_min(f.rule_k, (CASE WHEN f.severity = 'deny' THEN 0 ELSE 1 END) * 4000000000
+                         + (CASE WHEN f.named THEN 0 ELSE 1 END) * 2000000000 + f.n)
+         FILTER (WHERE l.governed AND l.status <> 'allowed' AND (f.severity = 'reduce' OR f.severity = 'deny' AND l.units_allowed = 0))
+         AS chosen_k,
+       arg_min(f.id, (CASE WHEN f.severity = 'deny' THEN 0 ELSE 1 END) * 4000000000
+                     + (CASE WHEN f.named THEN 0 ELSE 1 END) * 2000000000 + f.n)
+         FILTER (WHERE l.governed AND l.status <> 'allowed' AND (f.severity = 'reduce' OR f.severity = 'deny' AND l.units_allowed = 0))
+         AS chosen_id
+FROM ctsdsl_dl l JOIN ctsdsl_df f
+  ON f.claim_ord = l.claim_ord AND (f.line = l."index" OR f.line IS NULL AND l.governed)
+GROUP BY l.claim_ord, l."index"
+"""
+
+# A denied or reduced line's adjustments: the charge of the units not allowed, charge x (billed -
+# allowed) / billed, rounded half up to the cent in whole numbers of millionths (exact, as Decimal
+# is: DuckDB divides DECIMALs as doubles), on the deciding rule's first CARC; its others 0 and 0.00.
+TABLE_LINES = f"""
+SELECT l.record, l.claim_id, l."index", l.code, l.status, l.units_billed, l.units_allowed, l.allowed_amount,
+       coalesce(s.findings, []) AS findings,
+       CASE WHEN s.chosen_k IS NULL THEN [] ELSE list_transform(
+         CASE WHEN len(r.codes) = 0 THEN [{{'group': NULL::VARCHAR, 'carc': NULL::VARCHAR}}] ELSE r.codes END,
+         lambda c, i: {{'group': c."group", 'carc': c.carc,
+                       'amount': CASE WHEN l.charge IS NULL THEN NULL WHEN i > 1 THEN 0.00::DECIMAL(38,2)
+                                      ELSE CAST(CAST((2 * CAST(l.charge * 1000000 AS HUGEINT)
+                                                      * (l.units_billed - l.units_allowed) + l.units_billed * 10000)
+                                                     // (2 * l.units_billed * 10000) AS DECIMAL(38,0)) * 0.01
+                                                AS DECIMAL(38,2)) END,
+                       'quantity': CASE WHEN i > 1 THEN 0 ELSE l.units_billed - l.units_allowed END,
+                       'finding': s.chosen_id}}) END AS adjustments,
+       CASE WHEN s.chosen_k IS NULL THEN [] ELSE r.remarks END AS remarks,
+       []::VARCHAR[] AS confirm
+FROM ctsdsl_dl l LEFT JOIN ctsdsl_dlf s USING (claim_ord, "index") LEFT JOIN {RULES} r ON r.rule_k = s.chosen_k
+ORDER BY l.record, l."index"
+"""
+
+TABLE_CLAIMS = f"""
+SELECT d.record, d.claim_id, d.claim_digest,
+       CASE WHEN t.governed > 0 AND t.denied = t.governed THEN 'deny'
+            WHEN t.denied > 0 OR t.reduced > 0 THEN 'partial' ELSE 'pay' END AS outcome,
+       t.total_allowed, t.total_complete, false AS assumed_documented,
+       p.policy, p.policy_payer, p.policy_version, p.policy_digest, p.policy_file
+FROM {DECIDED} d JOIN (
+  SELECT claim_ord, count(*) FILTER (WHERE governed) AS governed, count(*) FILTER (WHERE status = 'denied') AS denied,
+         count(*) FILTER (WHERE status = 'reduced') AS reduced,
+         CAST(coalesce(sum(allowed_amount), 0) AS DECIMAL(38,2)) AS total_allowed,
+         NOT bool_or(allowed_amount IS NULL AND units_allowed > 0 AND governed) AS total_complete
+  FROM ctsdsl_dl GROUP BY claim_ord) t USING (claim_ord) CROSS JOIN {POLICY} p
+ORDER BY d.record
+"""
+
+TABLE_FINDINGS = """
+SELECT record, claim_id, id, line, rule, title, severity, reason_codes, message, citation, sources, layer,
+       layer_version, layer_file, layer_line
+FROM ctsdsl_df ORDER BY record, n
+"""
+
+STATEMENTS = (LINES, FINDINGS, ON_LINE)
+TABLES = {"claims": TABLE_CLAIMS, "lines": TABLE_LINES, "findings": TABLE_FINDINGS}
+DROPS = tuple(f"DROP TABLE IF EXISTS {name}" for name in ("ctsdsl_dl", "ctsdsl_df", "ctsdsl_dlf"))
