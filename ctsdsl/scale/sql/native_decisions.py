@@ -71,11 +71,10 @@ SELECT d.claim_ord, d.record, d.claim_id, l.l_index AS "index", l.l_code AS code
 FROM {DECIDED} d JOIN lines l USING (claim_ord) LEFT JOIN {OUT_LINES} o USING (claim_ord, l_index)
 """
 
+# Narrow: a rule's own columns (title, citation, sources...) are joined in only as the table is written.
 FINDINGS = f"""
 CREATE OR REPLACE TEMP TABLE ctsdsl_df AS
-SELECT d.claim_ord, d.record, d.claim_id, 'F' || f.n AS id, f.n, f.line, f.rule AS rule_k, r.rule, r.title,
-       r.severity, r.reason_codes, f.message, r.citation, r.sources, r.layer, r.layer_version, r.layer_file,
-       r.layer_line, r.named
+SELECT d.claim_ord, d.record, d.claim_id, f.n, f.line, f.rule AS rule_k, f.message, r.severity, r.named
 FROM {DECIDED} d JOIN {OUT_FINDINGS} f USING (claim_ord) JOIN {RULES} r ON r.rule_k = f.rule
 """
 
@@ -84,12 +83,12 @@ FROM {DECIDED} d JOIN {OUT_FINDINGS} f USING (claim_ord) JOIN {RULES} r ON r.rul
 # first (Evaluator.adjusted).
 ON_LINE = """
 CREATE OR REPLACE TEMP TABLE ctsdsl_dlf AS
-SELECT l.claim_ord, l."index", list(f.id ORDER BY f.n) AS findings,
+SELECT l.claim_ord, l."index", list('F' || f.n ORDER BY f.n) AS findings,
        arg_min(f.rule_k, (CASE WHEN f.severity = 'deny' THEN 0 ELSE 1 END) * 4000000000
                          + (CASE WHEN f.named THEN 0 ELSE 1 END) * 2000000000 + f.n)
          FILTER (WHERE l.governed AND l.status <> 'allowed' AND (f.severity = 'reduce' OR f.severity = 'deny' AND l.units_allowed = 0))
          AS chosen_k,
-       arg_min(f.id, (CASE WHEN f.severity = 'deny' THEN 0 ELSE 1 END) * 4000000000
+       arg_min('F' || f.n, (CASE WHEN f.severity = 'deny' THEN 0 ELSE 1 END) * 4000000000
                      + (CASE WHEN f.named THEN 0 ELSE 1 END) * 2000000000 + f.n)
          FILTER (WHERE l.governed AND l.status <> 'allowed' AND (f.severity = 'reduce' OR f.severity = 'deny' AND l.units_allowed = 0))
          AS chosen_id
@@ -135,10 +134,10 @@ FROM {DECIDED} d JOIN (
 ORDER BY d.record
 """
 
-TABLE_FINDINGS = """
-SELECT record, claim_id, id, line, rule, title, severity, reason_codes, message, citation, sources, layer,
-       layer_version, layer_file, layer_line
-FROM ctsdsl_df ORDER BY record, n
+TABLE_FINDINGS = f"""
+SELECT f.record, f.claim_id, 'F' || f.n AS id, f.line, r.rule, r.title, r.severity, r.reason_codes, f.message,
+       r.citation, r.sources, r.layer, r.layer_version, r.layer_file, r.layer_line
+FROM ctsdsl_df f JOIN {RULES} r ON r.rule_k = f.rule_k ORDER BY f.record, f.n
 """
 
 STATEMENTS = (LINES, FINDINGS, ON_LINE)

@@ -76,6 +76,8 @@ class ParquetDecisions:
         self.columns: dict[str, dict[str, list]] = {t: {name: [] for name in self.schemas[t].names} for t in TABLES}
         self.sources: dict[int, tuple[object, list[dict]]] = {}
         self.tables: dict[str, list] = {t: [] for t in TABLES}  # tables DuckDB wrote (add_tables), to flush
+        self.pool: Any = None  # the thread that writes (flush), started with the first write
+        self.pending: Any = None  # the write in flight
         self.temps: dict[str, Path] = {}
         self.writers: dict[str, Any] = {}
         try:
@@ -139,34 +141,64 @@ class ParquetDecisions:
             self.tables[table].append(tables[table].cast(self.schemas[table]))
 
     def flush(self) -> None:
-        """Write what is buffered as a row group of each table, in record order."""
+        """Write what is buffered as a row group of each table, in record order.
+
+        Putting the native path's tables in order and encoding them (about a second for 100,000
+        claims) is done by a thread of its own while DuckDB decides the next batch: pyarrow lets go
+        of the GIL. One write is in flight at a time, so memory holds two batches at most."""
+        import pyarrow as pa
+
+        parts: dict[str, list] = {}
+        for table in TABLES:
+            columns = self.columns[table]
+            parts[table] = self.tables[table]
+            if columns["record"]:
+                parts[table].append(pa.Table.from_pydict(columns, schema=self.schemas[table]))
+                self.columns[table] = {name: [] for name in self.schemas[table].names}
+            self.tables[table] = []
+        self._wait()
+        if any(parts.values()):
+            if self.pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+                self.pool = ThreadPoolExecutor(1, thread_name_prefix="ctsdsl-parquet")
+            self.pending = self.pool.submit(self._write, parts)
+
+    def _write(self, parts: dict[str, list]) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        try:
-            for table in TABLES:
-                parts = self.tables[table]
-                columns = self.columns[table]
-                if columns["record"]:
-                    parts.append(pa.Table.from_pydict(columns, schema=self.schemas[table]))
-                    self.columns[table] = {name: [] for name in self.schemas[table].names}
-                if not parts:
-                    continue
-                whole = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-                if len(parts) > 1:  # each part in record order, each claim's rows in one part: a stable sort
-                    whole = whole.take(pc.sort_indices(whole, [("record", "ascending")]))
-                self.writers[table].write_table(whole)
-                self.tables[table] = []
-        except OSError as exc:
-            raise io_error(exc, self.name) from None
+        for table in TABLES:
+            if not parts[table]:
+                continue
+            whole = parts[table][0] if len(parts[table]) == 1 else pa.concat_tables(parts[table])
+            if len(parts[table]) > 1:  # each part in record order, each claim's rows in one part: a stable sort
+                whole = whole.take(pc.sort_indices(whole, [("record", "ascending")]))
+            self.writers[table].write_table(whole)
+
+    def _wait(self) -> None:
+        """Let the write in flight finish; its error, if it failed."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except OSError as exc:
+                raise io_error(exc, self.name) from None
 
     def finish(self) -> None:
         self.flush()
+        self._wait()
         try:
             for writer in self.writers.values():
                 writer.close()
         except OSError as exc:
             raise io_error(exc, self.name) from None
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
     def publish(self) -> None:
         try:
@@ -178,6 +210,11 @@ class ParquetDecisions:
 
     def abandon(self) -> None:
         """Drop what was written; the folder's tables stay as they were. Never raises."""
+        try:
+            self._wait()
+        except Exception:  # noqa: BLE001 - the error that stopped the run is the one to report
+            pass
+        self._stop()
         for writer in self.writers.values():
             try:
                 writer.close()
