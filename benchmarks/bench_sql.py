@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -154,7 +155,7 @@ def files(count: int) -> None:
         runs = [("row engine, JSON Lines -> JSON Lines", "row", 0, lambda f, o: (str(f[0]), "-o", str(o) + ".jsonl")),
                 ("SQL engine, JSON Lines -> JSON Lines", "sql", 100_000,
                  lambda f, o: (str(f[0]), "--engine", "sql", "-o", str(o) + ".jsonl")),
-                ("SQL engine, Parquet -> Parquet", "sql", 200_000,
+                ("SQL engine, Parquet -> Parquet (native)", "sql", 200_000,
                  lambda f, o: (str(f[1]), "--engine", "sql", "-o", str(o), "--format", "parquet"))]
         print(f"{count:,} generated claims ({big[0].stat().st_size / 2**20:,.1f} MB JSON Lines, "
               f"{big[1].stat().st_size / 2**20:,.1f} MB Parquet); peak RSS on the file and on a tenth of it")
@@ -166,6 +167,33 @@ def files(count: int) -> None:
                   f"(tenth: {rss_small:.0f} MB){goal}")
         same = (folder / "big-row-0.jsonl").read_bytes() == (folder / "big-sql-100000.jsonl").read_bytes()
         print(f"  SQL engine's JSON Lines {'are' if same else 'are NOT'} the row engine's bytes")
+        held = _tables_hold(folder / "big-sql-200000", folder / "big-row-0.jsonl")
+        print(f"  the Parquet tables {'hold' if held else 'do NOT hold'} the row engine's decisions "
+              "(claim, digest, outcome, total; each line's status, units and amount)")
+
+
+def _tables_hold(tables: Path, jsonl: Path) -> bool:
+    """Whether the Parquet decision tables say, record by record, what the row engine's JSON Lines say."""
+    import pyarrow.parquet as pq
+
+    claims = pq.ParquetFile(tables / "claims.parquet").iter_batches(100_000, columns=[
+        "record", "claim_id", "claim_digest", "outcome", "total_allowed"])
+    lines = pq.ParquetFile(tables / "lines.parquet").iter_batches(100_000, columns=[
+        "record", "index", "status", "units_allowed", "allowed_amount"])
+    got_claims = (row for batch in claims for row in zip(*(c.to_pylist() for c in batch.columns)))
+    got_lines = (row for batch in lines for row in zip(*(c.to_pylist() for c in batch.columns)))
+    with open(jsonl, encoding="utf-8") as fh:
+        for record, text in enumerate(fh, 1):
+            d = json.loads(text)
+            if next(got_claims) != (record, d["claim_id"], d["claim_digest"], d["outcome"],
+                                    Decimal(d["total_allowed"])):
+                return False
+            for ln in d["lines"]:
+                amount = ln["allowed_amount"]
+                if next(got_lines) != (record, ln["index"], ln["status"], ln["units_allowed"],
+                                       None if amount is None else Decimal(amount)):
+                    return False
+    return next(got_claims, None) is None and next(got_lines, None) is None
 
 
 if __name__ == "__main__":
