@@ -135,3 +135,50 @@ def test_a_file_with_a_column_type_the_checks_do_not_read_is_decided_one_by_one_
     table = table.set_column(spend, "therapy_spend_to_date", pa.array([1200], pa.decimal128(10, 2)))
     pq.write_table(table, tmp_path / "c.parquet")
     assert _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch) == (1, 1)
+
+
+def test_a_policy_s_declared_field_is_checked_and_read_from_its_column(tmp_path, monkeypatch):
+    # Northwind (a made-up payer) declares line.prior_auth_number, matching ^[A-Z0-9-]{4,30}$; its
+    # absence denies the line. A Medicare claim giving it is invalid: Medicare declares no such field.
+    doc = {name: True for name in ("plan_of_care_includes_cts", "consent", "reason_without_patient",
+                                   "need_for_occurrence", "training_described", "caregiver_response",
+                                   "impact_on_goals")}
+    claims = []
+    for i, auth in enumerate(["NW-2025-0001", None, "nw-lower", "NW-7"]):
+        line = {"code": "97550", "units": 1, "minutes": 68, "modifiers": ["GP"]}
+        claims.append({"id": f"n{i}", "payer": "example-northwind", "date_of_service": "2025-03-03",
+                       "place_of_service": "11", "documentation": doc,
+                       "lines": [dict(line, **({"prior_auth_number": auth} if auth else {}))]})
+    claims.append(_copy(TYPICAL, id="medicare-with-auth",
+                        lines=[dict(TYPICAL["lines"][0], prior_auth_number="NW-2025-0001")]))
+    pq.write_table(pa.Table.from_pylist(claims), tmp_path / "c.parquet")
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    assert (one_by_one, rows) == (2, 5)  # the lower-case number and the Medicare claim: two errors
+    native = _tables(tmp_path / "native")
+    assert [c["claim_id"] for c in native["claims"]] == ["n0", "n1", "n3"]
+    assert "prior_auth_missing" in {f["rule"] for f in native["findings"] if f["claim_id"] == "n1"}
+
+
+def test_a_batch_duckdb_stops_on_is_decided_one_by_one_as_if_it_had_not_tried(tmp_path, monkeypatch):
+    from ctsdsl.scale.sql import native_decisions
+
+    write_claims(_claims()[:50], tmp_path / "c.parquet")
+    monkeypatch.setitem(native_decisions.TABLES, "claims", "SELECT * FROM a_table_that_is_not_there")
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    assert one_by_one == rows == 50
+
+
+def test_a_write_that_fails_on_the_writer_thread_is_a_located_error_and_leaves_no_table(tmp_path, monkeypatch):
+    from ctsdsl.errors import CtsdslError
+
+    write_claims(_claims()[:20], tmp_path / "c.parquet")
+
+    def full(self, table, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    with pytest.raises(CtsdslError) as raised:
+        command.run_sql_batch(tmp_path / "c.parquet", str(tmp_path / "out"), None, None, None,
+                              output_format="parquet")
+    assert "No space left on device" in str(raised.value) and "out" in str(raised.value)
+    assert not list((tmp_path / "out").iterdir())  # no table, and no temporary file left
