@@ -158,3 +158,74 @@ def test_a_claim_that_fails_in_the_row_engine_is_handed_back_to_it():
     assert results[1] == 1 and sql.handed == {"fails": 1}
     with pytest.raises(CtsdslError, match="outside the period"):
         evaluator.evaluate(failing)
+
+
+# ---- the native Parquet path (scale/sql/native.py): the same claims as a Parquet file, decided by
+# DuckDB alone into the three tables, which must say what the row engine's decisions say.
+
+
+def _table_rows(record: int, d: dict) -> dict[str, list[dict]]:
+    """A decision document as the rows `--format parquet` writes of it (parquet_decisions.py)."""
+    from decimal import Decimal
+
+    def money(text: str | None) -> Decimal | None:
+        return None if text is None else Decimal(text)
+
+    p, head = d["policy"], {"record": record, "claim_id": d["claim_id"]}
+    claims = [dict(head, claim_digest=d["claim_digest"], outcome=d["outcome"], total_allowed=money(d["total_allowed"]),
+                   total_complete=d["total_complete"], assumed_documented=d.get("assumed_documented", False),
+                   policy=p["name"], policy_payer=p["payer"], policy_version=p["version"], policy_digest=p["digest"],
+                   policy_file=p["file"])]
+    lines = [dict(head, index=ln["index"], code=ln["code"], status=ln["status"], units_billed=ln["units_billed"],
+                  units_allowed=ln["units_allowed"], allowed_amount=money(ln["allowed_amount"]),
+                  findings=ln["findings"], adjustments=[dict(a, amount=money(a["amount"])) for a in ln["adjustments"]],
+                  remarks=ln["remarks"], confirm=ln.get("confirm", [])) for ln in d["lines"]]
+    findings = [dict(head, id=f["id"], line=f["line"], rule=f["rule"], title=f["title"], severity=f["severity"],
+                     reason_codes=f["reason_codes"], message=f["message"], citation=f["citation"], sources=f["sources"],
+                     layer=f["origin"]["policy"], layer_version=f["origin"]["version"],
+                     layer_file=f["origin"]["file"], layer_line=f["origin"]["line"]) for f in d["findings"]]
+    return {"claims": claims, "lines": lines, "findings": findings}
+
+
+def _states_every_fact(value: object) -> bool:
+    """No `null` anywhere: Parquet has no cell for "not stated" (a null cell is a field left out)."""
+    if isinstance(value, dict):
+        return all(_states_every_fact(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_states_every_fact(v) for v in value)
+    return value is not None
+
+
+def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_bundled_policy(tmp_path, monkeypatch):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from ctsdsl.scale.sql import command
+
+    registry = folder_registry(ROOT / "policies")
+    written, expected = [], {"claims": [], "lines": [], "findings": []}
+    for raw in _claims(ROOT, registry):
+        if not _states_every_fact(raw):
+            continue
+        try:
+            decision = registry.evaluator_for(raw).evaluate(raw).to_dict()
+        except CtsdslError:
+            continue
+        written.append(raw)
+        for table, rows in _table_rows(len(written), decision).items():
+            expected[table] += rows
+    # pa.array reads every claim for the columns (from_pylist would take the first claim's keys alone).
+    pq.write_table(pa.Table.from_struct_array(pa.array(written)), tmp_path / "claims.parquet")
+    one_by_one = [0]
+    chunk = command._Worker.chunk
+    monkeypatch.setattr(command._Worker, "chunk", lambda self, rows: (one_by_one.__setitem__(0, one_by_one[0] + len(rows)),
+                                                                      chunk(self, rows))[1])
+    command.run_sql_batch(tmp_path / "claims.parquet", str(tmp_path / "out"), None, None, str(ROOT / "policies"),
+                          output_format="parquet")
+    for table in ("claims", "lines", "findings"):
+        got = pq.read_table(tmp_path / "out" / f"{table}.parquet").to_pylist()
+        assert len(got) == len(expected[table]), table
+        wrong = [(g, e) for g, e in zip(got, expected[table]) if g != e]
+        assert not wrong, f"{len(wrong)} {table} rows differ; the first: {wrong[0]}"
+    names = {c["policy"] for c in expected["claims"]}
+    assert names == {entry.name for entry in registry.entries()}
+    assert one_by_one[0] < len(written) * 0.02, f"{one_by_one[0]} of {len(written)} decided one by one"
