@@ -10,8 +10,9 @@ errors located by row (`claims.parquet:row 12`).
 
 A null cell means the field is absent, as if its key were left out of the JSON: its default
 applies (a documentation flag not documented, `modifiers` empty, the line on the claim's date).
-So a file written from claim JSON by the usual tools (`pyarrow.Table.from_pylist`, pandas), which
-fill a key a record lacks with null, decides as the JSON does, and the claim digest is the same.
+So a file written from claim JSON by the usual tools (`pyarrow.Table.from_pylist` given
+`claim_schema()`, pandas), which fill a key a record lacks with null, decides as the JSON does,
+and the claim digest is the same.
 "Not stated" (JSON's `null` for a documentation flag or a line's minutes, issue 17) has no cell
 of its own here: decide such claims from JSON Lines. A column the file lacks is absent in every
 row. Types are checked once, on the file's schema, before a row is read: a column of the
