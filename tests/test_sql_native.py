@@ -49,8 +49,10 @@ def _claims() -> list[dict]:
     return claims
 
 
-def _decide(path: Path, out: Path, monkeypatch, native: bool = True) -> tuple[object, list, int]:
-    """(summary, errors, rows decided one by one in Python) of `batch --engine sql --format parquet`."""
+def _decide(path: Path, out: Path, monkeypatch, native: bool = True, output_format: str = "parquet"
+            ) -> tuple[object, list, int]:
+    """(summary, errors, rows decided one by one in Python) of `batch --engine sql --format parquet`
+    (or, with `output_format` "json", writing JSON Lines to the file `out`)."""
     one_by_one = [0]
     chunk = command._Worker.chunk
 
@@ -61,7 +63,7 @@ def _decide(path: Path, out: Path, monkeypatch, native: bool = True) -> tuple[ob
     monkeypatch.setattr(command._Worker, "chunk", counted)
     errors: list = []
     summary = command.run_sql_batch(path, str(out), None, None, None, on_error=errors.append,
-                                    output_format="parquet", native=native)
+                                    output_format=output_format, native=native)
     return summary, [e.to_dict() for e in errors], one_by_one[0]
 
 
@@ -70,13 +72,19 @@ def _tables(folder: Path) -> dict[str, list[dict]]:
 
 
 def _same_both_ways(path: Path, tmp_path: Path, monkeypatch) -> tuple[int, int]:
-    """Decide `path` natively and one row at a time: the same tables, summary and errors. (rows
-    decided one by one natively, rows in all)."""
+    """Decide `path` natively and one row at a time, to tables and to JSON Lines: the same tables,
+    the same bytes, summary and errors. (rows decided one by one natively, rows in all)."""
     native = _decide(path, tmp_path / "native", monkeypatch)
     python = _decide(path, tmp_path / "python", monkeypatch, native=False)
     assert _tables(tmp_path / "native") == _tables(tmp_path / "python")
     assert native[0].render() == python[0].render()
     assert native[1] == python[1]
+    as_json = _decide(path, tmp_path / "native.jsonl", monkeypatch, output_format="json")
+    row_json = _decide(path, tmp_path / "python.jsonl", monkeypatch, native=False, output_format="json")
+    assert (tmp_path / "native.jsonl").read_bytes() == (tmp_path / "python.jsonl").read_bytes()
+    assert as_json[0].render() == row_json[0].render() == native[0].render()
+    assert as_json[1] == row_json[1] == native[1]
+    assert as_json[2] == native[2]  # the same rows doubted, whichever the output
     return native[2], python[2]
 
 
@@ -163,7 +171,8 @@ def test_a_batch_duckdb_stops_on_is_decided_one_by_one_as_if_it_had_not_tried(tm
     from ctsdsl.scale.sql import native_decisions
 
     write_claims(_claims()[:50], tmp_path / "c.parquet")
-    monkeypatch.setitem(native_decisions.TABLES, "claims", "SELECT * FROM a_table_that_is_not_there")
+    monkeypatch.setattr(native_decisions, "STATEMENTS", (*native_decisions.STATEMENTS,
+                                                         "SELECT * FROM a_table_that_is_not_there"))
     one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
     assert one_by_one == rows == 50
 

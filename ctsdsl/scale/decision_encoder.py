@@ -49,14 +49,27 @@ class _PolicyTexts:
         self.evaluator = evaluator  # held, so the id this is kept under is not reused
         self.rules = evaluator.rules
         self.ids = [info.id for info in evaluator.rules]
-        self.parts = []
-        for info in evaluator.rules:
-            whole = Finding("", info.id, info.severity, None, "", info.citation, info.reasons, info.sources,
-                            info.title, info.origin).to_dict()
-            self.parts.append((dumps({k: whole[k] for k in ("rule", "title", "severity")})[1:-1],
-                               dumps({k: whole[k] for k in ("citation", "reason_codes", "sources", "origin")})[1:-1]))
+        self.parts = rule_texts(evaluator, dumps)
         self.findings: dict[tuple, str] = {}
         self.lines: dict[tuple, Any] = {}  # out of scope: the text; governed: (text, amount to the cent)
+
+
+def rule_texts(evaluator: Evaluator, dumps: Any = None) -> list[tuple[str, str]]:
+    """Each rule's (head, tail): the text of its findings before `"line"` and after `"message"`,
+    without their braces and commas (what `encode` writes of a finding around its id, line and message)."""
+    dumps = dumps or json.JSONEncoder(separators=(",", ":")).encode
+    parts = []
+    for info in evaluator.rules:
+        whole = Finding("", info.id, info.severity, None, "", info.citation, info.reasons, info.sources,
+                        info.title, info.origin).to_dict()
+        parts.append((dumps({k: whole[k] for k in ("rule", "title", "severity")})[1:-1],
+                      dumps({k: whole[k] for k in ("citation", "reason_codes", "sources", "origin")})[1:-1]))
+    return parts
+
+
+def policy_text(info: PolicyInfo) -> str:
+    """The decision's `"policy"` value, as `encode` writes it."""
+    return json.dumps(info.to_dict(), separators=(",", ":"))
 
 
 def _confirm(elements: tuple[str, ...]) -> str:
@@ -81,7 +94,7 @@ class DecisionEncoder:
     def _policy(self, info: PolicyInfo) -> str:
         cached = self._policies.get(id(info))
         if cached is None or cached[0] is not info:
-            cached = self._policies[id(info)] = (info, self._dumps(info.to_dict()))
+            cached = self._policies[id(info)] = (info, policy_text(info))
         return cached[1]
 
     def _finding(self, f: Finding) -> str:

@@ -55,9 +55,9 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
     `output_format` "json" writes JSON Lines to `output` (a file, or stdout); "parquet" writes
     the decisions as three tables in the folder `output` (parquet_decisions.py). With `jobs` > 1,
     chunks are decided in that many worker processes, each with its own DuckDB (and its share
-    of the cores), and written in input order. Parquet to Parquet tables (without
-    `assume_documented`) is decided by DuckDB from the file's columns (native.py) unless `native`
-    is false, which decides it row by row as JSON Lines are (for tests and benchmarks to compare)."""
+    of the cores), and written in input order. A Parquet file (without `assume_documented`) is
+    decided by DuckDB from its columns (native.py), to tables or JSON Lines, unless `native` is
+    false, which decides it row by row as JSON Lines are (for tests and benchmarks to compare)."""
     _require()
     from .. import batch as b
     from ...claims.validation import jsonl_lines
@@ -85,10 +85,12 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
             raise
         try:
             count = None
-            if suffix == ".parquet" and folder is not None and not assume_documented and native:
+            if suffix == ".parquet" and not assume_documented and native:
                 from . import native as native_path
-                # DuckDB decides every row it can vouch for, on all the cores: one process, one engine a policy.
-                count = native_path.decide_file(path, name, _Worker(*work[:-1], 1), summary, out, err, on_error)
+                # DuckDB decides every row it can vouch for, on all the cores: one process, one engine a
+                # policy; its worker gives the rows decided one by one as Decisions (its `parquet` mode).
+                count = native_path.decide_file(path, name, _Worker(name, policy, policies, False, True, 1), summary,
+                                                out, err, on_error, texts=folder is None)
             if count is not None:
                 pass  # decided natively
             elif suffix == ".parquet":

@@ -18,6 +18,7 @@ do not cover (a column type or schema keyword they do not know) is decided the u
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from decimal import Decimal
@@ -40,12 +41,15 @@ _MINE = "ctsdsl_mine"  # the rows one policy decides: RECORD, first and last lin
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 
 
-def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err: Any, on_error: Any) -> int | None:
-    """Decide the Parquet claim file at `path` into `out` (a `ParquetDecisions`); the number of records.
+def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err: Any, on_error: Any,
+                texts: bool = False) -> int | None:
+    """Decide the Parquet claim file at `path` into `out`; the number of records.
 
-    `worker` is command.py's `_Worker` (its policy choice, its SQL engines, and its way of deciding a
-    chunk of rows one by one). None when the file's columns are of a type this path does not read:
-    the caller then decides the file the usual way.
+    `out` is a `ParquetDecisions`, or with `texts` an output file of JSON Lines (the decision
+    documents, as DuckDB writes them byte for byte as the row engine's batch does). `worker` is
+    command.py's `_Worker` (its policy choice, its SQL engines, and its way of deciding a chunk of
+    rows one by one, giving `Decision`s). None when the file's columns are of a type this path
+    does not read: the caller then decides the file the usual way.
 
     Raises:
         ClaimError: the file is not Parquet, cannot be read, or its columns cannot hold claims.
@@ -70,35 +74,46 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
         table = pa.Table.from_batches([batch]).append_column(
             RECORD, pa.array(range(before + 1, before + 1 + batch.num_rows), pa.int64()))
         done: list = []
+        written: list[list[tuple[int, str]]] = []  # with `texts`: each part's (record, text), in record order
         for evaluator, mine in keys.split(table, worker.choose):
             if id(evaluator) not in natives:
                 natives[id(evaluator)] = _Native.make(worker.engine(evaluator), shape)
             native = natives[id(evaluator)]
             if native is None:
                 continue
-            tables = native.decide(table, mine)
-            if tables is None:
+            decided = native.decide(table, mine, texts)
+            if decided is None:
                 continue
-            out.add_tables(tables)
-            summary.merge(_summary(tables))
-            done.append(tables["claims"].column("record"))
-            count += tables["claims"].num_rows
+            if texts:
+                written.append(decided["texts"])
+                summary.merge(decided["summary"])
+                done.append(pa.array([record for record, _ in decided["texts"]], pa.int64()))
+                count += len(decided["texts"])
+            else:
+                out.add_tables(decided)
+                summary.merge(_summary(decided))
+                done.append(decided["claims"].column("record").combine_chunks())
+                count += decided["claims"].num_rows
         left = table if not done else table.filter(pc.invert(pc.is_in(table.column(RECORD),
-                                                                      value_set=pa.concat_arrays(
-                                                                          [c.combine_chunks() for c in done]))))
+                                                                      value_set=pa.concat_arrays(done))))
+        result = None
         if left.num_rows:
             records = left.column(RECORD).to_pylist()
-            claims = batch_claims(left.drop_columns([RECORD]).combine_chunks().to_batches()[0]) \
-                if left.num_rows else []
+            claims = batch_claims(left.drop_columns([RECORD]).combine_chunks().to_batches()[0])
             result, rows = worker.chunk([(r - 1, f"row {r}", claim) for r, claim in zip(records, claims)])
-            for record, decision in rows:
-                out.add(record, decision)
+            if texts:
+                written.append([(record, worker.encode(decision)) for record, decision in rows])
+            else:
+                for record, decision in rows:
+                    out.add(record, decision)
             count += result.decided + len(result.errors)
             summary.merge(result.summary)
-            out.flush()
-            b.write_result(result, out, err, on_error)
+        if texts:
+            out.write("".join(f"{text}\n" for _, text in heapq.merge(*written)))
         else:
             out.flush()
+        if result is not None:
+            b.write_result(result, out, err, on_error)
     return count
 
 
@@ -202,9 +217,12 @@ class _Native:
         except Refused:
             return None
 
-    def decide(self, table: Any, mine: Any) -> dict[str, Any] | None:
+    def decide(self, table: Any, mine: Any, texts: bool = False) -> dict[str, Any] | None:
         """The decision tables of the rows of `table` this policy decides (`mine`, from `_Keys.split`)
-        and the SQL can vouch for; None when DuckDB stopped on the batch (its rows then go the usual way)."""
+        and the SQL can vouch for; None when DuckDB stopped on the batch (its rows then go the usual way).
+
+        With `texts`, instead: {"texts": [(record, decision JSON)], in record order, "summary": what
+        a batch summary counts of them}; a row whose id or a message JSON would escape is not in it."""
         import duckdb
 
         con, s = self.sql.con, self.sql.script
@@ -221,14 +239,19 @@ class _Native:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {nd.OUT_FINDINGS} AS {s.numbered}")
             for statement in nd.STATEMENTS:
                 con.execute(statement)
-            return {name: _arrow(con.execute(query)) for name, query in nd.TABLES.items()}
+            if not texts:
+                return {name: _arrow(con.execute(query)) for name, query in nd.TABLES.items()}
+            con.execute(f"CREATE OR REPLACE TEMP TABLE ctsdsl_texts AS {nd.TEXTS}")
+            written = con.execute("SELECT record, text FROM ctsdsl_texts WHERE text IS NOT NULL "
+                                  "ORDER BY record").fetchall()
+            return {"texts": written, "summary": _tally(con)}
         except duckdb.Error:
             return None  # e.g. an amount past DECIMAL(38): the row engine decides these rows, or says why
         finally:
             con.unregister("ctsdsl_input")
             con.unregister(_MINE)
             self.sql.release()
-            for name in ("ctsdsl_native", nd.DECIDED, nd.OUT_LINES, nd.OUT_FINDINGS):
+            for name in ("ctsdsl_native", nd.DECIDED, nd.OUT_LINES, nd.OUT_FINDINGS, "ctsdsl_texts"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for statement in nd.DROPS:
                 con.execute(statement)
@@ -241,6 +264,21 @@ def _arrow(result: Any) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
         return fetch()
+
+
+def _tally(con: Any) -> Any:
+    """The batch `Summary` of the decision texts just written (`ctsdsl_texts`)."""
+    from .. import batch as b
+
+    out = b.Summary()
+    for outcome, n, total, incomplete in con.execute(nd.TALLY_CLAIMS).fetchall():
+        out.claims += n
+        out.outcomes[outcome] += n
+        out.total_allowed += total
+        out.incomplete += incomplete
+    out.lines.update(dict(con.execute(nd.TALLY_LINES).fetchall()))
+    out.rules.update(dict(con.execute(nd.TALLY_RULES).fetchall()))
+    return out
 
 
 def _summary(tables: dict[str, Any]) -> Any:
