@@ -197,12 +197,13 @@ def _states_every_fact(value: object) -> bool:
 
 
 def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_bundled_policy(tmp_path, monkeypatch):
+    """To the three tables and to JSON Lines (the row engine's bytes)."""
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     from ctsdsl.scale.sql import command
 
     registry = folder_registry(ROOT / "policies")
-    written, expected = [], {"claims": [], "lines": [], "findings": []}
+    written, expected, texts = [], {"claims": [], "lines": [], "findings": []}, []
     for raw in _claims(ROOT, registry):
         if not _states_every_fact(raw):
             continue
@@ -211,6 +212,7 @@ def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_b
         except CtsdslError:
             continue
         written.append(raw)
+        texts.append(json.dumps(decision, separators=(",", ":")) + "\n")  # what the row engine's batch writes
         for table, rows in _table_rows(len(written), decision).items():
             expected[table] += rows
     # pa.array reads every claim for the columns (from_pylist would take the first claim's keys alone).
@@ -229,3 +231,9 @@ def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_b
     names = {c["policy"] for c in expected["claims"]}
     assert names == {entry.name for entry in registry.entries()}
     assert one_by_one[0] < len(written) * 0.02, f"{one_by_one[0]} of {len(written)} decided one by one"
+    one_by_one[0] = 0
+    command.run_sql_batch(tmp_path / "claims.parquet", str(tmp_path / "out.jsonl"), None, None, str(ROOT / "policies"))
+    got_texts = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    wrong_texts = [(g, e) for g, e in zip(got_texts, texts) if g != e]
+    assert len(got_texts) == len(texts) and not wrong_texts, f"{len(wrong_texts)} differ; the first: {wrong_texts[:1]}"
+    assert one_by_one[0] < len(written) * 0.02, f"{one_by_one[0]} of {len(written)} decided one by one (JSON Lines)"
