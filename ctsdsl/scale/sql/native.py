@@ -31,6 +31,7 @@ from ...errors import CtsdslError
 from . import native_decisions as nd
 from . import script
 from .native_checks import Checks, Refused, Shape, conj, disj, claim_struct, digest, field, fn, normalized, row_normalized, row_shape
+from .parquet_decisions import RULE_COLUMNS
 from .relations import relation_statements
 from .values import lit
 
@@ -90,8 +91,8 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
                 done.append(pa.array([record for record, _ in decided["texts"]], pa.int64()))
                 count += len(decided["texts"])
             else:
-                out.add_tables(decided)
-                summary.merge(_summary(decided))
+                out.add_tables(decided, native.rules)
+                summary.merge(_summary(decided, native.rules.column("rule").to_pylist()))
                 done.append(decided["claims"].column("record").combine_chunks())
                 count += decided["claims"].num_rows
         left = table if not done else table.filter(pc.invert(pc.is_in(table.column(RECORD),
@@ -204,6 +205,8 @@ class _Native:
             exp.column(RECORD).as_("record"), exp.cast(field(None, "id"), "VARCHAR").as_("claim_id"),
             digest(shape).as_("claim_digest"), claim_struct(shape, evaluator.checked.fields).as_("c")) \
             .from_(rows).where(conj(exp.Coalesce(this=valid, expressions=[exp.false()]), in_period))
+        # What a finding shows of its rule, by rule_k, for the tables' findings (ParquetDecisions.add_tables).
+        self.rules = nd.rule_table(evaluator).select(list(RULE_COLUMNS))
         self.statements = [f"CREATE OR REPLACE TEMP TABLE ctsdsl_native AS {chosen.sql(dialect='duckdb')}",
                            *relation_statements(evaluator.checked.fields, "ctsdsl_native")]
         sql.con.register(nd.RULES, nd.rule_table(evaluator))
@@ -281,8 +284,9 @@ def _tally(con: Any) -> Any:
     return out
 
 
-def _summary(tables: dict[str, Any]) -> Any:
-    """The batch `Summary` of decisions written as tables (what `Summary.add` counts of each Decision)."""
+def _summary(tables: dict[str, Any], rule_ids: list[str]) -> Any:
+    """The batch `Summary` of decisions written as tables (what `Summary.add` counts of each Decision);
+    `rule_ids` names each rule_k."""
     from .. import batch as b
 
     claims = tables["claims"]
@@ -292,5 +296,6 @@ def _summary(tables: dict[str, Any]) -> Any:
     out.lines = Counter(tables["lines"].column("status").to_pylist())
     out.total_allowed = sum(claims.column("total_allowed").to_pylist(), Decimal("0.00"))
     out.incomplete = claims.column("total_complete").to_pylist().count(False)
-    out.rules = Counter(tables["findings"].column("rule").to_pylist())
+    for k, n in Counter(tables["findings"].column("rule_k").to_pylist()).items():
+        out.rules[rule_ids[k]] += n
     return out

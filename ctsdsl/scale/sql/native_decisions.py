@@ -162,10 +162,9 @@ FROM {DECIDED} d JOIN ctsdsl_dc c USING (claim_ord) CROSS JOIN {POLICY} p
 ORDER BY d.record
 """
 
-TABLE_FINDINGS = f"""
-SELECT f.record, f.claim_id, 'F' || f.n AS id, f.line, r.rule, r.title, r.severity, r.reason_codes, f.message,
-       r.citation, r.sources, r.layer, r.layer_version, r.layer_file, r.layer_line
-FROM ctsdsl_df f JOIN {RULES} r ON r.rule_k = f.rule_k ORDER BY f.record, f.n
+# Narrow: the rule's own columns are joined in as the table is written (ParquetDecisions.add_tables).
+TABLE_FINDINGS = """
+SELECT record, claim_id, 'F' || n AS id, line, message, rule_k FROM ctsdsl_df ORDER BY record, n
 """
 
 # Text JSON writes as it is (DecisionEncoder's `_quote` escapes `"`, `\` and all but printable ASCII).

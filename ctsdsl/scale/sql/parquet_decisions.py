@@ -26,6 +26,22 @@ from ...errors import Diagnostic, UsageError
 from ..output import BatchIOError, io_error, shown
 
 TABLES = ("claims", "lines", "findings")
+# A finding's own columns, and its rule's (the same on every finding of the rule), as add_tables takes them.
+NARROW = ("record", "claim_id", "id", "line", "message")
+RULE_COLUMNS = ("rule", "title", "severity", "reason_codes", "citation", "sources", "layer", "layer_version",
+                "layer_file", "layer_line")
+WRITE_ROWS = 65_536  # findings given their rule columns and written a slice at a time: memory stays small
+
+
+def _in_record_order(parts: list) -> Any:
+    """The tables `parts` (each in record order, each claim's rows in one) as one, in record order: a stable sort."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(parts) == 1:
+        return parts[0]
+    whole = pa.concat_tables(parts)
+    return whole.take(pc.sort_indices(whole, [("record", "ascending")]))
 
 
 def _schemas() -> dict[str, Any]:
@@ -68,11 +84,15 @@ class ParquetDecisions:
     """Decisions buffered a chunk at a time and written as row groups of the three tables."""
 
     def __init__(self, folder: Path) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.folder = folder
         self.name = shown(folder)
         self.schemas = _schemas()
+        findings = self.schemas["findings"]
+        self.narrow = pa.schema([findings.field(name) for name in NARROW] + [("rule_k", pa.int64())])
+        self.rule_schema = pa.schema([findings.field(name) for name in RULE_COLUMNS])
         self.columns: dict[str, dict[str, list]] = {t: {name: [] for name in self.schemas[t].names} for t in TABLES}
         self.sources: dict[int, tuple[object, list[dict]]] = {}
         self.tables: dict[str, list] = {t: [] for t in TABLES}  # tables DuckDB wrote (add_tables), to flush
@@ -134,14 +154,19 @@ class ParquetDecisions:
             for column, value in row:
                 findings[column].append(value)
 
-    def add_tables(self, tables: dict[str, Any]) -> None:
-        """Decisions as tables (`pyarrow.Table`s of each table's columns, in record order, as the native
-        Parquet path's DuckDB writes them); `flush` writes them in record order with those `add` took."""
-        for table in TABLES:
+    def add_tables(self, tables: dict[str, Any], rules: Any) -> None:
+        """Decisions as tables (`pyarrow.Table`s, in record order, as the native Parquet path's DuckDB
+        writes them); `flush` writes them in record order with those `add` took.
+
+        `claims` and `lines` have their tables' columns; `findings` has the `NARROW` columns and
+        `rule_k`, a row of `rules` (a table of the `RULE_COLUMNS`): a rule's title, citation and
+        sources, about a kilobyte a finding, are written out only as the rows are written."""
+        for table in ("claims", "lines"):
             self.tables[table].append(tables[table].cast(self.schemas[table]))
+        self.tables["findings"].append((tables["findings"].cast(self.narrow), rules.cast(self.rule_schema)))
 
     def flush(self) -> None:
-        """Write what is buffered as a row group of each table, in record order.
+        """Write what is buffered as row groups of each table, in record order.
 
         Putting the native path's tables in order and encoding them (about a second for 100,000
         claims) is done by a thread of its own while DuckDB decides the next batch: pyarrow lets go
@@ -153,7 +178,13 @@ class ParquetDecisions:
             columns = self.columns[table]
             parts[table] = self.tables[table]
             if columns["record"]:
-                parts[table].append(pa.Table.from_pydict(columns, schema=self.schemas[table]))
+                taken = pa.Table.from_pydict(columns, schema=self.schemas[table])
+                if table == "findings":  # a row of its own rule columns for each finding `add` took
+                    narrow = taken.select(list(NARROW)).append_column(
+                        "rule_k", pa.array(range(taken.num_rows), pa.int64()))
+                    parts[table].append((narrow, taken.select(list(RULE_COLUMNS))))
+                else:
+                    parts[table].append(taken)
                 self.columns[table] = {name: [] for name in self.schemas[table].names}
             self.tables[table] = []
         self._wait()
@@ -167,13 +198,27 @@ class ParquetDecisions:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        for table in TABLES:
-            if not parts[table]:
-                continue
-            whole = parts[table][0] if len(parts[table]) == 1 else pa.concat_tables(parts[table])
-            if len(parts[table]) > 1:  # each part in record order, each claim's rows in one part: a stable sort
-                whole = whole.take(pc.sort_indices(whole, [("record", "ascending")]))
-            self.writers[table].write_table(whole)
+        for table in ("claims", "lines"):
+            if parts[table]:
+                self.writers[table].write_table(_in_record_order(parts[table]))
+        if not parts["findings"]:
+            return
+        # Each part's rule_k made an index into all the parts' rule rows, then the narrow rows put in
+        # order, then a slice at a time given its rule columns and written.
+        narrow, rules, offset = [], [], 0
+        for rows, rule_rows in parts["findings"]:
+            narrow.append(rows.set_column(rows.schema.get_field_index("rule_k"), "rule_k",
+                                          pc.add(rows.column("rule_k"), offset)))
+            rules.append(rule_rows)
+            offset += rule_rows.num_rows
+        ordered = _in_record_order(narrow)
+        all_rules = pa.concat_tables(rules) if len(rules) > 1 else rules[0]
+        schema = self.schemas["findings"]
+        for start in range(0, ordered.num_rows, WRITE_ROWS):
+            rows = ordered.slice(start, WRITE_ROWS)
+            wide = all_rules.take(rows.column("rule_k"))
+            columns = {name: rows.column(name) for name in NARROW} | {name: wide.column(name) for name in RULE_COLUMNS}
+            self.writers["findings"].write_table(pa.table([columns[name] for name in schema.names], schema=schema))
 
     def _wait(self) -> None:
         """Let the write in flight finish; its error, if it failed."""
