@@ -18,7 +18,6 @@ do not cover (a column type or schema keyword they do not know) is decided the u
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections import Counter
 from decimal import Decimal
@@ -39,6 +38,7 @@ ROWS = 100_000  # rows a batch: DuckDB's fixed cost a query (~0.2 s a policy) sp
 RECORD = "ctsdsl_record"  # the row's place in the file, from 1, added to each batch
 _KEYS = "ctsdsl_keys"  # (payer, date of service) -> its policy's number in the batch, first and last line dates
 _MINE = "ctsdsl_mine"  # the rows one policy decides: RECORD, first and last line dates
+_TEXT_SLICE = 10_000  # decision texts turned into Python strings and written at a time
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 
 
@@ -75,7 +75,7 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
         table = pa.Table.from_batches([batch]).append_column(
             RECORD, pa.array(range(before + 1, before + 1 + batch.num_rows), pa.int64()))
         done: list = []
-        written: list[list[tuple[int, str]]] = []  # with `texts`: each part's (record, text), in record order
+        written: list = []  # with `texts`: each part's table of (record, text), in record order
         for evaluator, mine in keys.split(table, worker.choose):
             if id(evaluator) not in natives:
                 natives[id(evaluator)] = _Native.make(worker.engine(evaluator), shape)
@@ -88,8 +88,8 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
             if texts:
                 written.append(decided["texts"])
                 summary.merge(decided["summary"])
-                done.append(pa.array([record for record, _ in decided["texts"]], pa.int64()))
-                count += len(decided["texts"])
+                done.append(decided["texts"].column("record").combine_chunks())
+                count += decided["texts"].num_rows
             else:
                 out.add_tables(decided, native.rules)
                 summary.merge(_summary(decided, native.rules.column("rule").to_pylist()))
@@ -103,14 +103,15 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
             claims = batch_claims(left.drop_columns([RECORD]).combine_chunks().to_batches()[0])
             result, rows = worker.chunk([(r - 1, f"row {r}", claim) for r, claim in zip(records, claims)])
             if texts:
-                written.append([(record, worker.encode(decision)) for record, decision in rows])
+                written.append(pa.table({"record": pa.array([r for r, _ in rows], pa.int64()),
+                                         "text": pa.array([worker.encode(d) for _, d in rows], pa.string())}))
             else:
                 for record, decision in rows:
                     out.add(record, decision)
             count += result.decided + len(result.errors)
             summary.merge(result.summary)
         if texts:
-            out.write("".join(f"{text}\n" for _, text in heapq.merge(*written)))
+            _write_texts(out, written)
         else:
             out.flush()
         if result is not None:
@@ -224,7 +225,7 @@ class _Native:
         """The decision tables of the rows of `table` this policy decides (`mine`, from `_Keys.split`)
         and the SQL can vouch for; None when DuckDB stopped on the batch (its rows then go the usual way).
 
-        With `texts`, instead: {"texts": [(record, decision JSON)], in record order, "summary": what
+        With `texts`, instead: {"texts": a table of (record, decision JSON), in record order, "summary": what
         a batch summary counts of them}; a row whose id or a message JSON would escape is not in it."""
         import duckdb
 
@@ -245,8 +246,8 @@ class _Native:
             if not texts:
                 return {name: _arrow(con.execute(query)) for name, query in nd.TABLES.items()}
             con.execute(f"CREATE OR REPLACE TEMP TABLE ctsdsl_texts AS {nd.TEXTS}")
-            written = con.execute("SELECT record, text FROM ctsdsl_texts WHERE text IS NOT NULL "
-                                  "ORDER BY record").fetchall()
+            written = _arrow(con.execute("SELECT record, text FROM ctsdsl_texts WHERE text IS NOT NULL "
+                                         "ORDER BY record"))
             return {"texts": written, "summary": _tally(con)}
         except duckdb.Error:
             return None  # e.g. an amount past DECIMAL(38): the row engine decides these rows, or says why
@@ -267,6 +268,23 @@ def _arrow(result: Any) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
         return fetch()
+
+
+def _write_texts(out: Any, parts: list) -> None:
+    """Each part's texts (tables of record and text, each in record order) to `out`, in record order, a
+    slice at a time: a batch's decision documents are ~250 MB, put in order and made Python strings a
+    slice at a time, never copied whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not parts:
+        return
+    kind = parts[0].schema.field("text").type  # DuckDB's text type; the rows decided one by one's cast to it
+    texts = pa.chunked_array([p.column("text").cast(kind) for p in parts])
+    order = pc.sort_indices(pa.chunked_array([p.column("record") for p in parts])) if len(parts) > 1 else None
+    for start in range(0, len(texts), _TEXT_SLICE):
+        chunk = texts.slice(start, _TEXT_SLICE) if order is None else texts.take(order.slice(start, _TEXT_SLICE))
+        out.write("".join(f"{text}\n" for text in chunk.to_pylist()))
 
 
 def _tally(con: Any) -> Any:
