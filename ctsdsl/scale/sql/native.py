@@ -18,9 +18,11 @@ do not cover (a column type or schema keyword they do not know) is decided the u
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -271,20 +273,36 @@ def _arrow(result: Any) -> Any:
 
 
 def _write_texts(out: Any, parts: list) -> None:
-    """Each part's texts (tables of record and text, each in record order) to `out`, in record order, a
-    slice at a time: a batch's decision documents are ~250 MB, put in order and made Python strings a
-    slice at a time, never copied whole."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """Each part's texts (tables of record and text, each in record order) to `out`, in record order.
 
-    if not parts:
-        return
-    kind = parts[0].schema.field("text").type  # DuckDB's text type; the rows decided one by one's cast to it
-    texts = pa.chunked_array([p.column("text").cast(kind) for p in parts])
-    order = pc.sort_indices(pa.chunked_array([p.column("record") for p in parts])) if len(parts) > 1 else None
-    for start in range(0, len(texts), _TEXT_SLICE):
-        chunk = texts.slice(start, _TEXT_SLICE) if order is None else texts.take(order.slice(start, _TEXT_SLICE))
-        out.write("".join(f"{text}\n" for text in chunk.to_pylist()))
+    A batch's decision documents are ~250 MB: they stay in their parts, are merged by record (runs of
+    one part's consecutive rows), and become Python strings a run at a time, written every
+    `_TEXT_SLICE` lines. Putting them in one array first (concatenating, sorting) held a second copy."""
+    texts = [p.column("text") for p in parts]
+    merged = heapq.merge(*[_positions(i, p.column("record").to_pylist()) for i, p in enumerate(parts)])
+    pending: list[str] = []
+    run_part, run_start, run_end = -1, 0, 0
+
+    def flush_run() -> None:
+        if run_end > run_start:
+            pending.extend(texts[run_part].slice(run_start, run_end - run_start).to_pylist())
+
+    for _, i, j in merged:
+        if i != run_part or j != run_end:
+            flush_run()
+            run_part, run_start = i, j
+            if len(pending) >= _TEXT_SLICE:
+                out.write("".join(f"{text}\n" for text in pending))
+                pending.clear()
+        run_end = j + 1
+    flush_run()
+    out.write("".join(f"{text}\n" for text in pending))
+
+
+def _positions(part: int, records: list[int]) -> Iterator[tuple[int, int, int]]:
+    """(record, part, row) for each row of a part, in its (record) order."""
+    for row, record in enumerate(records):
+        yield record, part, row
 
 
 def _tally(con: Any) -> Any:
