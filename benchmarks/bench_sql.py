@@ -156,17 +156,21 @@ def files(count: int) -> None:
                 ("SQL engine, JSON Lines -> JSON Lines", "sql", 100_000,
                  lambda f, o: (str(f[0]), "--engine", "sql", "-o", str(o) + ".jsonl")),
                 ("SQL engine, Parquet -> Parquet (native)", "sql", 200_000,
-                 lambda f, o: (str(f[1]), "--engine", "sql", "-o", str(o), "--format", "parquet"))]
+                 lambda f, o: (str(f[1]), "--engine", "sql", "-o", str(o), "--format", "parquet")),
+                ("SQL engine, Parquet -> JSON Lines (native)", "sql-json", 0,
+                 lambda f, o: (str(f[1]), "--engine", "sql", "-o", str(o) + ".jsonl"))]
         print(f"{count:,} generated claims ({big[0].stat().st_size / 2**20:,.1f} MB JSON Lines, "
               f"{big[1].stat().st_size / 2**20:,.1f} MB Parquet); peak RSS on the file and on a tenth of it")
         for label, engine, target, argv in runs:
             _, rss_small = _batch(*argv(small, folder / f"small-{engine}-{target}"))
             seconds, rss = _batch(*argv(big, folder / f"big-{engine}-{target}"))
             goal = f"   target >= {target:,}/s: {'met' if count / seconds >= target else 'not met'}" if target else ""
-            print(f"  {label:<38} {count / seconds:>9,.0f} claims/s  {seconds:7.1f} s  RSS {rss:6.0f} MB "
+            print(f"  {label:<44} {count / seconds:>9,.0f} claims/s  {seconds:7.1f} s  RSS {rss:6.0f} MB "
                   f"(tenth: {rss_small:.0f} MB){goal}")
         same = (folder / "big-row-0.jsonl").read_bytes() == (folder / "big-sql-100000.jsonl").read_bytes()
         print(f"  SQL engine's JSON Lines {'are' if same else 'are NOT'} the row engine's bytes")
+        same = (folder / "big-row-0.jsonl").read_bytes() == (folder / "big-sql-json-0.jsonl").read_bytes()
+        print(f"  the native path's JSON Lines from Parquet {'are' if same else 'are NOT'} the row engine's bytes")
         held = _tables_hold(folder / "big-sql-200000", folder / "big-row-0.jsonl")
         print(f"  the Parquet tables {'hold' if held else 'do NOT hold'} the row engine's decisions "
               "(claim, digest, outcome, total; each line's status, units and amount)")

@@ -1,11 +1,12 @@
-"""Parquet to Parquet with no Python per claim: `ctsdsl batch CLAIMS.parquet --engine sql -o DIR --format parquet`.
+"""A Parquet claim file decided with no Python per claim: `ctsdsl batch CLAIMS.parquet --engine sql`.
 
 The usual SQL path (command.py) reads each row into a Python claim, validates it, writes its JSON
 for DuckDB, and builds each decision in Python from what the SQL computed: about 100 µs a claim,
 most of it Python. Here DuckDB does it all for the rows it can vouch for, a batch of `ROWS` at a
 time: it reads the batch (Arrow, as pyarrow read it from the file), tests each row against the
 policy's claim schema (native_checks.py), makes the claim digest and the two relations from the
-columns, runs the policy's script, and writes the three decision tables (native_decisions.py).
+columns, runs the policy's script, and writes the three decision tables (native_decisions.py),
+or for JSON Lines each decision document's text.
 
 Each row is still decided by the policy Python would choose: the batch's distinct (payer, date of
 service) pairs are given to the batch's own `PolicyChooser`, and a row whose line is dated outside
@@ -21,8 +22,8 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from sqlglot import exp
 from ...errors import CtsdslError
 from . import native_decisions as nd
 from . import script
-from .native_checks import Checks, Refused, Shape, conj, disj, claim_struct, digest, field, fn, normalized, row_normalized, row_shape
+from .native_checks import (Checks, Refused, Shape, claim_struct, conj, digest, disj, field, fn, normalized,
+                            row_normalized, row_shape)
 from .parquet_decisions import RULE_COLUMNS
 from .relations import relation_statements
 from .values import lit
@@ -57,6 +59,9 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
     Raises:
         ClaimError: the file is not Parquet, cannot be read, or its columns cannot hold claims.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from .. import batch as b
     from .parquet_claims import batch_claims, batches, open_file
 
@@ -71,9 +76,6 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
     keys = _Keys(shape)
     count = 0
     for before, batch in batches(reader, name, ROWS):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         table = pa.Table.from_batches([batch]).append_column(
             RECORD, pa.array(range(before + 1, before + 1 + batch.num_rows), pa.int64()))
         done: list = []
@@ -172,7 +174,7 @@ class _Keys:
                                       "g": pa.array(groups, pa.int64()), "ctsdsl_from": pa.array(first, pa.string()),
                                       "ctsdsl_to": pa.array(last, pa.string())}))
         try:
-            rows = _arrow(con.execute(self.groups))
+            rows = script.arrow(con.execute(self.groups))
         finally:
             con.unregister(_KEYS)
             con.execute("DROP TABLE ctsdsl_pairs")
@@ -194,11 +196,11 @@ class _Native:
             d = fn("struct_extract", exp.column("p0"), lit("date_of_service"))
             first, last = exp.column("ctsdsl_from"), exp.column("ctsdsl_to")
             inside = conj(exp.GTE(this=d, expression=first),
-                              disj(exp.Is(this=last, expression=exp.Null()), exp.LTE(this=d, expression=last)))
+                          disj(exp.Is(this=last, expression=exp.Null()), exp.LTE(this=d, expression=last)))
             outside = conj(exp.Not(this=exp.Is(this=d, expression=exp.Null())), exp.Not(this=exp.Paren(this=inside)))
-            stray = fn("list_filter", field(None, "lines"), exp.Lambda(this=outside, expressions=[exp.to_identifier("p0")]))
-            in_period = disj(exp.Is(this=first, expression=exp.Null()),
-                                exp.EQ(this=fn("len", stray), expression=lit(0)))
+            stray = fn("list_filter", field(None, "lines"),
+                       exp.Lambda(this=outside, expressions=[exp.to_identifier("p0")]))
+            in_period = disj(exp.Is(this=first, expression=exp.Null()), exp.EQ(this=fn("len", stray), expression=lit(0)))
         # The policy's rows first (`_MINE`), then each made into its values: the others are never read.
         rows = exp.select(*row_normalized(shape), exp.column(RECORD), exp.column("ctsdsl_from"),
                           exp.column("ctsdsl_to")).from_("ctsdsl_input").join(_MINE, using=[RECORD]).subquery("r")
@@ -246,9 +248,9 @@ class _Native:
             for statement in nd.STATEMENTS:
                 con.execute(statement)
             if not texts:
-                return {name: _arrow(con.execute(query)) for name, query in nd.TABLES.items()}
+                return {name: script.arrow(con.execute(query)) for name, query in nd.TABLES.items()}
             con.execute(f"CREATE OR REPLACE TEMP TABLE ctsdsl_texts AS {nd.TEXTS}")
-            written = _arrow(con.execute("SELECT record, text FROM ctsdsl_texts WHERE text IS NOT NULL "
+            written = script.arrow(con.execute("SELECT record, text FROM ctsdsl_texts WHERE text IS NOT NULL "
                                          "ORDER BY record"))
             return {"texts": written, "summary": _tally(con)}
         except duckdb.Error:
@@ -261,15 +263,6 @@ class _Native:
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for statement in nd.DROPS:
                 con.execute(statement)
-
-
-def _arrow(result: Any) -> Any:
-    import warnings
-
-    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table  # DuckDB 2 / DuckDB 1
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        return fetch()
 
 
 def _write_texts(out: Any, parts: list) -> None:

@@ -4,8 +4,10 @@ What `Evaluator.assemble` and `parquet_decisions.ParquetDecisions.add` make of e
 Python, written as SQL over what the policy's script computed: line statuses and units, amounts
 rounded half up to the cent, finding numbers and the findings on each line, the deciding rule's
 adjustments and remarks (engine/adjustments.py), the outcome and total. The three queries give
-the columns of `parquet_decisions`' tables, in their order; tests/test_sql_native.py holds them
-to the Python-written tables, field for field.
+the columns of `parquet_decisions`' tables, in their order (findings narrow, their rules' columns
+joined as they are written); `TEXTS` gives each decision's JSON text instead, byte for byte what
+`DecisionEncoder` writes, around its own per-rule texts. tests/test_sql_native.py holds both to
+what Python writes, field for field and byte for byte.
 
 The rules' and the policy's own values (titles, citations, sources, reason codes) are registered
 tables made from the evaluator (`rule_table`, `policy_table`), never SQL text.

@@ -67,17 +67,21 @@ def store(con: Any, name: str, query: str) -> None:
     The query is executed, not made a relation (`con.sql`): a relation binds its text to learn
     its columns and is bound again when read, and binding Medicare's first stage is a fifth of a
     batch's fixed cost (the stores of a 10-claim batch 179 -> 128 ms, of 20,000 claims 440 -> 330 ms)."""
-    import warnings
-
     import pyarrow as pa
 
-    result = con.execute(query)
+    table = arrow(con.execute(query))
+    con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=STORED_ROWS), schema=table.schema))
+
+
+def arrow(result: Any) -> Any:
+    """An executed query's rows as a `pyarrow.Table`."""
+    import warnings
+
     fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table  # DuckDB 2 / DuckDB 1
     with warnings.catch_warnings():
         # DuckDB 2 warns that an executed result is copied into Arrow: it is, once, and the copy is what is kept.
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        table = fetch()
-    con.register(name, pa.Table.from_batches(table.to_batches(max_chunksize=STORED_ROWS), schema=table.schema))
+        return fetch()
 
 
 def make(evaluator: Evaluator) -> Script:
