@@ -112,3 +112,20 @@ def medicare_tree_without_a_fee(tmp_path: Path, code: str = "97550", year: str =
     writer.writerows(rows)
     table.write_text(out.getvalue(), encoding="utf-8")
     return tree
+
+
+@pytest.fixture
+def rows_one_by_one(monkeypatch):
+    """A one-item list counting the rows the SQL engine's batch decides one by one in Python
+    (`scale/sql/command._Worker.chunk`): none, where DuckDB vouches for every row (scale/sql/native.py)."""
+    from ctsdsl.scale.sql import command
+
+    count = [0]
+    chunk = command._Worker.chunk
+
+    def counted(self, rows):
+        count[0] += len(rows)
+        return chunk(self, rows)
+
+    monkeypatch.setattr(command._Worker, "chunk", counted)
+    return count

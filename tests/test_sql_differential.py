@@ -196,7 +196,7 @@ def _states_every_fact(value: object) -> bool:
     return value is not None
 
 
-def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_bundled_policy(tmp_path, monkeypatch):
+def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_bundled_policy(tmp_path, rows_one_by_one):
     """To the three tables and to JSON Lines (the row engine's bytes)."""
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -217,10 +217,7 @@ def test_the_native_parquet_path_writes_the_row_engine_s_decisions_under_every_b
             expected[table] += rows
     # pa.array reads every claim for the columns (from_pylist would take the first claim's keys alone).
     pq.write_table(pa.Table.from_struct_array(pa.array(written)), tmp_path / "claims.parquet")
-    one_by_one = [0]
-    chunk = command._Worker.chunk
-    monkeypatch.setattr(command._Worker, "chunk", lambda self, rows: (one_by_one.__setitem__(0, one_by_one[0] + len(rows)),
-                                                                      chunk(self, rows))[1])
+    one_by_one = rows_one_by_one
     command.run_sql_batch(tmp_path / "claims.parquet", str(tmp_path / "out"), None, None, str(ROOT / "policies"),
                           output_format="parquet")
     for table in ("claims", "lines", "findings"):

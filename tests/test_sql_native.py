@@ -49,38 +49,32 @@ def _claims() -> list[dict]:
     return claims
 
 
-def _decide(path: Path, out: Path, monkeypatch, native: bool = True, output_format: str = "parquet"
+def _decide(path: Path, out: Path, one_by_one: list, native: bool = True, output_format: str = "parquet"
             ) -> tuple[object, list, int]:
     """(summary, errors, rows decided one by one in Python) of `batch --engine sql --format parquet`
-    (or, with `output_format` "json", writing JSON Lines to the file `out`)."""
-    one_by_one = [0]
-    chunk = command._Worker.chunk
-
-    def counted(self, rows):
-        one_by_one[0] += len(rows)
-        return chunk(self, rows)
-
-    monkeypatch.setattr(command._Worker, "chunk", counted)
+    (or, with `output_format` "json", writing JSON Lines to the file `out`); `one_by_one` is the
+    `rows_one_by_one` fixture's count."""
+    before = one_by_one[0]
     errors: list = []
     summary = command.run_sql_batch(path, str(out), None, None, None, on_error=errors.append,
                                     output_format=output_format, native=native)
-    return summary, [e.to_dict() for e in errors], one_by_one[0]
+    return summary, [e.to_dict() for e in errors], one_by_one[0] - before
 
 
 def _tables(folder: Path) -> dict[str, list[dict]]:
     return {t: pq.read_table(folder / f"{t}.parquet").to_pylist() for t in ("claims", "lines", "findings")}
 
 
-def _same_both_ways(path: Path, tmp_path: Path, monkeypatch) -> tuple[int, int]:
+def _same_both_ways(path: Path, tmp_path: Path, one_by_one: list) -> tuple[int, int]:
     """Decide `path` natively and one row at a time, to tables and to JSON Lines: the same tables,
     the same bytes, summary and errors. (rows decided one by one natively, rows in all)."""
-    native = _decide(path, tmp_path / "native", monkeypatch)
-    python = _decide(path, tmp_path / "python", monkeypatch, native=False)
+    native = _decide(path, tmp_path / "native", one_by_one)
+    python = _decide(path, tmp_path / "python", one_by_one, native=False)
     assert _tables(tmp_path / "native") == _tables(tmp_path / "python")
     assert native[0].render() == python[0].render()
     assert native[1] == python[1]
-    as_json = _decide(path, tmp_path / "native.jsonl", monkeypatch, output_format="json")
-    row_json = _decide(path, tmp_path / "python.jsonl", monkeypatch, native=False, output_format="json")
+    as_json = _decide(path, tmp_path / "native.jsonl", one_by_one, output_format="json")
+    row_json = _decide(path, tmp_path / "python.jsonl", one_by_one, native=False, output_format="json")
     assert (tmp_path / "native.jsonl").read_bytes() == (tmp_path / "python.jsonl").read_bytes()
     assert as_json[0].render() == row_json[0].render() == native[0].render()
     assert as_json[1] == row_json[1] == native[1]
@@ -88,10 +82,10 @@ def _same_both_ways(path: Path, tmp_path: Path, monkeypatch) -> tuple[int, int]:
     return native[2], python[2]
 
 
-def test_generated_and_example_claims_are_decided_by_duckdb_alone_as_python_decides_them(tmp_path, monkeypatch):
+def test_generated_and_example_claims_are_decided_by_duckdb_alone_as_python_decides_them(tmp_path, rows_one_by_one):
     claims = _claims()
     write_claims(claims, tmp_path / "c.parquet")
-    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, rows_one_by_one)
     assert rows == len(claims)
     assert one_by_one == 0  # every one of them is a row DuckDB can vouch for
     tables = _tables(tmp_path / "native")
@@ -99,7 +93,7 @@ def test_generated_and_example_claims_are_decided_by_duckdb_alone_as_python_deci
     assert {c["policy"] for c in tables["claims"]} >= {"medicare-cts-2024", "medicare-cts-2025", "medicare-cts-2026"}
 
 
-def test_rows_duckdb_cannot_vouch_for_are_decided_one_by_one_in_their_place(tmp_path, monkeypatch):
+def test_rows_duckdb_cannot_vouch_for_are_decided_one_by_one_in_their_place(tmp_path, rows_one_by_one):
     doubted = [
         _copy(TYPICAL, id='quote " and \\ back'),  # text the digest would escape
         _copy(TYPICAL, id="accent é"),
@@ -114,13 +108,13 @@ def test_rows_duckdb_cannot_vouch_for_are_decided_one_by_one_in_their_place(tmp_
     plain = [_copy(TYPICAL, id=f"plain-{n}") for n in range(len(doubted) + 1)]
     claims = [c for pair in zip(plain, doubted) for c in pair] + plain[-1:]
     write_claims(claims, tmp_path / "c.parquet")
-    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, rows_one_by_one)
     assert (one_by_one, rows) == (len(doubted), len(claims))
     records = [c["record"] for c in _tables(tmp_path / "native")["claims"]]
     assert records == sorted(records) and len(records) == len(claims) - 4  # four errors, the rest in input order
 
 
-def test_dates_as_date32_dictionary_text_and_structs_left_null_read_as_python_reads_them(tmp_path, monkeypatch):
+def test_dates_as_date32_dictionary_text_and_structs_left_null_read_as_python_reads_them(tmp_path, rows_one_by_one):
     claims = [_copy(TYPICAL, id=f"c{n}") for n in range(4)]
     claims[1]["documentation"] = {}
     del claims[2]["documentation"]
@@ -132,22 +126,22 @@ def test_dates_as_date32_dictionary_text_and_structs_left_null_read_as_python_re
     payer = table.schema.get_field_index("payer")  # as pandas writes a categorical column
     table = table.set_column(payer, "payer", table.column("payer").dictionary_encode())
     pq.write_table(table, tmp_path / "c.parquet")
-    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, rows_one_by_one)
     assert (one_by_one, rows) == (0, 4)
     # and the digest is that of the claim as Python reads the row
     read = batch_claims(pq.read_table(tmp_path / "c.parquet").to_batches()[0])
     assert [c["claim_digest"] for c in _tables(tmp_path / "native")["claims"]] == [claim_digest(c) for c in read]
 
 
-def test_a_file_with_a_column_type_the_checks_do_not_read_is_decided_one_by_one_whole(tmp_path, monkeypatch):
+def test_a_file_with_a_column_type_the_checks_do_not_read_is_decided_one_by_one_whole(tmp_path, rows_one_by_one):
     table = pa.Table.from_pylist([_copy(TYPICAL, id="a", therapy_spend_to_date=1200)])
     spend = table.schema.get_field_index("therapy_spend_to_date")
     table = table.set_column(spend, "therapy_spend_to_date", pa.array([1200], pa.decimal128(10, 2)))
     pq.write_table(table, tmp_path / "c.parquet")
-    assert _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch) == (1, 1)
+    assert _same_both_ways(tmp_path / "c.parquet", tmp_path, rows_one_by_one) == (1, 1)
 
 
-def test_a_policy_s_declared_field_is_checked_and_read_from_its_column(tmp_path, monkeypatch):
+def test_a_policy_s_declared_field_is_checked_and_read_from_its_column(tmp_path, rows_one_by_one):
     # Northwind (a made-up payer) declares line.prior_auth_number, matching ^[A-Z0-9-]{4,30}$; its
     # absence denies the line. A Medicare claim giving it is invalid: Medicare declares no such field.
     doc = {name: True for name in ("plan_of_care_includes_cts", "consent", "reason_without_patient",
@@ -162,20 +156,20 @@ def test_a_policy_s_declared_field_is_checked_and_read_from_its_column(tmp_path,
     claims.append(_copy(TYPICAL, id="medicare-with-auth",
                         lines=[dict(TYPICAL["lines"][0], prior_auth_number="NW-2025-0001")]))
     pq.write_table(pa.Table.from_struct_array(pa.array(claims)), tmp_path / "c.parquet")  # every claim's keys
-    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, rows_one_by_one)
     assert (one_by_one, rows) == (2, 5)  # the lower-case number and the Medicare claim: two errors
     native = _tables(tmp_path / "native")
     assert [c["claim_id"] for c in native["claims"]] == ["n0", "n1", "n3"]
     assert "prior_auth_missing" in {f["rule"] for f in native["findings"] if f["claim_id"] == "n1"}
 
 
-def test_a_batch_duckdb_stops_on_is_decided_one_by_one_as_if_it_had_not_tried(tmp_path, monkeypatch):
+def test_a_batch_duckdb_stops_on_is_decided_one_by_one_as_if_it_had_not_tried(tmp_path, monkeypatch, rows_one_by_one):
     from ctsdsl.scale.sql import native_decisions
 
     write_claims(_claims()[:50], tmp_path / "c.parquet")
     monkeypatch.setattr(native_decisions, "STATEMENTS", (*native_decisions.STATEMENTS,
                                                          "SELECT * FROM a_table_that_is_not_there"))
-    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, monkeypatch)
+    one_by_one, rows = _same_both_ways(tmp_path / "c.parquet", tmp_path, rows_one_by_one)
     assert one_by_one == rows == 50
 
 

@@ -33,6 +33,7 @@ from ..errors import ClaimError, Diagnostic, UsageError
 from .sql import plan as plan_mod
 from .sql import spark_plan
 from .sql.errors import unsupported
+from .sql.native_checks import QUIET_KEYWORDS, SAFE_PATTERN
 from .sql.relations import NUMBER_PRECISION, NUMBER_SCALE, claim_columns, line_columns
 
 try:
@@ -45,10 +46,6 @@ _DECIMAL = f"decimal({NUMBER_PRECISION},{NUMBER_SCALE})"
 _SPARK_TYPES = {STRING: "string", DATE: "string", INT: "bigint", BOOL: "boolean", NUMBER: _DECIMAL,
                 LIST_OF_STRING: "array<string>"}
 _INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
-# Keywords that say nothing a claim must satisfy.
-_QUIET = frozenset({"description", "title", "default", "examples", "$schema", "$id", "$defs", "$comment"})
-# A pattern of these characters means the same to Java's regular expressions as to Python's.
-_SAFE_PATTERN = frozenset("^$[]{}(),|?*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # Views a later view reads from many places: truncated (localCheckpoint) so Spark plans each once.
 _SEEN_PREFIX = "ctsdsl_seen"
 
@@ -133,14 +130,14 @@ class _Checks:
         if kinds and not any(_type_ok(k, dtype) for k in kinds):
             return F.lit(False)  # to_json writes another JSON type: the row engine refuses it
         for key, arg in node.items():
-            if key in _QUIET or key in ("type", "$ref"):
+            if key in QUIET_KEYWORDS or key in ("type", "$ref"):
                 continue
             if key == "enum":
                 if not all(isinstance(v, str) for v in arg) or not isinstance(dtype, T.StringType):
                     return F.lit(False)
                 conds.append(x.isin(*arg))
             elif key == "pattern":
-                if not set(arg) <= _SAFE_PATTERN:
+                if not set(arg) <= SAFE_PATTERN:
                     raise self.refuse(f"the pattern {arg!r} (its meaning may differ in Java's regular expressions)")
                 conds += [x.rlike(arg), F.instr(x, "\n") == 0]  # `$` matches before a final newline in both
             elif key in ("minLength", "maxLength"):

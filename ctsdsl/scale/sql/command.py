@@ -91,11 +91,9 @@ def run_sql_batch(path: str | Path, output: str | None, errors: str | None, poli
                 # policy; its worker gives the rows decided one by one as Decisions (its `parquet` mode).
                 count = native_path.decide_file(path, name, _Worker(name, policy, policies, False, True, 1), summary,
                                                 out, err, on_error, texts=folder is None)
-            if count is not None:
-                pass  # decided natively
-            elif suffix == ".parquet":
+            if count is None and suffix == ".parquet":  # not decided natively: row by row
                 count = _decide_file(parquet_records(path, name), work, summary, out, err, on_error)
-            else:
+            elif count is None:
                 with b.open_input(path) as fh:
                     source = jsonl_lines(fh) if suffix == ".jsonl" else csv_records(fh, name)
                     count = _decide_file(source, work, summary, out, err, on_error)

@@ -20,30 +20,27 @@ do not cover (a column type or schema keyword they do not know) is decided the u
 from __future__ import annotations
 
 import heapq
-import re
-from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
+from ...claims.checks import is_date
 from ...errors import CtsdslError
 from . import native_decisions as nd
 from . import script
 from .native_checks import (Checks, Refused, Shape, claim_struct, conj, digest, disj, field, fn, normalized,
-                            row_normalized, row_shape)
+                            not_null, row_normalized, row_shape)
 from .parquet_decisions import RULE_COLUMNS
 from .relations import relation_statements
-from .values import lit
+from .values import is_null, is_true, lit
 
 ROWS = 100_000  # rows a batch: DuckDB's fixed cost a query (~0.2 s a policy) spread over many claims
 RECORD = "ctsdsl_record"  # the row's place in the file, from 1, added to each batch
 _KEYS = "ctsdsl_keys"  # (payer, date of service) -> its policy's number in the batch, first and last line dates
 _MINE = "ctsdsl_mine"  # the rows one policy decides: RECORD, first and last line dates
 _TEXT_SLICE = 10_000  # decision texts turned into Python strings and written at a time
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 
 
 def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err: Any, on_error: Any,
@@ -89,16 +86,14 @@ def decide_file(path: Path, name: str, worker: Any, summary: Any, out: Any, err:
             decided = native.decide(table, mine, texts)
             if decided is None:
                 continue
+            summary.merge(decided["summary"])
             if texts:
                 written.append(decided["texts"])
-                summary.merge(decided["summary"])
                 done.append(decided["texts"].column("record").combine_chunks())
-                count += decided["texts"].num_rows
             else:
                 out.add_tables(decided, native.rules)
-                summary.merge(_summary(decided, native.rules.column("rule").to_pylist()))
                 done.append(decided["claims"].column("record").combine_chunks())
-                count += decided["claims"].num_rows
+            count += len(done[-1])
         left = table if not done else table.filter(pc.invert(pc.is_in(table.column(RECORD),
                                                                       value_set=pa.concat_arrays(done))))
         result = None
@@ -159,7 +154,7 @@ class _Keys:
         chosen: dict[int, tuple[int, Any]] = {}
         keys: list[tuple[str, str, int, str | None, str | None]] = []
         for payer, date in pairs:
-            if not payer or date is None or not _DATE(date):
+            if not payer or not is_date(date):  # what the row engine asks before choosing by a claim's date
                 continue
             try:
                 evaluator, first, last = choose.period(payer, date)
@@ -196,11 +191,11 @@ class _Native:
             d = fn("struct_extract", exp.column("p0"), lit("date_of_service"))
             first, last = exp.column("ctsdsl_from"), exp.column("ctsdsl_to")
             inside = conj(exp.GTE(this=d, expression=first),
-                          disj(exp.Is(this=last, expression=exp.Null()), exp.LTE(this=d, expression=last)))
-            outside = conj(exp.Not(this=exp.Is(this=d, expression=exp.Null())), exp.Not(this=exp.Paren(this=inside)))
+                          disj(is_null(last), exp.LTE(this=d, expression=last)))
+            outside = conj(not_null(d), exp.Not(this=exp.Paren(this=inside)))
             stray = fn("list_filter", field(None, "lines"),
                        exp.Lambda(this=outside, expressions=[exp.to_identifier("p0")]))
-            in_period = disj(exp.Is(this=first, expression=exp.Null()), exp.EQ(this=fn("len", stray), expression=lit(0)))
+            in_period = disj(is_null(first), exp.EQ(this=fn("len", stray), expression=lit(0)))
         # The policy's rows first (`_MINE`), then each made into its values: the others are never read.
         rows = exp.select(*row_normalized(shape), exp.column(RECORD), exp.column("ctsdsl_from"),
                           exp.column("ctsdsl_to")).from_("ctsdsl_input").join(_MINE, using=[RECORD]).subquery("r")
@@ -209,12 +204,13 @@ class _Native:
                 this=exp.column(RECORD))])), expression=lit(1)).as_("claim_ord"),
             exp.column(RECORD).as_("record"), exp.cast(field(None, "id"), "VARCHAR").as_("claim_id"),
             digest(shape).as_("claim_digest"), claim_struct(shape, evaluator.checked.fields).as_("c")) \
-            .from_(rows).where(conj(exp.Coalesce(this=valid, expressions=[exp.false()]), in_period))
+            .from_(rows).where(conj(is_true(valid), in_period))
         # What a finding shows of its rule, by rule_k, for the tables' findings (ParquetDecisions.add_tables).
-        self.rules = nd.rule_table(evaluator).select(list(RULE_COLUMNS))
+        rules = nd.rule_table(evaluator)
+        self.rules = rules.select(list(RULE_COLUMNS))
         self.statements = [f"CREATE OR REPLACE TEMP TABLE ctsdsl_native AS {chosen.sql(dialect='duckdb')}",
                            *relation_statements(evaluator.checked.fields, "ctsdsl_native")]
-        sql.con.register(nd.RULES, nd.rule_table(evaluator))
+        sql.con.register(nd.RULES, rules)
         sql.con.register(nd.POLICY, nd.policy_table(evaluator))
 
     @classmethod
@@ -227,10 +223,11 @@ class _Native:
 
     def decide(self, table: Any, mine: Any, texts: bool = False) -> dict[str, Any] | None:
         """The decision tables of the rows of `table` this policy decides (`mine`, from `_Keys.split`)
-        and the SQL can vouch for; None when DuckDB stopped on the batch (its rows then go the usual way).
+        and the SQL can vouch for, and "summary", what a batch summary counts of them; None when
+        DuckDB stopped on the batch (its rows then go the usual way).
 
-        With `texts`, instead: {"texts": a table of (record, decision JSON), in record order, "summary": what
-        a batch summary counts of them}; a row whose id or a message JSON would escape is not in it."""
+        With `texts`, "texts" instead of the tables: a table of (record, decision JSON), in record
+        order; a row whose id or a message JSON would escape is not in it."""
         import duckdb
 
         con, s = self.sql.con, self.sql.script
@@ -248,10 +245,14 @@ class _Native:
             for statement in nd.STATEMENTS:
                 con.execute(statement)
             if not texts:
-                return {name: script.arrow(con.execute(query)) for name, query in nd.TABLES.items()}
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {nd.WRITTEN} AS SELECT claim_ord FROM {nd.DECIDED}")
+                return {**{name: script.arrow(con.execute(query)) for name, query in nd.TABLES.items()},
+                        "summary": _tally(con)}
             con.execute(f"CREATE OR REPLACE TEMP TABLE ctsdsl_texts AS {nd.TEXTS}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {nd.WRITTEN} AS SELECT claim_ord FROM ctsdsl_texts "
+                        "WHERE text IS NOT NULL")
             written = script.arrow(con.execute("SELECT record, text FROM ctsdsl_texts WHERE text IS NOT NULL "
-                                         "ORDER BY record"))
+                                               "ORDER BY record"))
             return {"texts": written, "summary": _tally(con)}
         except duckdb.Error:
             return None  # e.g. an amount past DECIMAL(38): the row engine decides these rows, or says why
@@ -259,7 +260,7 @@ class _Native:
             con.unregister("ctsdsl_input")
             con.unregister(_MINE)
             self.sql.release()
-            for name in ("ctsdsl_native", nd.DECIDED, nd.OUT_LINES, nd.OUT_FINDINGS, "ctsdsl_texts"):
+            for name in ("ctsdsl_native", nd.DECIDED, nd.OUT_LINES, nd.OUT_FINDINGS):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for statement in nd.DROPS:
                 con.execute(statement)
@@ -299,7 +300,7 @@ def _positions(part: int, records: list[int]) -> Iterator[tuple[int, int, int]]:
 
 
 def _tally(con: Any) -> Any:
-    """The batch `Summary` of the decision texts just written (`ctsdsl_texts`)."""
+    """The batch `Summary` of the decisions just written (the claims in `native_decisions.WRITTEN`)."""
     from .. import batch as b
 
     out = b.Summary()
@@ -310,21 +311,4 @@ def _tally(con: Any) -> Any:
         out.incomplete += incomplete
     out.lines.update(dict(con.execute(nd.TALLY_LINES).fetchall()))
     out.rules.update(dict(con.execute(nd.TALLY_RULES).fetchall()))
-    return out
-
-
-def _summary(tables: dict[str, Any], rule_ids: list[str]) -> Any:
-    """The batch `Summary` of decisions written as tables (what `Summary.add` counts of each Decision);
-    `rule_ids` names each rule_k."""
-    from .. import batch as b
-
-    claims = tables["claims"]
-    out = b.Summary()
-    out.claims = claims.num_rows
-    out.outcomes = Counter(claims.column("outcome").to_pylist())
-    out.lines = Counter(tables["lines"].column("status").to_pylist())
-    out.total_allowed = sum(claims.column("total_allowed").to_pylist(), Decimal("0.00"))
-    out.incomplete = claims.column("total_complete").to_pylist().count(False)
-    for k, n in Counter(tables["findings"].column("rule_k").to_pylist()).items():
-        out.rules[rule_ids[k]] += n
     return out

@@ -22,14 +22,14 @@ from sqlglot import exp
 
 from ...claims.fields import BOOL, CLAIM, DATE, DOCUMENTATION, INT, LINE, LIST_OF_STRING, NUMBER, STRING
 from .relations import NUMBER_PRECISION, NUMBER_SCALE, SQL_TYPES, Fields, json_structure
-from .values import lit
+from .values import is_null, is_true, lit
 
 TEXT, ISO_DATE, INTEGER, FLOAT, BOOLEAN, TEXTS, OBJECT, OBJECTS = (
     "text", "date", "integer", "float", "boolean", "texts", "object", "objects")
-# Keywords that say nothing a claim must satisfy.
-_QUIET = frozenset({"description", "title", "default", "examples", "$schema", "$id", "$defs", "$comment"})
-# A pattern of these characters means the same to RE2 (DuckDB) as to Python's `re`.
-_SAFE_PATTERN = frozenset("^$[]{}(),|?*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# Keywords that say nothing a claim must satisfy (spark_sql's checks skip them too).
+QUIET_KEYWORDS = frozenset({"description", "title", "default", "examples", "$schema", "$id", "$defs", "$comment"})
+# A pattern of these characters means the same to RE2 (DuckDB) and Java (Spark) as to Python's `re`.
+SAFE_PATTERN = frozenset("^$[]{}(),|?*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # Text the canonical JSON writes as it is, with no escape: printable ASCII but `"` and `\`.
 _PLAIN_TEXT = '[ !#-\\[\\]-~]*'
 # A double below this has less than a millionth between neighbours: DECIMAL(28,6) holds its
@@ -113,16 +113,12 @@ def field(x: exp.Expression | None, name: str) -> exp.Expression:
 def _all(conds: list[exp.Expression]) -> exp.Expression:
     out: exp.Expression = exp.true()
     for c in conds:
-        out = conj(out, exp.Coalesce(this=c, expressions=[exp.false()]))
+        out = conj(out, is_true(c))
     return out
 
 
-def _not_null(x: exp.Expression) -> exp.Expression:
-    return exp.Not(this=exp.Is(this=x, expression=exp.Null()))
-
-
-def _is_null(x: exp.Expression) -> exp.Expression:
-    return exp.Is(this=x, expression=exp.Null())
+def not_null(x: exp.Expression) -> exp.Expression:
+    return exp.Not(this=is_null(x))
 
 
 def _concat(*parts: exp.Expression) -> exp.Expression:
@@ -156,7 +152,7 @@ def normalized(x: exp.Expression, shape: Shape, depth: int = 0) -> exp.Expressio
                             expression=normalized(field(x, name), child, depth)) for name, child in shape.children]
     if not pairs:
         return x
-    return exp.Case(ifs=[exp.If(this=_is_null(x), true=exp.Null())], default=exp.Struct(expressions=pairs))
+    return exp.Case(ifs=[exp.If(this=is_null(x), true=exp.Null())], default=exp.Struct(expressions=pairs))
 
 
 def row_normalized(shape: Shape) -> list[exp.Expression]:
@@ -206,14 +202,14 @@ class Checks:
         if shape.kind == FLOAT:
             conds.append(exact(x))
         for key, arg in node.items():
-            if key in _QUIET or key in ("type", "$ref", "properties", "required", "additionalProperties"):
+            if key in QUIET_KEYWORDS or key in ("type", "$ref", "properties", "required", "additionalProperties"):
                 continue
             if key == "enum":
                 if not all(isinstance(v, str) for v in arg) or shape.kind not in (TEXT, ISO_DATE):
                     return exp.false()
                 conds.append(exp.In(this=x, expressions=[lit(v) for v in arg]))
             elif key == "pattern":
-                if not set(arg) <= _SAFE_PATTERN:
+                if not set(arg) <= SAFE_PATTERN:
                     raise Refused(f"the pattern {arg!r}")
                 # `$` matches before a final newline in Python's `re`, not in RE2: no newline at all.
                 conds += [fn("regexp_matches", x, lit(arg)), exp.EQ(this=fn("strpos", x, lit("\n")), expression=lit(0))]
@@ -225,7 +221,7 @@ class Checks:
             elif key == "format":
                 if arg != "date":
                     raise Refused(f"the claim schema's format {arg!r}")
-                conds += [_not_null(fn("try_strptime", x, lit("%Y-%m-%d"))),
+                conds += [not_null(fn("try_strptime", x, lit("%Y-%m-%d"))),
                           exp.NEQ(this=fn("substr", x, lit(1), lit(4)), expression=lit("0000"))]
             elif key in ("minItems", "maxItems"):
                 conds.append((exp.GTE if key == "minItems" else exp.LTE)(this=fn("len", x), expression=lit(arg)))
@@ -234,8 +230,8 @@ class Checks:
                     return exp.false()
                 var = f"i{depth}"
                 item = exp.column(var)
-                ok = conj(_not_null(item), self.value(arg, item, _element(shape), depth + 1))
-                bad = _each(x, var, exp.Not(this=exp.Coalesce(this=ok, expressions=[exp.false()])), "list_filter")
+                ok = conj(not_null(item), self.value(arg, item, _element(shape), depth + 1))
+                bad = _each(x, var, exp.Not(this=is_true(ok)), "list_filter")
                 conds.append(exp.EQ(this=fn("len", bad), expression=lit(0)))
             else:
                 raise Refused(f"the claim schema's keyword `{key}`")
@@ -247,13 +243,13 @@ class Checks:
         props: dict = node.get("properties", {})
         conds: list[exp.Expression] = []
         for name in node.get("required", ()):
-            conds.append(_not_null(field(x, name)) if shape.child(name) else exp.false())
+            conds.append(not_null(field(x, name)) if shape.child(name) else exp.false())
         for name, child in shape.children:
             f = field(x, name)
             if name in props:
-                conds.append(disj(_is_null(f), self.value(props[name], f, child, depth)))
+                conds.append(disj(is_null(f), self.value(props[name], f, child, depth)))
             elif node.get("additionalProperties", True) is False:
-                conds.append(_is_null(f))  # Python refuses the field: so must this
+                conds.append(is_null(f))  # Python refuses the field: so must this
             else:
                 raise Refused(f"the field {name}, which the claim schema lets be anything")
         return _all(conds)
@@ -299,7 +295,7 @@ def _object_text(x: exp.Expression | None, shape: Shape, depth: int = 0) -> exp.
     for name, child in sorted(shape.children):  # keys sorted, as the canonical form sorts them
         f = field(x, name)
         member = _concat(lit(f'"{name}":'), json_text(f, child, depth))
-        members.append(exp.Case(ifs=[exp.If(this=_not_null(f), true=member)]))
+        members.append(exp.Case(ifs=[exp.If(this=not_null(f), true=member)]))
     if not members:
         return lit("{}")
     return _concat(lit("{"), fn("concat_ws", lit(","), *members), lit("}"))

@@ -208,12 +208,13 @@ ORDER BY d.claim_ord
 STATEMENTS = (LINES, FINDINGS, ON_LINE, ADJUSTED, CLAIMS)
 TABLES = {"claims": TABLE_CLAIMS, "lines": TABLE_LINES, "findings": TABLE_FINDINGS}
 DROPS = tuple(f"DROP TABLE IF EXISTS {name}" for name in ("ctsdsl_dl", "ctsdsl_df", "ctsdsl_dlf", "ctsdsl_dla",
-                                                           "ctsdsl_dc"))
+                                                           "ctsdsl_dc", "ctsdsl_texts", "ctsdsl_written"))
 
-# What a batch summary counts of the claims TEXTS wrote (batch.Summary), read after it is stored as ctsdsl_texts.
+# What a batch summary counts of the decisions written (batch.Summary), for the claims in `ctsdsl_written`
+# (claim_ord): every decided one for the tables, those TEXTS gave a text for JSON Lines.
+WRITTEN = "ctsdsl_written"
 TALLY_CLAIMS = ("SELECT outcome, count(*), sum(total_allowed), count(*) FILTER (WHERE NOT total_complete) "
-                "FROM ctsdsl_texts WHERE text IS NOT NULL GROUP BY outcome")
-TALLY_LINES = ("SELECT status, count(*) FROM ctsdsl_dl JOIN ctsdsl_texts USING (claim_ord) WHERE text IS NOT NULL "
-               "GROUP BY status")
+                f"FROM ctsdsl_dc JOIN {WRITTEN} USING (claim_ord) GROUP BY outcome")
+TALLY_LINES = f"SELECT status, count(*) FROM ctsdsl_dl JOIN {WRITTEN} USING (claim_ord) GROUP BY status"
 TALLY_RULES = (f"SELECT r.rule, count(*) FROM ctsdsl_df f JOIN {RULES} r ON r.rule_k = f.rule_k "
-               "JOIN ctsdsl_texts USING (claim_ord) WHERE text IS NOT NULL GROUP BY r.rule")
+               f"JOIN {WRITTEN} USING (claim_ord) GROUP BY r.rule")
