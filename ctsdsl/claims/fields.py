@@ -63,6 +63,9 @@ class Field:
     default: object = None
     optional: bool = False
     description: str = ""
+    # Never absent nor null on a valid claim once defaults are filled: required and not nullable, or
+    # with a default. The SQL backend leaves out the NULL guards of such a column (values.never_null).
+    always: bool = False
 
 
 def _field_type(prop: dict) -> str:
@@ -89,7 +92,13 @@ def _fields_of(schema_object: dict, computed: dict[str, Field]) -> dict[str, Fie
     out: dict[str, Field] = {}
     for name, prop in schema_object.get("properties", {}).items():
         optional = name not in required and "default" not in prop
-        out[name] = Field(name, _field_type(prop), prop.get("default"), optional, prop.get("description", ""))
+        kinds = prop.get("type")
+        if "enum" in prop:
+            nullable = None in prop["enum"]
+        else:
+            nullable = kinds is None or "null" in (kinds if isinstance(kinds, list) else [kinds])
+        always = prop.get("default") is not None or (name in required and not nullable)
+        out[name] = Field(name, _field_type(prop), prop.get("default"), optional, prop.get("description", ""), always)
     out.update(computed)
     return out
 
@@ -115,10 +124,11 @@ def catalogue() -> dict[str, dict[str, Field]]:
     claim_fields["lines"] = Field("lines", list_of(LINE), description="The claim's lines, in order.")
     claim_fields["documentation"] = Field("documentation", DOCUMENTATION, description="What the record documents.")
     line_fields = _fields_of(line_schema, {
-        "index": Field("index", INT, description="The line's position on the claim, from 0."),
+        "index": Field("index", INT, description="The line's position on the claim, from 0.", always=True),
     })
     # A line without its own date is on the claim's date.
-    line_fields["date_of_service"] = Field("date_of_service", DATE, description="The line's date, else the claim's.")
+    line_fields["date_of_service"] = Field("date_of_service", DATE, description="The line's date, else the claim's.",
+                                           always=True)
     doc_fields = _fields_of(schema["properties"]["documentation"], {})
     return {CLAIM: claim_fields, LINE: line_fields, DOCUMENTATION: doc_fields}
 

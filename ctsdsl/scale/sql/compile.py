@@ -28,7 +28,8 @@ from .calls import CallCompiler
 from .errors import SqlUnsupportedError, unsupported
 from .relations import SQL_TYPES
 from .quantifiers import Quantifier, lift
-from .values import MAX_SCALE, NUMERIC, Compiled, Scope, both, col, either, is_null, is_true, lit, numeric_join
+from .values import (MAX_SCALE, NUMERIC, Compiled, Scope, both, col, either, is_null, is_true, lit, numeric_join,
+                     present)
 
 
 class ExprCompiler(CallCompiler):
@@ -175,13 +176,13 @@ class ExprCompiler(CallCompiler):
             if f is None or f.type not in SQL_TYPES:
                 raise self.refuse(f"the claim field `{obj.name}.{e.name}`", e,
                                   "the SQL relations hold scalar fields and lists of strings only")
-            return Compiled(col(alias, prefix + e.name), None, f.type)
+            return Compiled(present(col(alias, prefix + e.name), f), None, f.type)
         if isinstance(obj, n.Attribute) and obj.name == "documentation" and isinstance(obj.obj, n.Name) \
                 and obj.obj.name == "claim":
             f = fields[DOCUMENTATION].get(e.name)
             if f is None or f.type not in SQL_TYPES:
                 raise self.refuse(f"the documentation field `{e.name}`", e)
-            return Compiled(col(s.claim, "d_" + e.name), None, f.type)
+            return Compiled(present(col(s.claim, "d_" + e.name), f), None, f.type)
         if isinstance(obj, n.Index):
             return self.cell(obj, e.name, e, s)
         raise self.refuse("this field access", e)
