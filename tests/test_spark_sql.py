@@ -52,6 +52,10 @@ def _claims() -> list[dict]:
     claims.append(dict(good, id="bad-date", date_of_service="2024-02-30"))                  # not a calendar date
     claims.append(dict(good, id="late", date_of_service="2031-05-01",                       # past the dated figures
                        lines=[dict(line, date_of_service="2031-05-01") for line in good["lines"]]))
+    # Doubles whose DECIMAL(28,6) cast DuckDB gets wrong past 4e9 (native_checks.exact): Spark's must hold
+    # their shortest digits, or hand the claim back; the message prints the spend, so a digit off shows.
+    claims.append(dict(good, id="spend-past-4e9", therapy_spend_to_date=4_000_000_000.07))
+    claims.append(dict(good, id="spend-1e12", therapy_spend_to_date=1e12 + 0.123))
     return claims
 
 
